@@ -1,0 +1,104 @@
+//! Files that appear whole or not at all: written to `<name>.<pid>.partial` beside the
+//! target with mode 0600, fsynced, and renamed into place only by [`AtomicFile::commit`],
+//! which callers reach only after every producer succeeded. Dropped uncommitted, the partial
+//! file is removed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+pub struct AtomicFile {
+    file: Option<File>,
+    partial: PathBuf,
+    target: PathBuf,
+}
+
+impl AtomicFile {
+    /// Starts writing `target`: creates its partial file (mode 0600) in the same directory.
+    pub fn create(target: &Path) -> io::Result<AtomicFile> {
+        let name = target
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
+        let mut partial_name = name.to_os_string();
+        partial_name.push(format!(".{}.partial", std::process::id()));
+        let partial = target.with_file_name(partial_name);
+        let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&partial)?;
+        Ok(AtomicFile { file: Some(file), partial, target: target.to_path_buf() })
+    }
+
+    pub fn partial_path(&self) -> &Path {
+        &self.partial
+    }
+
+    /// Makes the file durable and puts it in place of the target.
+    pub fn commit(mut self) -> io::Result<()> {
+        let file = self.file.take().ok_or_else(|| io::Error::other("already committed"))?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&self.partial, &self.target)?;
+        let dir = match self.target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(dir)?.sync_all()?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.file.as_mut() {
+            Some(f) => f.write(buf),
+            None => Err(io::Error::other("already committed")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.partial);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn appears_only_on_commit_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.sql.gz");
+        fs::write(&target, b"old").unwrap();
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.write_all(b"new").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        let partial = f.partial_path().to_path_buf();
+        assert!(partial.exists());
+        f.commit().unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        assert!(!partial.exists());
+        let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn dropped_uncommitted_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.dump");
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.write_all(b"partial").unwrap();
+        drop(f);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,41 @@
+//! The top-level command line: global flags and the subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "oe", version, about = "Operations tool for people who host Odoo")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Global {
+    /// Configuration file [default: $OE_CONFIG, else $XDG_CONFIG_HOME/oe/config.yml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print a machine-readable summary on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Only errors on stderr, no summary
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail on stderr (-vv for everything)
+    #[arg(short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show every setting, its value and where it came from; with flags, change settings
+    Config(super::config::ConfigArgs),
+    /// Dump a database to a file (.sql or .dump, optionally .gz, .bz2 or .zst; - = stdout)
+    SaveDb(super::save_db::SaveDbArgs),
+    /// Load a dump of any format (detected from its content; - = stdin) into a database
+    LoadDb(super::load_db::LoadDbArgs),
+}

@@ -1,0 +1,47 @@
+//! `oe load-db SERVICE INPUT [-d DB] [--force] [--jobs N]`.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::args::Global;
+use super::run::{progress_bar, threads};
+use crate::config::Settings;
+use crate::load::{LoadRequest, load_db};
+use crate::output::Printer;
+use crate::pg::ConnParams;
+
+#[derive(Debug, clap::Args)]
+pub struct LoadDbArgs {
+    /// Service whose server gets the database (see `oe config`)
+    service: String,
+    /// Dump to load: plain SQL, custom format or Odoo zip, raw or gzip/bzip2/zstd; - = stdin
+    input: PathBuf,
+    /// Database [default: the configured one]
+    #[arg(short = 'd', long = "database", value_name = "DB")]
+    database: Option<String>,
+    /// Replace the database if it exists (only once the new one loaded completely)
+    #[arg(long)]
+    force: bool,
+    /// Parallel pg_restore jobs for custom-format dumps (a compressed or piped dump is first
+    /// decompressed to a temporary file, since pg_restore needs to seek)
+    #[arg(short = 'j', long, value_name = "N", default_value = "1")]
+    jobs: NonZeroUsize,
+}
+
+pub async fn run(global: &Global, args: LoadDbArgs, settings: Settings) -> anyhow::Result<()> {
+    let service = settings.service(&args.service)?;
+    let database = settings.database(args.database.as_deref())?;
+    let request = LoadRequest {
+        conn: ConnParams::from_env(&service.postgres),
+        database,
+        input: args.input,
+        force: args.force,
+        jobs: args.jobs.get(),
+        threads: threads(),
+        progress: progress_bar(global.quiet, "loading"),
+    };
+    let summary = load_db(request).await?;
+    Printer { json: global.json, quiet: global.quiet }.loaded(&summary).context("writing to stdout")
+}

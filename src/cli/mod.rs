@@ -1,0 +1,12 @@
+//! The command line: clap types (one file per subcommand) and the glue that runs a command
+//! with signals handled. Turns arguments into resolved settings and calls the jobs; holds
+//! no business logic. Nothing imports `cli`.
+
+pub mod args;
+pub mod config;
+pub mod load_db;
+pub mod run;
+pub mod save_db;
+
+pub use args::Cli;
+pub use run::run;

@@ -1,0 +1,89 @@
+//! Running a command: logging, the async runtime, signals, and the settings file.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::args::{Cli, Command};
+use crate::config::Settings;
+use crate::process::interrupt;
+
+/// Runs `cli` to completion.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async move {
+        tokio::spawn(forward_signals());
+        let Cli { global, command } = cli;
+        let settings = Settings::load(global.config.as_deref())?;
+        match command {
+            Command::Config(args) => super::config::run(&global, args, settings),
+            Command::SaveDb(args) => super::save_db::run(&global, args, settings).await,
+            Command::LoadDb(args) => super::load_db::run(&global, args, settings).await,
+        }
+    })
+}
+
+/// SIGINT and SIGTERM stop the work in progress, which then cleans up; a second signal
+/// exits at once.
+async fn forward_signals() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        tracing::warn!("cannot listen for signals");
+        return;
+    };
+    let mut received = false;
+    loop {
+        let signo = tokio::select! {
+            _ = int.recv() => libc::SIGINT,
+            _ = term.recv() => libc::SIGTERM,
+        };
+        if received {
+            eprintln!("oe: second {}, exiting now", interrupt::signal_name(signo));
+            std::process::exit(128 + signo);
+        }
+        received = true;
+        tracing::warn!("{} received: stopping and cleaning up", interrupt::signal_name(signo));
+        interrupt::raise(signo);
+    }
+}
+
+/// A progress bar on stderr when it is a terminal and output is not quiet; hidden otherwise.
+pub fn progress_bar(quiet: bool, verb: &'static str) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{msg} {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(verb);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Threads for compression: every core.
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The one-line message for a failed command: the error and those of its causes that its
+/// message does not already include.
+pub fn describe(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
+}

@@ -1,0 +1,198 @@
+//! Resolved settings: the config file plus every default, in one place.
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use super::Error;
+use super::file::{ConfigFile, Environment, PostgresFile, Switch};
+use crate::atomic::AtomicFile;
+
+/// Connection settings of a service as configured; `pg` fills the rest from PG* variables
+/// and libpq's defaults.
+pub type PgSettings = PostgresFile;
+
+/// The service every command may name without configuring it.
+pub const DEFAULT_SERVICE: &str = "odoo";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub path: PathBuf,
+    pub file: ConfigFile,
+}
+
+/// A named service: its PostgreSQL server and Odoo's data directory.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub postgres: PgSettings,
+    pub data_dir: PathBuf,
+}
+
+/// Where a shown value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    File,
+    Default,
+    Unset,
+}
+
+/// One line of `oe config`.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: String,
+    pub value: String,
+    pub source: Source,
+}
+
+impl Settings {
+    /// `--config PATH`, else `$OE_CONFIG`, else `$XDG_CONFIG_HOME/oe/config.yml`.
+    pub fn locate(explicit: Option<&Path>) -> PathBuf {
+        if let Some(path) = explicit {
+            return path.to_path_buf();
+        }
+        if let Some(path) = std::env::var_os("OE_CONFIG").filter(|p| !p.is_empty()) {
+            return PathBuf::from(path);
+        }
+        let config_home = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| home_dir().map(|h| h.join(".config")))
+            .unwrap_or_else(|| PathBuf::from("/etc"));
+        config_home.join("oe").join("config.yml")
+    }
+
+    pub fn load(explicit: Option<&Path>) -> Result<Settings, Error> {
+        let path = Settings::locate(explicit);
+        let file = ConfigFile::read(&path)?;
+        Ok(Settings { path, file })
+    }
+
+    /// Writes the file atomically with mode 0600, creating its directory (0700) if needed.
+    pub fn save(&self) -> Result<(), Error> {
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+            }
+            let mut out = AtomicFile::create(&self.path)?;
+            std::io::Write::write_all(&mut out, self.file.to_yaml().as_bytes())?;
+            out.commit()
+        };
+        write().map_err(|source| Error::Write { path: self.path.clone(), source })
+    }
+
+    pub fn environment(&self) -> Environment {
+        self.file.environment.unwrap_or(Environment::Production)
+    }
+
+    /// The database a command works on: `-d`, else `database`, else `<client>_prod`.
+    pub fn database(&self, flag: Option<&str>) -> Result<String, Error> {
+        let name = flag
+            .map(str::to_owned)
+            .or_else(|| self.file.database.clone())
+            .or_else(|| self.file.client.as_ref().map(|c| format!("{c}_prod")))
+            .ok_or(Error::NoDatabase)?;
+        validate_database_name(&name)?;
+        Ok(name)
+    }
+
+    /// The service called `name`; `odoo` exists even when not configured.
+    pub fn service(&self, name: &str) -> Result<Service, Error> {
+        let configured = self.file.services.get(name);
+        if configured.is_none() && name != DEFAULT_SERVICE {
+            let known: Vec<&str> = self.file.services.keys().map(String::as_str).collect();
+            return Err(Error::UnknownService {
+                name: name.to_owned(),
+                path: self.path.clone(),
+                known: if known.is_empty() { "none".into() } else { known.join(", ") },
+            });
+        }
+        let configured = configured.cloned().unwrap_or_default();
+        Ok(Service {
+            name: name.to_owned(),
+            postgres: configured.postgres.unwrap_or_default(),
+            data_dir: configured.data_dir.unwrap_or_else(default_data_dir),
+        })
+    }
+
+    /// Every setting with its value (secrets redacted) and where it comes from.
+    pub fn entries(&self) -> Vec<Entry> {
+        let f = &self.file;
+        let mut entries = Vec::new();
+        let mut push = |key: &str, file: Option<String>, default: Option<String>| {
+            let (value, source) = match (file, default) {
+                (Some(v), _) => (v, Source::File),
+                (None, Some(d)) => (d, Source::Default),
+                (None, None) => (String::new(), Source::Unset),
+            };
+            entries.push(Entry { key: key.to_owned(), value, source });
+        };
+        let text = |v: &Option<String>| v.clone();
+        let path = |v: &Option<PathBuf>| v.as_ref().map(|p| p.display().to_string());
+        let switch = |v: &Option<Switch>| v.map(|s| s.to_string());
+        push("client", text(&f.client), None);
+        push(
+            "environment",
+            f.environment.map(|e| e.to_string()),
+            Some(Environment::Production.to_string()),
+        );
+        push("nginx", switch(&f.nginx), Some("off".into()));
+        push("verbose", switch(&f.verbose), Some("off".into()));
+        push("database", text(&f.database), f.client.as_ref().map(|c| format!("{c}_prod")));
+        push("defapp", text(&f.defapp), None);
+        push("odoo_image", text(&f.odoo_image), None);
+        push("backup_dir", path(&f.backup_dir), None);
+        let mut names: Vec<&str> = f.services.keys().map(String::as_str).collect();
+        if !f.services.contains_key(DEFAULT_SERVICE) {
+            names.insert(0, DEFAULT_SERVICE);
+        }
+        for name in names {
+            let service = f.services.get(name).cloned().unwrap_or_default();
+            let pg = service.postgres.unwrap_or_default();
+            let libpq = || Some("(PG* environment, else libpq default)".to_owned());
+            let key = |k: &str| format!("services.{name}.{k}");
+            push(&key("postgres.host"), text(&pg.host), libpq());
+            push(&key("postgres.port"), pg.port.map(|p| p.to_string()), libpq());
+            push(&key("postgres.user"), text(&pg.user), libpq());
+            push(&key("postgres.password"), pg.password.map(|_| "********".into()), libpq());
+            push(&key("postgres.passfile"), path(&pg.passfile), libpq());
+            push(&key("postgres.sslmode"), pg.sslmode.map(|m| m.as_str().into()), libpq());
+            push(
+                &key("postgres.bindir"),
+                path(&pg.bindir),
+                Some("/usr/lib/postgresql/<server major>/bin, else PATH".into()),
+            );
+            push(
+                &key("data_dir"),
+                path(&service.data_dir),
+                Some(default_data_dir().display().to_string()),
+            );
+        }
+        entries
+    }
+}
+
+fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
+}
+
+/// Odoo's own default: `~/.local/share/Odoo`, or `/var/lib/odoo` without a home directory.
+fn default_data_dir() -> PathBuf {
+    home_dir()
+        .map(|h| h.join(".local/share/Odoo"))
+        .unwrap_or_else(|| PathBuf::from("/var/lib/odoo"))
+}
+
+/// PostgreSQL identifiers: 1 to 63 bytes, no NUL.
+pub fn validate_database_name(name: &str) -> Result<(), Error> {
+    let bad = |reason| Err(Error::BadDatabaseName { name: name.to_owned(), reason });
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.len() > 63 {
+        return bad("PostgreSQL names are at most 63 bytes");
+    }
+    if name.contains('\0') {
+        return bad("it contains a NUL byte");
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! Exit codes: one documented table (README "Exit codes"), and the mapping from an error
+//! chain to its code.
+
+use crate::process::interrupt;
+
+/// What `oe` exits with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Everything worked.
+    Success = 0,
+    /// The work failed: a tool or an SQL statement failed (its message says which).
+    Failure = 1,
+    /// Bad command line or configuration.
+    Usage = 2,
+    /// The target exists and `--force` was not given: nothing was touched.
+    Exists = 3,
+    /// The input is not what it should be: unknown format, truncated or corrupt.
+    BadInput = 4,
+    /// A required program (pg_dump, psql, pg_restore) is not installed.
+    MissingTool = 5,
+    /// The PostgreSQL server cannot be reached or refused the connection.
+    Unreachable = 6,
+    /// Reading or writing a file failed (disk full, permission denied).
+    Io = 7,
+    /// Stopped by SIGINT (128 + 2); partial results were removed.
+    Interrupted = 130,
+    /// Stopped by SIGTERM (128 + 15); partial results were removed.
+    Terminated = 143,
+}
+
+impl ExitCode {
+    /// The code for a failed command: a signal first, else the first error in the chain
+    /// that knows its code.
+    pub fn of(error: &anyhow::Error) -> ExitCode {
+        match interrupt::signal() {
+            Some(libc::SIGINT) => return ExitCode::Interrupted,
+            Some(libc::SIGTERM) => return ExitCode::Terminated,
+            _ => {}
+        }
+        for cause in error.chain() {
+            if let Some(code) = classify(cause) {
+                return code;
+            }
+        }
+        ExitCode::Failure
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> std::process::ExitCode {
+        std::process::ExitCode::from(code as u8)
+    }
+}
+
+fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
+    use crate::{config, load, pg, process};
+    if let Some(e) = cause.downcast_ref::<config::Error>() {
+        return Some(match e {
+            config::Error::Read { .. } | config::Error::Write { .. } => ExitCode::Io,
+            _ => ExitCode::Usage,
+        });
+    }
+    if let Some(e) = cause.downcast_ref::<pg::Error>() {
+        return match e {
+            pg::Error::Connect { .. } | pg::Error::TlsUnsupported(_) => Some(ExitCode::Unreachable),
+            pg::Error::ToolMissing { .. } => Some(ExitCode::MissingTool),
+            pg::Error::Tool(_) => None,
+            _ => Some(ExitCode::Failure),
+        };
+    }
+    if let Some(e) = cause.downcast_ref::<process::Error>() {
+        return Some(match e {
+            process::Error::NotFound { .. } => ExitCode::MissingTool,
+            _ => ExitCode::Failure,
+        });
+    }
+    if let Some(e) = cause.downcast_ref::<load::Error>() {
+        return e.exit_code();
+    }
+    if let Some(e) = cause.downcast_ref::<std::io::Error>() {
+        return Some(io_exit_code(e));
+    }
+    None
+}
+
+/// Broken input is the user's file; anything else from the file system is an I/O failure.
+pub fn io_exit_code(e: &std::io::Error) -> ExitCode {
+    match e.kind() {
+        std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => ExitCode::BadInput,
+        _ => ExitCode::Io,
+    }
+}

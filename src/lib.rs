@@ -1,0 +1,21 @@
+//! `oe`: the operations tool for people who host Odoo.
+//!
+//! Layout, from the top down (dependencies only point downward; nothing imports `cli`):
+//!
+//! - drivers: [`cli`] (clap types, one file per subcommand, signals) and `main.rs`;
+//! - jobs: [`dump`] (`save-db`), [`load`] (`load-db`): short functions chaining steps;
+//! - adapters: [`pg`] (the only module talking to PostgreSQL or running its tools),
+//!   [`process`] (the only module spawning children), [`atomic`] (files that appear whole);
+//! - pure: [`pipeline`] (format detection, codecs, meters), [`config`] (settings), [`exit`]
+//!   (exit codes), [`output`] (the only module writing to stdout).
+
+pub mod atomic;
+pub mod cli;
+pub mod config;
+pub mod dump;
+pub mod exit;
+pub mod load;
+pub mod output;
+pub mod pg;
+pub mod pipeline;
+pub mod process;

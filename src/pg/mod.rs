@@ -1,0 +1,56 @@
+//! PostgreSQL: the only module that talks to a server or runs its client tools.
+//!
+//! - `conn`: connection parameters, resolved from the service's settings, the standard PG*
+//!   environment variables and libpq's defaults; the password file.
+//! - `server`: the control plane over tokio-postgres: version, existence, create, rename,
+//!   drop, terminate backends, and the atomic replacement of one database by another.
+//! - `tools`: pg_dump, psql and pg_restore of the server's major version, as streams.
+//!
+//! Passwords reach child tools through `PGPASSWORD`/`PGPASSFILE`, never their arguments;
+//! database names are passed as quoted conninfo values, never interpolated into SQL.
+
+pub mod conn;
+pub mod server;
+pub mod tools;
+
+pub use conn::ConnParams;
+pub use server::Server;
+pub use tools::Tools;
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot connect to PostgreSQL at {target}: {reason}")]
+    Connect { target: String, reason: String },
+    #[error("{what}: {reason}")]
+    Query { what: String, reason: String },
+    #[error("database '{0}' does not exist")]
+    NoSuchDatabase(String),
+    #[error(
+        "{tool} not found (looked in {}); install the PostgreSQL {major} client tools \
+         (Debian: apt-get install postgresql-client-{major}) or set services.<name>.postgres.bindir",
+        searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    ToolMissing { tool: &'static str, major: u32, searched: Vec<PathBuf> },
+    #[error(transparent)]
+    Tool(#[from] crate::process::Error),
+    #[error("sslmode={0} needs TLS, which oe's control connection does not support yet")]
+    TlsUnsupported(&'static str),
+}
+
+/// The text of a tokio-postgres error, including the server's message when there is one.
+pub(crate) fn reason(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_owned(),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The control plane: one tokio-postgres connection to the server's maintenance database.
+
+use std::time::Duration;
+
+use tokio_postgres::{Client, NoTls};
+
+use super::{ConnParams, Error, reason};
+use crate::config::file::SslMode;
+
+/// A connection to a server, for work on whole databases.
+pub struct Server {
+    client: Client,
+    version_num: u32,
+}
+
+impl Server {
+    /// Connects to the `postgres` database (or `template1` where there is none).
+    pub async fn connect(params: &ConnParams) -> Result<Server, Error> {
+        match params.sslmode {
+            Some(SslMode::Require) => return Err(Error::TlsUnsupported("require")),
+            Some(SslMode::VerifyCa) => return Err(Error::TlsUnsupported("verify-ca")),
+            Some(SslMode::VerifyFull) => return Err(Error::TlsUnsupported("verify-full")),
+            _ => {}
+        }
+        let client = match connect_to(params, "postgres").await {
+            Err(Error::Connect { reason, .. }) if reason.contains("does not exist") => {
+                connect_to(params, "template1").await?
+            }
+            other => other?,
+        };
+        let row = client
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .await
+            .map_err(|e| query("reading the server version", &e))?;
+        let version_num: i32 = row.get(0);
+        Ok(Server { client, version_num: version_num as u32 })
+    }
+
+    /// The server's major version (15 for 15.4, 9 for 9.6).
+    pub fn major(&self) -> u32 {
+        if self.version_num >= 100_000 { self.version_num / 10_000 } else { self.version_num / 100 }
+    }
+
+    pub async fn exists(&self, db: &str) -> Result<bool, Error> {
+        let row = self
+            .client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])
+            .await
+            .map_err(|e| query("looking up the database", &e))?;
+        Ok(row.is_some())
+    }
+
+    /// Creates an empty database the way Odoo does.
+    pub async fn create(&self, db: &str) -> Result<(), Error> {
+        let sql = format!(
+            "CREATE DATABASE {} ENCODING 'unicode' TEMPLATE template0 LC_COLLATE 'C'",
+            ident(db)
+        );
+        self.execute(&sql, &format!("creating database '{db}'")).await
+    }
+
+    /// Drops a database, disconnecting its sessions first.
+    pub async fn drop(&self, db: &str) -> Result<(), Error> {
+        let sql = if self.version_num >= 130_000 {
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(db))
+        } else {
+            self.terminate(db).await?;
+            format!("DROP DATABASE IF EXISTS {}", ident(db))
+        };
+        self.execute(&sql, &format!("dropping database '{db}'")).await
+    }
+
+    /// Ends every other session connected to `db`.
+    pub async fn terminate(&self, db: &str) -> Result<(), Error> {
+        self.client
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&db],
+            )
+            .await
+            .map_err(|e| query(&format!("disconnecting sessions of '{db}'"), &e))?;
+        Ok(())
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<(), Error> {
+        let sql = format!("ALTER DATABASE {} RENAME TO {}", ident(from), ident(to));
+        self.execute(&sql, &format!("renaming database '{from}' to '{to}'")).await
+    }
+
+    async fn allow_connections(&self, db: &str, allow: bool) -> Result<(), Error> {
+        let sql = format!("ALTER DATABASE {} ALLOW_CONNECTIONS {allow}", ident(db));
+        self.execute(&sql, &format!("setting ALLOW_CONNECTIONS on '{db}'")).await
+    }
+
+    /// Puts `replacement` in place of `target`, which may exist: its sessions are ended, it
+    /// is renamed to `old`, `replacement` takes its name, and only then is `old` dropped. If
+    /// the second rename fails, `target` gets its name back.
+    pub async fn replace(&self, replacement: &str, target: &str, old: &str) -> Result<(), Error> {
+        if !self.exists(target).await? {
+            return self.rename(replacement, target).await;
+        }
+        // Keeps new sessions out while we work; owners and superusers only, so best effort.
+        let locked = self.allow_connections(target, false).await.is_ok();
+        let mut attempt = 0;
+        loop {
+            self.terminate(target).await?;
+            match self.rename(target, old).await {
+                Ok(()) => break,
+                Err(e) if attempt < 10 && e.to_string().contains("other users") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => {
+                    if locked {
+                        let _ = self.allow_connections(target, true).await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        if let Err(e) = self.rename(replacement, target).await {
+            let _ = self.rename(old, target).await;
+            if locked {
+                let _ = self.allow_connections(target, true).await;
+            }
+            return Err(e);
+        }
+        if let Err(e) = self.drop(old).await {
+            tracing::warn!("the replaced database is kept as '{old}': {e}");
+        }
+        Ok(())
+    }
+
+    async fn execute(&self, sql: &str, what: &str) -> Result<(), Error> {
+        tracing::debug!("{sql}");
+        self.client.batch_execute(sql).await.map_err(|e| query(what, &e))
+    }
+}
+
+async fn connect_to(params: &ConnParams, dbname: &str) -> Result<Client, Error> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&params.host)
+        .port(params.port)
+        .user(&params.user)
+        .dbname(dbname)
+        .application_name("oe")
+        .connect_timeout(Duration::from_secs(10));
+    if let Some(password) = params.password(dbname) {
+        config.password(password);
+    }
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|e| Error::Connect { target: params.target(), reason: reason(&e) })?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("control connection closed: {e}");
+        }
+    });
+    Ok(client)
+}
+
+fn query(what: &str, e: &tokio_postgres::Error) -> Error {
+    Error::Query { what: what.to_owned(), reason: reason(e) }
+}
+
+/// A quoted SQL identifier.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A name for a helper database derived from `base` (`<base>-oe-<tag>-<suffix>`), at most 63
+/// bytes, cut at a character boundary.
+pub fn derived_name(base: &str, tag: &str) -> String {
+    let suffix = format!("-oe-{tag}-{:08x}", unique_suffix());
+    let mut keep = 63usize.saturating_sub(suffix.len()).min(base.len());
+    while !base.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!("{}{suffix}", &base[..keep])
+}
+
+fn unique_suffix() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.finish() as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(ident("a\"b c"), "\"a\"\"b c\"");
+    }
+
+    #[test]
+    fn derived_names_fit_and_differ() {
+        let long = "é".repeat(40);
+        let name = derived_name(&long, "tmp");
+        assert!(name.len() <= 63, "{name}");
+        assert!(name.contains("-oe-tmp-"));
+        assert_ne!(derived_name("acme", "tmp"), derived_name("acme", "tmp"));
+        assert!(derived_name("acme", "old").starts_with("acme-oe-old-"));
+    }
+}

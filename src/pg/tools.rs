@@ -1,0 +1,114 @@
+//! pg_dump, psql and pg_restore as streams, of the server's major version: a pg_dump older
+//! than the server refuses to dump, and psql must understand what pg_dump of the same
+//! generation writes (`\restrict` since 15.14/16.10/17.6).
+
+use std::path::{Path, PathBuf};
+
+use super::conn::dbname_conninfo;
+use super::{ConnParams, Error};
+use crate::process::{ChildReader, ChildWriter, Tool};
+
+/// The client tools for one server.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    params: ConnParams,
+    major: u32,
+}
+
+/// What `pg_dump` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpKind {
+    /// Plain SQL, as Odoo's backups hold.
+    PlainSql,
+    /// Custom format with pg_dump's own (single-threaded) compression.
+    Custom,
+    /// Custom format uncompressed, for `oe` to compress on every core.
+    CustomUncompressed,
+}
+
+impl Tools {
+    pub fn new(params: &ConnParams, major: u32) -> Tools {
+        Tools { params: params.clone(), major }
+    }
+
+    /// Where a tool is looked for: the configured `bindir` only, else Debian's directory for
+    /// the server's major version, else `PATH`.
+    fn search_path(&self) -> Vec<PathBuf> {
+        if let Some(bindir) = &self.params.bindir {
+            return vec![bindir.clone()];
+        }
+        let mut dirs = vec![PathBuf::from(format!("/usr/lib/postgresql/{}/bin", self.major))];
+        if let Some(path) = std::env::var_os("PATH") {
+            dirs.extend(std::env::split_paths(&path));
+        }
+        dirs
+    }
+
+    /// The path of `tool`, checked to exist.
+    pub fn locate(&self, tool: &'static str) -> Result<PathBuf, Error> {
+        let dirs = self.search_path();
+        dirs.iter().map(|d| d.join(tool)).find(|p| is_executable(p)).ok_or(Error::ToolMissing {
+            tool,
+            major: self.major,
+            searched: dirs,
+        })
+    }
+
+    fn tool(&self, name: &'static str) -> Result<Tool, Error> {
+        let mut tool = Tool::new(self.locate(name)?);
+        for (key, value) in self.params.tool_env() {
+            tool = match value {
+                Some(value) => tool.env(key, value),
+                None => tool.env_remove(key),
+            };
+        }
+        Ok(tool)
+    }
+
+    /// `pg_dump` of `db` to its stdout.
+    pub fn dump(&self, db: &str, kind: DumpKind) -> Result<ChildReader, Error> {
+        let format: &[&str] = match kind {
+            DumpKind::PlainSql => &[],
+            DumpKind::Custom => &["--format=custom"],
+            DumpKind::CustomUncompressed => &["--format=custom", "--compress=0"],
+        };
+        Ok(self
+            .tool("pg_dump")?
+            .arg("--no-owner")
+            .args(format)
+            .arg(format!("--dbname={}", dbname_conninfo(db)))
+            .spawn_reader()?)
+    }
+
+    /// `psql` running the SQL written to its stdin in `db`, in one transaction, stopping at
+    /// the first error.
+    pub fn sql_loader(&self, db: &str) -> Result<ChildWriter, Error> {
+        Ok(self
+            .tool("psql")?
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "--file=-"])
+            .arg(format!("--dbname={}", dbname_conninfo(db)))
+            .spawn_writer()?)
+    }
+
+    /// `pg_restore` of the custom-format dump written to its stdin into `db`.
+    pub fn restorer(&self, db: &str) -> Result<ChildWriter, Error> {
+        Ok(self.restore_command(db)?.spawn_writer()?)
+    }
+
+    /// `pg_restore` of a custom-format dump file into `db` with `jobs` parallel jobs.
+    pub fn restore_file(&self, db: &str, file: &Path, jobs: usize) -> Result<(), Error> {
+        Ok(self.restore_command(db)?.arg(format!("--jobs={jobs}")).arg(file).run()?)
+    }
+
+    fn restore_command(&self, db: &str) -> Result<Tool, Error> {
+        Ok(self
+            .tool("pg_restore")?
+            .args(["--no-owner", "--exit-on-error"])
+            .arg(format!("--dbname={}", dbname_conninfo(db))))
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}

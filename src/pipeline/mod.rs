@@ -1,0 +1,18 @@
+//! Byte streams: what a dump is (detected by content), how it is compressed and decompressed,
+//! and how its progress is metered.
+//!
+//! Pure data plane: synchronous `Read`/`Write` on threads, no PostgreSQL and no child
+//! processes here. Compression uses every core: blocks are compressed in parallel and
+//! written in order (gzip and bzip2), or by zstd's own worker threads; bzip2 is also decoded
+//! in parallel, because its blocks are independent.
+
+// pub mod bzip2_parallel;
+pub mod codec;
+pub mod copy;
+pub mod decode;
+pub mod encode;
+pub mod meter;
+pub mod sql;
+
+pub use codec::{Codec, DumpFormat, Payload};
+pub use copy::{CopyError, copy};

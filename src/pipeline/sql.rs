@@ -1,0 +1,81 @@
+//! Plain SQL dumps: telling a complete `pg_dump` output from one cut short.
+//!
+//! `pg_dump` starts plain dumps with `-- PostgreSQL database dump` and ends them with
+//! `-- PostgreSQL database dump complete` (followed by `\unrestrict` on recent versions).
+//! A dump cut at a statement boundary is valid SQL, so `psql` alone would load it without
+//! complaint: [`Completeness`] watches the stream pass and tells. Pure: no I/O of its own.
+
+use std::io::{self, Read};
+
+const HEADER: &[u8] = b"--\n-- PostgreSQL database dump\n";
+const TRAILER: &[u8] = b"-- PostgreSQL database dump complete";
+/// How much of the end is kept: the trailer plus `\unrestrict <key>` and blank lines.
+const TAIL: usize = 512;
+
+/// A reader that remembers whether the stream is a pg_dump and keeps its last bytes.
+pub struct Completeness<R> {
+    inner: R,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl<R: Read> Completeness<R> {
+    pub fn new(inner: R) -> Completeness<R> {
+        Completeness { inner, head: Vec::new(), tail: Vec::new() }
+    }
+
+    /// After the end of the stream: `false` only for a pg_dump output without its trailer.
+    /// SQL not written by pg_dump cannot be checked and counts as complete.
+    pub fn is_complete(&self) -> bool {
+        let from_pg_dump = self.head.starts_with(HEADER) || self.head.starts_with(&HEADER[1..]);
+        !from_pg_dump || memchr::memmem::find(&self.tail, TRAILER).is_some()
+    }
+}
+
+impl<R: Read> Read for Completeness<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let data = &buf[..n];
+        if self.head.len() < HEADER.len() {
+            let take = (HEADER.len() - self.head.len()).min(n);
+            self.head.extend_from_slice(&data[..take]);
+        }
+        if n >= TAIL {
+            self.tail.clear();
+            self.tail.extend_from_slice(&data[n - TAIL..]);
+        } else {
+            self.tail.extend_from_slice(data);
+            if self.tail.len() > TAIL {
+                self.tail.drain(..self.tail.len() - TAIL);
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &[u8], chunk: usize) -> bool {
+        let mut c = Completeness::new(text);
+        let mut buf = vec![0u8; chunk];
+        while c.read(&mut buf).unwrap() > 0 {}
+        c.is_complete()
+    }
+
+    #[test]
+    fn tells_complete_from_truncated() {
+        let body = "SET x = 1;\n".repeat(200);
+        let complete = format!(
+            "--\n-- PostgreSQL database dump\n--\n\n\\restrict k\n{body}--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict k\n\n"
+        );
+        let cut = &complete.as_bytes()[..complete.len() - 60];
+        for chunk in [1, 7, 100, 1 << 16] {
+            assert!(check(complete.as_bytes(), chunk), "chunk {chunk}");
+            assert!(!check(cut, chunk), "chunk {chunk}");
+        }
+        // SQL that pg_dump did not write cannot be judged.
+        assert!(check(b"CREATE TABLE t (x int);\n", 4));
+    }
+}
