@@ -39,13 +39,13 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn exit_code(&self) -> Option<ExitCode> {
+    pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Pg(_) => None,
-            Error::UnknownName(_) => Some(ExitCode::Usage),
-            Error::Write { source, .. } => Some(io_exit_code(source)),
-            Error::Read(_) => Some(ExitCode::Failure),
-            Error::Interrupted { .. } => None,
+            Error::Pg(e) => e.exit_code(),
+            Error::UnknownName(_) => ExitCode::Usage,
+            Error::Write { source, .. } => io_exit_code(source),
+            Error::Read(_) => ExitCode::Failure,
+            Error::Interrupted { signal, .. } => ExitCode::from_signal(*signal),
         }
     }
 }

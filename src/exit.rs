@@ -33,10 +33,8 @@ impl ExitCode {
     /// The code for a failed command: a signal first, else the first error in the chain
     /// that knows its code.
     pub fn of(error: &anyhow::Error) -> ExitCode {
-        match interrupt::signal() {
-            Some(libc::SIGINT) => return ExitCode::Interrupted,
-            Some(libc::SIGTERM) => return ExitCode::Terminated,
-            _ => {}
+        if let Some(signal) = interrupt::signal() {
+            return ExitCode::from_signal(signal);
         }
         for cause in error.chain() {
             if let Some(code) = classify(cause) {
@@ -47,6 +45,12 @@ impl ExitCode {
     }
 }
 
+impl ExitCode {
+    pub fn from_signal(signal: i32) -> ExitCode {
+        if signal == libc::SIGINT { ExitCode::Interrupted } else { ExitCode::Terminated }
+    }
+}
+
 impl From<ExitCode> for std::process::ExitCode {
     fn from(code: ExitCode) -> std::process::ExitCode {
         std::process::ExitCode::from(code as u8)
@@ -54,7 +58,7 @@ impl From<ExitCode> for std::process::ExitCode {
 }
 
 fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
-    use crate::{config, load, pg, process};
+    use crate::{config, dump, load, pg, process};
     if let Some(e) = cause.downcast_ref::<config::Error>() {
         return Some(match e {
             config::Error::Read { .. } | config::Error::Write { .. } => ExitCode::Io,
@@ -62,21 +66,16 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
         });
     }
     if let Some(e) = cause.downcast_ref::<pg::Error>() {
-        return match e {
-            pg::Error::Connect { .. } | pg::Error::TlsUnsupported(_) => Some(ExitCode::Unreachable),
-            pg::Error::ToolMissing { .. } => Some(ExitCode::MissingTool),
-            pg::Error::Tool(_) => None,
-            _ => Some(ExitCode::Failure),
-        };
+        return Some(e.exit_code());
     }
     if let Some(e) = cause.downcast_ref::<process::Error>() {
-        return Some(match e {
-            process::Error::NotFound { .. } => ExitCode::MissingTool,
-            _ => ExitCode::Failure,
-        });
+        return Some(e.exit_code());
     }
     if let Some(e) = cause.downcast_ref::<load::Error>() {
-        return e.exit_code();
+        return Some(e.exit_code());
+    }
+    if let Some(e) = cause.downcast_ref::<dump::Error>() {
+        return Some(e.exit_code());
     }
     if let Some(e) = cause.downcast_ref::<std::io::Error>() {
         return Some(io_exit_code(e));

@@ -58,9 +58,9 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn exit_code(&self) -> Option<ExitCode> {
-        Some(match self {
-            Error::Pg(_) => return None,
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Pg(e) => e.exit_code(),
             Error::Exists(_) => ExitCode::Exists,
             Error::Open { .. } | Error::Spool { .. } => ExitCode::Io,
             Error::UnknownFormat { .. }
@@ -68,8 +68,8 @@ impl Error {
             | Error::Incomplete { .. }
             | Error::NoDumpInZip { .. }
             | Error::Zip { .. } => ExitCode::BadInput,
-            Error::Interrupted(_) => return None,
-        })
+            Error::Interrupted(signal) => ExitCode::from_signal(*signal),
+        }
     }
 }
 
@@ -103,9 +103,8 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
     let LoadRequest { conn, database, input, force, jobs, threads, progress } = request;
     let opened = {
         let (path, progress) = (input.clone(), progress.clone());
-        tokio::task::spawn_blocking(move || Input::open(&path, threads, progress))
-            .await
-            .map_err(|e| Error::Open { input: input_name(&input), source: io::Error::other(e) })??
+        let job = tokio::task::spawn_blocking(move || Input::open(&path, threads, progress));
+        until_interrupted(job, &input).await?
     };
     let format = opened.format;
     tracing::info!("{}: {format}", input_name(&input));
@@ -124,10 +123,7 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         let temporary = temporary.clone();
         tokio::task::spawn_blocking(move || opened.restore(&tools, &temporary, jobs))
     };
-    let loaded = match job.await {
-        Ok(result) => result,
-        Err(e) => Err(Error::Open { input: input_name(&input), source: io::Error::other(e) }),
-    };
+    let loaded = until_interrupted(job, &input).await;
     progress.finish_and_clear();
     let swapped = match loaded {
         Ok(read_bytes) => server
@@ -157,6 +153,20 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         replaced,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The result of a blocking step, or `Interrupted` as soon as a signal arrives: the step may
+/// be blocked reading a pipe that stays silent, and cleaning up must not wait for it.
+async fn until_interrupted<T>(
+    job: tokio::task::JoinHandle<Result<T, Error>>,
+    input: &Path,
+) -> Result<T, Error> {
+    tokio::select! {
+        joined = job => joined.unwrap_or_else(|e| {
+            Err(Error::Open { input: input_name(input), source: io::Error::other(e) })
+        }),
+        signal = interrupt::raised() => Err(Error::Interrupted(signal)),
+    }
 }
 
 fn input_name(input: &Path) -> String {

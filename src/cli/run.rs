@@ -13,7 +13,7 @@ use crate::process::interrupt;
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         tokio::spawn(forward_signals());
         let Cli { global, command } = cli;
         let settings = Settings::load(global.config.as_deref())?;
@@ -22,7 +22,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::SaveDb(args) => super::save_db::run(&global, args, settings).await,
             Command::LoadDb(args) => super::load_db::run(&global, args, settings).await,
         }
-    })
+    });
+    // A step interrupted while blocked on a silent pipe is abandoned, not waited for.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    result
 }
 
 /// SIGINT and SIGTERM stop the work in progress, which then cleans up; a second signal

@@ -221,7 +221,10 @@ mod tests {
 
         let e = parse("environment: prod\n").unwrap_err();
         assert!(e.contains("line 1"), "{e}");
-        assert!(e.contains("environment: unknown variant `prod`, expected one of `production`"), "{e}");
+        assert!(
+            e.contains("environment: unknown variant `prod`, expected one of `production`"),
+            "{e}"
+        );
 
         let e = parse("nginx: maybe\n").unwrap_err();
         assert!(e.contains("expected on or off"), "{e}");

@@ -39,6 +39,18 @@ pub enum Error {
     TlsUnsupported(&'static str),
 }
 
+impl Error {
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        use crate::exit::ExitCode;
+        match self {
+            Error::Connect { .. } | Error::TlsUnsupported(_) => ExitCode::Unreachable,
+            Error::ToolMissing { .. } => ExitCode::MissingTool,
+            Error::Tool(e) => e.exit_code(),
+            Error::Query { .. } | Error::NoSuchDatabase(_) => ExitCode::Failure,
+        }
+    }
+}
+
 /// The text of a tokio-postgres error, including the server's message when there is one.
 pub(crate) fn reason(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {

@@ -29,6 +29,13 @@ pub enum Error {
 }
 
 impl Error {
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        match self {
+            Error::NotFound { .. } => crate::exit::ExitCode::MissingTool,
+            _ => crate::exit::ExitCode::Failure,
+        }
+    }
+
     /// The child's whole captured stderr, when it failed.
     pub fn stderr(&self) -> Option<&str> {
         match self {

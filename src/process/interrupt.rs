@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 static CHILDREN: Mutex<Option<HashSet<i32>>> = Mutex::new(None);
+static RAISED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// Records `signal` and stops every registered child.
 pub fn raise(signal: i32) {
@@ -20,6 +21,20 @@ pub fn raise(signal: i32) {
     let children = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
     for &pid in children.iter().flatten() {
         terminate_group(pid);
+    }
+    RAISED.notify_waiters();
+}
+
+/// Resolves once a signal was received: for jobs that must clean up without waiting for a
+/// thread blocked on input that may never come (a silent pipe on stdin).
+pub async fn raised() -> i32 {
+    loop {
+        // Registered before the check, so a signal in between still wakes it.
+        let notified = RAISED.notified();
+        if let Some(signal) = signal() {
+            return signal;
+        }
+        notified.await;
     }
 }
 

@@ -1,0 +1,157 @@
+# shellcheck shell=bash
+# A throwaway PostgreSQL cluster for the demo and the benchmarks. Source this file, then:
+#
+#   cluster_start DIR   # initdb into DIR/data, start it with its socket in DIR/sock, export
+#                       # PGHOST/PGPORT/PGUSER (and put the server's bin dir first in PATH) for
+#                       # psql, pg_dump and friends, and write DIR/config.yml for `oe --config`
+#   cluster_stop DIR    # stop it (safe to call twice, or when it never started)
+#
+# The server listens on its unix socket only (listen_addresses=''), port $OE_PGPORT or 5433,
+# with PostgreSQL's default settings otherwise (fsync and WAL as in production, so that
+# benchmarks mean something). As root, the server runs as the `postgres` user (PostgreSQL
+# refuses root), so DIR and its parents must be reachable by that user; otherwise as yourself.
+#
+# Variables read: OE_PGPORT (5433), CLUSTER_CLIENT (demo), CLUSTER_DATABASE (demo_prod),
+# CLUSTER_BINDIR (the newest /usr/lib/postgresql/N/bin).
+# Variables set: CLUSTER_BINDIR, PGHOST, PGPORT, PGUSER, PGDATABASE=postgres.
+
+# The newest PostgreSQL server bin directory installed.
+cluster_bindir() {
+    if [ -n "${CLUSTER_BINDIR:-}" ]; then
+        printf '%s\n' "$CLUSTER_BINDIR"
+        return
+    fi
+    local dir
+    dir=$(
+        for d in /usr/lib/postgresql/*/bin; do
+            [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && printf '%s\n' "$d"
+        done | sort -V | tail -n 1
+    )
+    if [ -z "$dir" ]; then
+        echo "cluster: no PostgreSQL server found in /usr/lib/postgresql/*/bin" >&2
+        if [ "$(id -u)" -eq 0 ]; then
+            echo "cluster: install it with: apt-get install postgresql" >&2
+        else
+            echo "cluster: install it with: sudo apt-get install postgresql" >&2
+        fi
+        return 1
+    fi
+    printf '%s\n' "$dir"
+}
+
+# Runs a command as the user the server runs as.
+_cluster_as_server() {
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+cluster_start() {
+    local dir=${1:?usage: cluster_start DIR}
+    local port=${OE_PGPORT:-5433}
+    local bindir
+    bindir=$(cluster_bindir) || return 1
+    CLUSTER_BINDIR=$bindir
+    export CLUSTER_BINDIR
+
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd -P)
+    # Unix socket paths are limited to 107 bytes.
+    if [ $((${#dir} + 25)) -gt 107 ]; then
+        echo "cluster: $dir is too long a path for a unix socket directory" >&2
+        return 1
+    fi
+    if [ -e "$dir/data/PG_VERSION" ]; then
+        echo "cluster: $dir/data already holds a cluster" >&2
+        return 1
+    fi
+    mkdir -p "$dir/data" "$dir/sock" "$dir/log" "$dir/odoo-data"
+    chmod 700 "$dir/data"
+    if [ "$(id -u)" -eq 0 ]; then
+        if ! id postgres >/dev/null 2>&1; then
+            echo "cluster: running as root needs a 'postgres' user to run the server as" >&2
+            return 1
+        fi
+        chmod 755 "$dir"
+        chown postgres: "$dir/data" "$dir/sock" "$dir/log"
+        if ! runuser -u postgres -- test -w "$dir/data"; then
+            echo "cluster: user postgres cannot reach $dir (check the permissions of its parents)" >&2
+            return 1
+        fi
+    fi
+
+    echo "cluster: initdb ($bindir) in $dir/data" >&2
+    if ! _cluster_as_server "$bindir/initdb" -D "$dir/data" --auth=trust -U postgres -E UTF8 \
+        --locale=C --no-sync >"$dir/log/initdb.log" 2>&1; then
+        cat "$dir/log/initdb.log" >&2
+        echo "cluster: initdb failed" >&2
+        return 1
+    fi
+    # Defaults otherwise: this is meant to behave like a production server. (For a faster but
+    # unrealistic server one would add synchronous_commit = off; we do not.)
+    cat >>"$dir/data/postgresql.conf" <<EOF
+
+# --- contrib/cluster.sh ---
+port = $port
+listen_addresses = ''
+unix_socket_directories = '$dir/sock'
+logging_collector = off
+log_min_messages = warning
+EOF
+
+    # setsid: a Ctrl-C in the terminal reaches the script (whose trap stops the server in
+    # order), not the server.
+    if ! _cluster_as_server setsid -w "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log/postgres.log" \
+        -w -t 120 start >"$dir/log/pg_ctl.log" 2>&1; then
+        cat "$dir/log/pg_ctl.log" >&2
+        tail -n 20 "$dir/log/postgres.log" >&2 2>/dev/null || true
+        echo "cluster: the server did not start" >&2
+        return 1
+    fi
+
+    export PGHOST="$dir/sock" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
+    unset PGPASSWORD PGSERVICE PGSSLMODE PGOPTIONS 2>/dev/null || true
+    case ":$PATH:" in
+        *":$bindir:"*) ;;
+        *) PATH="$bindir:$PATH" ;;
+    esac
+    export PATH
+
+    cat >"$dir/config.yml" <<EOF
+# Written by contrib/cluster.sh for the throwaway cluster in $dir
+client: ${CLUSTER_CLIENT:-demo}
+database: ${CLUSTER_DATABASE:-demo_prod}
+services:
+  odoo:
+    postgres:
+      host: '$dir/sock'
+      port: $port
+      user: postgres
+      bindir: '$bindir'
+    data_dir: '$dir/odoo-data'
+EOF
+    echo "cluster: running, socket $dir/sock port $port, oe config $dir/config.yml" >&2
+}
+
+cluster_stop() {
+    local dir=${1:?usage: cluster_stop DIR}
+    [ -f "$dir/data/postmaster.pid" ] || return 0
+    local bindir
+    bindir=$(cluster_bindir) || return 1
+    if ! _cluster_as_server "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1; then
+        # Not stopped in time (or already stopping): insist.
+        _cluster_as_server "$bindir/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop \
+            >/dev/null 2>&1 || true
+    fi
+    if [ -f "$dir/data/postmaster.pid" ]; then
+        local pid
+        pid=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null || true)
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            echo "cluster: server $pid in $dir would not stop" >&2
+            return 1
+        fi
+    fi
+    echo "cluster: stopped" >&2
+}

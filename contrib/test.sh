@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of oe: installs the Debian packages the tests need when they are missing
+# (as root; otherwise says what to install), then `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+for tool in gzip bzip2 zstd mount; do
+    command -v "$tool" >/dev/null || need+=("$tool")
+done
+if ((${#need[@]})); then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing Debian packages: ${need[*]}; run: sudo apt-get install ${need[*]}" >&2
+        exit 1
+    fi
+    echo "installing: ${need[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+cargo test --all-targets --locked

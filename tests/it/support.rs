@@ -1,0 +1,70 @@
+//! What the subcommand tests share: sample dumps, fake tools that inject faults, checks
+//! that nothing was left behind.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::cluster::cluster;
+use crate::testenv::TestEnv;
+
+/// A database loaded with the sample data, and its fingerprint.
+pub fn sample_db(prefix: &str) -> (String, std::collections::BTreeMap<String, (i64, String)>) {
+    let c = cluster();
+    let db = c.unique_db(prefix);
+    c.load_sample(&db);
+    let fingerprint = c.fingerprint(&db);
+    assert!(fingerprint.len() >= 8, "sample has too few tables: {fingerprint:?}");
+    (db, fingerprint)
+}
+
+/// Databases `oe` made for its own use (temporary loads, replaced databases).
+pub fn leftovers() -> Vec<String> {
+    cluster().databases().into_iter().filter(|d| d.contains("-oe-")).collect()
+}
+
+/// Asserts that no temporary database of `oe` derived from `db` is left.
+pub fn assert_no_leftovers(db: &str) {
+    let left: Vec<String> = leftovers().into_iter().filter(|d| d.starts_with(db)).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// Files in `dir` whose names end with `.partial`.
+pub fn partial_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".partial"))
+        .collect()
+}
+
+/// A directory of PostgreSQL tools where `tool` is replaced by `script` (a shell script run
+/// with the real tool's directory in `$REAL`) and the others are the real ones.
+pub fn fake_bindir(env: &TestEnv, tool: &str, script: &str) -> PathBuf {
+    let dir = env.path(&format!("fake-{tool}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let real = &cluster().bindir;
+    for name in ["pg_dump", "psql", "pg_restore"] {
+        let path = dir.join(name);
+        if name == tool {
+            let text = format!("#!/bin/sh\nREAL='{}'\n{script}\n", real.display());
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        } else {
+            std::os::unix::fs::symlink(real.join(name), &path).unwrap();
+        }
+    }
+    dir
+}
+
+/// The config of `env` with extra keys for the `odoo` service's postgres section.
+pub fn config_with(env: &TestEnv, postgres_extra: &str) -> String {
+    let c = cluster();
+    let text = format!(
+        "services:\n  odoo:\n    postgres: {{host: '{}', port: {}, user: postgres{postgres_extra}}}\n    data_dir: '{}'\n",
+        c.socket_dir.display(),
+        c.port,
+        env.path("odoo-data").display()
+    );
+    env.write_config(&text);
+    text
+}
