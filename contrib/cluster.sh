@@ -5,6 +5,7 @@
 #                       # PGHOST/PGPORT/PGUSER (and put the server's bin dir first in PATH) for
 #                       # psql, pg_dump and friends, and write DIR/config.yml for `oe --config`
 #   cluster_stop DIR    # stop it (safe to call twice, or when it never started)
+#   ensure_tools CMD:PKG...  # install missing Debian packages (as root) or say what to install
 #
 # The server listens on its unix socket only (listen_addresses=''), port $OE_PGPORT or 5433,
 # with PostgreSQL's default settings otherwise (fsync and WAL as in production, so that
@@ -37,6 +38,40 @@ cluster_bindir() {
         return 1
     fi
     printf '%s\n' "$dir"
+}
+
+# ensure_tools SPEC...: makes sure each tool is there, SPEC being COMMAND:DEBIAN_PACKAGE
+# (COMMAND may be an absolute path; `pg-server` stands for /usr/lib/postgresql/*/bin/initdb).
+# As root, installs the missing packages (apt-get update once first); otherwise says what to
+# install and fails.
+ensure_tools() {
+    local spec cmd pkg missing=()
+    for spec in "$@"; do
+        cmd=${spec%%:*}
+        pkg=${spec#*:}
+        case $cmd in
+            pg-server) compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && continue ;;
+            /*) [ -x "$cmd" ] && continue ;;
+            *) command -v "$cmd" >/dev/null 2>&1 && continue ;;
+        esac
+        case " ${missing[*]} " in
+            *" $pkg "*) ;;
+            *) missing+=("$pkg") ;;
+        esac
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing Debian packages: ${missing[*]}; install them with:" >&2
+        echo "  sudo apt-get install --no-install-recommends ${missing[*]}" >&2
+        return 1
+    fi
+    echo "installing Debian packages: ${missing[*]}" >&2
+    if [ -z "${_ENSURE_TOOLS_UPDATED:-}" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || return 1
+        _ENSURE_TOOLS_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        >/dev/null || return 1
 }
 
 # Runs a command as the user the server runs as.

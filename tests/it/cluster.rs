@@ -202,13 +202,15 @@ SET DateStyle = 'ISO, YMD';
 SET IntervalStyle = 'postgres';
 SET bytea_output = 'hex';
 SET extra_float_digits = 3;
-SELECT CASE WHEN c.relkind = 'S' THEN
-         format('SELECT json_build_array(%L, last_value, CASE WHEN is_called THEN ''t'' ELSE ''f'' END) FROM %I.%I',
-                n.nspname || '.' || c.relname, n.nspname, c.relname)
-       ELSE
-         format('SELECT json_build_array(%L, count(*), coalesce(md5(string_agg(fp_row__::text, E''\n'' ORDER BY fp_row__::text COLLATE "C")), '''')) FROM %I.%I AS fp_row__',
-                n.nspname || '.' || c.relname, n.nspname, c.relname)
-       END
+-- Adjacent literals separated by a newline are one literal.
+SELECT format(
+         CASE WHEN c.relkind = 'S'
+         THEN 'SELECT json_build_array(%L, last_value, '
+              'CASE WHEN is_called THEN ''t'' ELSE ''f'' END) FROM %I.%I'
+         ELSE 'SELECT json_build_array(%L, count(*), coalesce(md5(string_agg(fp_row__::text, '
+              'E''\n'' ORDER BY fp_row__::text COLLATE "C")), '''')) FROM %I.%I AS fp_row__'
+         END,
+         n.nspname || '.' || c.relname, n.nspname, c.relname)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'S')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')

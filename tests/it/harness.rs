@@ -131,8 +131,8 @@ fn fingerprint_changes_with_one_row_one_byte_or_a_sequence() {
     // One bit of one byte in the middle of a 100 KB value.
     c.psql(
         &db,
-        "UPDATE public.ir_attachment SET db_datas = set_byte(db_datas, 50000, get_byte(db_datas, 50000) # 1) \
-         WHERE id = 6",
+        "UPDATE public.ir_attachment \
+         SET db_datas = set_byte(db_datas, 50000, get_byte(db_datas, 50000) # 1) WHERE id = 6",
     );
     let after_byte = c.fingerprint(&db);
     assert_eq!(changed(&after_row, &after_byte), ["public.ir_attachment"]);

@@ -54,7 +54,8 @@ impl TestEnv {
         }
         // Paths as JSON strings: valid YAML whatever characters they hold.
         let yaml = format!(
-            "services:\n  odoo:\n    postgres: {{host: {}, port: {}, user: {}}}\n    data_dir: {}\n",
+            "services:\n  odoo:\n    postgres: {{host: {}, port: {}, user: {}}}\n    \
+             data_dir: {}\n",
             yaml_string(&cluster.socket_dir.to_string_lossy()),
             cluster.port,
             yaml_string(&cluster.user),

@@ -1,0 +1,903 @@
+//! Parallel bzip2 decoding, the way lbzip2 does it: the blocks of a bzip2 stream are
+//! independent, so they are decoded on several threads and their output is handed out in
+//! input order by [`ParallelDecoder`].
+//!
+//! How: a reader thread reads the input in chunks and indexes every occurrence of the 48-bit
+//! block magic and end-of-stream magic at any bit offset (a `memmem` search for the bytes that
+//! each magic fully covers at each of the 8 bit shifts, then a check of all 48 bits). It cuts
+//! the input at those candidates into segments and queues them for worker threads. A worker
+//! re-aligns a segment's bits into a standalone single-block stream (`BZh` + level, the block,
+//! an end-of-stream marker carrying the block CRC as the stream CRC) and decodes it with the
+//! `bzip2` crate, which checks the block CRC and that the block ends exactly where the segment
+//! does. The reading side takes the results in input order and checks each stream's combined
+//! CRC (there rather than in the reader thread, because only decoding tells real boundaries
+//! from false ones).
+//!
+//! A magic can occur by chance inside compressed data. A segment that fails to decode is
+//! merged with the segments that follow it, up to the largest block a stream's level allows,
+//! before it is declared corrupt; a segment that decodes, CRC and all, proves its start real.
+//! An end-of-stream candidate followed by something other than the end of the input or another
+//! `BZh` header is likewise treated as possibly false, and is trailing garbage only if the
+//! block before it decodes.
+//!
+//! What it must not do: hand out bytes that no block CRC checked; end without an error on
+//! truncated input, on corrupt input or on anything after the last stream (even zero padding);
+//! hold the whole input in memory (about 2 × threads segments are in flight, a segment being
+//! at most one block); or leave threads blocked once the decoder is dropped (dropping it
+//! closes the channels its threads send on, and a flag stops them between blocks). Output is
+//! handed out as soon as its block is checked, so a stream-level error (stream CRC, truncation)
+//! comes after the stream's earlier blocks: a caller must treat any error as a failed input.
+
+use std::collections::VecDeque;
+use std::fmt::Display;
+use std::io::{self, ErrorKind, Read};
+use std::iter;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+
+use bzip2::{Decompress, Status};
+use memchr::memmem::Finder;
+
+/// Starts every block (the BCD digits of pi).
+const BLOCK_MAGIC: u64 = 0x3141_5926_5359;
+/// Starts the trailer of every stream (the BCD digits of the square root of pi).
+const END_MAGIC: u64 = 0x1772_4538_5090;
+const MAGIC_BITS: u64 = 48;
+const CRC_BITS: u64 = 32;
+/// Bytes asked of the input per read.
+const CHUNK: usize = 1 << 20;
+
+/// The most bits a valid block of a stream of `level` can take, magic and CRC included: each
+/// of at most `level` × 100 000 symbols (plus end-of-block) in at most 20 bits, plus at most
+/// about 260 000 bits of header, symbol map, selectors and code tables.
+fn max_block_bits(level: u8) -> u64 {
+    (u64::from(level) * 100_000 + 1) * 20 + 300_000
+}
+
+/// Decodes a bzip2 file on several threads; see the module documentation.
+pub struct ParallelDecoder {
+    /// The segments' results in input order, and the reader thread's end or error.
+    order: Receiver<Item>,
+    /// Tells the threads to stop; set on drop and on error.
+    stop: Arc<AtomicBool>,
+    /// Decoded bytes of the current block, handed out from `block_pos` on.
+    block: Vec<u8>,
+    block_pos: usize,
+    /// Combined CRC of the current stream's blocks so far.
+    stream_crc: u32,
+    /// Blocks decoded so far, over all streams (to number blocks in messages).
+    blocks_decoded: u64,
+    state: State,
+}
+
+enum State {
+    Running,
+    Finished,
+    /// Every read after an error repeats it.
+    Failed {
+        kind: ErrorKind,
+        message: String,
+    },
+}
+
+impl ParallelDecoder {
+    /// Decodes `inner` (a bzip2 file: single-stream as written by `bzip2`, or multi-stream as
+    /// written by pbzip2/lbzip2 or by concatenating files) using `threads` worker threads
+    /// (0 is taken as 1), plus one thread that reads `inner`.
+    pub fn new<R: Read + Send + 'static>(inner: R, threads: usize) -> Self {
+        let threads = threads.max(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (order_sender, order) = sync_channel(2 * threads);
+        let mut decoder = ParallelDecoder::reading(order, Arc::clone(&stop));
+        if let Err(error) = spawn_threads(inner, threads, order_sender, stop) {
+            decoder.fail(&error);
+        }
+        decoder
+    }
+
+    /// A decoder that takes segment results from `order`.
+    fn reading(order: Receiver<Item>, stop: Arc<AtomicBool>) -> Self {
+        ParallelDecoder {
+            order,
+            stop,
+            block: Vec::new(),
+            block_pos: 0,
+            stream_crc: 0,
+            blocks_decoded: 0,
+            state: State::Running,
+        }
+    }
+
+    fn fail(&mut self, error: &io::Error) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.state = State::Failed {
+            kind: error.kind(),
+            message: error.to_string(),
+        };
+    }
+
+    /// The next block's bytes, checked; `None` after the last stream.
+    fn next_block(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let Outcome { segment, decoded } = match self.order.recv() {
+            Ok(Item::Segment(outcome)) => receive(&outcome)?,
+            Ok(Item::Failed(error)) => return Err(error),
+            Ok(Item::End) => return Ok(None),
+            Err(_) => return Err(invalid("the input reading thread stopped unexpectedly")),
+        };
+        let (block, end) = match decoded {
+            Ok(block) => (block, segment.end),
+            Err(reason) => self.recover(segment, &reason)?,
+        };
+        self.blocks_decoded += 1;
+        self.stream_crc = self.stream_crc.rotate_left(1) ^ block.crc;
+        if let SegmentEnd::Stream { stored_crc, then } = end {
+            if stored_crc != self.stream_crc {
+                return Err(invalid(format!(
+                    "stream CRC mismatch (stored {stored_crc:08x}, computed {:08x})",
+                    self.stream_crc
+                )));
+            }
+            if let AfterStream::Garbage { byte } = then {
+                return Err(invalid(format!("trailing garbage after a stream, at byte {byte}")));
+            }
+            self.stream_crc = 0;
+        }
+        Ok(Some(block.data))
+    }
+
+    /// Decodes `failed` merged with the segments after it, in case it ends at a magic that
+    /// occurred by chance inside its block. Gives up, with `failed`'s error, when the next
+    /// segment decodes on its own (so `failed` really ends there), when no block could be
+    /// that long, or when `failed` ends a stream for sure.
+    fn recover(&mut self, failed: Segment, reason: &str) -> io::Result<(Block, SegmentEnd)> {
+        let corrupt = invalid(format!(
+            "block {} at byte {} is corrupt: {reason}",
+            self.blocks_decoded + 1,
+            failed.byte_offset
+        ));
+        let max_bits = max_block_bits(failed.level);
+        let mut merged = failed;
+        while merged.end.could_be_false() {
+            let next = match self.order.recv() {
+                Ok(Item::Segment(outcome)) => receive(&outcome)?,
+                Ok(Item::Failed(error)) => return Err(error),
+                Ok(Item::End) | Err(_) => break,
+            };
+            if next.segment.starts_block && next.decoded.is_ok() {
+                break;
+            }
+            merged.absorb(next.segment);
+            if merged.bits.len > max_bits {
+                break;
+            }
+            if let Ok(block) = decode_segment(&merged) {
+                return Ok((block, merged.end));
+            }
+        }
+        Err(corrupt)
+    }
+}
+
+impl Read for ParallelDecoder {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        while self.block_pos == self.block.len() {
+            match &self.state {
+                State::Running => {}
+                State::Finished => return Ok(0),
+                State::Failed { kind, message } => {
+                    return Err(io::Error::new(*kind, message.clone()));
+                }
+            }
+            match self.next_block() {
+                Ok(Some(data)) => {
+                    self.block = data;
+                    self.block_pos = 0;
+                }
+                Ok(None) => self.state = State::Finished,
+                Err(error) => {
+                    self.fail(&error);
+                    return Err(error);
+                }
+            }
+        }
+        let n = buf.len().min(self.block.len() - self.block_pos);
+        buf[..n].copy_from_slice(&self.block[self.block_pos..self.block_pos + n]);
+        self.block_pos += n;
+        Ok(n)
+    }
+}
+
+impl Drop for ParallelDecoder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Starts the workers and the reader thread; on error the threads already started stop by
+/// themselves, as the channels they wait on close.
+fn spawn_threads<R: Read + Send + 'static>(
+    inner: R,
+    threads: usize,
+    order: SyncSender<Item>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<()> {
+    let (jobs_sender, jobs) = sync_channel(threads);
+    let jobs = Arc::new(Mutex::new(jobs));
+    for number in 0..threads {
+        let jobs = Arc::clone(&jobs);
+        let stop = Arc::clone(&stop);
+        thread::Builder::new()
+            .name(format!("bzip2-decode-{number}"))
+            .spawn(move || work(&jobs, &stop))?;
+    }
+    let scanner = Scanner {
+        input: Input::new(inner, stop),
+        order,
+        jobs: jobs_sender,
+    };
+    thread::Builder::new()
+        .name("bzip2-read".to_string())
+        .spawn(move || scanner.run())?;
+    Ok(())
+}
+
+/// A worker: decodes segments until the queue closes or the decoder stops.
+fn work(jobs: &Mutex<Receiver<Job>>, stop: &AtomicBool) {
+    loop {
+        let next = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(Job { segment, reply }) = next else {
+            return;
+        };
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let decoded = decode_segment(&segment);
+        // The decoder may be gone; then nobody wants the result.
+        let _ = reply.send(Outcome { segment, decoded });
+    }
+}
+
+fn receive(outcome: &Receiver<Outcome>) -> io::Result<Outcome> {
+    outcome
+        .recv()
+        .map_err(|_| invalid("a decoding thread stopped unexpectedly"))
+}
+
+/// What the reader thread sends to the decoder, in input order.
+enum Item {
+    /// A segment, whose result a worker will send.
+    Segment(Receiver<Outcome>),
+    /// Reading stopped with this error (after the segments sent before it).
+    Failed(io::Error),
+    /// The input ended after a complete stream.
+    End,
+}
+
+struct Job {
+    segment: Segment,
+    reply: SyncSender<Outcome>,
+}
+
+/// A segment and what decoding it gave: its block, or why it failed.
+struct Outcome {
+    segment: Segment,
+    decoded: Result<Block, String>,
+}
+
+struct Block {
+    data: Vec<u8>,
+    crc: u32,
+}
+
+/// The input between two consecutive magics (candidates, which may be false).
+struct Segment {
+    bits: Bits,
+    /// Level digit of the stream it belongs to.
+    level: u8,
+    /// False when it starts at an end-of-stream candidate, so it can only continue a block.
+    starts_block: bool,
+    /// Where it starts in the input, for messages.
+    byte_offset: u64,
+    end: SegmentEnd,
+}
+
+impl Segment {
+    /// Appends `next`, which starts where `self` ends.
+    fn absorb(&mut self, next: Segment) {
+        self.bits.append(next.bits);
+        self.end = next.end;
+    }
+}
+
+/// What a segment ends at.
+#[derive(Clone, Copy)]
+enum SegmentEnd {
+    /// A block magic.
+    NextBlock,
+    /// An end-of-stream magic with the stream CRC stored after it.
+    Stream { stored_crc: u32, then: AfterStream },
+}
+
+impl SegmentEnd {
+    /// Whether the magic at the end may have occurred by chance inside a block. An
+    /// end-of-stream followed by the end of the input or by another stream's header is taken
+    /// as real: for it to be false, 80 more bits would have to match by chance.
+    fn could_be_false(self) -> bool {
+        matches!(
+            self,
+            SegmentEnd::NextBlock
+                | SegmentEnd::Stream {
+                    then: AfterStream::Garbage { .. },
+                    ..
+                }
+        )
+    }
+}
+
+/// What follows an end-of-stream trailer (after its padding).
+#[derive(Clone, Copy)]
+enum AfterStream {
+    EndOfInput,
+    NextStream,
+    /// Neither: trailing garbage, or the end-of-stream magic was false.
+    Garbage {
+        byte: u64,
+    },
+}
+
+/// Decodes one segment as a standalone stream; fails unless it is exactly one valid block.
+fn decode_segment(segment: &Segment) -> Result<Block, String> {
+    if !segment.starts_block {
+        return Err("it starts at an end-of-stream marker".to_string());
+    }
+    let crc = segment
+        .bits
+        .block_crc()
+        .ok_or_else(|| "block header is cut short".to_string())?;
+    let stream = segment.bits.standalone_stream(segment.level, crc);
+    let mut decoder = Decompress::new(false);
+    let mut data = Vec::with_capacity(usize::from(segment.level) * 125_000 + 4096);
+    loop {
+        if data.len() == data.capacity() {
+            data.reserve(data.capacity());
+        }
+        let (read_before, written_before) = (decoder.total_in(), decoder.total_out());
+        let status = decoder
+            .decompress_vec(&stream[read_before as usize..], &mut data)
+            .map_err(describe)?;
+        match status {
+            Status::StreamEnd => break,
+            Status::MemNeeded => return Err("out of memory".to_string()),
+            _ if decoder.total_in() == read_before && decoder.total_out() == written_before => {
+                return Err("block data ends before its end-of-block symbol".to_string());
+            }
+            _ => {}
+        }
+    }
+    if decoder.total_in() != stream.len() as u64 {
+        return Err("block ends before the next block boundary".to_string());
+    }
+    Ok(Block { data, crc })
+}
+
+fn describe(error: bzip2::Error) -> String {
+    match error {
+        bzip2::Error::Data => "invalid block data or block CRC mismatch",
+        bzip2::Error::DataMagic => "invalid stream header",
+        bzip2::Error::Sequence | bzip2::Error::Param => "decoder used wrongly",
+    }
+    .to_string()
+}
+
+/// `len` bits cut out of the input, starting `first_bit` bits (0..8) into `bytes`.
+struct Bits {
+    bytes: Vec<u8>,
+    first_bit: u8,
+    len: u64,
+}
+
+impl Bits {
+    /// The CRC stored after the block magic.
+    fn block_crc(&self) -> Option<u32> {
+        if self.len < MAGIC_BITS + CRC_BITS {
+            return None;
+        }
+        let crc = read_bits(&self.bytes, u64::from(self.first_bit) + MAGIC_BITS, 32)?;
+        u32::try_from(crc).ok()
+    }
+
+    /// Appends `next`, cut from the input right where `self` ends (so a byte they share is
+    /// the same in both).
+    fn append(&mut self, next: Bits) {
+        let end = u64::from(self.first_bit) + self.len;
+        debug_assert_eq!(u64::from(next.first_bit), end % 8);
+        let shared = usize::from(end % 8 != 0);
+        self.bytes.extend_from_slice(&next.bytes[shared..]);
+        self.len += next.len;
+    }
+
+    /// A single-block stream: header, these bits moved to start on a byte, an end-of-stream
+    /// marker with `crc` as the stream CRC (the combined CRC of a single block is its CRC),
+    /// zero padding.
+    fn standalone_stream(&self, level: u8, crc: u32) -> Vec<u8> {
+        let byte_len = self.len.div_ceil(8) as usize;
+        let mut out = Vec::with_capacity(4 + byte_len + 11);
+        out.extend_from_slice(b"BZh");
+        out.push(b'0' + level);
+        let shift = self.first_bit;
+        if shift == 0 {
+            out.extend_from_slice(&self.bytes[..byte_len]);
+        } else {
+            let following = self.bytes[1..].iter().chain(iter::once(&0));
+            out.extend(
+                self.bytes
+                    .iter()
+                    .zip(following)
+                    .take(byte_len)
+                    .map(|(&byte, &next)| (byte << shift) | (next >> (8 - shift))),
+            );
+        }
+        let used = self.len % 8;
+        if used != 0 {
+            let last = out.len() - 1;
+            out[last] &= 0xff << (8 - used);
+        }
+        let mut bit_len = 32 + self.len;
+        push_bits(&mut out, &mut bit_len, END_MAGIC, MAGIC_BITS as u32);
+        push_bits(&mut out, &mut bit_len, u64::from(crc), CRC_BITS as u32);
+        out
+    }
+}
+
+/// Appends the low `count` bits of `value` to `out`, which holds `bit_len` bits.
+fn push_bits(out: &mut Vec<u8>, bit_len: &mut u64, value: u64, count: u32) {
+    for index in (0..count).rev() {
+        if *bit_len % 8 == 0 {
+            out.push(0);
+        }
+        if (value >> index) & 1 == 1 {
+            let last = out.len() - 1;
+            out[last] |= 0x80 >> (*bit_len % 8);
+        }
+        *bit_len += 1;
+    }
+}
+
+/// `count` (at most 56) bits read most significant first, starting `bit` bits into `bytes`;
+/// `None` if `bytes` ends before.
+fn read_bits(bytes: &[u8], bit: u64, count: u32) -> Option<u64> {
+    debug_assert!((1..=56).contains(&count));
+    if bit + u64::from(count) > bytes.len() as u64 * 8 {
+        return None;
+    }
+    let first = (bit / 8) as usize;
+    let available = &bytes[first..bytes.len().min(first + 8)];
+    let mut word = [0u8; 8];
+    word[..available.len()].copy_from_slice(available);
+    Some((u64::from_be_bytes(word) << (bit % 8)) >> (64 - count))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Magic {
+    Block,
+    EndOfStream,
+}
+
+impl Magic {
+    fn value(self) -> u64 {
+        match self {
+            Magic::Block => BLOCK_MAGIC,
+            Magic::EndOfStream => END_MAGIC,
+        }
+    }
+
+    fn identify(bits: u64) -> Option<Magic> {
+        [Magic::Block, Magic::EndOfStream]
+            .into_iter()
+            .find(|magic| magic.value() == bits)
+    }
+}
+
+/// A magic found in the input at an absolute bit position.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Candidate {
+    bit: u64,
+    magic: Magic,
+}
+
+/// Finds one magic at one bit shift: by the bytes it fully covers there, which start
+/// `needle_offset` bytes after the byte the magic starts in.
+struct MagicFinder {
+    finder: Finder<'static>,
+    magic: Magic,
+    shift: u64,
+    needle_offset: u64,
+}
+
+fn magic_finders() -> Vec<MagicFinder> {
+    let mut finders = Vec::with_capacity(16);
+    for magic in [Magic::Block, Magic::EndOfStream] {
+        for shift in 0..8u64 {
+            // The magic starting `shift` bits into the first of 8 bytes.
+            let window = (magic.value() << (16 - shift)).to_be_bytes();
+            let needle_offset = u64::from(shift != 0);
+            finders.push(MagicFinder {
+                finder: Finder::new(&window[needle_offset as usize..6]).into_owned(),
+                magic,
+                shift,
+                needle_offset,
+            });
+        }
+    }
+    finders
+}
+
+/// What [`Input::next_candidate`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    Found(Candidate),
+    /// No magic up to the limit.
+    TooFar,
+    /// No magic before the input ends.
+    EndOfInput,
+}
+
+/// Why the reader thread stops early.
+enum Halt {
+    Failed(io::Error),
+    /// The decoder is gone or failed: stop without a word.
+    Cancelled,
+}
+
+impl From<io::Error> for Halt {
+    fn from(error: io::Error) -> Self {
+        Halt::Failed(error)
+    }
+}
+
+/// A window on the input, addressed by absolute byte and bit positions, with an index of the
+/// magics in it.
+struct Input<R> {
+    reader: R,
+    stop: Arc<AtomicBool>,
+    /// Input from byte `base` on; the first `filled` bytes are valid.
+    buf: Vec<u8>,
+    filled: usize,
+    base: u64,
+    /// Bytes before this one are no longer needed.
+    keep_from: u64,
+    eof: bool,
+    /// Every magic that ends before this byte is in `candidates` (unless already passed).
+    indexed: u64,
+    candidates: VecDeque<Candidate>,
+    finders: Vec<MagicFinder>,
+}
+
+impl<R: Read> Input<R> {
+    fn new(reader: R, stop: Arc<AtomicBool>) -> Self {
+        Input {
+            reader,
+            stop,
+            buf: Vec::new(),
+            filled: 0,
+            base: 0,
+            keep_from: 0,
+            eof: false,
+            indexed: 0,
+            candidates: VecDeque::new(),
+            finders: magic_finders(),
+        }
+    }
+
+    /// Absolute offset of the end of the bytes read so far.
+    fn end(&self) -> u64 {
+        self.base + self.filled as u64
+    }
+
+    /// Bytes `from..to` (absolute), fewer if the input read so far ends before `to`.
+    fn bytes(&self, from: u64, to: u64) -> &[u8] {
+        let end = self.end();
+        let start = (from.min(end) - self.base) as usize;
+        let stop = (to.min(end) - self.base) as usize;
+        &self.buf[start..stop.max(start)]
+    }
+
+    /// `count` bits at absolute bit `bit`, if read already.
+    fn bits(&self, bit: u64, count: u32) -> Option<u64> {
+        let offset = bit.checked_sub(self.base * 8)?;
+        read_bits(&self.buf[..self.filled], offset, count)
+    }
+
+    /// Lets the bytes before `byte` go.
+    fn release_before(&mut self, byte: u64) {
+        self.keep_from = self.keep_from.max(byte);
+    }
+
+    /// Reads until the input read so far reaches `byte`; false if it ends before.
+    fn fill_to(&mut self, byte: u64) -> Result<bool, Halt> {
+        while self.end() < byte {
+            if !self.fill_more()? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads once more and indexes what came; false at the end of the input.
+    fn fill_more(&mut self) -> Result<bool, Halt> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(Halt::Cancelled);
+        }
+        let unneeded = (self.keep_from.min(self.end()) - self.base) as usize;
+        if unneeded >= CHUNK {
+            self.buf.copy_within(unneeded..self.filled, 0);
+            self.filled -= unneeded;
+            self.base += unneeded as u64;
+        }
+        if self.buf.len() - self.filled < CHUNK / 2 {
+            self.buf.resize(self.filled + CHUNK, 0);
+        }
+        let read = loop {
+            match self.reader.read(&mut self.buf[self.filled..]) {
+                Ok(read) => break read,
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => return Err(Halt::Failed(error)),
+            }
+        };
+        if read == 0 {
+            self.eof = true;
+            return Ok(false);
+        }
+        self.filled += read;
+        self.index_new_bytes();
+        Ok(true)
+    }
+
+    /// Adds the magics that end in the bytes read since the last call to `candidates`.
+    fn index_new_bytes(&mut self) {
+        let end = self.end();
+        // A magic spans at most 7 bytes, so one ending in the new bytes starts at most 6
+        // bytes before them.
+        let from = self.indexed.saturating_sub(6).max(self.base);
+        let window = &self.buf[(from - self.base) as usize..self.filled];
+        let mut found = Vec::new();
+        for finder in &self.finders {
+            for at in finder.finder.find_iter(window) {
+                let Some(first_byte) = (from + at as u64).checked_sub(finder.needle_offset) else {
+                    continue;
+                };
+                let bit = first_byte * 8 + finder.shift;
+                let last_byte = (bit + MAGIC_BITS - 1) / 8;
+                if first_byte < from || last_byte < self.indexed || last_byte >= end {
+                    continue;
+                }
+                if self.bits(bit, MAGIC_BITS as u32) == Some(finder.magic.value()) {
+                    found.push(Candidate {
+                        bit,
+                        magic: finder.magic,
+                    });
+                }
+            }
+        }
+        found.sort_unstable_by_key(|candidate| candidate.bit);
+        self.candidates.extend(found);
+        self.indexed = end;
+    }
+
+    /// The first magic that starts after bit `after`, if it starts at bit `limit` at most.
+    fn next_candidate(&mut self, after: u64, limit: u64) -> Result<Next, Halt> {
+        loop {
+            while self
+                .candidates
+                .front()
+                .is_some_and(|candidate| candidate.bit <= after)
+            {
+                self.candidates.pop_front();
+            }
+            if let Some(&candidate) = self.candidates.front() {
+                return Ok(if candidate.bit <= limit {
+                    Next::Found(candidate)
+                } else {
+                    Next::TooFar
+                });
+            }
+            if self.indexed > limit.saturating_add(MAGIC_BITS - 1) / 8 {
+                return Ok(Next::TooFar);
+            }
+            if !self.fill_more()? {
+                return Ok(Next::EndOfInput);
+            }
+        }
+    }
+}
+
+/// The reader thread: parses stream headers and trailers and cuts blocks into segments.
+struct Scanner<R> {
+    input: Input<R>,
+    order: SyncSender<Item>,
+    jobs: SyncSender<Job>,
+}
+
+impl<R: Read> Scanner<R> {
+    fn run(mut self) {
+        let last = match self.scan() {
+            Ok(()) => Item::End,
+            Err(Halt::Failed(error)) => Item::Failed(error),
+            Err(Halt::Cancelled) => return,
+        };
+        // The decoder may be gone; then nobody wants to know.
+        let _ = self.order.send(last);
+    }
+
+    fn scan(&mut self) -> Result<(), Halt> {
+        let mut stream_start = 0;
+        loop {
+            self.input.fill_to(stream_start + 4)?;
+            let level = match self.input.bytes(stream_start, stream_start + 4) {
+                [] if stream_start == 0 => return Err(invalid("empty input").into()),
+                [] => return Ok(()),
+                [b'B', b'Z', b'h', digit @ b'1'..=b'9'] => *digit - b'0',
+                head if b"BZh".starts_with(head) => {
+                    return Err(truncated("input ends inside a stream header").into());
+                }
+                _ if stream_start == 0 => {
+                    return Err(invalid("not bzip2 data (no BZh header)").into());
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "trailing garbage after a stream, at byte {stream_start}"
+                    ))
+                    .into());
+                }
+            };
+            let first = (stream_start + 4) * 8;
+            let magic = self.read_bits(first, MAGIC_BITS, "input ends inside a stream header")?;
+            stream_start = match Magic::identify(magic) {
+                Some(Magic::Block) => self.cut_blocks(first, level)?,
+                Some(Magic::EndOfStream) => {
+                    let stored_crc = self.stored_crc(first)?;
+                    if stored_crc != 0 {
+                        return Err(invalid(format!(
+                            "stream CRC mismatch (empty stream at byte {stream_start} stores \
+                             {stored_crc:08x})"
+                        ))
+                        .into());
+                    }
+                    (first + MAGIC_BITS + CRC_BITS).div_ceil(8)
+                }
+                None => {
+                    return Err(invalid(format!(
+                        "stream at byte {stream_start} has no block after its header"
+                    ))
+                    .into());
+                }
+            };
+            self.input.release_before(stream_start);
+        }
+    }
+
+    /// Cuts the blocks of the stream whose first block starts at bit `first`; returns the
+    /// byte where the next stream would start.
+    fn cut_blocks(&mut self, first: u64, level: u8) -> Result<u64, Halt> {
+        let max_bits = max_block_bits(level);
+        let mut start = first;
+        let mut block_start = first;
+        let mut starts_block = true;
+        loop {
+            if starts_block {
+                block_start = start;
+            }
+            let candidate = match self.input.next_candidate(start, block_start + max_bits)? {
+                Next::Found(candidate) => candidate,
+                Next::TooFar => {
+                    return Err(invalid(format!(
+                        "block at byte {} is corrupt: no block boundary within {} bytes",
+                        block_start / 8,
+                        max_bits / 8
+                    ))
+                    .into());
+                }
+                Next::EndOfInput => {
+                    return Err(truncated("stream ends without end-of-stream marker").into());
+                }
+            };
+            match candidate.magic {
+                Magic::Block => {
+                    self.emit(start, candidate.bit, level, starts_block, SegmentEnd::NextBlock)?;
+                    starts_block = true;
+                }
+                Magic::EndOfStream => {
+                    let stored_crc = self.stored_crc(candidate.bit)?;
+                    let next_stream = (candidate.bit + MAGIC_BITS + CRC_BITS).div_ceil(8);
+                    let then = self.after_stream(next_stream)?;
+                    let end = SegmentEnd::Stream { stored_crc, then };
+                    self.emit(start, candidate.bit, level, starts_block, end)?;
+                    if !end.could_be_false() {
+                        return Ok(next_stream);
+                    }
+                    starts_block = false;
+                }
+            }
+            start = candidate.bit;
+        }
+    }
+
+    /// The stream CRC after the end-of-stream magic at bit `end_magic`.
+    fn stored_crc(&mut self, end_magic: u64) -> Result<u32, Halt> {
+        let crc = self.read_bits(
+            end_magic + MAGIC_BITS,
+            CRC_BITS,
+            "input ends inside an end-of-stream trailer",
+        )?;
+        Ok(crc as u32)
+    }
+
+    /// What follows a stream trailer whose padding ends at `byte`.
+    fn after_stream(&mut self, byte: u64) -> Result<AfterStream, Halt> {
+        self.input.fill_to(byte + 4)?;
+        Ok(match self.input.bytes(byte, byte + 4) {
+            [] => AfterStream::EndOfInput,
+            [b'B', b'Z', b'h', b'1'..=b'9'] => AfterStream::NextStream,
+            _ => AfterStream::Garbage { byte },
+        })
+    }
+
+    /// `count` bits at bit `bit`, reading as needed; a truncation error saying `where_cut`
+    /// if the input ends before.
+    fn read_bits(&mut self, bit: u64, count: u64, where_cut: &str) -> Result<u64, Halt> {
+        self.input.fill_to((bit + count).div_ceil(8))?;
+        self.input
+            .bits(bit, count as u32)
+            .ok_or_else(|| truncated(where_cut).into())
+    }
+
+    /// Queues bits `start..end_bit` as a segment, for a worker and for the decoder.
+    fn emit(
+        &mut self,
+        start: u64,
+        end_bit: u64,
+        level: u8,
+        starts_block: bool,
+        end: SegmentEnd,
+    ) -> Result<(), Halt> {
+        let segment = Segment {
+            bits: Bits {
+                bytes: self.input.bytes(start / 8, end_bit.div_ceil(8)).to_vec(),
+                first_bit: (start % 8) as u8,
+                len: end_bit - start,
+            },
+            level,
+            starts_block,
+            byte_offset: start / 8,
+            end,
+        };
+        let (reply, outcome) = sync_channel(1);
+        self.order
+            .send(Item::Segment(outcome))
+            .map_err(|_| Halt::Cancelled)?;
+        self.jobs
+            .send(Job { segment, reply })
+            .map_err(|_| Halt::Cancelled)?;
+        self.input.release_before(end_bit / 8);
+        Ok(())
+    }
+}
+
+fn invalid(message: impl Display) -> io::Error {
+    io::Error::new(ErrorKind::InvalidData, format!("bzip2: {message}"))
+}
+
+fn truncated(where_cut: &str) -> io::Error {
+    io::Error::new(
+        ErrorKind::UnexpectedEof,
+        format!("bzip2: data is truncated ({where_cut})"),
+    )
+}
