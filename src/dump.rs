@@ -25,6 +25,8 @@ use crate::process::interrupt;
 pub enum Error {
     #[error(transparent)]
     Pg(#[from] pg::Error),
+    #[error("dumping {database} to {}: {source}", path.display())]
+    Dump { database: String, path: PathBuf, source: pg::Error },
     #[error(
         "{}: cannot tell the dump format from the name; use .sql or .dump, optionally followed by .gz, .bz2 or .zst",
         .0.display()
@@ -41,7 +43,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Pg(e) => e.exit_code(),
+            Error::Pg(e) | Error::Dump { source: e, .. } => e.exit_code(),
             Error::UnknownName(_) => ExitCode::Usage,
             Error::Write { source, .. } => io_exit_code(source),
             Error::Read(_) => ExitCode::Failure,
@@ -90,7 +92,12 @@ pub async fn save_db(request: DumpRequest) -> Result<DumpSummary, Error> {
         })
     };
     let (dumped_bytes, written_bytes) =
-        job.await.map_err(|e| Error::Read(io::Error::other(e)))??;
+        job.await.map_err(|e| Error::Read(io::Error::other(e)))?.map_err(|e| match e {
+            Error::Pg(source) => {
+                Error::Dump { database: database.clone(), path: output.clone(), source }
+            }
+            e => e,
+        })?;
     Ok(DumpSummary {
         database,
         output,

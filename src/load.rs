@@ -32,6 +32,8 @@ const ZIP_DUMP_ENTRY: &str = "dump.sql";
 pub enum Error {
     #[error(transparent)]
     Pg(#[from] pg::Error),
+    #[error("loading {input}: {source}")]
+    Load { input: String, source: pg::Error },
     #[error(
         "database '{0}' exists; pass --force to replace it (it is replaced only once the load succeeded)"
     )]
@@ -60,7 +62,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Pg(e) => e.exit_code(),
+            Error::Pg(e) | Error::Load { source: e, .. } => e.exit_code(),
             Error::Exists(_) => ExitCode::Exists,
             Error::Open { .. } | Error::Spool { .. } => ExitCode::Io,
             Error::UnknownFormat { .. }
@@ -123,7 +125,10 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         let temporary = temporary.clone();
         tokio::task::spawn_blocking(move || opened.restore(&tools, &temporary, jobs))
     };
-    let loaded = until_interrupted(job, &input).await;
+    let loaded = until_interrupted(job, &input).await.map_err(|e| match e {
+        Error::Pg(source) => Error::Load { input: input_name(&input), source },
+        e => e,
+    });
     progress.finish_and_clear();
     let swapped = match loaded {
         Ok(read_bytes) => server

@@ -112,10 +112,7 @@ impl ParallelDecoder {
 
     fn fail(&mut self, error: &io::Error) {
         self.stop.store(true, Ordering::Relaxed);
-        self.state = State::Failed {
-            kind: error.kind(),
-            message: error.to_string(),
-        };
+        self.state = State::Failed { kind: error.kind(), message: error.to_string() };
     }
 
     /// The next block's bytes, checked; `None` after the last stream.
@@ -235,14 +232,8 @@ fn spawn_threads<R: Read + Send + 'static>(
             .name(format!("bzip2-decode-{number}"))
             .spawn(move || work(&jobs, &stop))?;
     }
-    let scanner = Scanner {
-        input: Input::new(inner, stop),
-        order,
-        jobs: jobs_sender,
-    };
-    thread::Builder::new()
-        .name("bzip2-read".to_string())
-        .spawn(move || scanner.run())?;
+    let scanner = Scanner { input: Input::new(inner, stop), order, jobs: jobs_sender };
+    thread::Builder::new().name("bzip2-read".to_string()).spawn(move || scanner.run())?;
     Ok(())
 }
 
@@ -263,9 +254,7 @@ fn work(jobs: &Mutex<Receiver<Job>>, stop: &AtomicBool) {
 }
 
 fn receive(outcome: &Receiver<Outcome>) -> io::Result<Outcome> {
-    outcome
-        .recv()
-        .map_err(|_| invalid("a decoding thread stopped unexpectedly"))
+    outcome.recv().map_err(|_| invalid("a decoding thread stopped unexpectedly"))
 }
 
 /// What the reader thread sends to the decoder, in input order.
@@ -330,11 +319,7 @@ impl SegmentEnd {
     fn could_be_false(self) -> bool {
         matches!(
             self,
-            SegmentEnd::NextBlock
-                | SegmentEnd::Stream {
-                    then: AfterStream::Garbage { .. },
-                    ..
-                }
+            SegmentEnd::NextBlock | SegmentEnd::Stream { then: AfterStream::Garbage { .. }, .. }
         )
     }
 }
@@ -355,10 +340,7 @@ fn decode_segment(segment: &Segment) -> Result<Block, String> {
     if !segment.starts_block {
         return Err("it starts at an end-of-stream marker".to_string());
     }
-    let crc = segment
-        .bits
-        .block_crc()
-        .ok_or_else(|| "block header is cut short".to_string())?;
+    let crc = segment.bits.block_crc().ok_or_else(|| "block header is cut short".to_string())?;
     let stream = segment.bits.standalone_stream(segment.level, crc);
     let mut decoder = Decompress::new(false);
     let mut data = Vec::with_capacity(usize::from(segment.level) * 125_000 + 4096);
@@ -367,9 +349,8 @@ fn decode_segment(segment: &Segment) -> Result<Block, String> {
             data.reserve(data.capacity());
         }
         let (read_before, written_before) = (decoder.total_in(), decoder.total_out());
-        let status = decoder
-            .decompress_vec(&stream[read_before as usize..], &mut data)
-            .map_err(describe)?;
+        let status =
+            decoder.decompress_vec(&stream[read_before as usize..], &mut data).map_err(describe)?;
         match status {
             Status::StreamEnd => break,
             Status::MemNeeded => return Err("out of memory".to_string()),
@@ -497,9 +478,7 @@ impl Magic {
     }
 
     fn identify(bits: u64) -> Option<Magic> {
-        [Magic::Block, Magic::EndOfStream]
-            .into_iter()
-            .find(|magic| magic.value() == bits)
+        [Magic::Block, Magic::EndOfStream].into_iter().find(|magic| magic.value() == bits)
     }
 }
 
@@ -680,10 +659,7 @@ impl<R: Read> Input<R> {
                     continue;
                 }
                 if self.bits(bit, MAGIC_BITS as u32) == Some(finder.magic.value()) {
-                    found.push(Candidate {
-                        bit,
-                        magic: finder.magic,
-                    });
+                    found.push(Candidate { bit, magic: finder.magic });
                 }
             }
         }
@@ -695,11 +671,7 @@ impl<R: Read> Input<R> {
     /// The first magic that starts after bit `after`, if it starts at bit `limit` at most.
     fn next_candidate(&mut self, after: u64, limit: u64) -> Result<Next, Halt> {
         loop {
-            while self
-                .candidates
-                .front()
-                .is_some_and(|candidate| candidate.bit <= after)
-            {
+            while self.candidates.front().is_some_and(|candidate| candidate.bit <= after) {
                 self.candidates.pop_front();
             }
             if let Some(&candidate) = self.candidates.front() {
@@ -854,9 +826,7 @@ impl<R: Read> Scanner<R> {
     /// if the input ends before.
     fn read_bits(&mut self, bit: u64, count: u64, where_cut: &str) -> Result<u64, Halt> {
         self.input.fill_to((bit + count).div_ceil(8))?;
-        self.input
-            .bits(bit, count as u32)
-            .ok_or_else(|| truncated(where_cut).into())
+        self.input.bits(bit, count as u32).ok_or_else(|| truncated(where_cut).into())
     }
 
     /// Queues bits `start..end_bit` as a segment, for a worker and for the decoder.
@@ -880,12 +850,8 @@ impl<R: Read> Scanner<R> {
             end,
         };
         let (reply, outcome) = sync_channel(1);
-        self.order
-            .send(Item::Segment(outcome))
-            .map_err(|_| Halt::Cancelled)?;
-        self.jobs
-            .send(Job { segment, reply })
-            .map_err(|_| Halt::Cancelled)?;
+        self.order.send(Item::Segment(outcome)).map_err(|_| Halt::Cancelled)?;
+        self.jobs.send(Job { segment, reply }).map_err(|_| Halt::Cancelled)?;
         self.input.release_before(end_bit / 8);
         Ok(())
     }
@@ -896,8 +862,604 @@ fn invalid(message: impl Display) -> io::Error {
 }
 
 fn truncated(where_cut: &str) -> io::Error {
-    io::Error::new(
-        ErrorKind::UnexpectedEof,
-        format!("bzip2: data is truncated ({where_cut})"),
-    )
+    io::Error::new(ErrorKind::UnexpectedEof, format!("bzip2: data is truncated ({where_cut})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    use std::sync::OnceLock;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn new(seed: u64) -> Self {
+            XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        }
+
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Dump-like data: text rows with numbers, runs of one byte, repeated lines, random bytes.
+    fn sample(len: usize, seed: u64) -> Vec<u8> {
+        const WORDS: [&str; 10] = [
+            "partner",
+            "invoice",
+            "stock.move",
+            "draft",
+            "posted",
+            "EUR",
+            "res.users",
+            "NULL",
+            "sale.order",
+            "Brussels",
+        ];
+        let mut rng = XorShift::new(seed);
+        let mut out = Vec::with_capacity(len + 8192);
+        while out.len() < len {
+            match rng.below(16) {
+                0..=10 => {
+                    let row = format!(
+                        "{}\t{} {}\t{}.{:02}\t2024-{:02}-{:02}\t{}\n",
+                        rng.below(1_000_000),
+                        WORDS[rng.below(10) as usize],
+                        rng.below(5000),
+                        rng.below(100_000),
+                        rng.below(100),
+                        1 + rng.below(12),
+                        1 + rng.below(28),
+                        WORDS[rng.below(10) as usize],
+                    );
+                    out.extend_from_slice(row.as_bytes());
+                }
+                11 | 12 => {
+                    let byte = rng.next() as u8;
+                    out.extend(iter::repeat_n(byte, rng.below(700) as usize));
+                }
+                13 => {
+                    for _ in 0..rng.below(600) {
+                        out.push(rng.next() as u8);
+                    }
+                }
+                _ => {
+                    for _ in 0..rng.below(12) {
+                        out.extend_from_slice(
+                            b"COPY public.ir_translation (id, lang, value) FROM stdin;\n",
+                        );
+                    }
+                }
+            }
+        }
+        out.truncate(len);
+        out
+    }
+
+    fn compress(data: &[u8], level: u32) -> Vec<u8> {
+        let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(level));
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// Original and compressed bytes of a test file.
+    struct Sample {
+        data: Vec<u8>,
+        compressed: Vec<u8>,
+    }
+
+    fn sample_file(
+        cell: &'static OnceLock<Sample>,
+        len: usize,
+        seed: u64,
+        level: u32,
+    ) -> &'static Sample {
+        cell.get_or_init(|| {
+            let data = sample(len, seed);
+            let compressed = compress(&data, level);
+            Sample { data, compressed }
+        })
+    }
+
+    /// Many blocks of 100 kB.
+    fn level1() -> &'static Sample {
+        static FILE: OnceLock<Sample> = OnceLock::new();
+        sample_file(&FILE, 3_000_000, 1, 1)
+    }
+
+    /// Several blocks of 900 kB.
+    fn level9() -> &'static Sample {
+        static FILE: OnceLock<Sample> = OnceLock::new();
+        sample_file(&FILE, 5_000_000, 2, 9)
+    }
+
+    /// A few blocks, small enough to cut at many points.
+    fn small() -> &'static Sample {
+        static FILE: OnceLock<Sample> = OnceLock::new();
+        sample_file(&FILE, 500_000, 3, 1)
+    }
+
+    fn decode_with(compressed: &[u8], threads: usize) -> (Vec<u8>, io::Result<usize>) {
+        let mut decoder = ParallelDecoder::new(io::Cursor::new(compressed.to_vec()), threads);
+        let mut out = Vec::new();
+        let result = decoder.read_to_end(&mut out);
+        (out, result)
+    }
+
+    fn assert_decodes(compressed: &[u8], original: &[u8], threads: usize) {
+        let (out, result) = decode_with(compressed, threads);
+        result.unwrap_or_else(|error| panic!("threads={threads}: {error}"));
+        assert!(out == original, "threads={threads}: output differs");
+    }
+
+    /// Decoding fails as bzip2 data must, after output that is a prefix of `original`.
+    fn assert_fails(compressed: &[u8], original: &[u8], what: &str) -> io::Error {
+        let (out, result) = decode_with(compressed, 2);
+        let Err(error) = result else {
+            panic!("{what}: decoded without error");
+        };
+        assert!(
+            matches!(error.kind(), ErrorKind::InvalidData | ErrorKind::UnexpectedEof),
+            "{what}: {error:?}"
+        );
+        assert!(error.to_string().starts_with("bzip2: "), "{what}: {error}");
+        assert!(original.starts_with(&out), "{what}: wrong output before the error");
+        error
+    }
+
+    /// Bit positions of `magic` in `data`, found one bit at a time.
+    fn magic_positions(data: &[u8], magic: u64) -> Vec<u64> {
+        let mut positions = Vec::new();
+        let mut window = 0u64;
+        for bit in 0..data.len() as u64 * 8 {
+            let value = (data[(bit / 8) as usize] >> (7 - bit % 8)) & 1;
+            window = ((window << 1) | u64::from(value)) & ((1 << 48) - 1);
+            if bit >= 47 && window == magic {
+                positions.push(bit - 47);
+            }
+        }
+        positions
+    }
+
+    /// Bits `from..to` of `data`.
+    fn cut_bits(data: &[u8], from: u64, to: u64) -> Bits {
+        Bits {
+            bytes: data[(from / 8) as usize..to.div_ceil(8) as usize].to_vec(),
+            first_bit: (from % 8) as u8,
+            len: to - from,
+        }
+    }
+
+    #[test]
+    fn single_stream_files_decode_at_levels_1_and_9() {
+        for file in [level1(), level9()] {
+            assert!(magic_positions(&file.compressed[..200_000], BLOCK_MAGIC).len() >= 1);
+            for threads in [1, 2, 4] {
+                assert_decodes(&file.compressed, &file.data, threads);
+            }
+        }
+        assert!(magic_positions(&small().compressed, BLOCK_MAGIC).len() >= 4);
+    }
+
+    #[test]
+    fn concatenated_streams_decode_including_an_empty_one() {
+        let parts = [
+            (sample(700_000, 4), 9),
+            (Vec::new(), 9),
+            (sample(1_200_000, 5), 1),
+            (b"tiny".to_vec(), 5),
+            (Vec::new(), 1),
+            (sample(300_000, 6), 3),
+        ];
+        let mut original = Vec::new();
+        let mut compressed = Vec::new();
+        for (data, level) in &parts {
+            original.extend_from_slice(data);
+            compressed.extend(compress(data, *level));
+        }
+        for threads in [1, 2, 4] {
+            assert_decodes(&compressed, &original, threads);
+        }
+    }
+
+    #[test]
+    fn a_file_of_one_empty_stream_decodes_to_nothing() {
+        let empty = compress(&[], 9);
+        assert_decodes(&empty, &[], 2);
+        for cut in 1..empty.len() {
+            assert_fails(&empty[..cut], &[], &format!("empty stream cut at {cut}"));
+        }
+    }
+
+    #[test]
+    fn truncation_anywhere_is_an_error() {
+        let file = small();
+        let compressed = &file.compressed;
+        let len = compressed.len();
+        let mut cuts: Vec<usize> = (1..len).step_by(len / 40).collect();
+        for bit in magic_positions(compressed, BLOCK_MAGIC) {
+            let byte = (bit / 8) as usize;
+            cuts.extend([byte, byte + 1, byte + 6, byte + 7, byte + 10, byte + 11, byte + 200]);
+        }
+        let end_magic = *magic_positions(compressed, END_MAGIC).last().unwrap();
+        let last_block = *magic_positions(compressed, BLOCK_MAGIC).last().unwrap();
+        cuts.push(((last_block + end_magic) / 16) as usize);
+        cuts.extend((end_magic / 8) as usize..len);
+        for cut in cuts {
+            let error = assert_fails(&compressed[..cut], &file.data, &format!("cut at {cut}"));
+            assert_eq!(error.kind(), ErrorKind::UnexpectedEof, "cut at {cut}: {error}");
+        }
+    }
+
+    #[test]
+    fn truncated_multi_stream_file_is_an_error() {
+        let first = compress(&sample(250_000, 7), 1);
+        let second = compress(&sample(250_000, 8), 1);
+        let original = [sample(250_000, 7), sample(250_000, 8)].concat();
+        let whole = [first.clone(), second.clone()].concat();
+        let boundary = first.len();
+        for cut in [
+            10,
+            boundary / 2,
+            boundary - 1,
+            boundary + 1,
+            boundary + 3,
+            boundary + 4,
+            boundary + 10,
+            boundary + second.len() / 2,
+            whole.len() - 5,
+            whole.len() - 1,
+        ] {
+            assert_fails(&whole[..cut], &original, &format!("cut at {cut}"));
+        }
+    }
+
+    #[test]
+    fn a_changed_byte_is_an_error_never_wrong_output() {
+        let file = small();
+        let len = file.compressed.len();
+        for index in 0..40 {
+            let at = len / 10 + index * (len * 8 / 10) / 40;
+            let mut corrupt = file.compressed.clone();
+            corrupt[at] ^= 0x10;
+            assert_fails(&corrupt, &file.data, &format!("byte {at} changed"));
+        }
+    }
+
+    #[test]
+    fn a_wrong_stream_crc_is_reported() {
+        let file = small();
+        let end_magic = *magic_positions(&file.compressed, END_MAGIC).last().unwrap();
+        let mut corrupt = file.compressed.clone();
+        let bit = end_magic + MAGIC_BITS + 5;
+        corrupt[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
+        let error = assert_fails(&corrupt, &file.data, "stream CRC changed");
+        assert!(error.to_string().starts_with("bzip2: stream CRC mismatch"), "{error}");
+    }
+
+    #[test]
+    fn anything_after_the_last_stream_is_an_error() {
+        let file = small();
+        let tails: [&[u8]; 5] = [b"\0", &[0; 100], b"garbage!", b"BZ", b"BZh9"];
+        for tail in tails {
+            let input = [&file.compressed[..], tail].concat();
+            assert_fails(&input, &file.data, &format!("followed by {tail:?}"));
+        }
+        let mut noise = Vec::new();
+        let mut rng = XorShift::new(9);
+        noise.extend((0..3_000_000).map(|_| rng.next() as u8));
+        let input = [&file.compressed[..], &noise].concat();
+        let error = assert_fails(&input, &file.data, "followed by noise");
+        assert!(error.to_string().contains("trailing garbage"), "{error}");
+    }
+
+    #[test]
+    fn empty_and_non_bzip2_input_are_errors() {
+        let error = assert_fails(&[], &[], "empty input");
+        assert_eq!(error.kind(), ErrorKind::InvalidData);
+        assert_eq!(error.to_string(), "bzip2: empty input");
+        let text = b"-- PostgreSQL database dump\nSET statement_timeout = 0;\n".repeat(100);
+        let mut random_after_header = b"BZh9".to_vec();
+        let mut rng = XorShift::new(10);
+        random_after_header.extend((0..1000).map(|_| rng.next() as u8));
+        let inputs: [&[u8]; 4] =
+            [&text, b"BZh0\x31\x41\x59\x26\x53\x59", &random_after_header, &[0; 64]];
+        for input in inputs {
+            let error = assert_fails(input, &[], &format!("{:?}", &input[..8]));
+            assert_eq!(error.kind(), ErrorKind::InvalidData, "{error}");
+        }
+        let error = assert_fails(b"BZh9", &[], "header only");
+        assert_eq!(error.kind(), ErrorKind::UnexpectedEof, "{error}");
+    }
+
+    #[test]
+    fn reading_with_tiny_buffers_works() {
+        for (file, size) in [(small(), 1), (level1(), 7)] {
+            let mut decoder = ParallelDecoder::new(io::Cursor::new(file.compressed.clone()), 2);
+            let mut out = Vec::new();
+            let mut buf = vec![0; size];
+            loop {
+                match decoder.read(&mut buf).unwrap() {
+                    0 => break,
+                    n => out.extend_from_slice(&buf[..n]),
+                }
+            }
+            assert!(out == file.data, "reads of {size} bytes");
+        }
+    }
+
+    /// Returns at most `step` bytes a read, and `Interrupted` every fifth call.
+    struct Trickle {
+        inner: io::Cursor<Vec<u8>>,
+        step: usize,
+        calls: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.calls % 5 == 0 {
+                return Err(ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.step);
+            self.inner.read(&mut buf[..n])
+        }
+    }
+
+    #[test]
+    fn input_arriving_in_small_pieces_decodes() {
+        for (file, step) in [(level9(), 4093), (small(), 5)] {
+            let trickle =
+                Trickle { inner: io::Cursor::new(file.compressed.clone()), step, calls: 0 };
+            let mut out = Vec::new();
+            ParallelDecoder::new(trickle, 2).read_to_end(&mut out).unwrap();
+            assert!(out == file.data, "pieces of {step} bytes");
+        }
+    }
+
+    #[test]
+    fn input_errors_pass_through_unchanged() {
+        let file = level1();
+        let failing = io::Cursor::new(file.compressed[..300_000].to_vec()).chain(FailingReader);
+        let mut decoder = ParallelDecoder::new(failing, 2);
+        let mut out = Vec::new();
+        let error = decoder.read_to_end(&mut out).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::PermissionDenied);
+        assert_eq!(error.to_string(), "disk says no");
+        assert!(file.data.starts_with(&out));
+        let again = decoder.read(&mut [0; 10]).unwrap_err();
+        assert_eq!(again.kind(), ErrorKind::PermissionDenied);
+    }
+
+    struct FailingReader;
+
+    impl Read for FailingReader {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::new(ErrorKind::PermissionDenied, "disk says no"))
+        }
+    }
+
+    /// Tells when the reader thread has let its input go.
+    struct DropSignal {
+        inner: io::Cursor<Vec<u8>>,
+        dropped: mpsc::Sender<()>,
+    }
+
+    impl Read for DropSignal {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.inner.read(buf)
+        }
+    }
+
+    impl Drop for DropSignal {
+        fn drop(&mut self) {
+            let _ = self.dropped.send(());
+        }
+    }
+
+    #[test]
+    fn dropping_the_decoder_early_stops_its_threads() {
+        for read_first in [0, 10, 2_000_000] {
+            let (dropped, signal) = mpsc::channel();
+            let input = DropSignal { inner: io::Cursor::new(level1().compressed.clone()), dropped };
+            let mut decoder = ParallelDecoder::new(input, 2);
+            let mut head = vec![0; read_first];
+            decoder.read_exact(&mut head).unwrap();
+            assert!(head == level1().data[..read_first]);
+            drop(decoder);
+            signal.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| {
+                panic!("reader thread still running after drop ({read_first})")
+            });
+        }
+    }
+
+    #[test]
+    fn files_written_by_the_bzip2_tool_decode() {
+        const TOOL: &str = "/usr/bin/bzip2";
+        if !std::path::Path::new(TOOL).exists() {
+            eprintln!("skipped: {TOOL} is not installed");
+            return;
+        }
+        let data = sample(2_500_000, 11);
+        let mut original = Vec::new();
+        let mut compressed = Vec::new();
+        for level in ["-9", "-1"] {
+            let mut child = Command::new(TOOL)
+                .args([level, "-c"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            let input = data.clone();
+            let writer = thread::spawn(move || stdin.write_all(&input));
+            let output = child.wait_with_output().unwrap();
+            writer.join().unwrap().unwrap();
+            assert!(output.status.success());
+            original.extend_from_slice(&data);
+            compressed.extend(output.stdout);
+            assert_decodes(&compressed, &original, 2);
+        }
+    }
+
+    /// Feeds `segments` to a decoder as the reader thread would, decoding each first.
+    fn decode_segments(segments: Vec<Segment>) -> io::Result<Vec<u8>> {
+        let (order_sender, order) = sync_channel(segments.len() + 1);
+        for segment in segments {
+            let (reply, outcome) = sync_channel(1);
+            let decoded = decode_segment(&segment);
+            reply.send(Outcome { segment, decoded }).unwrap();
+            order_sender.send(Item::Segment(outcome)).unwrap();
+        }
+        order_sender.send(Item::End).unwrap();
+        let mut out = Vec::new();
+        ParallelDecoder::reading(order, Arc::new(AtomicBool::new(false))).read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    /// Splits the one block of `compressed` at the `splits` (bit offsets into the block)
+    /// into segments that end as `ends` say, the last one at the real end of stream.
+    fn split_block(compressed: &[u8], splits: &[u64], ends: &[(bool, SegmentEnd)]) -> Vec<Segment> {
+        let block = magic_positions(compressed, BLOCK_MAGIC)[0];
+        let end_magic = *magic_positions(compressed, END_MAGIC).last().unwrap();
+        let stored_crc = read_bits(compressed, end_magic + MAGIC_BITS, 32).unwrap() as u32;
+        let real_end = SegmentEnd::Stream { stored_crc, then: AfterStream::EndOfInput };
+        let mut bounds = vec![block];
+        bounds.extend(splits.iter().map(|split| block + split));
+        bounds.push(end_magic);
+        bounds
+            .windows(2)
+            .enumerate()
+            .map(|(index, pair)| {
+                let (starts_block, end) = ends.get(index).copied().unwrap_or((true, real_end));
+                let starts_block = index == 0 || starts_block;
+                Segment {
+                    bits: cut_bits(compressed, pair[0], pair[1]),
+                    level: 9,
+                    starts_block,
+                    byte_offset: pair[0] / 8,
+                    end,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_false_block_magic_inside_a_block_is_merged_away() {
+        let data = sample(400_000, 12);
+        let compressed = compress(&data, 9);
+        let next = (true, SegmentEnd::NextBlock);
+        for splits in [&[5_000][..], &[49], &[81], &[10_001, 10_046], &[3, 200_000, 600_001]] {
+            let ends = vec![next; splits.len()];
+            let segments = split_block(&compressed, splits, &ends);
+            assert!(decode_segments(segments).unwrap() == data, "split at {splits:?}");
+        }
+    }
+
+    #[test]
+    fn a_false_end_of_stream_magic_inside_a_block_is_merged_away() {
+        let data = sample(400_000, 13);
+        let compressed = compress(&data, 9);
+        let false_end =
+            SegmentEnd::Stream { stored_crc: 0xdead_beef, then: AfterStream::Garbage { byte: 0 } };
+        let segments =
+            split_block(&compressed, &[70_000], &[(true, false_end), (false, false_end)]);
+        assert!(decode_segments(segments).unwrap() == data);
+        // Then a false block magic in the part after it.
+        let ends = [(true, false_end), (false, SegmentEnd::NextBlock)];
+        let segments = split_block(&compressed, &[70_000, 90_000], &ends);
+        assert!(decode_segments(segments).unwrap() == data);
+    }
+
+    #[test]
+    fn merging_does_not_hide_a_corrupt_block() {
+        let data = sample(400_000, 14);
+        let mut compressed = compress(&data, 9);
+        let middle = compressed.len() / 2;
+        compressed[middle] ^= 1;
+        let segments = split_block(&compressed, &[5_000], &[(true, SegmentEnd::NextBlock)]);
+        let error = decode_segments(segments).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidData);
+        assert!(error.to_string().starts_with("bzip2: block 1 at byte 4 is corrupt"), "{error}");
+    }
+
+    #[test]
+    fn the_index_finds_every_magic_at_every_bit_shift() {
+        let mut rng = XorShift::new(15);
+        let mut data: Vec<u8> = (0..3_000_000).map(|_| rng.next() as u8).collect();
+        let mut planted = Vec::new();
+        let mut bit = 100;
+        while bit + 48 < data.len() as u64 * 8 {
+            let magic = if planted.len() % 3 == 2 { Magic::EndOfStream } else { Magic::Block };
+            for offset in 0..48 {
+                let byte = ((bit + offset) / 8) as usize;
+                let mask = 0x80 >> ((bit + offset) % 8);
+                if (magic.value() >> (47 - offset)) & 1 == 1 {
+                    data[byte] |= mask;
+                } else {
+                    data[byte] &= !mask;
+                }
+            }
+            planted.push(Candidate { bit, magic });
+            bit += 48 + rng.below(if planted.len() % 4 == 0 { 40 } else { 400_000 });
+        }
+        let mut naive: Vec<u64> = magic_positions(&data, BLOCK_MAGIC);
+        naive.extend(magic_positions(&data, END_MAGIC));
+        naive.sort_unstable();
+        assert_eq!(naive, planted.iter().map(|c| c.bit).collect::<Vec<_>>());
+        for step in [usize::MAX, 100_003, 7] {
+            let reader = Trickle { inner: io::Cursor::new(data.clone()), step, calls: 0 };
+            let mut input = Input::new(reader, Arc::new(AtomicBool::new(false)));
+            let mut found = Vec::new();
+            let mut after = 0;
+            while let Ok(Next::Found(candidate)) = input.next_candidate(after, u64::MAX) {
+                found.push(candidate);
+                after = candidate.bit;
+                input.release_before(after / 8);
+            }
+            assert!(found == planted, "reads of {step} bytes");
+        }
+        let mut input = Input::new(io::Cursor::new(data), Arc::new(AtomicBool::new(false)));
+        assert!(matches!(
+            input.next_candidate(planted[0].bit, planted[1].bit - 1),
+            Ok(Next::TooFar)
+        ));
+        let last = planted.last().unwrap().bit;
+        assert!(matches!(input.next_candidate(last, u64::MAX), Ok(Next::EndOfInput)));
+    }
+
+    /// Run with `cargo test --release -- --ignored --nocapture throughput`.
+    #[test]
+    #[ignore = "benchmark"]
+    fn throughput() {
+        let data = sample(50_000_000, 16);
+        let compressed = compress(&data, 9);
+        println!("{} MB compressed to {} MB", data.len() / 1_000_000, compressed.len() / 1_000_000);
+        let speed = |start: Instant| data.len() as f64 / 1e6 / start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let mut out = Vec::with_capacity(data.len());
+        bzip2::read::MultiBzDecoder::new(&compressed[..]).read_to_end(&mut out).unwrap();
+        println!("MultiBzDecoder: {:.1} MB/s", speed(start));
+        assert!(out == data);
+        for threads in [1, 2] {
+            let start = Instant::now();
+            let mut out = Vec::with_capacity(data.len());
+            ParallelDecoder::new(io::Cursor::new(compressed.clone()), threads)
+                .read_to_end(&mut out)
+                .unwrap();
+            println!("ParallelDecoder, {threads} threads: {:.1} MB/s", speed(start));
+            assert!(out == data);
+        }
+    }
 }
