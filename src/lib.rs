@@ -15,6 +15,7 @@ pub mod config;
 pub mod dump;
 pub mod exit;
 pub mod load;
+pub mod odoo;
 pub mod output;
 pub mod pg;
 pub mod pipeline;

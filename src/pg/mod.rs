@@ -10,6 +10,7 @@
 //! database names are passed as quoted conninfo values, never interpolated into SQL.
 
 pub mod conn;
+pub mod odoo;
 pub mod server;
 pub mod tools;
 

@@ -138,7 +138,7 @@ impl Server {
     }
 }
 
-async fn connect_to(params: &ConnParams, dbname: &str) -> Result<Client, Error> {
+pub(crate) async fn connect_to(params: &ConnParams, dbname: &str) -> Result<Client, Error> {
     let mut config = tokio_postgres::Config::new();
     config
         .host(&params.host)
@@ -162,7 +162,7 @@ async fn connect_to(params: &ConnParams, dbname: &str) -> Result<Client, Error> 
     Ok(client)
 }
 
-fn query(what: &str, e: &tokio_postgres::Error) -> Error {
+pub(crate) fn query(what: &str, e: &tokio_postgres::Error) -> Error {
     Error::Query { what: what.to_owned(), reason: reason(e) }
 }
 

@@ -1043,13 +1043,14 @@ mod tests {
 
     #[test]
     fn single_stream_files_decode_at_levels_1_and_9() {
+        for (file, blocks) in [(level1(), 20), (level9(), 4), (small(), 4)] {
+            assert!(magic_positions(&file.compressed, BLOCK_MAGIC).len() >= blocks);
+        }
         for file in [level1(), level9()] {
-            assert!(magic_positions(&file.compressed[..200_000], BLOCK_MAGIC).len() >= 1);
             for threads in [1, 2, 4] {
                 assert_decodes(&file.compressed, &file.data, threads);
             }
         }
-        assert!(magic_positions(&small().compressed, BLOCK_MAGIC).len() >= 4);
     }
 
     #[test]
@@ -1328,42 +1329,53 @@ mod tests {
         Ok(out)
     }
 
-    /// Splits the one block of `compressed` at the `splits` (bit offsets into the block)
-    /// into segments that end as `ends` say, the last one at the real end of stream.
-    fn split_block(compressed: &[u8], splits: &[u64], ends: &[(bool, SegmentEnd)]) -> Vec<Segment> {
+    /// Splits the one block of `compressed` into segments as the reader thread would if a
+    /// magic occurred by chance at each of `splits` (bit offset into the block, magic).
+    fn split_block(compressed: &[u8], splits: &[(u64, Magic)]) -> Vec<Segment> {
         let block = magic_positions(compressed, BLOCK_MAGIC)[0];
         let end_magic = *magic_positions(compressed, END_MAGIC).last().unwrap();
         let stored_crc = read_bits(compressed, end_magic + MAGIC_BITS, 32).unwrap() as u32;
+        let mut segments = Vec::new();
+        let mut start = (block, true);
+        for &(offset, magic) in splits {
+            let end = match magic {
+                Magic::Block => SegmentEnd::NextBlock,
+                Magic::EndOfStream => SegmentEnd::Stream {
+                    stored_crc: 0xdead_beef,
+                    then: AfterStream::Garbage { byte: 0 },
+                },
+            };
+            segments.push(segment(compressed, start, block + offset, end));
+            start = (block + offset, magic == Magic::Block);
+        }
         let real_end = SegmentEnd::Stream { stored_crc, then: AfterStream::EndOfInput };
-        let mut bounds = vec![block];
-        bounds.extend(splits.iter().map(|split| block + split));
-        bounds.push(end_magic);
-        bounds
-            .windows(2)
-            .enumerate()
-            .map(|(index, pair)| {
-                let (starts_block, end) = ends.get(index).copied().unwrap_or((true, real_end));
-                let starts_block = index == 0 || starts_block;
-                Segment {
-                    bits: cut_bits(compressed, pair[0], pair[1]),
-                    level: 9,
-                    starts_block,
-                    byte_offset: pair[0] / 8,
-                    end,
-                }
-            })
-            .collect()
+        segments.push(segment(compressed, start, end_magic, real_end));
+        segments
+    }
+
+    fn segment(
+        compressed: &[u8],
+        (from, starts_block): (u64, bool),
+        to: u64,
+        end: SegmentEnd,
+    ) -> Segment {
+        Segment {
+            bits: cut_bits(compressed, from, to),
+            level: 9,
+            starts_block,
+            byte_offset: from / 8,
+            end,
+        }
     }
 
     #[test]
     fn a_false_block_magic_inside_a_block_is_merged_away() {
         let data = sample(400_000, 12);
         let compressed = compress(&data, 9);
-        let next = (true, SegmentEnd::NextBlock);
-        for splits in [&[5_000][..], &[49], &[81], &[10_001, 10_046], &[3, 200_000, 600_001]] {
-            let ends = vec![next; splits.len()];
-            let segments = split_block(&compressed, splits, &ends);
-            assert!(decode_segments(segments).unwrap() == data, "split at {splits:?}");
+        for offsets in [&[5_000][..], &[49], &[81], &[10_001, 10_046], &[3, 200_000, 600_001]] {
+            let splits: Vec<_> = offsets.iter().map(|&offset| (offset, Magic::Block)).collect();
+            let segments = split_block(&compressed, &splits);
+            assert!(decode_segments(segments).unwrap() == data, "split at {offsets:?}");
         }
     }
 
@@ -1371,15 +1383,15 @@ mod tests {
     fn a_false_end_of_stream_magic_inside_a_block_is_merged_away() {
         let data = sample(400_000, 13);
         let compressed = compress(&data, 9);
-        let false_end =
-            SegmentEnd::Stream { stored_crc: 0xdead_beef, then: AfterStream::Garbage { byte: 0 } };
-        let segments =
-            split_block(&compressed, &[70_000], &[(true, false_end), (false, false_end)]);
-        assert!(decode_segments(segments).unwrap() == data);
-        // Then a false block magic in the part after it.
-        let ends = [(true, false_end), (false, SegmentEnd::NextBlock)];
-        let segments = split_block(&compressed, &[70_000, 90_000], &ends);
-        assert!(decode_segments(segments).unwrap() == data);
+        let splits_list: [&[(u64, Magic)]; 3] = [
+            &[(70_000, Magic::EndOfStream)],
+            &[(70_000, Magic::EndOfStream), (90_000, Magic::Block)],
+            &[(70_000, Magic::Block), (70_090, Magic::EndOfStream), (300_000, Magic::EndOfStream)],
+        ];
+        for splits in splits_list {
+            let segments = split_block(&compressed, splits);
+            assert!(decode_segments(segments).unwrap() == data, "{splits:?}");
+        }
     }
 
     #[test]
@@ -1388,7 +1400,7 @@ mod tests {
         let mut compressed = compress(&data, 9);
         let middle = compressed.len() / 2;
         compressed[middle] ^= 1;
-        let segments = split_block(&compressed, &[5_000], &[(true, SegmentEnd::NextBlock)]);
+        let segments = split_block(&compressed, &[(5_000, Magic::Block)]);
         let error = decode_segments(segments).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidData);
         assert!(error.to_string().starts_with("bzip2: block 1 at byte 4 is corrupt"), "{error}");

@@ -1,0 +1,233 @@
+//! The filestore of one database on disk: listing its files for an archive, and replacing
+//! it whole. A restored filestore is written into a temporary directory beside the target
+//! and swapped in by renames, so the previous filestore stays intact until the new one is
+//! complete, and comes back if the database swap fails.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// A file of the filestore: its path relative to the filestore directory (with `/`), and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    pub relative: String,
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+/// Every regular file below `dir`, sorted by path; an absent directory is an empty
+/// filestore. Symbolic links and names that are not UTF-8 are skipped with a warning (zip
+/// entry names are UTF-8, and Odoo never writes either).
+pub fn list(dir: &Path) -> io::Result<Vec<FileEntry>> {
+    let mut files = Vec::new();
+    if !dir.exists() {
+        return Ok(files);
+    }
+    let mut pending = vec![(dir.to_path_buf(), String::new())];
+    while let Some((path, prefix)) = pending.pop() {
+        let mut children: Vec<fs::DirEntry> = fs::read_dir(&path)?.collect::<Result<_, _>>()?;
+        children.sort_by_key(|e| e.file_name());
+        for child in children.into_iter().rev() {
+            let Some(name) = child.file_name().to_str().map(str::to_owned) else {
+                tracing::warn!("skipping {}: name is not UTF-8", child.path().display());
+                continue;
+            };
+            let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            let kind = child.file_type()?;
+            if kind.is_dir() {
+                pending.push((child.path(), relative));
+            } else if kind.is_file() {
+                files.push(FileEntry {
+                    relative,
+                    path: child.path(),
+                    size: child.metadata()?.len(),
+                });
+            } else {
+                tracing::warn!("skipping {}: not a regular file", child.path().display());
+            }
+        }
+    }
+    files.sort_by(|a, b| a.relative.cmp(&b.relative));
+    Ok(files)
+}
+
+/// A filestore being restored: a temporary directory beside `target`, removed if dropped
+/// before [`Staged::swap`].
+pub struct Staged {
+    temporary: PathBuf,
+    target: PathBuf,
+    files: u64,
+    bytes: u64,
+}
+
+impl Staged {
+    /// Creates `.<name>-oe-tmp-<pid>` next to `target` (and the parent directories).
+    pub fn create(target: &Path) -> io::Result<Staged> {
+        let temporary = sibling(target, "tmp");
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::create_dir(&temporary)?;
+        Ok(Staged { temporary, target: target.to_path_buf(), files: 0, bytes: 0 })
+    }
+
+    /// Writes the file at `relative` (already checked to stay inside, see
+    /// `layout::classify`) from `content`.
+    pub fn write(&mut self, relative: &Path, content: &mut impl Read) -> io::Result<u64> {
+        let path = self.temporary.join(relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let n = io::copy(content, &mut file)?;
+        file.flush()?;
+        self.files += 1;
+        self.bytes += n;
+        Ok(n)
+    }
+
+    pub fn files(&self) -> u64 {
+        self.files
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Puts the staged directory in place of the target; the previous one (if any) is kept
+    /// aside until [`Swapped::finish`], or put back by [`Swapped::undo`].
+    pub fn swap(mut self) -> io::Result<Swapped> {
+        sync_tree(&self.temporary)?;
+        let previous = if self.target.exists() {
+            let aside = sibling(&self.target, "old");
+            fs::rename(&self.target, &aside)?;
+            Some(aside)
+        } else {
+            None
+        };
+        if let Err(e) = fs::rename(&self.temporary, &self.target) {
+            if let Some(aside) = &previous {
+                let _ = fs::rename(aside, &self.target);
+            }
+            return Err(e);
+        }
+        sync_parent(&self.target)?;
+        let swapped = Swapped {
+            target: self.target.clone(),
+            previous,
+            staged: std::mem::take(&mut self.temporary),
+        };
+        Ok(swapped)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.temporary.as_os_str().is_empty() {
+            let _ = fs::remove_dir_all(&self.temporary);
+        }
+    }
+}
+
+/// A filestore in place, its predecessor still kept aside.
+pub struct Swapped {
+    target: PathBuf,
+    previous: Option<PathBuf>,
+    staged: PathBuf,
+}
+
+impl Swapped {
+    /// Removes the previous filestore.
+    pub fn finish(self) -> io::Result<()> {
+        match &self.previous {
+            Some(previous) => fs::remove_dir_all(previous),
+            None => Ok(()),
+        }
+    }
+
+    /// Puts the previous filestore back and removes the new one.
+    pub fn undo(self) -> io::Result<()> {
+        fs::rename(&self.target, &self.staged)?;
+        if let Some(previous) = &self.previous {
+            fs::rename(previous, &self.target)?;
+        }
+        fs::remove_dir_all(&self.staged)
+    }
+}
+
+/// `<parent>/.<name>-oe-<tag>-<pid>`: hidden, beside `path`, on the same file system.
+fn sibling(path: &Path, tag: &str) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}-oe-{tag}-{}", std::process::id()))
+}
+
+/// Makes every file below `dir` durable before it is renamed into place.
+fn sync_tree(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            sync_tree(&entry.path())?;
+        } else {
+            fs::File::open(entry.path())?.sync_all()?;
+        }
+    }
+    fs::File::open(dir)?.sync_all()
+}
+
+fn sync_parent(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(parent) => fs::File::open(parent)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_regular_files_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        for rel in ["b1/b15", "0a/0a2", "checklist/0a/0a2"] {
+            let path = dir.path().join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, rel).unwrap();
+        }
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("b1/link")).unwrap();
+        let names: Vec<String> =
+            list(dir.path()).unwrap().into_iter().map(|f| f.relative).collect();
+        assert_eq!(names, ["0a/0a2", "b1/b15", "checklist/0a/0a2"]);
+        assert!(list(&dir.path().join("absent")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn swap_replaces_and_undo_restores() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("filestore/db");
+        fs::create_dir_all(target.join("aa")).unwrap();
+        fs::write(target.join("aa/old"), b"old").unwrap();
+        let mut staged = Staged::create(&target).unwrap();
+        staged.write(Path::new("bb/new"), &mut &b"new"[..]).unwrap();
+        let swapped = staged.swap().unwrap();
+        assert!(target.join("bb/new").exists() && !target.join("aa/old").exists());
+        swapped.undo().unwrap();
+        assert_eq!(fs::read(target.join("aa/old")).unwrap(), b"old");
+        assert_eq!(fs::read_dir(root.path().join("filestore")).unwrap().count(), 1);
+
+        let mut staged = Staged::create(&target).unwrap();
+        staged.write(Path::new("bb/new"), &mut &b"new"[..]).unwrap();
+        staged.swap().unwrap().finish().unwrap();
+        assert!(target.join("bb/new").exists() && !target.join("aa/old").exists());
+        assert_eq!(fs::read_dir(root.path().join("filestore")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn dropped_staging_leaves_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("db");
+        let mut staged = Staged::create(&target).unwrap();
+        staged.write(Path::new("x/y"), &mut &b"z"[..]).unwrap();
+        drop(staged);
+        assert_eq!(fs::read_dir(root.path()).unwrap().count(), 0);
+    }
+}

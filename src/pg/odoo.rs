@@ -1,0 +1,91 @@
+//! Queries of an Odoo database's own tables: what its manifest says, which attachments it
+//! references.
+
+use tokio_postgres::Client;
+
+use super::server::{connect_to, query};
+use super::{ConnParams, Error};
+
+/// A connection to one Odoo database.
+pub struct OdooDb {
+    client: Client,
+    name: String,
+}
+
+/// What Odoo's manifest is made of.
+#[derive(Debug, Clone)]
+pub struct ManifestFacts {
+    pub base_version: String,
+    pub server_version_num: u32,
+    /// Installed modules and their `latest_version`, in the database's order.
+    pub modules: Vec<(String, String)>,
+}
+
+/// A file the database references in its filestore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    /// Path relative to the filestore (`ab/ab12…`).
+    pub store_fname: String,
+    pub file_size: Option<i64>,
+    /// SHA-1 of the content, hex.
+    pub checksum: Option<String>,
+}
+
+impl OdooDb {
+    pub async fn connect(params: &ConnParams, db: &str) -> Result<OdooDb, Error> {
+        Ok(OdooDb { client: connect_to(params, db).await?, name: db.to_owned() })
+    }
+
+    pub async fn manifest_facts(&self) -> Result<ManifestFacts, Error> {
+        let what = format!("reading the modules of '{}' (is it an Odoo database?)", self.name);
+        let version: i32 = self
+            .client
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .await
+            .map_err(|e| query(&what, &e))?
+            .get(0);
+        let rows = self
+            .client
+            .query(
+                "SELECT name, latest_version FROM ir_module_module WHERE state = 'installed'",
+                &[],
+            )
+            .await
+            .map_err(|e| query(&what, &e))?;
+        let modules: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1).unwrap_or_default()))
+            .collect();
+        let base_version =
+            modules.iter().find(|(name, _)| name == "base").map(|(_, v)| v.clone()).ok_or_else(
+                || Error::Query { what, reason: "module 'base' is not installed".into() },
+            )?;
+        Ok(ManifestFacts { base_version, server_version_num: version as u32, modules })
+    }
+
+    /// Every distinct non-empty `store_fname` of `ir_attachment`, with the size and checksum
+    /// of one of its rows.
+    pub async fn stored_files(&self) -> Result<Vec<StoredFile>, Error> {
+        let rows = self
+            .client
+            .query(
+                "SELECT DISTINCT ON (store_fname) store_fname, file_size::bigint, checksum \
+                 FROM ir_attachment WHERE store_fname IS NOT NULL AND store_fname <> '' \
+                 ORDER BY store_fname, id",
+                &[],
+            )
+            .await
+            .map_err(|e| query(&format!("reading the attachments of '{}'", self.name), &e))?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredFile { store_fname: r.get(0), file_size: r.get(1), checksum: r.get(2) })
+            .collect())
+    }
+
+    /// Runs `sql` (several statements) in one transaction.
+    pub async fn execute_batch(&mut self, sql: &str, what: &str) -> Result<(), Error> {
+        let tx = self.client.transaction().await.map_err(|e| query(what, &e))?;
+        tx.batch_execute(sql).await.map_err(|e| query(what, &e))?;
+        tx.commit().await.map_err(|e| query(what, &e))
+    }
+}
