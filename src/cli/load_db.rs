@@ -8,7 +8,7 @@ use anyhow::Context;
 use super::args::Global;
 use super::run::{progress_bar, threads};
 use crate::config::Settings;
-use crate::load::{LoadRequest, load_db};
+use crate::load::{Finishing, LoadRequest, load_db};
 use crate::output::Printer;
 use crate::pg::ConnParams;
 
@@ -37,7 +37,9 @@ pub async fn run(global: &Global, args: LoadDbArgs, settings: Settings) -> anyho
         conn: ConnParams::from_env(&service.postgres),
         database,
         input: args.input,
+        filestore: None,
         force: args.force,
+        finishing: Finishing::default(),
         jobs: args.jobs.get(),
         threads: threads(),
         progress: progress_bar(global.quiet, "loading"),

@@ -1,0 +1,185 @@
+//! The load job: input → temporary database (and filestore) → finishing SQL → swap.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use super::Error;
+use super::input::{Input, input_name};
+use super::restore::restore;
+use crate::odoo::filestore::Staged;
+use crate::pg::odoo::OdooDb;
+use crate::pg::server::derived_name;
+use crate::pg::{ConnParams, Server, Tools};
+use crate::pipeline::Payload;
+use crate::process::interrupt;
+
+/// What to load, where to.
+pub struct LoadRequest {
+    pub conn: ConnParams,
+    pub database: String,
+    /// A file path, or `-` for standard input.
+    pub input: PathBuf,
+    /// The filestore directory to restore an archive's filestore into; `None` ignores it.
+    pub filestore: Option<PathBuf>,
+    pub force: bool,
+    /// What to run on the loaded database before it gets its name.
+    pub finishing: Finishing,
+    /// pg_restore jobs for custom-format dumps (1 = stream, no temporary file).
+    pub jobs: usize,
+    pub threads: usize,
+    pub progress: ProgressBar,
+}
+
+/// SQL run on the temporary database before it is swapped in, so nothing (no Odoo worker,
+/// no cron) ever sees the database without it.
+#[derive(Debug, Clone, Default)]
+pub struct Finishing {
+    /// Regenerate the database's identity (`odoo::COPY_SQL`).
+    pub copy: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoadSummary {
+    pub database: String,
+    pub input: PathBuf,
+    pub format: String,
+    /// Bytes of the input read.
+    pub read_bytes: u64,
+    /// Files restored into the filestore, when one was restored.
+    pub filestore_files: Option<u64>,
+    /// Whether an existing database was replaced.
+    pub replaced: bool,
+    pub copied: bool,
+    pub seconds: f64,
+}
+
+pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
+    let started = Instant::now();
+    let LoadRequest { conn, database, input, filestore, force, finishing, jobs, threads, progress } =
+        request;
+    let opened = {
+        let (path, progress) = (input.clone(), progress.clone());
+        let job = tokio::task::spawn_blocking(move || Input::open(&path, threads, progress));
+        until_interrupted(job, &input).await?
+    };
+    let format = opened.format;
+    tracing::info!("{}: {format}", input_name(&input));
+
+    let server = Server::connect(&conn).await?;
+    let tools = Tools::new(&conn, server.major());
+    tools.locate(if format.payload == Payload::Custom { "pg_restore" } else { "psql" })?;
+    let replaced = server.exists(&database).await?;
+    if replaced && !force {
+        return Err(Error::Exists(database));
+    }
+    // An archive's filestore is staged; a bare dump leaves the filestore alone.
+    let staged = match (&filestore, format.payload) {
+        (Some(dir), Payload::Zip) => Some(
+            Staged::create(dir).map_err(|source| Error::Filestore { path: dir.clone(), source })?,
+        ),
+        _ => None,
+    };
+
+    let temporary = derived_name(&database, "tmp");
+    server.create(&temporary).await?;
+    let job = {
+        let temporary = temporary.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut staged = staged;
+            let read = restore(opened, &tools, &temporary, jobs, staged.as_mut())?;
+            Ok((read, staged))
+        })
+    };
+    let loaded = until_interrupted(job, &input).await.map_err(|e| match e {
+        Error::Pg(source) => Error::Load { input: input_name(&input), source },
+        e => e,
+    });
+    progress.finish_and_clear();
+    let finished = match loaded {
+        Ok(loaded) => finish(&conn, &temporary, &finishing).await.map(|()| loaded),
+        Err(e) => Err(e),
+    };
+    let swapped = match finished {
+        Ok((read, staged)) => swap(&server, &temporary, &database, staged).await.map(|n| (read, n)),
+        Err(e) => Err(e),
+    };
+    let (read_bytes, filestore_files) = match swapped {
+        Ok(done) => done,
+        Err(e) => {
+            if let Err(drop_error) = server.drop(&temporary).await {
+                tracing::warn!("could not drop the temporary database '{temporary}': {drop_error}");
+            }
+            return Err(match interrupt::signal() {
+                Some(signal) => Error::Interrupted(signal),
+                None => e,
+            });
+        }
+    };
+    Ok(LoadSummary {
+        database,
+        input,
+        format: format.to_string(),
+        read_bytes,
+        filestore_files,
+        replaced,
+        copied: finishing.copy,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Runs the finishing SQL on the loaded temporary database.
+async fn finish(conn: &ConnParams, db: &str, finishing: &Finishing) -> Result<(), Error> {
+    if !finishing.copy {
+        return Ok(());
+    }
+    let mut odoo = OdooDb::connect(conn, db).await?;
+    if finishing.copy {
+        odoo.execute_batch(crate::odoo::COPY_SQL, "making the database a copy").await?;
+    }
+    Ok(())
+}
+
+/// Puts the staged filestore, then the database, in place; if the database cannot be
+/// swapped, the previous filestore comes back. Returns the files restored.
+async fn swap(
+    server: &Server,
+    temporary: &str,
+    database: &str,
+    staged: Option<Staged>,
+) -> Result<Option<u64>, Error> {
+    let Some(staged) = staged else {
+        server.replace(temporary, database, &derived_name(database, "old")).await?;
+        return Ok(None);
+    };
+    let files = staged.files();
+    let filestore_error = |source| Error::Filestore { path: database.into(), source };
+    let swapped = staged.swap().map_err(filestore_error)?;
+    if let Err(e) = server.replace(temporary, database, &derived_name(database, "old")).await {
+        if let Err(undo) = swapped.undo() {
+            tracing::error!("could not put the previous filestore of '{database}' back: {undo}");
+        }
+        return Err(e.into());
+    }
+    if let Err(e) = swapped.finish() {
+        tracing::warn!("could not remove the previous filestore of '{database}': {e}");
+    }
+    Ok(Some(files))
+}
+
+/// The result of a blocking step, or `Interrupted` as soon as a signal arrives: the step may
+/// be blocked reading a pipe that stays silent, and cleaning up must not wait for it.
+async fn until_interrupted<T>(
+    job: tokio::task::JoinHandle<Result<T, Error>>,
+    input: &Path,
+) -> Result<T, Error> {
+    tokio::select! {
+        joined = job => joined.unwrap_or_else(|e| {
+            Err(Error::Open { input: input_name(input), source: io::Error::other(e) })
+        }),
+        signal = interrupt::raised() => Err(Error::Interrupted(signal)),
+    }
+}

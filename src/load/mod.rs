@@ -1,0 +1,20 @@
+//! Loading a dump or an Odoo backup into a database (and its filestore), which appear only
+//! when complete: `load-db`, `load` and `restore` share this job.
+//!
+//! Steps: detect the input's format by content (compression, then payload: `input`); connect;
+//! refuse an existing target without `--force`; create a temporary database beside the target
+//! the way Odoo creates databases; stream the dump into it (`feed`: psql in one transaction
+//! stopping at the first error, or pg_restore stopping at the first error) while an archive's
+//! filestore is extracted into a temporary directory beside its target (`archive`); run the
+//! finishing SQL (copy, neutralization) on the temporary database; then swap filestore and
+//! database into place (`job`). Any failure, including a signal, removes the temporary
+//! database and directory and leaves an existing target untouched.
+
+mod error;
+mod feed;
+mod input;
+mod job;
+mod restore;
+
+pub use error::Error;
+pub use job::{Finishing, LoadRequest, LoadSummary, load_db};

@@ -1,0 +1,197 @@
+//! Restoring an opened input: its dump into a database and, for an Odoo archive, its
+//! filestore into a staged directory.
+//!
+//! From a zip file, the dump and the filestore are restored at the same time from two
+//! readers of the archive (psql keeps the server busy while the files are written); from a
+//! stream, entries are restored in archive order, whether the dump comes first (Odoo) or
+//! last (click-odoo-contrib).
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use super::Error;
+use super::feed::{feed, load_sql, spool};
+use super::input::{Input, Source};
+use crate::odoo::filestore::Staged;
+use crate::odoo::layout::{self, DUMP_ENTRY, Entry};
+use crate::pg::Tools;
+use crate::pipeline::meter::Meter;
+use crate::pipeline::{DumpFormat, Payload};
+use crate::process::interrupt;
+
+/// Streams the payload into `db` and an archive's filestore into `filestore` (ignored when
+/// `None`); returns the bytes of input read.
+pub(super) fn restore(
+    input: Input,
+    tools: &Tools,
+    db: &str,
+    jobs: usize,
+    filestore: Option<&mut Staged>,
+) -> Result<u64, Error> {
+    let Input { name, format, source, progress } = input;
+    match (format.payload, source) {
+        (Payload::PlainSql, Source::Stream(stream)) => load_sql(tools, db, stream, &name, format)?,
+        (Payload::Custom, Source::CustomFile(path, _)) if jobs > 1 => {
+            tools.restore_file(db, &path, jobs)?;
+            progress.set_position(progress.length().unwrap_or(0));
+        }
+        (Payload::Custom, Source::Stream(stream) | Source::CustomFile(_, stream)) => {
+            if jobs > 1 {
+                let spooled = spool(stream, &name, format)?;
+                tools.restore_file(db, spooled.path(), jobs)?;
+            } else {
+                feed(tools.restorer(db)?, stream, &name, format)?;
+            }
+        }
+        (Payload::Zip, Source::ZipFile(path)) => {
+            let archive = Archive { path: &path, name: &name, format };
+            std::thread::scope(|scope| {
+                let files = filestore.map(|staged| scope.spawn(|| archive.extract(staged)));
+                let dump = archive.load_dump(tools, db, &progress);
+                let files = files.map_or(Ok(()), |t| t.join().unwrap_or_else(|_| Err(panicked())));
+                dump.and(files)
+            })?;
+        }
+        (Payload::Zip, Source::Stream(stream)) => {
+            restore_stream(stream, tools, db, filestore, &name, format)?;
+        }
+        (_, _) => unreachable!("sources are built to match their payload"),
+    }
+    Ok(progress.position())
+}
+
+/// A zip file whose entries were checked when it was opened.
+struct Archive<'a> {
+    path: &'a Path,
+    name: &'a str,
+    format: DumpFormat,
+}
+
+impl Archive<'_> {
+    fn open(&self) -> Result<zip::ZipArchive<File>, Error> {
+        let file = File::open(self.path)
+            .map_err(|source| Error::Open { input: self.name.to_owned(), source })?;
+        zip::ZipArchive::new(file).map_err(|source| self.zip_error(source))
+    }
+
+    fn zip_error(&self, source: zip::result::ZipError) -> Error {
+        Error::Zip { input: self.name.to_owned(), source }
+    }
+
+    fn load_dump(
+        &self,
+        tools: &Tools,
+        db: &str,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<(), Error> {
+        let mut archive = self.open()?;
+        let entry = archive.by_name(DUMP_ENTRY).map_err(|source| self.zip_error(source))?;
+        progress.set_length(entry.size());
+        progress.set_position(0);
+        load_sql(tools, db, Meter::new(entry, progress.clone()), self.name, self.format)
+    }
+
+    fn extract(&self, staged: &mut Staged) -> Result<(), Error> {
+        let mut archive = self.open()?;
+        for i in 0..archive.len() {
+            interrupt::check().map_err(|e| self.corrupt(e))?;
+            let mut entry = archive.by_index(i).map_err(|source| self.zip_error(source))?;
+            let entry_name = entry.name().map_err(|source| self.zip_error(source))?.into_owned();
+            let kind = layout::classify(&entry_name, entry.unix_mode())
+                .map_err(|source| Error::UnsafeEntry { input: self.name.to_owned(), source })?;
+            if let Entry::Filestore(relative) = kind {
+                write_file(staged, &relative, &mut entry, self.name, self.format)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn corrupt(&self, source: io::Error) -> Error {
+        match interrupt::signal() {
+            Some(signal) => Error::Interrupted(signal),
+            None => Error::Corrupt { input: self.name.to_owned(), format: self.format, source },
+        }
+    }
+}
+
+/// A zip read from a stream, entry after entry.
+fn restore_stream(
+    mut stream: impl Read,
+    tools: &Tools,
+    db: &str,
+    mut filestore: Option<&mut Staged>,
+    name: &str,
+    format: DumpFormat,
+) -> Result<(), Error> {
+    let mut loaded = false;
+    loop {
+        let entry = zip::read::read_zipfile_from_stream(&mut stream)
+            .map_err(|source| Error::Zip { input: name.to_owned(), source })?;
+        let Some(mut entry) = entry else { break };
+        let entry_name = entry
+            .name()
+            .map_err(|source| Error::Zip { input: name.to_owned(), source })?
+            .into_owned();
+        let kind = layout::classify(&entry_name, entry.unix_mode())
+            .map_err(|source| Error::UnsafeEntry { input: name.to_owned(), source })?;
+        match (kind, filestore.as_deref_mut()) {
+            (Entry::Dump, _) => {
+                load_sql(tools, db, &mut entry, name, format)?;
+                loaded = true;
+            }
+            (Entry::Filestore(relative), Some(staged)) => {
+                write_file(staged, &relative, &mut entry, name, format)?;
+            }
+            _ => {
+                io::copy(&mut entry, &mut io::sink()).map_err(|source| Error::Corrupt {
+                    input: name.to_owned(),
+                    format,
+                    source,
+                })?;
+            }
+        }
+    }
+    if loaded { Ok(()) } else { Err(Error::NoDumpInZip { input: name.to_owned() }) }
+}
+
+/// One filestore file; a read error is the archive's fault, a write error the disk's.
+fn write_file(
+    staged: &mut Staged,
+    relative: &Path,
+    content: &mut impl Read,
+    name: &str,
+    format: DumpFormat,
+) -> Result<(), Error> {
+    let mut reading = ReadErrors { inner: content, error: None };
+    match staged.write(relative, &mut reading) {
+        Ok(_) => Ok(()),
+        Err(_) if reading.error.is_some() => {
+            let source = reading.error.take().unwrap_or_else(|| io::Error::other("read error"));
+            Err(match interrupt::signal() {
+                Some(signal) => Error::Interrupted(signal),
+                None => Error::Corrupt { input: name.to_owned(), format, source },
+            })
+        }
+        Err(source) => Err(Error::Filestore { path: relative.to_path_buf(), source }),
+    }
+}
+
+/// Remembers a read error, to tell it from a write error after a copy failed.
+struct ReadErrors<'a, R> {
+    inner: &'a mut R,
+    error: Option<io::Error>,
+}
+
+impl<R: Read> Read for ReadErrors<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            self.error = Some(io::Error::new(e.kind(), e.to_string()));
+            e
+        })
+    }
+}
+
+fn panicked() -> Error {
+    Error::Filestore { path: "filestore".into(), source: io::Error::other("extraction panicked") }
+}
