@@ -185,9 +185,8 @@ struct ReadErrors<'a, R> {
 
 impl<R: Read> Read for ReadErrors<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).map_err(|e| {
+        self.inner.read(buf).inspect_err(|e| {
             self.error = Some(io::Error::new(e.kind(), e.to_string()));
-            e
         })
     }
 }
