@@ -20,7 +20,7 @@
 cluster_bindir() {
     if [ -n "${CLUSTER_BINDIR:-}" ]; then
         printf '%s\n' "$CLUSTER_BINDIR"
-        return
+        return 0
     fi
     local dir
     dir=$(

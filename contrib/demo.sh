@@ -8,7 +8,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=contrib/cluster.sh
+# shellcheck source=cluster.sh source-path=SCRIPTDIR
 source "$repo/contrib/cluster.sh"
 scale=${DEMO_SCALE:-0.02}
 
@@ -32,8 +32,11 @@ chmod 755 "$work" # the server's user must reach the cluster inside, as root
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    cluster_stop "$work/cluster" || true
-    rm -rf "$work"
+    if cluster_stop "$work/cluster"; then
+        rm -rf "$work"
+    else
+        echo "demo: the server would not stop: left $work" >&2
+    fi
     exit "$rc"
 }
 trap cleanup EXIT

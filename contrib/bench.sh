@@ -1,0 +1,350 @@
+#!/usr/bin/env bash
+# Whole-command benchmarks: oe against the pipelines people use without it, side by side in one
+# run on the same throwaway PostgreSQL, alternating peer and oe, and a Markdown table of the
+# medians at the end.
+#
+#   contrib/bench.sh                                  # the real thing: ~500 MB dump, 3 runs each
+#   BENCH_SCALE=0.05 BENCH_RUNS=1 contrib/bench.sh    # smoke test, a minute or two
+#
+# Environment:
+#   BENCH_SCALE     size of the generated database (1: its plain dump is about 500 MB)
+#   BENCH_RUNS      timed runs of each command (3)
+#   BENCH_SECTIONS  sections to run, in order (default: "load save"; see section_* below)
+#   BENCH_DIR       where the temporary files go: a directory is made inside it and removed at
+#                   the end (default: a new directory under /var/tmp). Needs ~3 GB at scale 1.
+#   OE_BIN          the oe to measure (default: target/release/oe, built when missing)
+#   OE_PGPORT       port of the throwaway server (5433; it listens on its own socket only)
+#
+# Times are wall-clock (date +%s.%N). Target databases are dropped and made again between runs,
+# and a CHECKPOINT precedes every timed run, none of which is timed. Peak RSS is GNU time's %M:
+# the largest resident set of oe or of any one of the processes it ran (pg_dump, psql, ...).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=cluster.sh source-path=SCRIPTDIR
+source "$repo/contrib/cluster.sh"
+
+scale=${BENCH_SCALE:-1}
+runs=${BENCH_RUNS:-3}
+sections=${BENCH_SECTIONS:-load save}
+case $runs in '' | *[!0-9]* | 0) echo "bench: BENCH_RUNS must be a positive integer" >&2; exit 2 ;; esac
+
+ensure_tools pg-server:postgresql psql:postgresql-client pg_dump:postgresql-client \
+    pg_restore:postgresql-client gzip:gzip pigz:pigz zstd:zstd lbzip2:lbzip2 bzip2:bzip2 \
+    /usr/bin/time:time awk:gawk
+
+oe_bin=${OE_BIN:-$repo/target/release/oe}
+if [ ! -x "$oe_bin" ]; then
+    if [ -n "${OE_BIN:-}" ]; then
+        echo "bench: OE_BIN=$OE_BIN is not an executable" >&2
+        exit 1
+    fi
+    echo "bench: building oe (cargo build --release)" >&2
+    (cd "$repo" && cargo build --release --quiet)
+fi
+oe_bin=$(cd "$(dirname "$oe_bin")" && pwd)/$(basename "$oe_bin")
+
+parent=${BENCH_DIR:-/var/tmp}
+mkdir -p "$parent"
+dir=$(mktemp -d "$parent/oe-bench.XXXXXX")
+chmod 755 "$dir" # the server's user must reach the cluster inside, as root
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if cluster_stop "$dir/cluster"; then
+        rm -rf "$dir"
+    else
+        echo "bench: the server would not stop: left $dir" >&2
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$dir/work" "$dir/results" "$dir/logs"
+table=$dir/results/table.md     # rows of the main table
+sizes=$dir/results/sizes.md     # rows of the output size table
+
+# --- helpers --------------------------------------------------------------------------------
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+now() { date +%s.%N; }
+
+# Seconds between two `now`s.
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'; }
+
+# Median of the numbers on stdin.
+median() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "nan"; exit }
+        if (NR % 2) printf "%.2f\n", v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Largest of the numbers on stdin.
+maximum() { sort -g | tail -n 1; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print "nan" }'; }
+
+# "✓" when ratio <= limit, "✗" otherwise.
+verdict() { awk -v r="$1" -v l="$2" 'BEGIN { print (r != "nan" && r <= l + 0) ? "✓" : "✗" }'; }
+
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f\n", b / 1048576 }'; }
+
+# Escapes a command for a Markdown table cell.
+cell() { printf '%s' "$1" | sed 's/|/\\|/g'; }
+
+checkpoint() { psql -X -q -d postgres -c CHECKPOINT >/dev/null; }
+
+drop_db() {
+    psql -X -q -v ON_ERROR_STOP=1 -d postgres -c 'SET client_min_messages = warning' \
+        -c "DROP DATABASE IF EXISTS \"$1\"" >/dev/null
+}
+
+fresh_db() {
+    drop_db "$1"
+    createdb "$1"
+}
+
+# Runs a peer pipeline (in the work directory, with pipefail); prints its seconds.
+time_peer() {
+    local log=$1 cmd=$2 t0 t1
+    checkpoint
+    t0=$(now)
+    if ! (cd "$dir/work" && bash -o pipefail -c "$cmd") >"$log" 2>&1; then
+        say "peer failed: $cmd"
+        tail -n 20 "$log" >&2
+        return 1
+    fi
+    t1=$(now)
+    elapsed "$t0" "$t1"
+}
+
+# Runs oe with the cluster's config under GNU time; prints its seconds, appends its peak RSS
+# (KiB) to the file $2.
+time_oe() {
+    local log=$1 rss=$2 t0 t1
+    shift 2
+    checkpoint
+    t0=$(now)
+    if ! (cd "$dir/work" && /usr/bin/time -f '%M' -o "$log.rss" \
+        "$oe_bin" --config "$dir/cluster/config.yml" "$@") >"$log" 2>&1; then
+        say "oe failed: oe $*"
+        tail -n 20 "$log" >&2
+        return 1
+    fi
+    t1=$(now)
+    tail -n 1 "$log.rss" >>"$rss"
+    elapsed "$t0" "$t1"
+}
+
+# Row count of a table, to check that a load loaded something.
+rows() { psql -X -A -t -q -d "$1" -c "SELECT count(*) FROM $2"; }
+
+# Appends a row to the main table. Args: case, peer command, peer median, oe median,
+# reference median (what the target is relative to), target limit ("" for report only),
+# reference name, peak RSS KiB.
+table_row() {
+    local name=$1 peer_cmd=$2 peer_med=$3 oe_med=$4 ref_med=$5 limit=$6 ref_name=$7 rss=$8 r target
+    r=$(ratio "$oe_med" "$ref_med")
+    if [ -z "$limit" ]; then
+        target="report only"
+    else
+        target="≤ ${limit}× ${ref_name} $(verdict "$r" "$limit")"
+    fi
+    [ "$ref_name" = peer ] || r="$r (vs ${ref_name})"
+    # shellcheck disable=SC2016 # the backquotes are Markdown
+    printf '| %s | `%s` | %s | %s | %s | %s | %s |\n' "$name" "$(cell "$peer_cmd")" "$peer_med" "$oe_med" \
+        "$r" "$target" "$(mib $((rss * 1024)))" >>"$table"
+}
+
+# --- setup ----------------------------------------------------------------------------------
+
+cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)
+
+CLUSTER_DATABASE=bench_src cluster_start "$dir/cluster"
+pg_version=$(psql -X -A -t -q -d postgres -c 'SHOW server_version')
+
+echo "# oe benchmarks"
+echo
+echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}, ${mem:-? GiB} RAM, $(uname -sr)"
+echo "- disk: $(df -h "$dir" | awk 'NR == 2 { print $1 " (" $2 ", " $4 " free)" }'), work dir $dir"
+echo "- oe: $("$oe_bin" --version 2>&1 | head -n 1) ($oe_bin)"
+echo "- PostgreSQL $pg_version ($CLUSTER_BINDIR), default settings"
+echo "- gzip $(gzip --version | awk 'NR == 1 { print $NF }'), pigz $(pigz --version 2>&1 | awk '{ print $NF }'), \
+zstd $(zstd --version | sed -E 's/.*v([0-9.]+).*/\1/'), lbzip2 $(lbzip2 --version 2>&1 | awk 'NR == 1 { print $NF }'), \
+bash $BASH_VERSION"
+echo "- scale $scale, $runs run(s) each, sections: $sections"
+echo "- load average at start: $(cut -d" " -f1-3 /proc/loadavg) (other work on the machine makes the times noisy)"
+echo
+
+say "generating the database (scale $scale)"
+t0=$(now)
+createdb bench_src
+psql -X -q -v ON_ERROR_STOP=1 -v scale="$scale" -d bench_src -f "$repo/contrib/gen-odoo-db.sql"
+gen_seconds=$(elapsed "$t0" "$(now)")
+src_rows=$(rows bench_src mail_message)
+
+say "writing dump.sql with pg_dump"
+t0=$(now)
+pg_dump --no-owner -d bench_src -f "$dir/work/dump.sql"
+dump_seconds=$(elapsed "$t0" "$(now)")
+# The first read of the new tables set hint bits: write those pages now, not during a timed run.
+checkpoint
+dump_bytes=$(stat -c %s "$dir/work/dump.sql")
+gz_bytes=$(pigz -p2 -6 -c "$dir/work/dump.sql" | wc -c)
+echo "- database: generated in ${gen_seconds} s; plain dump $(mib "$dump_bytes") MiB in ${dump_seconds} s, \
+gzip -6 ratio $(ratio "$dump_bytes" "$gz_bytes")"
+echo
+
+# --- section: load-db -----------------------------------------------------------------------
+
+# load_case NAME INPUT PEER_CMD LIMIT REFERENCE: times `PEER_CMD` (loading into the empty
+# database bench_peer) and `oe load-db odoo INPUT -d bench_oe` alternately; REFERENCE is "peer"
+# or "floor" (the median of `cat dump.sql | psql`, measured first).
+load_case() {
+    local name=$1 input=$2 peer_cmd=$3 limit=$4 reference=$5
+    local id=load_${input//[^a-z0-9]/_} i s peer_med oe_med ref_med
+    local peer_times=$dir/results/$id.peer oe_times=$dir/results/$id.oe rss=$dir/results/$id.rss
+    : >"$peer_times"
+    : >"$oe_times"
+    : >"$rss"
+    for ((i = 1; i <= runs; i++)); do
+        # Alternate who goes first, so that neither always runs on a warmer machine.
+        local order="peer oe"
+        ((i % 2)) || order="oe peer"
+        for who in $order; do
+            if [ "$who" = peer ]; then
+                fresh_db bench_peer
+                s=$(time_peer "$dir/logs/$id.peer.$i" "$peer_cmd")
+                echo "$s" >>"$peer_times"
+                [ "$(rows bench_peer mail_message)" = "$src_rows" ] || { say "peer load of $input is incomplete"; return 1; }
+                drop_db bench_peer
+            else
+                drop_db bench_oe
+                s=$(time_oe "$dir/logs/$id.oe.$i" "$rss" load-db odoo "$input" -d bench_oe)
+                echo "$s" >>"$oe_times"
+                [ "$(rows bench_oe mail_message)" = "$src_rows" ] || { say "oe load of $input is incomplete"; return 1; }
+                drop_db bench_oe
+            fi
+            say "$name run $i/$runs: $who ${s}s"
+        done
+    done
+    peer_med=$(median <"$peer_times")
+    oe_med=$(median <"$oe_times")
+    echo "$peer_med" >"$dir/results/$id.peer_median"
+    if [ "$reference" = floor ]; then
+        ref_med=$(cat "$dir/results/floor.median")
+    else
+        ref_med=$peer_med
+    fi
+    table_row "$name" "$peer_cmd" "$peer_med" "$oe_med" "$ref_med" "$limit" "$reference" "$(maximum <"$rss")"
+}
+
+section_load() {
+    local psql_cmd="psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d bench_peer"
+    say "preparing the inputs of the load cases"
+    (
+        cd "$dir/work"
+        [ -f dump.sql.gz ] || pigz -p2 -6 -c dump.sql >dump.sql.gz
+        [ -f dump.sql.zst ] || zstd -q -T2 -3 dump.sql -o dump.sql.zst
+        [ -f dump.sql.bz2 ] || lbzip2 -n2 -c dump.sql >dump.sql.bz2
+        [ -f dump.dump ] || pg_dump --no-owner -Fc -d bench_src -f dump.dump
+    )
+    checkpoint
+
+    # The floor: psql reading the plain dump as fast as cat gives it. oe loading the same file
+    # shows its own overhead.
+    load_case "load .sql (floor)" dump.sql "cat dump.sql | $psql_cmd" 1.05 peer
+    cp "$dir/results/load_dump_sql.peer_median" "$dir/results/floor.median"
+    load_case "load .sql.gz" dump.sql.gz "gzip -dc dump.sql.gz | $psql_cmd" 1.05 floor
+    load_case "load .sql.zst" dump.sql.zst "zstd -dc dump.sql.zst | $psql_cmd" 1.05 floor
+    load_case "load .sql.bz2" dump.sql.bz2 "lbzip2 -n2 -dc dump.sql.bz2 | $psql_cmd" 1.0 peer
+    load_case "load .dump" dump.dump "pg_restore --no-owner --exit-on-error -d bench_peer dump.dump" "" peer
+}
+
+# --- section: save-db -----------------------------------------------------------------------
+
+# save_case NAME OUTPUT PEER_CMD LIMIT: times `PEER_CMD` (writing peer.OUTPUT from bench_src)
+# and `oe save-db odoo oe.OUTPUT -d bench_src` alternately, and records the output sizes.
+save_case() {
+    local name=$1 output=$2 peer_cmd=$3 limit=$4
+    local id=save_${output//[^a-z0-9]/_} i s peer_med oe_med peer_bytes oe_bytes
+    local peer_times=$dir/results/$id.peer oe_times=$dir/results/$id.oe rss=$dir/results/$id.rss
+    : >"$peer_times"
+    : >"$oe_times"
+    : >"$rss"
+    for ((i = 1; i <= runs; i++)); do
+        local order="peer oe"
+        ((i % 2)) || order="oe peer"
+        for who in $order; do
+            if [ "$who" = peer ]; then
+                rm -f "$dir/work/peer.$output"
+                s=$(time_peer "$dir/logs/$id.peer.$i" "$peer_cmd")
+                echo "$s" >>"$peer_times"
+                peer_bytes=$(stat -c %s "$dir/work/peer.$output")
+            else
+                rm -f "$dir/work/oe.$output"
+                s=$(time_oe "$dir/logs/$id.oe.$i" "$rss" save-db odoo "oe.$output" -d bench_src)
+                echo "$s" >>"$oe_times"
+                oe_bytes=$(stat -c %s "$dir/work/oe.$output")
+            fi
+            say "$name run $i/$runs: $who ${s}s"
+        done
+    done
+    rm -f "$dir/work/peer.$output" "$dir/work/oe.$output"
+    peer_med=$(median <"$peer_times")
+    oe_med=$(median <"$oe_times")
+    table_row "$name" "$peer_cmd" "$peer_med" "$oe_med" "$peer_med" "$limit" peer "$(maximum <"$rss")"
+    printf '| %s | %s | %s | %s |\n' "$name" "$(mib "$oe_bytes")" "$(mib "$peer_bytes")" \
+        "$(ratio "$oe_bytes" "$peer_bytes")" >>"$sizes"
+}
+
+section_save() {
+    save_case "save .sql.gz" sql.gz "pg_dump --no-owner bench_src | pigz -p2 -6 > peer.sql.gz" 1.1
+    save_case "save .dump.bz2" dump.bz2 "pg_dump --no-owner -Fc -Z0 bench_src | lbzip2 -n2 > peer.dump.bz2" 1.0
+    save_case "save .sql.zst" sql.zst "pg_dump --no-owner bench_src | zstd -q -T2 -3 > peer.sql.zst" ""
+}
+
+# --- sections to come -----------------------------------------------------------------------
+# Each section is a function section_NAME, run when NAME is in BENCH_SECTIONS; it appends rows
+# to "$table" with table_row (and may print its own tables), using the cluster (bench_src, the
+# PG* variables, "$dir/cluster/config.yml"), "$dir/work" for files, time_peer and time_oe.
+
+# Odoo's zip dumps (dump.sql + filestore/): `oe save-db odoo x.zip` / `oe load-db odoo x.zip`
+# against what Odoo's database manager does (pg_dump to a file, then zipfile of the filestore;
+# unzip to a temporary directory, then psql). Needs a filestore under the service's data_dir.
+section_odoo_zip() { say "section odoo_zip: not written yet"; }
+
+# Mirroring a server's database and filestore: `oe mirror` against restic and borg (backup
+# size, time of a first and of an incremental run).
+section_mirror() { say "section mirror: not written yet"; }
+
+# Idle memory of oe's daemon against the peers' equivalents (cron + scripts).
+section_daemon_memory() { say "section daemon_memory: not written yet"; }
+
+# --- run --------------------------------------------------------------------------------------
+
+for section in $sections; do
+    if ! declare -F "section_$section" >/dev/null; then
+        say "no section '$section' (there are: $(declare -F | awk '$3 ~ /^section_/ { sub(/^section_/, "", $3); printf "%s ", $3 }'))"
+        exit 2
+    fi
+    say "section $section"
+    "section_$section"
+done
+
+echo "| case | peer command | peer median s | oe median s | ratio (oe/peer) | target | oe peak RSS MiB |"
+echo "| --- | --- | ---: | ---: | ---: | --- | ---: |"
+cat "$table" 2>/dev/null || true
+if [ -s "$sizes" ]; then
+    echo
+    echo "| output | oe MiB | peer MiB | oe/peer |"
+    echo "| --- | ---: | ---: | ---: |"
+    cat "$sizes"
+fi
+echo
+echo "Load average at the end: $(cut -d" " -f1-3 /proc/loadavg)."
+echo "Medians of $runs run(s); \"floor\" is \`cat dump.sql | psql\`; RSS is the largest of oe and the processes it ran."
