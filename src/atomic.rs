@@ -1,10 +1,10 @@
 //! Files that appear whole or not at all: written to `<name>.<pid>.partial` beside the
 //! target with mode 0600, fsynced, and renamed into place only by [`AtomicFile::commit`],
 //! which callers reach only after every producer succeeded. Dropped uncommitted, the partial
-//! file is removed.
+//! file is removed. [`Output`] is the same, or standard output for `-`.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Stdout, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -66,6 +66,46 @@ impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.file.take().is_some() {
             let _ = fs::remove_file(&self.partial);
+        }
+    }
+}
+
+/// Where a job's output goes: an atomic file, or standard output (`-`).
+pub enum Output {
+    File(AtomicFile),
+    Stdout(Stdout),
+}
+
+impl Output {
+    pub fn create(path: &Path) -> io::Result<Output> {
+        if path == Path::new("-") {
+            Ok(Output::Stdout(io::stdout()))
+        } else {
+            AtomicFile::create(path).map(Output::File)
+        }
+    }
+
+    /// Puts the file in place, or flushes standard output.
+    pub fn commit(self) -> io::Result<()> {
+        match self {
+            Output::File(file) => file.commit(),
+            Output::Stdout(mut out) => out.flush(),
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::File(f) => f.write(buf),
+            Output::Stdout(out) => out.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::File(f) => f.flush(),
+            Output::Stdout(out) => out.flush(),
         }
     }
 }

@@ -5,14 +5,14 @@
 //! compressor finished. On any failure (pg_dump dying, disk full, a signal) nothing appears
 //! at the target path and an existing file there is left as it was.
 
-use std::io::{self, Stdout, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::atomic::AtomicFile;
+use crate::atomic::Output;
 use crate::exit::{ExitCode, io_exit_code};
 use crate::pg::tools::DumpKind;
 use crate::pg::{self, ConnParams, Server, Tools};
@@ -164,44 +164,5 @@ fn interrupted_or(error: Error, path: &Path) -> Error {
     match interrupt::signal() {
         Some(signal) => Error::Interrupted { signal, path: path.to_path_buf() },
         None => error,
-    }
-}
-
-/// Where the dump goes: an atomic file, or standard output.
-enum Output {
-    File(AtomicFile),
-    Stdout(Stdout),
-}
-
-impl Output {
-    fn create(path: &Path) -> io::Result<Output> {
-        if path == Path::new("-") {
-            Ok(Output::Stdout(io::stdout()))
-        } else {
-            AtomicFile::create(path).map(Output::File)
-        }
-    }
-
-    fn commit(self) -> io::Result<()> {
-        match self {
-            Output::File(file) => file.commit(),
-            Output::Stdout(mut out) => out.flush(),
-        }
-    }
-}
-
-impl Write for Output {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Output::File(f) => f.write(buf),
-            Output::Stdout(out) => out.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Output::File(f) => f.flush(),
-            Output::Stdout(out) => out.flush(),
-        }
     }
 }

@@ -58,7 +58,7 @@ impl From<ExitCode> for std::process::ExitCode {
 }
 
 fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
-    use crate::{config, dump, load, pg, process};
+    use crate::{backup, config, dump, load, neutralize, pg, process, save, verify};
     if let Some(e) = cause.downcast_ref::<config::Error>() {
         return Some(match e {
             config::Error::Read { .. } | config::Error::Write { .. } => ExitCode::Io,
@@ -75,6 +75,18 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
         return Some(e.exit_code());
     }
     if let Some(e) = cause.downcast_ref::<dump::Error>() {
+        return Some(e.exit_code());
+    }
+    if let Some(e) = cause.downcast_ref::<backup::Error>() {
+        return Some(e.exit_code());
+    }
+    if let Some(e) = cause.downcast_ref::<neutralize::Error>() {
+        return Some(e.exit_code());
+    }
+    if let Some(e) = cause.downcast_ref::<verify::Error>() {
+        return Some(e.exit_code());
+    }
+    if let Some(e) = cause.downcast_ref::<save::Error>() {
         return Some(e.exit_code());
     }
     if let Some(e) = cause.downcast_ref::<std::io::Error>() {

@@ -3,20 +3,26 @@
 //! Layout, from the top down (dependencies only point downward; nothing imports `cli`):
 //!
 //! - drivers: [`cli`] (clap types, one file per subcommand, signals) and `main.rs`;
-//! - jobs: [`dump`] (`save-db`), [`load`] (`load-db`): short functions chaining steps;
+//! - jobs: [`dump`] (`save-db`), [`load`] (`load-db`, `load`, `restore`), [`save`],
+//!   [`backup`], [`verify`], [`neutralize`]: short functions chaining steps;
 //! - adapters: [`pg`] (the only module talking to PostgreSQL or running its tools),
 //!   [`process`] (the only module spawning children), [`atomic`] (files that appear whole);
 //! - pure: [`pipeline`] (format detection, codecs, meters), [`config`] (settings), [`exit`]
 //!   (exit codes), [`output`] (the only module writing to stdout).
 
 pub mod atomic;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod dump;
 pub mod exit;
 pub mod load;
+pub mod neutralize;
 pub mod odoo;
 pub mod output;
 pub mod pg;
 pub mod pipeline;
 pub mod process;
+pub mod retention;
+pub mod save;
+pub mod verify;

@@ -6,9 +6,14 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::backup::{BackupFile, BackupSummary};
 use crate::config::settings::{Entry, Source};
 use crate::dump::DumpSummary;
 use crate::load::LoadSummary;
+use crate::neutralize::NeutralizeSummary;
+use crate::odoo::neutralize::Plan;
+use crate::save::SaveSummary;
+use crate::verify::Report;
 
 /// How results are shown.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +67,87 @@ impl Printer {
         )
     }
 
+    pub fn saved(&self, s: &SaveSummary) -> io::Result<()> {
+        if self.json {
+            return self.json_line(s);
+        }
+        if self.quiet || s.output.as_os_str() == "-" {
+            return Ok(());
+        }
+        writeln!(
+            io::stdout().lock(),
+            "saved {} to {} (dump {}, {} filestore files, {}; {} written) in {:.1}s",
+            s.database,
+            s.output.display(),
+            bytes(s.dump_bytes),
+            s.filestore_files,
+            bytes(s.filestore_bytes),
+            bytes(s.written_bytes),
+            s.seconds
+        )
+    }
+
+    pub fn backed_up(&self, s: &BackupSummary) -> io::Result<()> {
+        if self.json {
+            return self.json_line(s);
+        }
+        self.saved(&s.saved)?;
+        if self.quiet {
+            return Ok(());
+        }
+        let mut out = io::stdout().lock();
+        writeln!(out, "retention: {} kept, {} deleted", s.kept, s.deleted.len())?;
+        for path in &s.deleted {
+            writeln!(out, "  deleted {}", path.display())?;
+        }
+        Ok(())
+    }
+
+    pub fn backups(&self, backups: &[BackupFile]) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&backups);
+        }
+        let mut out = io::stdout().lock();
+        for b in backups {
+            writeln!(
+                out,
+                "{}  {:>10}  {}  {}",
+                b.time,
+                bytes(b.size),
+                b.database,
+                b.path.display()
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn verified(&self, r: &Report) -> io::Result<()> {
+        if self.json {
+            return self.json_line(r);
+        }
+        if self.quiet {
+            return Ok(());
+        }
+        let mut out = io::stdout().lock();
+        writeln!(
+            out,
+            "{}: {} checked, {} missing, {} corrupt, {} orphan",
+            r.subject,
+            r.checked,
+            r.missing.len(),
+            r.corrupt.len(),
+            r.orphans.len()
+        )?;
+        for (label, names) in
+            [("missing", &r.missing), ("corrupt", &r.corrupt), ("orphan", &r.orphans)]
+        {
+            if !names.is_empty() {
+                writeln!(out, "  {label}: {}", Report::quoted(names))?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn loaded(&self, s: &LoadSummary) -> io::Result<()> {
         if self.json {
             return self.json_line(s);
@@ -74,15 +160,58 @@ impl Printer {
         } else {
             s.input.display().to_string()
         };
+        let files = match s.filestore_files {
+            Some(n) => format!(" with {n} filestore files"),
+            None => String::new(),
+        };
         writeln!(
             io::stdout().lock(),
-            "loaded {input} ({}, {}) into {}{} in {:.1}s",
+            "loaded {input} ({}, {}) into {}{files}{}{}{} in {:.1}s",
             s.format,
             bytes(s.read_bytes),
             s.database,
+            if s.copied { " as a copy" } else { "" },
+            if s.neutralized_rows.is_some() { ", neutralized" } else { "" },
             if s.replaced { ", replacing the previous database" } else { "" },
             s.seconds
         )
+    }
+
+    /// The plan of `neutralize --dry-run`: an SQL script, or JSON. Shown even with `--quiet`:
+    /// it is what was asked for.
+    pub fn neutralize_plan(&self, database: &str, plan: &Plan) -> io::Result<()> {
+        if self.json {
+            let doc = serde_json::json!({ "database": database, "dry_run": true, "plan": plan });
+            return self.json_line(&doc);
+        }
+        io::stdout().lock().write_all(plan.script(database).as_bytes())
+    }
+
+    /// What `neutralize` changed: rows per table, for the tables that changed.
+    pub fn neutralized(&self, s: &NeutralizeSummary) -> io::Result<()> {
+        if self.json {
+            return self.json_line(s);
+        }
+        if self.quiet {
+            return Ok(());
+        }
+        let mut out = io::stdout().lock();
+        writeln!(
+            out,
+            "neutralized {} with {} (Odoo {}): {} rows changed in {} steps, {:.1}s",
+            s.database,
+            s.rules,
+            s.version.as_deref().unwrap_or("version unknown"),
+            s.rows,
+            s.steps.len(),
+            s.seconds
+        )?;
+        let changed: Vec<(&String, &u64)> = s.tables.iter().filter(|(_, n)| **n > 0).collect();
+        let width = changed.iter().map(|(table, _)| table.len()).max().unwrap_or(0);
+        for (table, rows) in changed {
+            writeln!(out, "  {table:width$}  {rows:>6}")?;
+        }
+        Ok(())
     }
 
     fn json_line(&self, value: &impl Serialize) -> io::Result<()> {

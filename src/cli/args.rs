@@ -36,6 +36,21 @@ pub enum Command {
     Config(super::config::ConfigArgs),
     /// Dump a database to a file (.sql or .dump, optionally .gz, .bz2 or .zst; - = stdout)
     SaveDb(super::save_db::SaveDbArgs),
+    /// Save a database and its filestore as an Odoo backup zip (- = stdout)
+    Save(super::save::SaveArgs),
+    /// Load an Odoo backup zip or dump (database and filestore) into a new database
+    Load(super::load::LoadArgs),
+    /// Back up a database and its filestore into the backup directory, then apply retention
+    Backup(super::backup::BackupArgs),
+    /// List the complete backups: file, size, date, database
+    Backups(super::backup::BackupsArgs),
+    /// Restore a backup (the newest of the database unless -z) into its database
+    Restore(super::backup::RestoreArgs),
+    /// Make a staging copy safe like odoo-bin neutralize (no mail out, no scheduled actions,
+    /// no live payments) and cancel queued mail, in one transaction
+    Neutralize(super::neutralize::NeutralizeArgs),
+    /// Check a database's filestore against its attachments, or an archive's integrity
+    Verify(super::verify::VerifyArgs),
     /// Load a dump of any format (detected from its content; - = stdin) into a database
     LoadDb(super::load_db::LoadDbArgs),
 }

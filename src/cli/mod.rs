@@ -3,10 +3,15 @@
 //! no business logic. Nothing imports `cli`.
 
 pub mod args;
+pub mod backup;
 pub mod config;
+pub mod load;
 pub mod load_db;
+pub mod neutralize;
 pub mod run;
+pub mod save;
 pub mod save_db;
+pub mod verify;
 
 pub use args::Cli;
 pub use run::run;

@@ -21,6 +21,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Config(args) => super::config::run(&global, args, settings),
             Command::SaveDb(args) => super::save_db::run(&global, args, settings).await,
             Command::LoadDb(args) => super::load_db::run(&global, args, settings).await,
+            Command::Save(args) => super::save::run(&global, args, settings).await,
+            Command::Load(args) => super::load::run(&global, args, settings).await,
+            Command::Backup(args) => super::backup::run_backup(&global, args, settings).await,
+            Command::Neutralize(args) => super::neutralize::run(&global, args, settings).await,
+            Command::Verify(args) => super::verify::run(&global, args, settings).await,
+            Command::Backups(args) => super::backup::run_backups(&global, args, settings),
+            Command::Restore(args) => super::backup::run_restore(&global, args, settings).await,
         }
     });
     // A step interrupted while blocked on a silent pipe is abandoned, not waited for.

@@ -28,6 +28,9 @@ pub struct ConfigFile {
     pub odoo_image: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_dir: Option<PathBuf>,
+    /// How many backups `oe backup` keeps (default 7 daily, 4 weekly, 3 monthly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::retention::Policy>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, ServiceFile>,
 }
@@ -39,6 +42,10 @@ pub struct ServiceFile {
     pub postgres: Option<PostgresFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// Directories of Odoo's addons, as for `odoo-bin --addons-path`: where `neutralize`
+    /// finds each installed module's `data/neutralize.sql`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addons_path: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]

@@ -26,6 +26,8 @@ pub struct Service {
     pub name: String,
     pub postgres: PgSettings,
     pub data_dir: PathBuf,
+    /// Odoo's addons directories, when configured: `neutralize` then runs Odoo's own files.
+    pub addons_path: Option<Vec<PathBuf>>,
 }
 
 /// Where a shown value comes from.
@@ -111,6 +113,7 @@ impl Settings {
             name: name.to_owned(),
             postgres: configured.postgres.unwrap_or_default(),
             data_dir: configured.data_dir.unwrap_or_else(default_data_dir),
+            addons_path: configured.addons_path,
         })
     }
 
@@ -141,6 +144,12 @@ impl Settings {
         push("defapp", text(&f.defapp), None);
         push("odoo_image", text(&f.odoo_image), None);
         push("backup_dir", path(&f.backup_dir), None);
+        let policy = f.retention.unwrap_or_default();
+        let source = |v: u32| if f.retention.is_some() { Some(v.to_string()) } else { None };
+        let default = crate::retention::Policy::default();
+        push("retention.daily", source(policy.daily), Some(default.daily.to_string()));
+        push("retention.weekly", source(policy.weekly), Some(default.weekly.to_string()));
+        push("retention.monthly", source(policy.monthly), Some(default.monthly.to_string()));
         let mut names: Vec<&str> = f.services.keys().map(String::as_str).collect();
         if !f.services.contains_key(DEFAULT_SERVICE) {
             names.insert(0, DEFAULT_SERVICE);
@@ -165,6 +174,13 @@ impl Settings {
                 &key("data_dir"),
                 path(&service.data_dir),
                 Some(default_data_dir().display().to_string()),
+            );
+            push(
+                &key("addons_path"),
+                service.addons_path.as_ref().map(|dirs| {
+                    dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(",")
+                }),
+                Some("(none: oe's built-in neutralization)".into()),
             );
         }
         entries

@@ -12,6 +12,8 @@ use crate::process::interrupt;
 pub enum Error {
     #[error(transparent)]
     Pg(#[from] pg::Error),
+    #[error(transparent)]
+    Neutralize(#[from] crate::neutralize::Error),
     #[error("loading {input}: {source}")]
     Load { input: String, source: pg::Error },
     #[error(
@@ -47,6 +49,7 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Pg(e) | Error::Load { source: e, .. } => e.exit_code(),
+            Error::Neutralize(e) => e.exit_code(),
             Error::Exists(_) => ExitCode::Exists,
             Error::Open { .. } | Error::Spool { .. } | Error::Filestore { .. } => ExitCode::Io,
             Error::UnsafeEntry { .. } => ExitCode::BadInput,

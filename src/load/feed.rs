@@ -5,6 +5,10 @@
 use std::io::{self, Read};
 
 use super::Error;
+
+/// How far past a loader's failure the input is read for a checksum error: beyond a gzip
+/// member, a bzip2 block or a zstd block of what `oe` and the usual tools write.
+const CORRUPTION_LOOKAHEAD: u64 = 64 << 20;
 use crate::pg::{self, Tools};
 use crate::pipeline::sql::Completeness;
 use crate::pipeline::{CopyError, DumpFormat, copy};
@@ -68,7 +72,14 @@ fn pump(
             })
         }
         Err(CopyError::Write(_)) => {
-            // The child stopped reading: it failed, and its stderr says why.
+            // The child stopped reading: it failed. Corrupt input may be why (a flipped byte
+            // decodes to garbage before the checksum at the end of its block catches it), so
+            // read on a little: a checksum error there is the better explanation.
+            if let Err(source) = io::copy(&mut stream.take(CORRUPTION_LOOKAHEAD), &mut io::sink()) {
+                child.abort();
+                return Err(Error::Corrupt { input: name.to_owned(), format, source });
+            }
+            // Else its stderr says why.
             Err(match child.close() {
                 Err(e) => Error::Pg(e.into()),
                 Ok(()) => Error::Pg(pg::Error::Query {

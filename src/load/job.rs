@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::Error;
 use super::input::{Input, input_name};
 use super::restore::restore;
+use crate::neutralize;
 use crate::odoo::filestore::Staged;
 use crate::pg::odoo::OdooDb;
 use crate::pg::server::derived_name;
@@ -40,6 +41,9 @@ pub struct LoadRequest {
 pub struct Finishing {
     /// Regenerate the database's identity (`odoo::COPY_SQL`).
     pub copy: bool,
+    /// Neutralize it (see `neutralize`), with Odoo's own files when the addons are given.
+    pub neutralize: bool,
+    pub addons_path: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -54,6 +58,8 @@ pub struct LoadSummary {
     /// Whether an existing database was replaced.
     pub replaced: bool,
     pub copied: bool,
+    /// Rows the neutralization changed, when it ran.
+    pub neutralized_rows: Option<u64>,
     pub seconds: f64,
 }
 
@@ -100,14 +106,18 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
     });
     progress.finish_and_clear();
     let finished = match loaded {
-        Ok(loaded) => finish(&conn, &temporary, &finishing).await.map(|()| loaded),
+        Ok((read, staged)) => {
+            finish(&conn, &temporary, &finishing).await.map(|rows| (read, staged, rows))
+        }
         Err(e) => Err(e),
     };
     let swapped = match finished {
-        Ok((read, staged)) => swap(&server, &temporary, &database, staged).await.map(|n| (read, n)),
+        Ok((read, staged, rows)) => {
+            swap(&server, &temporary, &database, staged).await.map(|n| (read, n, rows))
+        }
         Err(e) => Err(e),
     };
-    let (read_bytes, filestore_files) = match swapped {
+    let (read_bytes, filestore_files, neutralized_rows) = match swapped {
         Ok(done) => done,
         Err(e) => {
             if let Err(drop_error) = server.drop(&temporary).await {
@@ -127,20 +137,25 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         filestore_files,
         replaced,
         copied: finishing.copy,
+        neutralized_rows,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
-/// Runs the finishing SQL on the loaded temporary database.
-async fn finish(conn: &ConnParams, db: &str, finishing: &Finishing) -> Result<(), Error> {
-    if !finishing.copy {
-        return Ok(());
-    }
-    let mut odoo = OdooDb::connect(conn, db).await?;
+/// Runs the finishing SQL on the loaded temporary database; returns the rows the
+/// neutralization changed, when it ran.
+async fn finish(conn: &ConnParams, db: &str, finishing: &Finishing) -> Result<Option<u64>, Error> {
     if finishing.copy {
+        let mut odoo = OdooDb::connect(conn, db).await?;
         odoo.execute_batch(crate::odoo::COPY_SQL, "making the database a copy").await?;
     }
-    Ok(())
+    if !finishing.neutralize {
+        return Ok(None);
+    }
+    let plan = neutralize::plan(conn, db, finishing.addons_path.as_deref()).await?;
+    let summary = neutralize::apply(conn, db, plan).await?;
+    tracing::info!("neutralized: {} rows changed", summary.rows);
+    Ok(Some(summary.rows))
 }
 
 /// Puts the staged filestore, then the database, in place; if the database cannot be

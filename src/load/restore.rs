@@ -15,6 +15,7 @@ use super::feed::{feed, load_sql, spool};
 use super::input::{Input, Source};
 use crate::odoo::filestore::Staged;
 use crate::odoo::layout::{self, DUMP_ENTRY, Entry};
+use crate::odoo::zip_stream::{self, StreamError};
 use crate::pg::Tools;
 use crate::pipeline::meter::Meter;
 use crate::pipeline::{DumpFormat, Payload};
@@ -115,43 +116,50 @@ impl Archive<'_> {
     }
 }
 
-/// A zip read from a stream, entry after entry.
+/// A zip read from a stream, entry after entry (see `odoo::zip_stream`).
 fn restore_stream(
-    mut stream: impl Read,
+    stream: impl Read,
     tools: &Tools,
     db: &str,
     mut filestore: Option<&mut Staged>,
     name: &str,
     format: DumpFormat,
 ) -> Result<(), Error> {
+    let mut stream = io::BufReader::with_capacity(1 << 20, stream);
     let mut loaded = false;
-    loop {
-        let entry = zip::read::read_zipfile_from_stream(&mut stream)
-            .map_err(|source| Error::Zip { input: name.to_owned(), source })?;
-        let Some(mut entry) = entry else { break };
-        let entry_name = entry
-            .name()
-            .map_err(|source| Error::Zip { input: name.to_owned(), source })?
-            .into_owned();
-        let kind = layout::classify(&entry_name, entry.unix_mode())
+    let walked = zip_stream::for_each_entry(&mut stream, |entry_name, content| {
+        // Link and device modes are only in the central directory, which comes last: an
+        // entry is always written as a plain file, inside the staged directory.
+        let kind = layout::classify(entry_name, None)
             .map_err(|source| Error::UnsafeEntry { input: name.to_owned(), source })?;
         match (kind, filestore.as_deref_mut()) {
             (Entry::Dump, _) => {
-                load_sql(tools, db, &mut entry, name, format)?;
+                load_sql(tools, db, content, name, format)?;
                 loaded = true;
             }
             (Entry::Filestore(relative), Some(staged)) => {
-                write_file(staged, &relative, &mut entry, name, format)?;
+                write_file(staged, &relative, content, name, format)?;
             }
-            _ => {
-                io::copy(&mut entry, &mut io::sink()).map_err(|source| Error::Corrupt {
-                    input: name.to_owned(),
-                    format,
-                    source,
-                })?;
-            }
+            _ => {}
+        }
+        Ok(())
+    });
+    match walked {
+        Ok(()) => {}
+        Err(StreamError::Visit(e)) => return Err(e),
+        Err(StreamError::Zip(source)) => {
+            return Err(match interrupt::signal() {
+                Some(signal) => Error::Interrupted(signal),
+                None => Error::Corrupt { input: name.to_owned(), format, source },
+            });
         }
     }
+    // Read the central directory too, so a writer on the other end of a pipe finishes.
+    io::copy(&mut stream, &mut io::sink()).map_err(|source| Error::Corrupt {
+        input: name.to_owned(),
+        format,
+        source,
+    })?;
     if loaded { Ok(()) } else { Err(Error::NoDumpInZip { input: name.to_owned() }) }
 }
 
@@ -159,7 +167,7 @@ fn restore_stream(
 fn write_file(
     staged: &mut Staged,
     relative: &Path,
-    content: &mut impl Read,
+    content: &mut (impl Read + ?Sized),
     name: &str,
     format: DumpFormat,
 ) -> Result<(), Error> {
@@ -178,12 +186,12 @@ fn write_file(
 }
 
 /// Remembers a read error, to tell it from a write error after a copy failed.
-struct ReadErrors<'a, R> {
+struct ReadErrors<'a, R: ?Sized> {
     inner: &'a mut R,
     error: Option<io::Error>,
 }
 
-impl<R: Read> Read for ReadErrors<'_, R> {
+impl<R: Read + ?Sized> Read for ReadErrors<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf).inspect_err(|e| {
             self.error = Some(io::Error::new(e.kind(), e.to_string()));

@@ -9,3 +9,6 @@ pub const COPY_SQL: &str = include_str!("copy.sql");
 pub mod filestore;
 pub mod layout;
 pub mod manifest;
+pub mod neutralize;
+pub mod zip_stream;
+pub mod zip_writer;

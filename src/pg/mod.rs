@@ -4,11 +4,15 @@
 //!   environment variables and libpq's defaults; the password file.
 //! - `server`: the control plane over tokio-postgres: version, existence, create, rename,
 //!   drop, terminate backends, and the atomic replacement of one database by another.
+//! - `catalog`: one database's tables, columns and Odoo modules, and SQL batches run in one
+//!   transaction with the rows each changed.
+//! - `odoo`: queries of an Odoo database's own tables (manifest facts, attachments).
 //! - `tools`: pg_dump, psql and pg_restore of the server's major version, as streams.
 //!
 //! Passwords reach child tools through `PGPASSWORD`/`PGPASSFILE`, never their arguments;
 //! database names are passed as quoted conninfo values, never interpolated into SQL.
 
+pub mod catalog;
 pub mod conn;
 pub mod odoo;
 pub mod server;

@@ -8,7 +8,7 @@
 use std::io::{self, Read};
 
 use super::Codec;
-// use super::bzip2_parallel::ParallelDecoder;
+use super::bzip2_parallel::ParallelDecoder;
 
 /// A boxed stream of bytes that can move to another thread.
 pub type Stream = Box<dyn Read + Send>;
@@ -18,10 +18,7 @@ pub fn decoder(codec: Codec, input: Stream, threads: usize) -> io::Result<Stream
     Ok(match codec {
         Codec::None => input,
         Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-        Codec::Bzip2 => {
-            let _ = threads;
-            Box::new(bzip2::read::MultiBzDecoder::new(input))
-        }
+        Codec::Bzip2 => Box::new(ParallelDecoder::new(input, threads)),
         Codec::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
     })
 }

@@ -1,10 +1,12 @@
 //! Integration tests of the `oe` binary against a real PostgreSQL cluster started from the
 //! installed server binaries (see `cluster`), one module per subcommand.
 
+mod archive;
 mod cluster;
 mod config;
 mod harness;
 mod load_db;
+mod neutralize;
 mod save_db;
 mod support;
 mod testenv;

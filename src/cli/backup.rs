@@ -1,0 +1,101 @@
+//! `oe backup [SERVICE] [-d DB]`, `oe backups [-d DB]` and
+//! `oe restore [SERVICE] [-z FILE] [-d DB] [--force]`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::args::Global;
+use super::load::{LoadOptions, load_archive};
+use super::run::{progress_bar, threads};
+use crate::backup::{self, backup};
+use crate::config::Settings;
+use crate::config::settings::DEFAULT_SERVICE;
+use crate::output::Printer;
+use crate::pg::ConnParams;
+use crate::save::SaveRequest;
+
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// Service whose database and filestore to back up
+    #[arg(default_value = DEFAULT_SERVICE)]
+    service: String,
+    /// Database [default: the configured one]
+    #[arg(short = 'd', long = "database", value_name = "DB")]
+    database: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BackupsArgs {
+    /// Only the backups of this database
+    #[arg(short = 'd', long = "database", value_name = "DB")]
+    database: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// Service to restore into
+    #[arg(default_value = DEFAULT_SERVICE)]
+    service: String,
+    /// Backup to restore [default: the newest complete backup of the database]
+    #[arg(short = 'z', long = "zip", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Database [default: the configured one]
+    #[arg(short = 'd', long = "database", value_name = "DB")]
+    database: Option<String>,
+    /// Replace the database and its filestore if they exist (only once the new ones are complete)
+    #[arg(long)]
+    force: bool,
+}
+
+pub async fn run_backup(
+    global: &Global,
+    args: BackupArgs,
+    settings: Settings,
+) -> anyhow::Result<()> {
+    let service = settings.service(&args.service)?;
+    let database = settings.database(args.database.as_deref())?;
+    let request = SaveRequest {
+        conn: ConnParams::from_env(&service.postgres),
+        database,
+        data_dir: service.data_dir,
+        output: PathBuf::new(),
+        with_filestore: true,
+        strict: false,
+        threads: threads(),
+        progress: progress_bar(global.quiet, "backing up"),
+    };
+    let policy = settings.file.retention.unwrap_or_default();
+    let summary = backup(request, settings.file.backup_dir.as_deref(), policy).await?;
+    Printer { json: global.json, quiet: global.quiet }
+        .backed_up(&summary)
+        .context("writing to stdout")
+}
+
+pub fn run_backups(global: &Global, args: BackupsArgs, settings: Settings) -> anyhow::Result<()> {
+    let dir = settings.file.backup_dir.as_deref().ok_or(backup::Error::NoBackupDir)?;
+    let backups = backup::list(dir, args.database.as_deref())?;
+    Printer { json: global.json, quiet: global.quiet }
+        .backups(&backups)
+        .context("writing to stdout")
+}
+
+pub async fn run_restore(
+    global: &Global,
+    args: RestoreArgs,
+    settings: Settings,
+) -> anyhow::Result<()> {
+    let database = settings.database(args.database.as_deref())?;
+    let input = match args.file {
+        Some(file) => file,
+        None => {
+            let dir = settings.file.backup_dir.as_deref().ok_or(backup::Error::NoBackupDir)?;
+            let newest = backup::newest(dir, &database)?;
+            tracing::info!("restoring {}", newest.display());
+            newest
+        }
+    };
+    let options =
+        LoadOptions { force: args.force, copy: false, neutralize: false, no_neutralize: false };
+    load_archive(global, &settings, &args.service, input, database, options).await
+}
