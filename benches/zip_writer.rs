@@ -27,6 +27,20 @@ fn sql(len: usize) -> Vec<u8> {
     out
 }
 
+/// Bytes that do not compress, like images.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
 /// Bytes written, without keeping them.
 struct Count(u64);
 
@@ -79,7 +93,7 @@ fn filestore() -> (tempfile::TempDir, Vec<(String, PathBuf)>, u64) {
             x ^= x << 17;
             let len = 1000 + (x % 60_000) as usize;
             let data: Vec<u8> = if i % 3 == 0 {
-                (0..len).map(|k| (x.rotate_left(k as u32 % 64) ^ k as u64 * 0x9e37) as u8).collect()
+                noise(len, x)
             } else {
                 text[(x % 100_000) as usize..][..len].to_vec()
             };

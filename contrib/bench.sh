@@ -97,6 +97,18 @@ cell() { printf '%s' "$1" | sed 's/|/\\|/g'; }
 
 checkpoint() { psql -X -q -d postgres -c CHECKPOINT >/dev/null; }
 
+# What precedes every timed run after the CHECKPOINT: nothing ("none", the default), `sync`
+# (written data of the previous run reaches the disk before the next starts: "sync"), or that
+# and an emptied page cache ("drop": every run reads from the disk). A section may change it.
+settle_mode=none
+settle() {
+    case $settle_mode in
+        none) ;;
+        sync) sync ;;
+        drop) sync && echo 3 >/proc/sys/vm/drop_caches ;;
+    esac
+}
+
 drop_db() {
     psql -X -q -v ON_ERROR_STOP=1 -d postgres -c 'SET client_min_messages = warning' \
         -c "DROP DATABASE IF EXISTS \"$1\"" >/dev/null
@@ -111,6 +123,7 @@ fresh_db() {
 time_peer() {
     local log=$1 cmd=$2 t0 t1
     checkpoint
+    settle
     t0=$(now)
     if ! (cd "$dir/work" && bash -o pipefail -c "$cmd") >"$log" 2>&1; then
         say "peer failed: $cmd"
@@ -127,6 +140,7 @@ time_oe() {
     local log=$1 rss=$2 t0 t1
     shift 2
     checkpoint
+    settle
     t0=$(now)
     if ! (cd "$dir/work" && /usr/bin/time -f '%M' -o "$log.rss" \
         "$oe_bin" --config "$dir/cluster/config.yml" "$@") >"$log" 2>&1; then

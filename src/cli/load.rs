@@ -84,6 +84,7 @@ pub(super) async fn load_archive(
         input,
         force: options.force,
         finishing: Finishing {
+            odoo: true,
             copy: options.copy || staging,
             neutralize: options.neutralize || staging,
             addons_path: service.addons_path.clone(),

@@ -39,6 +39,9 @@ pub struct LoadRequest {
 /// no cron) ever sees the database without it.
 #[derive(Debug, Clone, Default)]
 pub struct Finishing {
+    /// Prepare the empty database as Odoo does before loading (`pg_trgm`, and `CREATE` on
+    /// schema `public` for everyone, as Odoo 17+ grants).
+    pub odoo: bool,
     /// Regenerate the database's identity (`odoo::COPY_SQL`).
     pub copy: bool,
     /// Neutralize it (see `neutralize`), with Odoo's own files when the addons are given.
@@ -92,6 +95,9 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
 
     let temporary = derived_name(&database, "tmp");
     server.create(&temporary).await?;
+    if finishing.odoo {
+        prepare_odoo(&conn, &temporary).await;
+    }
     let job = {
         let temporary = temporary.clone();
         tokio::task::spawn_blocking(move || {
@@ -140,6 +146,18 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         neutralized_rows,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// What Odoo runs in a database it creates; best effort, as in Odoo, where a server without
+/// the extension still restores.
+async fn prepare_odoo(conn: &ConnParams, db: &str) {
+    let prepared = async {
+        let mut odoo = OdooDb::connect(conn, db).await?;
+        odoo.execute_batch(crate::odoo::PREPARE_SQL, "preparing the database as Odoo does").await
+    };
+    if let Err(e) = prepared.await {
+        tracing::warn!("{e}");
+    }
 }
 
 /// Runs the finishing SQL on the loaded temporary database; returns the rows the

@@ -6,6 +6,10 @@
 /// default base URL and login cooldowns, and no enterprise subscription code.
 pub const COPY_SQL: &str = include_str!("copy.sql");
 
+/// What Odoo runs in a database it has just created, before restoring into it.
+pub const PREPARE_SQL: &str = "CREATE EXTENSION IF NOT EXISTS pg_trgm;\n\
+                                GRANT CREATE ON SCHEMA public TO PUBLIC;\n";
+
 pub mod filestore;
 pub mod layout;
 pub mod manifest;
