@@ -65,6 +65,7 @@ trap 'exit 143' TERM
 mkdir -p "$dir/work" "$dir/results" "$dir/logs"
 table=$dir/results/table.md     # rows of the main table
 sizes=$dir/results/sizes.md     # rows of the output size table
+notes=$dir/results/notes.md     # lines printed under the tables
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -322,15 +323,243 @@ section_save() {
     save_case "save .sql.zst" sql.zst "pg_dump --no-owner bench_src | zstd -q -T2 -3 > peer.sql.zst" ""
 }
 
+# --- section: odoo_zip ----------------------------------------------------------------------
+
+# Odoo's backup zips (dump.sql, manifest.json, filestore/): `oe save odoo bench_src oe.zip` and
+# `oe load odoo oe.zip NEWDB` against what Odoo's database manager does to make a backup zip
+# (contrib/odoo-zip.py), against the floor of a save (reading the database and the filestore
+# as fast as pg_dump and tar do) and against the floor of a load (psql of the plain dump, cp -a
+# of the filestore). The filestore is generated (contrib/gen-filestore.py: about 20,000 files,
+# 5 GiB at scale 1, half of the bytes incompressible) under the service's data_dir, and
+# bench_src's ir_attachment rows are pointed at its files. Page cache dropped before every
+# timed run when the kernel lets us (else: warm cache, said in the notes).
+
+odoo_data=    # the service's data_dir (under $dir)
+odoo_files=   # files in bench_src's filestore
+
+# The value of a setting of the cluster's config, as oe reads it.
+oe_setting() {
+    "$oe_bin" --config "$dir/cluster/config.yml" --json config | python3 -c '
+import json, sys
+print(next(s["value"] for s in json.load(sys.stdin)["settings"] if s["key"] == sys.argv[1]))' "$1"
+}
+
+# Files below a directory.
+count_files() { find "$1" -type f | wc -l; }
+
+# Generates (once) bench_src's filestore and points its ir_attachment rows at the files (each
+# row at file 1 + (id - 1) % files, so that every row refers to an existing file and most files
+# to two rows, as Odoo's deduplication by checksum does; files no row reaches get rows of their
+# own). Then writes work/dump.sql again, since the rows changed.
+odoo_filestore() {
+    [ -z "$odoo_files" ] || return 0
+    local list=$dir/results/filestore.tsv store t0 gen_s bytes deflated
+    odoo_data=$(oe_setting services.odoo.data_dir)
+    case $odoo_data in
+        "$dir"/*) ;;
+        *) say "services.odoo.data_dir of $dir/cluster/config.yml is $odoo_data, not under $dir"; return 1 ;;
+    esac
+    if [ "$(oe_setting environment)" != production ]; then
+        say "the environment of $dir/cluster/config.yml is not production: oe load would neutralize"
+        return 1
+    fi
+    store=$odoo_data/filestore/bench_src
+    rm -rf "$store"
+    say "generating the filestore (scale $scale) in $store"
+    t0=$(now)
+    python3 "$repo/contrib/gen-filestore.py" --scale "$scale" "$store" "$list"
+    gen_s=$(elapsed "$t0" "$(now)")
+    t0=$(now)
+    {
+        echo 'SET client_min_messages = warning;'
+        echo 'CREATE TEMP TABLE fs (n integer PRIMARY KEY, store_fname varchar, checksum varchar,'
+        echo '    file_size integer, mimetype varchar, name varchar);'
+        echo 'COPY fs FROM STDIN;'
+        cat "$list"
+        echo '\.'
+        cat <<'SQL'
+UPDATE ir_attachment a
+SET store_fname = fs.store_fname, checksum = fs.checksum, file_size = fs.file_size,
+    mimetype = fs.mimetype, name = coalesce(a.res_field, fs.name),
+    type = 'binary', url = NULL, db_datas = NULL
+FROM fs
+WHERE fs.n = 1 + (a.id - 1) % (SELECT count(*) FROM fs);
+INSERT INTO ir_attachment (res_id, company_id, file_size, create_uid, write_uid, name, res_model,
+                           type, store_fname, checksum, mimetype, public, create_date, write_date)
+SELECT 1 + fs.n % 1000, 1, fs.file_size, 2, 2, fs.name, 'mail.message', 'binary', fs.store_fname,
+       fs.checksum, fs.mimetype, false, timestamp '2024-06-01 12:00:00', timestamp '2024-06-01 12:00:00'
+FROM fs
+WHERE fs.n > (SELECT coalesce(max(id), 0) FROM ir_attachment)
+ORDER BY fs.n;
+VACUUM (ANALYZE) ir_attachment;
+SQL
+    } | psql -X -q -v ON_ERROR_STOP=1 -d bench_src
+    # The filestore is what the database says (untimed; also checks the generator).
+    if ! "$oe_bin" --config "$dir/cluster/config.yml" -q verify odoo bench_src; then
+        say "oe verify odoo bench_src failed after generating the filestore"
+        return 1
+    fi
+    # Every section's plain dump is of the database as it is now.
+    rm -f "$dir/work/dump.sql.gz" "$dir/work/dump.sql.zst" "$dir/work/dump.sql.bz2" "$dir/work/dump.dump"
+    pg_dump --no-owner -d bench_src -f "$dir/work/dump.sql"
+    checkpoint
+    odoo_files=$(count_files "$store")
+    bytes=$(awk -F'\t' '{ s += $4 } END { printf "%.0f\n", s }' "$list")
+    # What deflate -6 would make of it: the ratio of each mimetype (every file of a mimetype is
+    # made alike) on the first MiB of 5 of its files, applied to all its bytes.
+    deflated=$(python3 -c '
+import sys, zlib
+samples, sizes = {}, {}
+for line in open(sys.argv[1]):
+    _n, fname, _sha, size, mime, _name = line.rstrip("\n").split("\t")
+    sizes[mime] = sizes.get(mime, 0) + int(size)
+    if len(samples.setdefault(mime, [])) < 5:
+        with open(sys.argv[2] + "/" + fname, "rb") as f:
+            data = f.read(1 << 20)
+        samples[mime].append((len(data), len(zlib.compress(data, 6))))
+print(round(sum(sizes[m] * sum(c for _, c in s) / max(1, sum(r for r, _ in s)) for m, s in samples.items())))' "$list" "$store")
+    echo "- filestore: $odoo_files files, $(mib "$bytes") MiB (deflate -6 ratio about $(ratio "$bytes" "$deflated")),\
+ generated in ${gen_s} s; ir_attachment pointed at it and dump.sql rewritten in $(elapsed "$t0" "$(now)") s"
+}
+
+# Drops DB and removes its filestore (untimed).
+drop_odoo_db() {
+    drop_db "$1"
+    rm -rf "${odoo_data:?}/filestore/$1"
+}
+
+section_odoo_zip() {
+    odoo_filestore
+    local i s who order id=odoo_zip
+    local src_store=$odoo_data/filestore/bench_src
+    local settle_before=$settle_mode cache_note
+    if (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then
+        settle_mode=drop
+        cache_note="page cache dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every timed run"
+    else
+        settle_mode=sync
+        cache_note="warm cache: the page cache could not be dropped (sync only before every timed run)"
+    fi
+    say "odoo_zip: $cache_note"
+    export FILESTORE=$src_store DATA_DIR=$odoo_data
+    cp "$repo/contrib/odoo-zip.py" "$dir/work/odoo-zip.py"
+
+    # shellcheck disable=SC2016 # expanded by the bash that runs the peer
+    local odoo_cmd='rm -rf odoo-tmp && mkdir odoo-tmp && cp -a "$FILESTORE" odoo-tmp/filestore && pg_dump --no-owner bench_src > odoo-tmp/dump.sql && python3 odoo-zip.py bench_src odoo-tmp peer.zip && rm -rf odoo-tmp'
+    # (tar writing to /dev/null itself would skip reading the files: GNU tar notices.)
+    # shellcheck disable=SC2016
+    local floor_cmd='pg_dump --no-owner bench_src > /dev/null && tar -cf - -C "$FILESTORE" . | cat > /dev/null'
+    # shellcheck disable=SC2016
+    local load_cmd='psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d bench_zip_peer -f dump.sql && cp -a "$FILESTORE" "$DATA_DIR/filestore/bench_zip_peer"'
+
+    local odoo_times=$dir/results/$id.odoo floor_times=$dir/results/$id.floor
+    local save_times=$dir/results/$id.save save_rss=$dir/results/$id.save.rss
+    local peer_load_times=$dir/results/$id.peer_load load_times=$dir/results/$id.load
+    local load_rss=$dir/results/$id.load.rss
+    local peer_bytes oe_bytes
+    : >"$odoo_times"; : >"$floor_times"; : >"$save_times"; : >"$save_rss"
+    : >"$peer_load_times"; : >"$load_times"; : >"$load_rss"
+
+    # Save: Odoo's algorithm, the floor and oe, in turns.
+    for ((i = 1; i <= runs; i++)); do
+        order="odoo floor oe"
+        ((i % 2)) || order="oe floor odoo"
+        for who in $order; do
+            case $who in
+                odoo)
+                    rm -rf "$dir/work/peer.zip" "$dir/work/odoo-tmp"
+                    s=$(time_peer "$dir/logs/$id.odoo.$i" "$odoo_cmd")
+                    echo "$s" >>"$odoo_times"
+                    peer_bytes=$(stat -c %s "$dir/work/peer.zip")
+                    ;;
+                floor)
+                    s=$(time_peer "$dir/logs/$id.floor.$i" "$floor_cmd")
+                    echo "$s" >>"$floor_times"
+                    ;;
+                oe)
+                    rm -f "$dir/work/oe.zip"
+                    s=$(time_oe "$dir/logs/$id.save.$i" "$save_rss" save odoo bench_src oe.zip)
+                    echo "$s" >>"$save_times"
+                    oe_bytes=$(stat -c %s "$dir/work/oe.zip")
+                    ;;
+            esac
+            say "save .zip run $i/$runs: $who ${s}s"
+        done
+    done
+    # Both archives are whole (untimed).
+    for who in oe peer; do
+        if ! "$oe_bin" --config "$dir/cluster/config.yml" verify "$dir/work/$who.zip" \
+            >"$dir/logs/$id.verify.$who" 2>&1; then
+            say "oe verify $who.zip failed:"
+            tail -n 20 "$dir/logs/$id.verify.$who" >&2
+            return 1
+        fi
+    done
+    rm -f "$dir/work/peer.zip"
+
+    # Load: psql of the plain dump and cp -a of the filestore, then oe from oe.zip, in turns,
+    # each into a database (and filestore) of its own, dropped after it was checked.
+    local name files
+    for ((i = 1; i <= runs; i++)); do
+        order="peer oe"
+        ((i % 2)) || order="oe peer"
+        for who in $order; do
+            if [ "$who" = peer ]; then
+                name=bench_zip_peer
+                drop_odoo_db "$name"
+                mkdir -p "$odoo_data/filestore"
+                createdb "$name"
+                s=$(time_peer "$dir/logs/$id.peer_load.$i" "$load_cmd")
+                echo "$s" >>"$peer_load_times"
+            else
+                name=bench_zip_oe_$i
+                drop_odoo_db "$name"
+                s=$(time_oe "$dir/logs/$id.load.$i" "$load_rss" load odoo oe.zip "$name")
+                echo "$s" >>"$load_times"
+            fi
+            say "load .zip run $i/$runs: $who ${s}s"
+            [ "$(rows "$name" mail_message)" = "$src_rows" ] || { say "$who load: mail_message incomplete"; return 1; }
+            files=$(count_files "$odoo_data/filestore/$name")
+            [ "$files" = "$odoo_files" ] || { say "$who load: $files files in the filestore, not $odoo_files"; return 1; }
+            if [ "$who" = oe ] && [ "$i" = 1 ] &&
+                ! "$oe_bin" --config "$dir/cluster/config.yml" verify odoo "$name" >"$dir/logs/$id.verify.db" 2>&1; then
+                say "oe verify odoo $name failed:"
+                tail -n 20 "$dir/logs/$id.verify.db" >&2
+                return 1
+            fi
+            drop_odoo_db "$name"
+        done
+    done
+    rm -f "$dir/work/oe.zip"
+    settle_mode=$settle_before
+
+    local odoo_med floor_med save_med peer_load_med load_med save_kib load_kib
+    odoo_med=$(median <"$odoo_times")
+    floor_med=$(median <"$floor_times")
+    save_med=$(median <"$save_times")
+    peer_load_med=$(median <"$peer_load_times")
+    load_med=$(median <"$load_times")
+    save_kib=$(maximum <"$save_rss")
+    load_kib=$(maximum <"$load_rss")
+    table_row "save .zip vs Odoo's algorithm" "$odoo_cmd" "$odoo_med" "$save_med" "$odoo_med" 0.2 peer "$save_kib"
+    table_row "save .zip vs floor (pg_dump + tar)" "$floor_cmd" "$floor_med" "$save_med" "$floor_med" 1.3 peer "$save_kib"
+    table_row "load .zip vs floor (psql + cp -a)" "$load_cmd" "$peer_load_med" "$load_med" "$peer_load_med" 1.2 peer "$load_kib"
+    printf '| %s | %s | %s | %s |\n' "save .zip (peer: Odoo's zipfile, deflate 6)" "$(mib "$oe_bytes")" \
+        "$(mib "$peer_bytes")" "$(ratio "$oe_bytes" "$peer_bytes")" >>"$sizes"
+    {
+        echo "- odoo_zip: $cache_note."
+        echo "- odoo_zip: \$FILESTORE is bench_src's filestore ($odoo_files files), \$DATA_DIR the service's data_dir."
+        echo "- odoo_zip: \`oe verify\` passed on both archives and on oe's first loaded database; every"
+        echo "  loaded filestore had all $odoo_files files."
+        echo "- odoo_zip: oe peak RSS $(mib $((save_kib * 1024))) MiB saving, $(mib $((load_kib * 1024)))" \
+            "MiB loading (target < 100 MiB: $(verdict "$(mib $((save_kib * 1024)))" 100) $(verdict "$(mib $((load_kib * 1024)))" 100))."
+    } >>"$notes"
+}
+
 # --- sections to come -----------------------------------------------------------------------
 # Each section is a function section_NAME, run when NAME is in BENCH_SECTIONS; it appends rows
 # to "$table" with table_row (and may print its own tables), using the cluster (bench_src, the
 # PG* variables, "$dir/cluster/config.yml"), "$dir/work" for files, time_peer and time_oe.
-
-# Odoo's zip dumps (dump.sql + filestore/): `oe save-db odoo x.zip` / `oe load-db odoo x.zip`
-# against what Odoo's database manager does (pg_dump to a file, then zipfile of the filestore;
-# unzip to a temporary directory, then psql). Needs a filestore under the service's data_dir.
-section_odoo_zip() { say "section odoo_zip: not written yet"; }
 
 # Mirroring a server's database and filestore: `oe mirror` against restic and borg (backup
 # size, time of a first and of an incremental run).
@@ -358,6 +587,10 @@ if [ -s "$sizes" ]; then
     echo "| output | oe MiB | peer MiB | oe/peer |"
     echo "| --- | ---: | ---: | ---: |"
     cat "$sizes"
+fi
+if [ -s "$notes" ]; then
+    echo
+    cat "$notes"
 fi
 echo
 echo "Load average at the end: $(cut -d" " -f1-3 /proc/loadavg)."

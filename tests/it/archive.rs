@@ -344,3 +344,57 @@ fn verify_reports_missing_corrupt_and_broken_archives() {
     );
     env.run(&["verify", cut.to_str().unwrap()]).failure(1).stderr_has("dump.sql");
 }
+
+#[test]
+fn missing_attachments_warn_or_fail_with_strict() {
+    let env = TestEnv::new();
+    let db = load_fixture(&env, "arch_strict");
+    let store = filestore(&env, &db);
+    let victim = cluster().psql(
+        &db,
+        "SELECT store_fname FROM ir_attachment WHERE store_fname <> '' ORDER BY id LIMIT 1",
+    );
+    std::fs::remove_file(store.join(&victim)).unwrap();
+    let out = env.path("strict.zip");
+    let run = env.run(&["save", "odoo", &db, out.to_str().unwrap(), "--strict"]).failure(4);
+    assert!(
+        run.stderr.contains("1 attachment file(s)") && run.stderr.contains(&victim),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists());
+    let run = env.run(&["save", "odoo", &db, out.to_str().unwrap()]).success();
+    assert!(run.stderr.contains("missing") && run.stderr.contains(&victim), "{}", run.stderr);
+    assert!(out.exists());
+}
+
+#[test]
+fn click_odoo_layout_and_custom_dumps_load() {
+    let env = TestEnv::new();
+    let reference = load_fixture(&env, "arch_click_ref");
+    // click-odoo-contrib writes the filestore first and dump.sql last.
+    let click = env.path("click.zip");
+    python_zip(
+        &click,
+        &format!(
+            "import sys,zipfile\nsrc=zipfile.ZipFile('{FIXTURE_ZIP}')\nz=zipfile.ZipFile(sys.argv[1],'w',zipfile.ZIP_DEFLATED)\nnames=src.namelist()\nfor n in [n for n in names if n!='dump.sql']+['dump.sql']:\n    z.writestr(n, src.read(n))\nz.close()"
+        ),
+    );
+    for from_stdin in [false, true] {
+        let db = cluster().unique_db("arch_click");
+        if from_stdin {
+            let file = std::fs::File::open(&click).unwrap();
+            env.run_with_stdin(&["load", "odoo", "-", &db], Stdio::from(file)).success();
+        } else {
+            env.run(&["load", "odoo", click.to_str().unwrap(), &db]).success();
+        }
+        assert_eq!(cluster().fingerprint(&db), cluster().fingerprint(&reference));
+        assert_eq!(tree(&filestore(&env, &db)), tree(&filestore(&env, &reference)));
+    }
+    // A custom-format dump has no filestore: the database alone is loaded.
+    let dump = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/odoo18/odoo18_ref.dump");
+    let db = cluster().unique_db("arch_custom");
+    env.run(&["load", "odoo", dump, &db]).success();
+    assert_eq!(cluster().fingerprint(&db), cluster().fingerprint(&reference));
+    assert!(!filestore(&env, &db).exists());
+}
