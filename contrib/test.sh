@@ -19,4 +19,6 @@ if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-cargo test --all-targets --locked
+# Benchmarks must build; the integration tests run last, so the closing line counts them.
+cargo bench --locked --no-run
+cargo test --locked --lib --bins --tests

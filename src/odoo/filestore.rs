@@ -161,17 +161,17 @@ fn sibling(path: &Path, tag: &str) -> PathBuf {
     path.with_file_name(format!(".{name}-oe-{tag}-{}", std::process::id()))
 }
 
-/// Makes every file below `dir` durable before it is renamed into place.
+/// Makes every file below `dir` durable before it is renamed into place: one `syncfs` of
+/// its file system, which is many times faster than an fsync per file for a filestore of
+/// tens of thousands of small files.
 fn sync_tree(dir: &Path) -> io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            sync_tree(&entry.path())?;
-        } else {
-            fs::File::open(entry.path())?.sync_all()?;
-        }
+    use std::os::fd::AsRawFd;
+    let handle = fs::File::open(dir)?;
+    // SAFETY: syncfs only reads the descriptor, which `handle` keeps open for the call.
+    if unsafe { libc::syncfs(handle.as_raw_fd()) } != 0 {
+        return Err(io::Error::last_os_error());
     }
-    fs::File::open(dir)?.sync_all()
+    Ok(())
 }
 
 fn sync_parent(path: &Path) -> io::Result<()> {
