@@ -89,6 +89,16 @@ for t in "${tables[@]}"; do
     printf '%-20s %-24s %-24s %s\n' "$t" "$a" "$b" "$same"
 done
 
+# Odoo backup archives: save (the generated database has no filestore, so oe warns that the
+# attachments it references are missing), check, load as a neutralized copy, back up.
+run oe save odoo demo_prod demo.zip
+run oe verify demo.zip
+run oe load odoo demo.zip demo_copy --copy --neutralize
+run oe neutralize odoo demo_copy --dry-run
+run oe config --backup-dir "$work/backups"
+run oe backup odoo -d demo_prod
+run oe backups
+
 # Loading over an existing database without --force is refused.
 printf '\n$ %s\n' "oe load-db odoo demo.sql.gz -d demo_staging"
 rc=0

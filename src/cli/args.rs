@@ -36,6 +36,8 @@ pub enum Command {
     Config(super::config::ConfigArgs),
     /// Dump a database to a file (.sql or .dump, optionally .gz, .bz2 or .zst; - = stdout)
     SaveDb(super::save_db::SaveDbArgs),
+    /// Load a dump of any format (detected from its content; - = stdin) into a database
+    LoadDb(super::load_db::LoadDbArgs),
     /// Save a database and its filestore as an Odoo backup zip (- = stdout)
     Save(super::save::SaveArgs),
     /// Load an Odoo backup zip or dump (database and filestore) into a new database
@@ -51,6 +53,4 @@ pub enum Command {
     Neutralize(super::neutralize::NeutralizeArgs),
     /// Check a database's filestore against its attachments, or an archive's integrity
     Verify(super::verify::VerifyArgs),
-    /// Load a dump of any format (detected from its content; - = stdin) into a database
-    LoadDb(super::load_db::LoadDbArgs),
 }
