@@ -1,6 +1,6 @@
 //! Throughput of the zip writer against a single-threaded gzip level 6, on an SQL-like dump
 //! (`OE_BENCH_MB`, default 200 MB) and on a filestore of 20,000 files, for 1 and 2 threads.
-//! Register with `[[bench]] name = "zip_writer" harness = false`.
+//! On a loaded machine compare CPU time too: wall-clock figures then say little.
 
 use std::io::Write;
 use std::path::PathBuf;
