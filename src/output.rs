@@ -49,42 +49,49 @@ impl Printer {
     }
 
     pub fn dumped(&self, s: &DumpSummary) -> io::Result<()> {
-        if self.json {
-            return self.json_line(s);
-        }
-        if self.quiet || s.output.as_os_str() == "-" {
-            return Ok(());
-        }
-        writeln!(
-            io::stdout().lock(),
-            "saved {} to {} ({}, {} dumped, {} written) in {:.1}s",
-            s.database,
-            s.output.display(),
-            s.format,
-            bytes(s.dumped_bytes),
-            bytes(s.written_bytes),
-            s.seconds
-        )
+        self.saved_summary(s, &s.output, || {
+            format!(
+                "saved {} to {} ({}, {} dumped, {} written) in {:.1}s",
+                s.database,
+                s.output.display(),
+                s.format,
+                bytes(s.dumped_bytes),
+                bytes(s.written_bytes),
+                s.seconds
+            )
+        })
     }
 
     pub fn saved(&self, s: &SaveSummary) -> io::Result<()> {
+        self.saved_summary(s, &s.output, || {
+            format!(
+                "saved {} to {} (dump {}, {} filestore files, {}; {} written) in {:.1}s",
+                s.database,
+                s.output.display(),
+                bytes(s.dump_bytes),
+                s.filestore_files,
+                bytes(s.filestore_bytes),
+                bytes(s.written_bytes),
+                s.seconds
+            )
+        })
+    }
+
+    /// The summary of a command that wrote `output`: JSON, or `line` for people, and
+    /// nothing when the output itself went to stdout.
+    fn saved_summary(
+        &self,
+        summary: &impl Serialize,
+        output: &std::path::Path,
+        line: impl FnOnce() -> String,
+    ) -> io::Result<()> {
         if self.json {
-            return self.json_line(s);
+            return self.json_line(summary);
         }
-        if self.quiet || s.output.as_os_str() == "-" {
+        if self.quiet || output.as_os_str() == "-" {
             return Ok(());
         }
-        writeln!(
-            io::stdout().lock(),
-            "saved {} to {} (dump {}, {} filestore files, {}; {} written) in {:.1}s",
-            s.database,
-            s.output.display(),
-            bytes(s.dump_bytes),
-            s.filestore_files,
-            bytes(s.filestore_bytes),
-            bytes(s.written_bytes),
-            s.seconds
-        )
+        writeln!(io::stdout().lock(), "{}", line())
     }
 
     pub fn backed_up(&self, s: &BackupSummary) -> io::Result<()> {

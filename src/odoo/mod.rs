@@ -14,5 +14,6 @@ pub mod filestore;
 pub mod layout;
 pub mod manifest;
 pub mod neutralize;
+pub mod zip_format;
 pub mod zip_stream;
 pub mod zip_writer;

@@ -9,13 +9,10 @@
 
 use std::io::{self, BufRead, Read};
 
-const LOCAL_HEADER: u32 = 0x0403_4b50;
-const CENTRAL_HEADER: u32 = 0x0201_4b50;
-const END_OF_CENTRAL_DIRECTORY: u32 = 0x0605_4b50;
-const DATA_DESCRIPTOR: u32 = 0x0807_4b50;
-const ZIP64_EXTRA: u16 = 0x0001;
-const STORED: u16 = 0;
-const DEFLATED: u16 = 8;
+use super::zip_format::{
+    CENTRAL_HEADER, DATA_DESCRIPTOR, DEFLATED, END_OF_CENTRAL_DIRECTORY, LOCAL_HEADER, STORED,
+    ZIP64_EXTRA,
+};
 
 /// One entry's header, as its local header says.
 #[derive(Debug, Clone)]

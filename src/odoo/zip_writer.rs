@@ -88,13 +88,10 @@ const ZIP64_ENTRIES: usize = 0xFFFF;
 /// Output buffer, so that small entries and the central directory are written in few calls.
 const OUT_BUFFER: usize = 256 << 10;
 
-const LOCAL_HEADER: u32 = 0x0403_4b50;
-const DATA_DESCRIPTOR: u32 = 0x0807_4b50;
-const CENTRAL_HEADER: u32 = 0x0201_4b50;
-const ZIP64_END: u32 = 0x0606_4b50;
-const ZIP64_LOCATOR: u32 = 0x0706_4b50;
-const END: u32 = 0x0605_4b50;
-const ZIP64_EXTRA: u16 = 0x0001;
+use super::zip_format::{
+    CENTRAL_HEADER, DATA_DESCRIPTOR, END_OF_CENTRAL_DIRECTORY, LOCAL_HEADER, ZIP64_END,
+    ZIP64_EXTRA, ZIP64_LOCATOR,
+};
 /// Version 2.0 (deflate) needed to extract, 4.5 with zip64 fields.
 const VERSION_DEFLATE: u16 = 20;
 const VERSION_ZIP64: u16 = 45;
@@ -541,7 +538,7 @@ impl<W: Write> ZipWriter<W> {
             put64(&mut buffer, end64);
             put32(&mut buffer, 1);
         }
-        put32(&mut buffer, END);
+        put32(&mut buffer, END_OF_CENTRAL_DIRECTORY);
         put16(&mut buffer, 0);
         put16(&mut buffer, 0);
         put16(&mut buffer, count.min(ZIP64_ENTRIES) as u16);
