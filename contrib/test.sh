@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
-for tool in gzip bzip2 zstd mount unzip python3; do
+for tool in gzip bzip2 zstd mount unzip python3 rsync; do
     command -v "$tool" >/dev/null || need+=("$tool")
 done
 if ((${#need[@]})); then

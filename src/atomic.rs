@@ -110,6 +110,18 @@ impl Write for Output {
     }
 }
 
+/// Makes everything written to the file system holding `dir` durable: one `syncfs`, which
+/// for tens of thousands of small files is many times faster than an fsync per file.
+pub fn sync_file_system(dir: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let handle = std::fs::File::open(dir)?;
+    // SAFETY: syncfs only reads the descriptor, which `handle` keeps open for the call.
+    if unsafe { libc::syncfs(handle.as_raw_fd()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

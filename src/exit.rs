@@ -23,6 +23,10 @@ pub enum ExitCode {
     Unreachable = 6,
     /// Reading or writing a file failed (disk full, permission denied).
     Io = 7,
+    /// A mirror snapshot was written, but some files could not be read: it lacks them.
+    Partial = 8,
+    /// Another run holds the mirror repository's lock.
+    Locked = 9,
     /// Stopped by SIGINT (128 + 2); partial results were removed.
     Interrupted = 130,
     /// Stopped by SIGTERM (128 + 15); partial results were removed.
@@ -58,7 +62,7 @@ impl From<ExitCode> for std::process::ExitCode {
 }
 
 fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
-    use crate::{backup, config, dump, load, neutralize, pg, process, save, verify};
+    use crate::{backup, config, dump, load, mirror, neutralize, pg, process, save, verify};
     if let Some(e) = cause.downcast_ref::<config::Error>() {
         return Some(match e {
             config::Error::Read { .. } | config::Error::Write { .. } => ExitCode::Io,
@@ -88,6 +92,9 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
     }
     if let Some(e) = cause.downcast_ref::<save::Error>() {
         return Some(e.exit_code());
+    }
+    if let Some(code) = mirror::exit_code(cause) {
+        return Some(code);
     }
     if let Some(e) = cause.downcast_ref::<std::io::Error>() {
         return Some(io_exit_code(e));

@@ -17,6 +17,7 @@ pub mod config;
 pub mod dump;
 pub mod exit;
 pub mod load;
+pub mod mirror;
 pub mod neutralize;
 pub mod odoo;
 pub mod output;

@@ -10,6 +10,11 @@ use crate::backup::{BackupFile, BackupSummary};
 use crate::config::settings::{Entry, Source};
 use crate::dump::DumpSummary;
 use crate::load::LoadSummary;
+use crate::mirror::job::{CheckReport, ForgetPlan, LsLine, RunReport};
+use crate::mirror::repo::{PrunePlan, PruneStats};
+use crate::mirror::restore::Outcome as Restored;
+use crate::mirror::snapshot::Listed;
+use crate::mirror::tree::Kind;
 use crate::neutralize::NeutralizeSummary;
 use crate::odoo::neutralize::Plan;
 use crate::save::SaveSummary;
@@ -226,6 +231,234 @@ impl Printer {
         serde_json::to_writer(&mut out, value)?;
         writeln!(out)
     }
+}
+
+/// `oe mirror …`.
+impl Printer {
+    pub fn mirror_initialized(&self, path: &std::path::Path) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&serde_json::json!({ "repository": path }));
+        }
+        if self.quiet {
+            return Ok(());
+        }
+        writeln!(io::stdout().lock(), "created the repository {}", path.display())
+    }
+
+    pub fn mirror_run(&self, report: &RunReport) -> io::Result<()> {
+        if self.json {
+            return self.json_line(report);
+        }
+        if self.quiet {
+            return Ok(());
+        }
+        let mut out = io::stdout().lock();
+        for d in &report.dirs {
+            match (&d.failed, &d.stats) {
+                (Some(reason), _) => writeln!(out, "{}: FAILED: {reason}", d.dir)?,
+                (None, Some(s)) if report.dry_run => writeln!(
+                    out,
+                    "{}: would read {} of {} files ({} of {}), {} directories",
+                    d.dir,
+                    s.files_read,
+                    s.files,
+                    bytes(s.new_bytes),
+                    bytes(s.bytes),
+                    s.dirs
+                )?,
+                (None, Some(s)) => writeln!(
+                    out,
+                    "{}: snapshot {} ({} files, {}; read {} files; {} new) in {:.1}s{}",
+                    d.dir,
+                    d.snapshot.as_deref().map_or("", |id| &id[..id.len().min(8)]),
+                    s.files,
+                    bytes(s.bytes),
+                    s.files_read,
+                    bytes(s.new_bytes),
+                    d.seconds,
+                    if d.errors.is_empty() { "" } else { ", PARTIAL" }
+                )?,
+                (None, None) => {}
+            }
+            for e in &d.errors {
+                writeln!(out, "  {e}")?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn mirror_snapshots(&self, snapshots: &[Listed]) -> io::Result<()> {
+        if self.json {
+            #[derive(Serialize)]
+            struct Item<'a> {
+                id: &'a str,
+                #[serde(flatten)]
+                snapshot: &'a crate::mirror::snapshot::Snapshot,
+            }
+            let items: Vec<Item> =
+                snapshots.iter().map(|s| Item { id: &s.id, snapshot: &s.snapshot }).collect();
+            return self.json_line(&items);
+        }
+        let mut out = io::stdout().lock();
+        for s in snapshots {
+            let st = &s.snapshot.stats;
+            writeln!(
+                out,
+                "{}  {}  {}  {} files  {:>10}  {:>10} new{}",
+                s.short_id(),
+                s.timestamp(),
+                s.snapshot.dir,
+                st.files,
+                bytes(st.bytes),
+                bytes(st.new_bytes),
+                if s.snapshot.partial { "  partial" } else { "" }
+            )?;
+        }
+        Ok(())
+    }
+
+    /// One entry of `oe mirror ls`: type and mode, size, mtime, path (raw bytes; a
+    /// directory ends with `/`), or a JSON object per line.
+    pub fn mirror_ls_line(&self, out: &mut impl Write, line: LsLine) -> io::Result<()> {
+        let n = line.node;
+        if self.json {
+            let doc = serde_json::json!({
+                "path": String::from_utf8_lossy(line.path),
+                "type": n.kind,
+                "mode": format!("{:o}", n.mode),
+                "size": n.size,
+                "mtime": n.mtime.sec,
+            });
+            return writeln!(out, "{doc}");
+        }
+        let kind = match n.kind {
+            Kind::File => '-',
+            Kind::Dir => 'd',
+            Kind::Symlink => 'l',
+            Kind::Fifo => 'p',
+            Kind::Socket => 's',
+            Kind::CharDevice => 'c',
+            Kind::BlockDevice => 'b',
+        };
+        let time = crate::retention::Timestamp::from_unix_seconds(n.mtime.sec)
+            .map_or_else(|| n.mtime.sec.to_string(), |t| t.to_string());
+        write!(out, "{kind}{:04o} {:>12} {time} ", n.mode, n.size)?;
+        out.write_all(line.path)?;
+        if n.kind == Kind::Dir {
+            out.write_all(b"/")?;
+        }
+        if let Some(target) = &n.target {
+            out.write_all(b" -> ")?;
+            out.write_all(target)?;
+        }
+        out.write_all(b"\n")
+    }
+
+    pub fn mirror_restored(&self, target: &std::path::Path, o: &Restored) -> io::Result<()> {
+        if self.json {
+            return self.json_line(o);
+        }
+        if self.quiet {
+            return Ok(());
+        }
+        let mut out = io::stdout().lock();
+        writeln!(
+            out,
+            "restored {} files, {} hard links, {} directories ({}) into {}",
+            o.files,
+            o.links,
+            o.dirs,
+            bytes(o.bytes),
+            target.display()
+        )?;
+        for w in &o.warnings {
+            writeln!(out, "  {w}")?;
+        }
+        Ok(())
+    }
+
+    pub fn mirror_checked(&self, r: &CheckReport) -> io::Result<()> {
+        if self.json {
+            return self.json_line(r);
+        }
+        let mut out = io::stdout().lock();
+        for problem in &r.problems {
+            writeln!(out, "problem: {problem}")?;
+        }
+        for d in &r.damaged {
+            writeln!(out, "damaged pack {}: {}", d.pack, d.reason)?;
+            let mut affected = d.affected.clone();
+            affected.dedup();
+            for (snapshot, dir, path) in &affected {
+                writeln!(out, "  snapshot {snapshot} of {dir}: {path}")?;
+            }
+        }
+        if self.quiet {
+            return Ok(());
+        }
+        let data = if r.read_data { ", every blob read and hashed" } else { "" };
+        let verdict =
+            if r.problems.is_empty() && r.damaged.is_empty() { "no problem" } else { "PROBLEMS" };
+        writeln!(out, "checked {} snapshots, {} trees{data}: {verdict}", r.snapshots, r.trees)
+    }
+
+    pub fn mirror_forget_plan(&self, plan: &ForgetPlan, dry_run: bool) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&serde_json::json!({ "dry_run": dry_run, "forget": plan }));
+        }
+        if self.quiet {
+            return Ok(());
+        }
+        let mut out = io::stdout().lock();
+        let verb = if dry_run { "would delete" } else { "delete" };
+        for (dir, d) in &plan.dirs {
+            writeln!(out, "{dir}: keep {}, {verb} {}", d.keep.len(), d.delete.len())?;
+            for (id, time, reasons) in &d.keep {
+                writeln!(out, "  keep    {}  {}  {}", short(id), when(*time), reasons.join(", "))?;
+            }
+            for (id, time) in &d.delete {
+                writeln!(out, "  delete  {}  {}", short(id), when(*time))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn mirror_prune_plan(&self, plan: &PrunePlan, dry_run: bool) -> io::Result<()> {
+        if self.json {
+            return self
+                .json_line(&serde_json::json!({ "dry_run": dry_run, "prune": plan.to_string() }));
+        }
+        if self.quiet {
+            return Ok(());
+        }
+        let prefix = if dry_run { "would prune: " } else { "prune: " };
+        writeln!(io::stdout().lock(), "{prefix}{plan}")
+    }
+
+    pub fn mirror_pruned(&self, s: &PruneStats) -> io::Result<()> {
+        if self.json {
+            return self.json_line(s);
+        }
+        if self.quiet {
+            return Ok(());
+        }
+        writeln!(
+            io::stdout().lock(),
+            "pruned: {} packs deleted, {} written, {} freed",
+            s.packs_deleted,
+            s.packs_written,
+            bytes(s.bytes_freed)
+        )
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
+fn when(unix: i64) -> String {
+    crate::retention::Timestamp::from_unix_seconds(unix)
+        .map_or_else(|| unix.to_string(), |t| t.to_string())
 }
 
 fn source_name(source: Source) -> &'static str {

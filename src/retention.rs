@@ -1,4 +1,5 @@
-//! Which backups to keep: the names `oe backup` writes, and the keep-daily/weekly/monthly rules.
+//! Which backups to keep: the names `oe backup` writes, and the keep-last/daily/weekly/
+//! monthly/yearly rules (of `oe backup`'s retention and of `oe mirror forget`).
 //!
 //! Pure, no I/O: callers list the directory, pass the parsed names in, print the [`Plan`] on
 //! `--dry-run` and delete what it says. No clock either: "now" is the caller's business.
@@ -12,11 +13,12 @@
 //!
 //! # Rules
 //!
-//! The semantics of restic's and borg's `--keep-daily/weekly/monthly`, which is what Odoo.sh's
-//! "7 daily, 4 weekly, 3 monthly" means:
+//! The semantics of restic's and borg's `--keep-last/daily/weekly/monthly/yearly`, which is
+//! what Odoo.sh's "7 daily, 4 weekly, 3 monthly" means:
 //!
 //! - backups are ordered newest first;
-//! - each rule walks that order and keeps the newest backup of each distinct period (UTC day;
+//! - `last` keeps that many newest backups;
+//! - each other rule walks that order and keeps the newest backup of each distinct period (UTC day;
 //!   ISO 8601 week, Monday to Sunday, week 1 holding the year's first Thursday; UTC calendar
 //!   month) until it has kept its count of periods. A period without a backup is skipped, it
 //!   does not use up the count: `weekly: 4` keeps four weeks that have backups, however far
@@ -223,35 +225,54 @@ impl fmt::Display for BackupName {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub last: u32,
     pub daily: u32,
     pub weekly: u32,
     pub monthly: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub yearly: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// 7 daily, 4 weekly, 3 monthly, like Odoo.sh.
 impl Default for Policy {
     fn default() -> Policy {
-        Policy { daily: 7, weekly: 4, monthly: 3 }
+        Policy { last: 0, daily: 7, weekly: 4, monthly: 3, yearly: 0 }
     }
+}
+
+impl Policy {
+    /// Keeps nothing by any rule (only the newest, which is always kept).
+    pub const NONE: Policy = Policy { last: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 };
 }
 
 /// Why a backup is kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
+    /// One of the `last` newest backups (1 = the newest).
+    Last(u32),
     /// The newest backup of this day, one of the `daily` newest days.
     Daily(Date),
     /// The newest backup of this ISO week, one of the `weekly` newest weeks.
     Weekly(IsoWeek),
     /// The newest backup of this month, one of the `monthly` newest months.
     Monthly(YearMonth),
+    /// The newest backup of this UTC year, one of the `yearly` newest years.
+    Yearly(i32),
     /// The newest backup, which no rule kept.
     Newest,
 }
 
-/// `daily 2026-11-22`, `weekly 2026-W47`, `monthly 2026-11`, `newest`.
+/// `last 1`, `daily 2026-11-22`, `weekly 2026-W47`, `monthly 2026-11`, `yearly 2026`, `newest`.
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Reason::Last(n) => write!(f, "last {n}"),
+            Reason::Yearly(year) => write!(f, "yearly {year}"),
             Reason::Daily(date) => write!(f, "daily {date}"),
             Reason::Weekly(week) => write!(f, "weekly {week}"),
             Reason::Monthly(month) => write!(f, "monthly {month}"),
@@ -263,7 +284,8 @@ impl fmt::Display for Reason {
 /// What pruning would do; both lists newest first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan<T> {
-    /// Each kept backup with its reasons, in the order daily, weekly, monthly (or `Newest`).
+    /// Each kept backup with its reasons, in the order last, daily, weekly, monthly, yearly
+    /// (or `Newest`).
     pub keep: Vec<(T, Vec<Reason>)>,
     pub delete: Vec<T>,
 }
@@ -274,9 +296,13 @@ pub fn select<T: Clone>(backups: &[(T, Timestamp)], policy: Policy) -> Plan<T> {
     let order = newest_first(backups);
     let times: Vec<Timestamp> = order.iter().map(|&i| backups[i].1).collect();
     let mut reasons = vec![Vec::new(); order.len()];
+    for (n, reasons) in reasons.iter_mut().take(policy.last as usize).enumerate() {
+        reasons.push(Reason::Last(n as u32 + 1));
+    }
     keep_periods(&times, policy.daily, |t| Reason::Daily(t.date()), &mut reasons);
     keep_periods(&times, policy.weekly, |t| Reason::Weekly(t.iso_week()), &mut reasons);
     keep_periods(&times, policy.monthly, |t| Reason::Monthly(t.year_month()), &mut reasons);
+    keep_periods(&times, policy.yearly, |t| Reason::Yearly(t.date().year), &mut reasons);
     if let Some(newest) = reasons.first_mut().filter(|r| r.is_empty()) {
         newest.push(Reason::Newest);
     }
@@ -390,7 +416,7 @@ mod tests {
     }
 
     fn policy(daily: u32, weekly: u32, monthly: u32) -> Policy {
-        Policy { daily, weekly, monthly }
+        Policy { daily, weekly, monthly, ..Policy::NONE }
     }
 
     /// Backups named by their time, so plans read as times.
@@ -623,8 +649,8 @@ mod tests {
             from(&[("daily", 1), ("weekly", 2), ("monthly", 12)]).unwrap(),
             policy(1, 2, 12)
         );
-        let unknown = from(&[("yearly", 1)]).unwrap_err().to_string();
-        assert!(unknown.contains("yearly"), "{unknown}");
+        let unknown = from(&[("hourly", 1)]).unwrap_err().to_string();
+        assert!(unknown.contains("hourly"), "{unknown}");
     }
 
     /// 120 daily backups, 2026-08-01 to 2026-11-28 (a Saturday), with the default policy.
@@ -838,11 +864,46 @@ mod tests {
             (Reason::Daily(date("2026-11-22")), "daily 2026-11-22"),
             (Reason::Weekly(week(2026, 7)), "weekly 2026-W07"),
             (Reason::Monthly(month(2026, 1)), "monthly 2026-01"),
+            (Reason::Last(2), "last 2"),
+            (Reason::Yearly(2026), "yearly 2026"),
             (Reason::Newest, "newest"),
         ];
         for (reason, text) in cases {
             assert_eq!(reason.to_string(), text);
         }
+    }
+
+    #[test]
+    fn keeps_the_last_n_and_the_newest_of_each_year() {
+        let all = backups(&[
+            "2026-11-22_02-00-00",
+            "2026-11-21_02-00-00",
+            "2026-01-01_02-00-00",
+            "2025-12-31_23-00-00",
+            "2025-06-01_02-00-00",
+            "2024-02-29_02-00-00",
+            "2023-01-01_02-00-00",
+        ]);
+        let policy = Policy { last: 2, yearly: 3, ..Policy::NONE };
+        let plan = select(&all, policy);
+        let kept: Vec<(&str, Vec<String>)> = plan
+            .keep
+            .iter()
+            .map(|(name, reasons)| (name.as_str(), reasons.iter().map(|r| r.to_string()).collect()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("2026-11-22_02-00-00", vec!["last 1".to_string(), "yearly 2026".into()]),
+                ("2026-11-21_02-00-00", vec!["last 2".into()]),
+                ("2025-12-31_23-00-00", vec!["yearly 2025".into()]),
+                ("2024-02-29_02-00-00", vec!["yearly 2024".into()]),
+            ]
+        );
+        assert_eq!(
+            plan.delete,
+            ["2026-01-01_02-00-00", "2025-06-01_02-00-00", "2023-01-01_02-00-00"]
+        );
     }
 
     /// Random histories against a second, set-based reading of the rules: for each rule, the

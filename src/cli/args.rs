@@ -53,4 +53,6 @@ pub enum Command {
     Neutralize(super::neutralize::NeutralizeArgs),
     /// Check a database's filestore against its attachments, or an archive's integrity
     Verify(super::verify::VerifyArgs),
+    /// Deduplicated snapshots of directories, with rsync's exclusion rules
+    Mirror(super::mirror::MirrorArgs),
 }

@@ -7,6 +7,7 @@ pub mod backup;
 pub mod config;
 pub mod load;
 pub mod load_db;
+pub mod mirror;
 pub mod neutralize;
 pub mod run;
 pub mod save;

@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Verify(args) => super::verify::run(&global, args, settings).await,
             Command::Backups(args) => super::backup::run_backups(&global, args, settings),
             Command::Restore(args) => super::backup::run_restore(&global, args, settings).await,
+            Command::Mirror(args) => super::mirror::run(&global, args, settings).await,
         }
     });
     // A step interrupted while blocked on a silent pipe is abandoned, not waited for.

@@ -33,6 +33,31 @@ pub struct ConfigFile {
     pub retention: Option<crate::retention::Policy>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, ServiceFile>,
+    /// `oe mirror`: the snapshot repository and the directories mirrored into it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<MirrorFile>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<PathBuf>,
+    /// Absolute directory -> its settings; the format of the original mirror-dir
+    /// `/etc/mirror-dir/config.yml`, which `--dirs-file` reads as a whole.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dirs: DirsFile,
+}
+
+/// The directories to mirror, as in a mirror-dir file.
+pub type DirsFile = BTreeMap<String, MirrorDirFile>;
+
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorDirFile {
+    /// rsync exclude patterns, tried in order (`+ `/`- ` prefixes, `!` clears).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
@@ -178,6 +203,17 @@ impl ConfigFile {
     pub fn to_yaml(&self) -> String {
         serde_yaml_ng::to_string(self).unwrap_or_default()
     }
+}
+
+/// Reads a mirror-dir file (`--dirs-file`): a map from directory to `{exclude: [...]}`.
+pub fn read_dirs_file(path: &Path) -> Result<DirsFile, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    if text.trim().is_empty() {
+        return Ok(DirsFile::new());
+    }
+    serde_yaml_ng::from_str(&text)
+        .map_err(|e| Error::Invalid { path: path.to_path_buf(), message: describe(&e) })
 }
 
 /// `line L column C: key: problem`, the way editors jump to it.

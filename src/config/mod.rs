@@ -32,4 +32,15 @@ pub enum Error {
     NoDatabase,
     #[error("invalid database name '{name}': {reason}")]
     BadDatabaseName { name: String, reason: &'static str },
+    #[error("invalid config {}: mirror directory '{dir}': {message}", path.display())]
+    MirrorDir { path: PathBuf, dir: String, message: String },
+    #[error(
+        "no mirror repository: pass one, or set 'mirror: {{repository: PATH}}' in {}",
+        path.display()
+    )]
+    NoRepository { path: PathBuf },
+    #[error("no directory to mirror: add 'mirror: {{dirs: {{/path: {{}}}}}}' to {} or pass --dirs-file", path.display())]
+    NoMirrorDirs { path: PathBuf },
+    #[error("'{dir}' is not a configured mirror directory (configured: {known})")]
+    UnknownMirrorDir { dir: String, known: String },
 }

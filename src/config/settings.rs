@@ -4,8 +4,9 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use super::Error;
-use super::file::{ConfigFile, Environment, PostgresFile, Switch};
+use super::file::{ConfigFile, DirsFile, Environment, PostgresFile, Switch, read_dirs_file};
 use crate::atomic::AtomicFile;
+use crate::mirror::filter::Filter;
 
 /// Connection settings of a service as configured; `pg` fills the rest from PG* variables
 /// and libpq's defaults.
@@ -28,6 +29,14 @@ pub struct Service {
     pub data_dir: PathBuf,
     /// Odoo's addons directories, when configured: `neutralize` then runs Odoo's own files.
     pub addons_path: Option<Vec<PathBuf>>,
+}
+
+/// A directory `oe mirror` mirrors, with its exclusion rules parsed.
+#[derive(Debug, Clone)]
+pub struct MirrorDir {
+    /// Absolute, without a trailing `/` (but `/` itself).
+    pub dir: String,
+    pub filter: Filter,
 }
 
 /// Where a shown value comes from.
@@ -117,6 +126,39 @@ impl Settings {
         })
     }
 
+    /// The mirror repository: `flag`, else `mirror.repository`.
+    pub fn mirror_repository(&self, flag: Option<&Path>) -> Result<PathBuf, Error> {
+        flag.map(Path::to_path_buf)
+            .or_else(|| self.file.mirror.as_ref()?.repository.clone())
+            .ok_or_else(|| Error::NoRepository { path: self.path.clone() })
+    }
+
+    /// The directories to mirror: those of `dirs_file` (a mirror-dir file) when given, else
+    /// `mirror.dirs`; each with its rules checked.
+    pub fn mirror_dirs(&self, dirs_file: Option<&Path>) -> Result<Vec<MirrorDir>, Error> {
+        let (source, dirs) = match dirs_file {
+            Some(file) => (file.to_path_buf(), read_dirs_file(file)?),
+            None => {
+                let dirs = self.file.mirror.as_ref().map(|m| m.dirs.clone()).unwrap_or_default();
+                (self.path.clone(), dirs)
+            }
+        };
+        if dirs.is_empty() {
+            return Err(Error::NoMirrorDirs { path: source });
+        }
+        resolve_mirror_dirs(&source, dirs)
+    }
+
+    /// The configured directory `dir` (trailing `/` ignored).
+    pub fn mirror_dir(&self, dirs_file: Option<&Path>, dir: &str) -> Result<MirrorDir, Error> {
+        let dirs = self.mirror_dirs(dirs_file)?;
+        let wanted = normalize_dir(dir);
+        let known = dirs.iter().map(|d| d.dir.as_str()).collect::<Vec<_>>().join(", ");
+        dirs.into_iter()
+            .find(|d| d.dir == wanted)
+            .ok_or(Error::UnknownMirrorDir { dir: dir.to_owned(), known })
+    }
+
     /// Every setting with its value (secrets redacted) and where it comes from.
     pub fn entries(&self) -> Vec<Entry> {
         let f = &self.file;
@@ -150,6 +192,14 @@ impl Settings {
         push("retention.daily", source(policy.daily), Some(default.daily.to_string()));
         push("retention.weekly", source(policy.weekly), Some(default.weekly.to_string()));
         push("retention.monthly", source(policy.monthly), Some(default.monthly.to_string()));
+        push("retention.last", source(policy.last), Some(default.last.to_string()));
+        push("retention.yearly", source(policy.yearly), Some(default.yearly.to_string()));
+        let mirror = f.mirror.clone().unwrap_or_default();
+        push("mirror.repository", path(&mirror.repository), None);
+        for (dir, settings) in &mirror.dirs {
+            let patterns = serde_json::to_string(&settings.exclude).unwrap_or_default();
+            push(&format!("mirror.dirs.{dir}.exclude"), Some(patterns), None);
+        }
         let mut names: Vec<&str> = f.services.keys().map(String::as_str).collect();
         if !f.services.contains_key(DEFAULT_SERVICE) {
             names.insert(0, DEFAULT_SERVICE);
@@ -185,6 +235,30 @@ impl Settings {
         }
         entries
     }
+}
+
+fn resolve_mirror_dirs(source: &Path, dirs: DirsFile) -> Result<Vec<MirrorDir>, Error> {
+    let mut resolved: Vec<MirrorDir> = Vec::with_capacity(dirs.len());
+    for (dir, settings) in dirs {
+        let invalid =
+            |message: String| Error::MirrorDir { path: source.into(), dir: dir.clone(), message };
+        if !dir.starts_with('/') {
+            return Err(invalid("not an absolute path".into()));
+        }
+        let filter = Filter::parse(&settings.exclude).map_err(|e| invalid(e.to_string()))?;
+        let normalized = normalize_dir(&dir);
+        if resolved.iter().any(|d| d.dir == normalized) {
+            return Err(invalid("configured twice".into()));
+        }
+        resolved.push(MirrorDir { dir: normalized, filter });
+    }
+    Ok(resolved)
+}
+
+/// A directory without trailing slashes (`/` stays `/`).
+pub fn normalize_dir(dir: &str) -> String {
+    let trimmed = dir.trim_end_matches('/');
+    if trimmed.is_empty() { "/".into() } else { trimmed.into() }
 }
 
 fn home_dir() -> Option<PathBuf> {

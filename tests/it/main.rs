@@ -6,6 +6,7 @@ mod cluster;
 mod config;
 mod harness;
 mod load_db;
+mod mirror;
 mod neutralize;
 mod save_db;
 mod support;

@@ -1,0 +1,231 @@
+//! `oe mirror …`: deduplicated snapshots of directories, with rsync's exclusion rules.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::args::Global;
+use super::run::{progress_bar, threads};
+use crate::config::Settings;
+use crate::mirror::{self, repo::LockMode, repo::Repository};
+use crate::output::Printer;
+use crate::retention::Policy;
+
+#[derive(Debug, clap::Args)]
+pub struct MirrorArgs {
+    /// The repository [default: mirror.repository of the config]
+    #[arg(long, short = 'r', global = true, value_name = "PATH")]
+    repository: Option<PathBuf>,
+    /// Read the directories and their exclusions from a mirror-dir file (a map of directory
+    /// to `{exclude: [...]}`) instead of `mirror.dirs`
+    #[arg(long, global = true, value_name = "PATH")]
+    dirs_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: MirrorCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum MirrorCommand {
+    /// Create an empty repository
+    Init {
+        /// Where [default: mirror.repository]
+        repo: Option<PathBuf>,
+    },
+    /// Snapshot every configured directory, or one
+    Run {
+        /// Only this configured directory
+        #[arg(long, value_name = "DIR")]
+        dir: Option<String>,
+        /// Only walk and say what would be read; store nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List snapshots: id, time, directory, files, bytes, new bytes
+    Snapshots {
+        /// Only those of this directory
+        #[arg(long, value_name = "DIR")]
+        dir: Option<String>,
+    },
+    /// List what a snapshot holds, below PATH
+    Ls {
+        /// Snapshot id (or a unique prefix), or `latest`
+        snapshot: String,
+        #[arg(long, value_name = "DIR")]
+        dir: String,
+        /// Only below this path of the snapshot
+        path: Option<String>,
+    },
+    /// Write a snapshot, or one path of it, into a directory
+    Restore {
+        /// Snapshot id (or a unique prefix), or `latest`
+        snapshot: String,
+        #[arg(long, value_name = "DIR")]
+        dir: String,
+        /// Where to write (created if missing)
+        #[arg(long, value_name = "DIR")]
+        target: PathBuf,
+        /// Only this path of the snapshot (restored at the same path below the target)
+        #[arg(long, value_name = "PATH")]
+        path: Option<String>,
+    },
+    /// Check the repository's structure; with --read-data, every stored byte
+    Check {
+        #[arg(long)]
+        read_data: bool,
+    },
+    /// Delete the snapshots the keep rules do not keep, directory by directory
+    Forget {
+        /// Only the snapshots of this directory
+        #[arg(long, value_name = "DIR")]
+        dir: Option<String>,
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        keep_last: u32,
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        keep_daily: u32,
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        keep_weekly: u32,
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        keep_monthly: u32,
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        keep_yearly: u32,
+        /// Then remove the data no snapshot uses any more
+        #[arg(long)]
+        prune: bool,
+        /// Only show what would be deleted
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove the data no snapshot uses
+    Prune {
+        /// Only show what would be removed
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+pub async fn run(global: &Global, args: MirrorArgs, settings: Settings) -> anyhow::Result<()> {
+    let global = global.clone();
+    tokio::task::spawn_blocking(move || run_blocking(&global, args, settings)).await?
+}
+
+fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> anyhow::Result<()> {
+    let printer = Printer { json: global.json, quiet: global.quiet };
+    let open = |mode: LockMode| -> anyhow::Result<_> {
+        let path = settings.mirror_repository(args.repository.as_deref())?;
+        let repo = Repository::open(&path)?;
+        let lock = repo.lock(mode)?;
+        Ok((repo, lock))
+    };
+    let dirs_file = args.dirs_file.as_deref();
+    match args.command {
+        MirrorCommand::Init { repo } => {
+            let path =
+                settings.mirror_repository(repo.as_deref().or(args.repository.as_deref()))?;
+            Repository::init(&path)?;
+            printer.mirror_initialized(&path).context("writing to stdout")
+        }
+        MirrorCommand::Run { dir, dry_run } => {
+            let dirs = match dir {
+                Some(dir) => vec![settings.mirror_dir(dirs_file, &dir)?],
+                None => settings.mirror_dirs(dirs_file)?,
+            };
+            let (repo, _lock) = open(if dry_run { LockMode::Shared } else { LockMode::Exclusive })?;
+            let options = mirror::job::RunOptions {
+                dry_run,
+                threads: threads(),
+                progress: progress_bar(global.quiet, "mirroring"),
+            };
+            let report = mirror::job::run(&repo, &dirs, &options)?;
+            printer.mirror_run(&report).context("writing to stdout")?;
+            Ok(report.check()?)
+        }
+        MirrorCommand::Snapshots { dir } => {
+            let (repo, _lock) = open(LockMode::Shared)?;
+            let dir = dir.map(|d| mirror::job::normalize_dir(&d));
+            let snapshots = mirror::job::snapshots(&repo, dir.as_deref())?;
+            printer.mirror_snapshots(&snapshots).context("writing to stdout")
+        }
+        MirrorCommand::Ls { snapshot, dir, path } => {
+            let (repo, _lock) = open(LockMode::Shared)?;
+            let dir = mirror::job::normalize_dir(&dir);
+            let mut out = std::io::stdout().lock();
+            mirror::job::ls(&repo, &dir, &snapshot, path.as_deref(), &mut |line| {
+                printer.mirror_ls_line(&mut out, line)
+            })?;
+            Ok(())
+        }
+        MirrorCommand::Restore { snapshot, dir, target, path } => {
+            let (repo, _lock) = open(LockMode::Shared)?;
+            let dir = mirror::job::normalize_dir(&dir);
+            let outcome = mirror::job::restore(
+                &repo,
+                &dir,
+                &snapshot,
+                &target,
+                path.as_deref(),
+                progress_bar(global.quiet, "restoring"),
+            )?;
+            printer.mirror_restored(&target, &outcome).context("writing to stdout")
+        }
+        MirrorCommand::Check { read_data } => {
+            let (repo, _lock) = open(LockMode::Shared)?;
+            let report = mirror::job::check(&repo, read_data)?;
+            printer.mirror_checked(&report).context("writing to stdout")?;
+            Ok(report.result()?)
+        }
+        MirrorCommand::Forget {
+            dir,
+            keep_last,
+            keep_daily,
+            keep_weekly,
+            keep_monthly,
+            keep_yearly,
+            prune,
+            dry_run,
+        } => {
+            let policy = Policy {
+                last: keep_last,
+                daily: keep_daily,
+                weekly: keep_weekly,
+                monthly: keep_monthly,
+                yearly: keep_yearly,
+            };
+            if policy == Policy::NONE {
+                anyhow::bail!(mirror::job::Error::NoKeepRule);
+            }
+            let (repo, _lock) = open(LockMode::Exclusive)?;
+            let dir = dir.map(|d| mirror::job::normalize_dir(&d));
+            let plan = mirror::job::forget_plan(&repo, dir.as_deref(), policy)?;
+            printer.mirror_forget_plan(&plan, dry_run).context("writing to stdout")?;
+            if !dry_run {
+                mirror::job::forget(&repo, &plan)?;
+            }
+            if prune {
+                // A dry run prunes as if the forgotten snapshots were gone already.
+                let forgotten: Vec<&str> =
+                    if dry_run { plan.deleted_ids().collect() } else { Vec::new() };
+                prune_repo(&printer, &repo, dry_run, &forgotten)?;
+            }
+            Ok(())
+        }
+        MirrorCommand::Prune { dry_run } => {
+            let (repo, _lock) = open(LockMode::Exclusive)?;
+            prune_repo(&printer, &repo, dry_run, &[])
+        }
+    }
+}
+
+fn prune_repo(
+    printer: &Printer,
+    repo: &Repository,
+    dry_run: bool,
+    forgotten: &[&str],
+) -> anyhow::Result<()> {
+    let plan = mirror::job::prune_plan(repo, forgotten)?;
+    printer.mirror_prune_plan(&plan, dry_run).context("writing to stdout")?;
+    if !dry_run {
+        let stats = repo.prune(&plan)?;
+        printer.mirror_pruned(&stats).context("writing to stdout")?;
+    }
+    Ok(())
+}

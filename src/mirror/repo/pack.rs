@@ -1,0 +1,177 @@
+//! Pack files and index files: their encoding and decoding (see the format in the module
+//! docs of `repo`). Pure: bytes in, bytes out.
+
+use serde::{Deserialize, Serialize};
+
+use super::{BlobId, BlobKind, Error};
+
+pub const MAGIC: &[u8; 8] = b"OEPACK01";
+/// Header length (u32 LE) and magic.
+pub const TRAILER: usize = 12;
+/// A pack is written once it holds this much.
+pub const TARGET_SIZE: usize = 16 << 20;
+
+/// Where a blob is in its pack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: BlobId,
+    pub kind: BlobKind,
+    pub offset: u64,
+    /// Bytes stored.
+    pub length: u64,
+    /// Bytes of the blob, uncompressed.
+    pub raw_length: u64,
+    pub compressed: bool,
+}
+
+/// One pack of an index file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexedPack {
+    pub pack: String,
+    pub blobs: Vec<Entry>,
+}
+
+/// A pack being filled.
+#[derive(Default)]
+pub struct Builder {
+    pub data: Vec<u8>,
+    pub entries: Vec<Entry>,
+}
+
+impl Builder {
+    pub fn push(
+        &mut self,
+        id: BlobId,
+        kind: BlobKind,
+        stored: &[u8],
+        raw_length: usize,
+        compressed: bool,
+    ) -> Entry {
+        let entry = Entry {
+            id,
+            kind,
+            offset: self.data.len() as u64,
+            length: stored.len() as u64,
+            raw_length: raw_length as u64,
+            compressed,
+        };
+        self.data.extend_from_slice(stored);
+        self.entries.push(entry);
+        entry
+    }
+
+    /// The finished pack's bytes and name (the BLAKE3 of the bytes).
+    pub fn finish(mut self) -> (String, Vec<u8>, Vec<Entry>) {
+        let mut header = Vec::new();
+        ciborium::into_writer(&self.entries, &mut header).expect("a header encodes into memory");
+        self.data.extend_from_slice(&header);
+        self.data.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        self.data.extend_from_slice(MAGIC);
+        let name = blake3::hash(&self.data).to_hex().to_string();
+        (name, self.data, self.entries)
+    }
+}
+
+/// The header length from the last [`TRAILER`] bytes of a pack.
+pub fn header_length(trailer: &[u8], pack: &str) -> Result<u64, Error> {
+    if trailer.len() != TRAILER || &trailer[4..] != MAGIC {
+        return Err(Error::Corrupt {
+            what: format!("pack {pack} does not end with a pack trailer"),
+        });
+    }
+    Ok(u64::from(u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes"))))
+}
+
+/// Decodes a pack header, checking that its entries lie inside `data_length` bytes.
+pub fn decode_header(bytes: &[u8], data_length: u64, pack: &str) -> Result<Vec<Entry>, Error> {
+    let entries: Vec<Entry> = ciborium::from_reader(bytes).map_err(|e| Error::Corrupt {
+        what: format!("pack {pack}: header does not decode: {e}"),
+    })?;
+    if let Some(bad) =
+        entries.iter().find(|e| e.offset.checked_add(e.length).is_none_or(|end| end > data_length))
+    {
+        return Err(Error::Corrupt {
+            what: format!("pack {pack}: blob {} lies outside the pack", bad.id),
+        });
+    }
+    Ok(entries)
+}
+
+pub fn encode_index(packs: &[IndexedPack]) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::into_writer(packs, &mut out).expect("an index encodes into memory");
+    out
+}
+
+pub fn decode_index(bytes: &[u8], name: &str) -> Result<Vec<IndexedPack>, Error> {
+    ciborium::from_reader(bytes)
+        .map_err(|e| Error::Corrupt { what: format!("index {name} does not decode: {e}") })
+}
+
+/// A blob's bytes from what was stored, checked against its id.
+pub fn unpack(entry: &Entry, stored: &[u8], pack: &str) -> Result<Vec<u8>, Error> {
+    let data = if entry.compressed {
+        zstd::bulk::decompress(stored, entry.raw_length as usize).map_err(|e| Error::Corrupt {
+            what: format!("pack {pack}: blob {} does not decompress: {e}", entry.id),
+        })?
+    } else {
+        stored.to_vec()
+    };
+    if data.len() as u64 != entry.raw_length || BlobId::of(&data) != entry.id {
+        return Err(Error::Corrupt {
+            what: format!("pack {pack}: blob {} does not match its hash", entry.id),
+        });
+    }
+    Ok(data)
+}
+
+/// What to store for `data`: zstd level 3, or the bytes themselves when compression saves
+/// less than 1/32.
+pub fn compress(data: &[u8]) -> (Vec<u8>, bool) {
+    match zstd::bulk::compress(data, 3) {
+        Ok(c) if c.len() < data.len() - data.len() / 32 => (c, true),
+        _ => (data.to_vec(), false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pack_round_trips() {
+        let mut b = Builder::default();
+        let text = b"compressible ".repeat(1000);
+        let (stored, compressed) = compress(&text);
+        assert!(compressed && stored.len() < text.len() / 10);
+        let e1 = b.push(BlobId::of(&text), BlobKind::Data, &stored, text.len(), compressed);
+        let noise: Vec<u8> =
+            (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let (stored2, c2) = compress(&noise);
+        let e2 = b.push(BlobId::of(&noise), BlobKind::Tree, &stored2, noise.len(), c2);
+        let (name, bytes, entries) = b.finish();
+        assert_eq!(name, blake3::hash(&bytes).to_hex().as_str());
+        let len = header_length(&bytes[bytes.len() - TRAILER..], &name).unwrap() as usize;
+        let data_len = (bytes.len() - TRAILER - len) as u64;
+        let header =
+            decode_header(&bytes[data_len as usize..bytes.len() - TRAILER], data_len, &name)
+                .unwrap();
+        assert_eq!(header, entries);
+        assert_eq!(header, [e1, e2]);
+        for e in &header {
+            let stored = &bytes[e.offset as usize..(e.offset + e.length) as usize];
+            let data = unpack(e, stored, &name).unwrap();
+            assert_eq!(BlobId::of(&data), e.id);
+        }
+        let mut flipped = bytes[..e1.length as usize].to_vec();
+        flipped[5] ^= 1;
+        assert!(unpack(&e1, &flipped, &name).is_err());
+    }
+
+    #[test]
+    fn a_truncated_pack_is_refused() {
+        let (name, bytes, _) = Builder::default().finish();
+        assert!(header_length(&bytes[..TRAILER - 1], &name).is_err());
+        assert!(header_length(b"xxxxOEPACK02", &name).is_err());
+    }
+}

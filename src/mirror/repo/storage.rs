@@ -1,0 +1,204 @@
+//! Where the repository's objects live: a small interface of immutable named objects (put,
+//! get, list, delete), with a local directory as the first implementation. A remote backup
+//! server or S3-compatible storage implements the same five calls.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The kinds of objects, each in its own namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    Config,
+    Pack,
+    Index,
+    Snapshot,
+    Lock,
+}
+
+/// Immutable named objects. `put` is atomic and durable when it returns: a reader sees the
+/// whole object or none of it.
+pub trait Storage: Send + Sync {
+    fn put(&self, kind: ObjectKind, name: &str, data: &[u8]) -> io::Result<()>;
+    fn get(&self, kind: ObjectKind, name: &str) -> io::Result<Vec<u8>>;
+    fn get_range(&self, kind: ObjectKind, name: &str, offset: u64, len: u64)
+    -> io::Result<Vec<u8>>;
+    /// Names of the objects of `kind`, in no particular order.
+    fn list(&self, kind: ObjectKind) -> io::Result<Vec<String>>;
+    fn delete(&self, kind: ObjectKind, name: &str) -> io::Result<()>;
+    /// Size in bytes of an object.
+    fn size(&self, kind: ObjectKind, name: &str) -> io::Result<u64>;
+}
+
+/// A directory: `config`, `data/<2 hex>/<name>`, `index/`, `snapshots/`, `locks/`, `tmp/`.
+pub struct LocalStorage {
+    root: PathBuf,
+    counter: AtomicU64,
+}
+
+impl LocalStorage {
+    pub fn new(root: &Path) -> LocalStorage {
+        LocalStorage { root: root.to_path_buf(), counter: AtomicU64::new(0) }
+    }
+
+    /// Makes the directories of an empty repository.
+    pub fn create_layout(&self) -> io::Result<()> {
+        for dir in ["data", "index", "snapshots", "locks", "tmp"] {
+            fs::create_dir_all(self.root.join(dir))?;
+        }
+        sync_dir(&self.root)
+    }
+
+    fn dir(&self, kind: ObjectKind) -> PathBuf {
+        self.root.join(match kind {
+            ObjectKind::Config => "",
+            ObjectKind::Pack => "data",
+            ObjectKind::Index => "index",
+            ObjectKind::Snapshot => "snapshots",
+            ObjectKind::Lock => "locks",
+        })
+    }
+
+    fn path(&self, kind: ObjectKind, name: &str) -> io::Result<PathBuf> {
+        let valid = !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && !name.starts_with('.');
+        if !valid {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid object name {name:?}"),
+            ));
+        }
+        Ok(match kind {
+            ObjectKind::Pack => self.dir(kind).join(&name[..2.min(name.len())]).join(name),
+            _ => self.dir(kind).join(name),
+        })
+    }
+}
+
+impl Storage for LocalStorage {
+    fn put(&self, kind: ObjectKind, name: &str, data: &[u8]) -> io::Result<()> {
+        let path = self.path(kind, name)?;
+        let dir = path.parent().expect("objects are inside the repository");
+        if kind == ObjectKind::Pack {
+            fs::create_dir_all(dir)?;
+        }
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let temp = self.root.join("tmp").join(format!("{}-{n}-{name}", std::process::id()));
+        let written = (|| {
+            let mut file =
+                OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp)?;
+            file.write_all(data)?;
+            file.sync_all()?;
+            fs::rename(&temp, &path)?;
+            sync_dir(dir)
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        written
+    }
+
+    fn get(&self, kind: ObjectKind, name: &str) -> io::Result<Vec<u8>> {
+        fs::read(self.path(kind, name)?)
+    }
+
+    fn get_range(
+        &self,
+        kind: ObjectKind,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<Vec<u8>> {
+        let mut file = File::open(self.path(kind, name)?)?;
+        file.seek(SeekFrom::Start(offset))?;
+        let mut out = vec![0; len as usize];
+        file.read_exact(&mut out)?;
+        Ok(out)
+    }
+
+    fn list(&self, kind: ObjectKind) -> io::Result<Vec<String>> {
+        let dir = self.dir(kind);
+        let mut names = Vec::new();
+        let mut push = |dir: &Path| -> io::Result<()> {
+            for entry in fs::read_dir(dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_file() {
+                    if let Some(name) = entry.file_name().to_str() {
+                        names.push(name.to_owned());
+                    }
+                }
+            }
+            Ok(())
+        };
+        if kind == ObjectKind::Pack {
+            for sub in fs::read_dir(&dir)? {
+                let sub = sub?;
+                if sub.file_type()?.is_dir() {
+                    push(&sub.path())?;
+                }
+            }
+        } else if kind == ObjectKind::Config {
+            if self.root.join("config").is_file() {
+                names.push("config".into());
+            }
+        } else {
+            push(&dir)?;
+        }
+        Ok(names)
+    }
+
+    fn delete(&self, kind: ObjectKind, name: &str) -> io::Result<()> {
+        let path = self.path(kind, name)?;
+        match fs::remove_file(&path) {
+            Ok(()) => sync_dir(path.parent().expect("inside the repository")),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn size(&self, kind: ObjectKind, name: &str) -> io::Result<u64> {
+        Ok(fs::metadata(self.path(kind, name)?)?.len())
+    }
+}
+
+/// Makes a rename or removal in `dir` durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_get_list_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStorage::new(dir.path());
+        s.create_layout().unwrap();
+        s.put(ObjectKind::Pack, "abcdef", b"0123456789").unwrap();
+        s.put(ObjectKind::Index, "i1", b"x").unwrap();
+        assert!(dir.path().join("data/ab/abcdef").is_file());
+        assert_eq!(s.get(ObjectKind::Pack, "abcdef").unwrap(), b"0123456789");
+        assert_eq!(s.get_range(ObjectKind::Pack, "abcdef", 3, 4).unwrap(), b"3456");
+        assert!(s.get_range(ObjectKind::Pack, "abcdef", 8, 4).is_err());
+        assert_eq!(s.list(ObjectKind::Pack).unwrap(), ["abcdef"]);
+        assert_eq!(s.list(ObjectKind::Index).unwrap(), ["i1"]);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0, "temp files left");
+        s.delete(ObjectKind::Pack, "abcdef").unwrap();
+        s.delete(ObjectKind::Pack, "abcdef").unwrap();
+        assert!(s.list(ObjectKind::Pack).unwrap().is_empty());
+    }
+
+    #[test]
+    fn refuses_names_that_leave_their_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStorage::new(dir.path());
+        s.create_layout().unwrap();
+        for bad in ["", "../x", "a/b", ".hidden"] {
+            assert!(s.put(ObjectKind::Snapshot, bad, b"x").is_err(), "{bad}");
+        }
+    }
+}

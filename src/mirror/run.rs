@@ -1,0 +1,528 @@
+//! `oe mirror run` for one directory: walk it through its filter, store what changed since
+//! the previous snapshot, then write the new snapshot.
+//!
+//! The walk is depth first on the calling thread, one directory in memory at a time: it lists
+//! a directory, reads each changed file and cuts it into content-defined chunks (FastCDC,
+//! about 1 MiB on average; a file smaller than the minimum is one chunk), and hands the chunks
+//! to a pool of workers that hash, compress and pack them ([`Repository::put_blob`]). Once
+//! every chunk of a directory is stored, its tree is stored, and the directory above refers to
+//! it. The snapshot is written only after [`Repository::flush`] made every blob durable and
+//! indexed: an interrupted run leaves packs that the next run reuses, never a snapshot that
+//! refers to missing data.
+//!
+//! A file whose size, mtime, ctime and inode equal those of the same path in the previous
+//! snapshot is not read again: its chunk list is copied. Hard links (same device and inode)
+//! are read once per run. A file that changes while it is read is read again once; if it
+//! changes again, or cannot be read at all, the snapshot is written without a complete copy of
+//! it, marked partial, with the reason.
+//!
+//! Memory stays bounded: the chunks in flight are limited to two per worker.
+
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use indicatif::ProgressBar;
+use serde_bytes::ByteBuf;
+
+use super::filter::Filter;
+use super::repo::{self, BlobId, BlobKind, Repository};
+use super::snapshot::{Listed, Snapshot, Stats};
+use super::tree::{Kind, Node, Time, Tree};
+use super::walk::{self, Entry};
+use crate::process::interrupt;
+
+/// FastCDC sizes: chunks of 256 KiB to 4 MiB, about 1 MiB on average.
+pub const MIN_CHUNK: u32 = 256 * 1024;
+pub const AVG_CHUNK: u32 = 1024 * 1024;
+pub const MAX_CHUNK: u32 = 4 * 1024 * 1024;
+
+/// One directory to snapshot.
+pub struct Request<'a> {
+    pub repo: &'a Repository,
+    /// The configured directory, as configured.
+    pub dir: &'a str,
+    pub filter: &'a Filter,
+    /// The previous snapshot of the directory, whose unchanged files are not read again.
+    pub parent: Option<&'a Listed>,
+    pub threads: usize,
+    pub host: String,
+    /// Seconds since the Unix epoch: the snapshot's time.
+    pub time: i64,
+    /// Advanced by the bytes read.
+    pub progress: ProgressBar,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read the directory {dir}: {source}")]
+    Root { dir: String, source: io::Error },
+    #[error(transparent)]
+    Repo(#[from] repo::Error),
+    #[error(transparent)]
+    Tree(#[from] super::tree::Error),
+    #[error("stopped by a signal; what was stored so far is reused by the next run")]
+    Interrupted,
+}
+
+/// The snapshot written.
+#[derive(Debug)]
+pub struct Outcome {
+    pub id: String,
+    pub snapshot: Snapshot,
+}
+
+/// Takes a snapshot of `request.dir`.
+pub fn run(request: &Request) -> Result<Outcome, Error> {
+    let root = Path::new(request.dir);
+    let parent_tree = match request.parent {
+        Some(parent) => Some(load_tree(request.repo, parent.snapshot.tree)?),
+        None => None,
+    };
+    let metadata = std::fs::metadata(root)
+        .map_err(|source| Error::Root { dir: request.dir.into(), source })?;
+    if !metadata.is_dir() {
+        let source = io::Error::new(io::ErrorKind::NotADirectory, "not a directory");
+        return Err(Error::Root { dir: request.dir.into(), source });
+    }
+
+    let (tree, stats, errors) = std::thread::scope(|scope| {
+        let pool = Pool::start(scope, request.repo, request.threads);
+        let mut walker = Walker {
+            request,
+            root,
+            pool: &pool,
+            stats: Stats::default(),
+            errors: Vec::new(),
+            links: HashMap::new(),
+        };
+        let tree = walker.directory(&mut Vec::new(), parent_tree.as_ref());
+        let Walker { stats, errors, .. } = walker;
+        // Dropping the pool ends the workers; the scope waits for them.
+        drop(pool);
+        tree.map(|tree| (tree, stats, errors))
+    })?;
+    request.repo.flush()?;
+    let snapshot = Snapshot {
+        dir: request.dir.into(),
+        time: request.time,
+        host: request.host.clone(),
+        tree,
+        parent: request.parent.map(|p| p.id.clone()),
+        stats,
+        partial: !errors.is_empty(),
+        errors,
+        oe: env!("CARGO_PKG_VERSION").into(),
+    };
+    let id = request.repo.put_snapshot(&snapshot.encode())?;
+    Ok(Outcome { id, snapshot })
+}
+
+/// What [`run`] would do, reading no file and storing nothing: a snapshot (never written,
+/// id empty) whose `files_read` and `new_bytes` count the files that changed since the parent
+/// snapshot, which a run would read.
+pub fn plan(request: &Request) -> Result<Outcome, Error> {
+    let root = Path::new(request.dir);
+    let parent_tree = match request.parent {
+        Some(parent) => Some(load_tree(request.repo, parent.snapshot.tree)?),
+        None => None,
+    };
+    let mut stats = Stats::default();
+    let mut errors = Vec::new();
+    plan_dir(request, root, &mut Vec::new(), parent_tree.as_ref(), &mut stats, &mut errors)?;
+    let snapshot = Snapshot {
+        dir: request.dir.into(),
+        time: request.time,
+        host: request.host.clone(),
+        tree: BlobId([0; 32]),
+        parent: request.parent.map(|p| p.id.clone()),
+        stats,
+        partial: !errors.is_empty(),
+        errors,
+        oe: env!("CARGO_PKG_VERSION").into(),
+    };
+    Ok(Outcome { id: String::new(), snapshot })
+}
+
+fn plan_dir(
+    request: &Request,
+    root: &Path,
+    rel: &mut Vec<u8>,
+    parent: Option<&Tree>,
+    stats: &mut Stats,
+    errors: &mut Vec<String>,
+) -> Result<(), Error> {
+    interrupted()?;
+    let entries = match walk::list_dir(root, rel, request.filter) {
+        Ok(entries) => entries,
+        Err(source) if rel.is_empty() => {
+            return Err(Error::Root { dir: request.dir.into(), source });
+        }
+        Err(e) => {
+            errors.push(format!("{}: cannot list: {e}", display(rel)));
+            return Ok(());
+        }
+    };
+    stats.dirs += 1;
+    for entry in entries {
+        let node = node_of(&entry.name, &entry.metadata);
+        let previous = parent.and_then(|t| t.find(&entry.name));
+        match node.kind {
+            Kind::Dir => {
+                let subtree = previous
+                    .filter(|p| p.kind == Kind::Dir)
+                    .and_then(|p| p.subtree)
+                    .and_then(|id| load_tree(request.repo, id).ok());
+                let len = rel.len();
+                if !rel.is_empty() {
+                    rel.push(b'/');
+                }
+                rel.extend_from_slice(&entry.name);
+                let result = plan_dir(request, root, rel, subtree.as_ref(), stats, errors);
+                rel.truncate(len);
+                result?;
+            }
+            Kind::File => {
+                stats.files += 1;
+                stats.bytes += node.size;
+                if unchanged(request.repo, &node, previous).is_none() {
+                    stats.files_read += 1;
+                    stats.new_bytes += node.size;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The content of `previous` when the file `node` did not change since (same size, mtime,
+/// ctime, inode and device) and all its chunks are still in the repository.
+fn unchanged(repo: &Repository, node: &Node, previous: Option<&Node>) -> Option<Vec<BlobId>> {
+    let p = previous?;
+    let same = p.kind == Kind::File
+        && p.size == node.size
+        && p.mtime == node.mtime
+        && p.ctime == node.ctime
+        && p.inode == node.inode
+        && p.device == node.device;
+    (same && p.content.iter().all(|id| repo.has_blob(id))).then(|| p.content.clone())
+}
+
+/// Loads and decodes a tree blob.
+pub fn load_tree(repo: &Repository, id: BlobId) -> Result<Tree, Error> {
+    Ok(Tree::decode(id, &repo.get_blob(&id)?)?)
+}
+
+/// The state of one walk.
+struct Walker<'a, 'p> {
+    request: &'a Request<'a>,
+    root: &'a Path,
+    pool: &'p Pool,
+    stats: Stats,
+    /// Why the snapshot is partial.
+    errors: Vec<String>,
+    /// Content of the hard-linked files read so far, by device and inode.
+    links: HashMap<(u64, u64), Vec<BlobId>>,
+}
+
+/// A node whose content or subtree is still being stored.
+struct PendingNode {
+    node: Node,
+    chunks: Chunks,
+}
+
+/// A file's chunks handed to the pool: the workers' answers, and the size of each chunk (for
+/// the new-bytes count).
+#[derive(Default)]
+struct Chunks {
+    answers: Vec<Stored>,
+    sizes: Vec<u64>,
+}
+
+impl Walker<'_, '_> {
+    /// Stores the directory `rel` (raw bytes, `/`-joined, empty for the root) and everything
+    /// below it; returns its tree's id.
+    fn directory(&mut self, rel: &mut Vec<u8>, parent: Option<&Tree>) -> Result<BlobId, Error> {
+        interrupted()?;
+        let entries = match walk::list_dir(self.root, rel, self.request.filter) {
+            Ok(entries) => entries,
+            Err(source) if rel.is_empty() => {
+                return Err(Error::Root { dir: self.request.dir.into(), source });
+            }
+            Err(e) => {
+                self.errors.push(format!("{}: cannot list: {e}", display(rel)));
+                Vec::new()
+            }
+        };
+        self.stats.dirs += 1;
+        let mut pending = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let previous = parent.and_then(|t| t.find(&entry.name));
+            if let Some(node) = self.entry(rel, &entry, previous)? {
+                pending.push(node);
+            }
+        }
+        let mut tree = Tree { nodes: Vec::with_capacity(pending.len()) };
+        for PendingNode { mut node, chunks } in pending {
+            for (chunk, size) in chunks.answers.into_iter().zip(chunks.sizes) {
+                let (id, new) = chunk.recv().expect("a worker answers every chunk")?;
+                if new {
+                    self.stats.new_bytes += size;
+                    self.stats.new_blobs += 1;
+                }
+                node.content.push(id);
+            }
+            tree.nodes.push(node);
+        }
+        let (id, new) = self.request.repo.put_blob(BlobKind::Tree, &tree.encode())?;
+        if new {
+            self.stats.new_blobs += 1;
+        }
+        Ok(id)
+    }
+
+    /// The node of one entry of the directory `rel`; `None` when it vanished or could not be
+    /// read (recorded as an error).
+    fn entry(
+        &mut self,
+        rel: &mut Vec<u8>,
+        entry: &Entry,
+        previous: Option<&Node>,
+    ) -> Result<Option<PendingNode>, Error> {
+        let mut node = node_of(&entry.name, &entry.metadata);
+        let mut pending = PendingNode { node: node.clone(), chunks: Chunks::default() };
+        match node.kind {
+            Kind::Dir => {
+                let len = rel.len();
+                if !rel.is_empty() {
+                    rel.push(b'/');
+                }
+                rel.extend_from_slice(&entry.name);
+                let subtree = match previous.filter(|p| p.kind == Kind::Dir).and_then(|p| p.subtree)
+                {
+                    Some(id) => self.previous_tree(id),
+                    None => None,
+                };
+                let id = self.directory(rel, subtree.as_ref());
+                rel.truncate(len);
+                node.subtree = Some(id?);
+            }
+            Kind::File => {
+                self.stats.files += 1;
+                self.stats.bytes += node.size;
+                let link = (node.links > 1).then_some((node.device, node.inode));
+                if let Some(content) = link.and_then(|key| self.links.get(&key)) {
+                    node.content = content.clone();
+                } else if let Some(content) = unchanged(self.request.repo, &node, previous) {
+                    node.content = content;
+                } else {
+                    match self.read_file(rel, entry, &mut node)? {
+                        Some(chunks) => pending.chunks = chunks,
+                        None => return Ok(None),
+                    }
+                }
+                if let (Some(key), true) = (link, pending.chunks.answers.is_empty()) {
+                    self.links.entry(key).or_insert_with(|| node.content.clone());
+                }
+            }
+            Kind::Symlink => match std::fs::read_link(&entry.path) {
+                Ok(target) => {
+                    node.target = Some(ByteBuf::from(target.as_os_str().as_bytes().to_vec()))
+                }
+                Err(e) => {
+                    self.errors.push(format!(
+                        "{}: cannot read the link: {e}",
+                        display_in(rel, &entry.name)
+                    ));
+                    return Ok(None);
+                }
+            },
+            Kind::Fifo | Kind::Socket | Kind::CharDevice | Kind::BlockDevice => {}
+        }
+        pending.node = node;
+        Ok(Some(pending))
+    }
+
+    /// The previous snapshot's tree `id`, if it can still be read (else every file below is
+    /// simply read again).
+    fn previous_tree(&self, id: BlobId) -> Option<Tree> {
+        match load_tree(self.request.repo, id) {
+            Ok(tree) => Some(tree),
+            Err(e) => {
+                tracing::warn!("previous snapshot unreadable here, reading again: {e}");
+                None
+            }
+        }
+    }
+
+    /// Reads a changed file into chunks handed to the pool; reads once more if it changed
+    /// meanwhile. `None` when it cannot be read (recorded). Updates `node` with what was read.
+    fn read_file(
+        &mut self,
+        rel: &[u8],
+        entry: &Entry,
+        node: &mut Node,
+    ) -> Result<Option<Chunks>, Error> {
+        let name = || display_in(rel, &entry.name);
+        let mut before = entry.metadata.clone();
+        for attempt in 1..=2 {
+            let read = self.chunk_file(&entry.path);
+            let (chunks, after) = match read {
+                Ok(read) => read,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(_) if interrupt::signal().is_some() => return Err(Error::Interrupted),
+                Err(e) => {
+                    self.errors.push(format!("{}: cannot read: {e}", name()));
+                    return Ok(None);
+                }
+            };
+            self.stats.files_read += 1;
+            let read_bytes: u64 = chunks.sizes.iter().sum();
+            if same_file_state(&before, &after) && read_bytes == after.len() {
+                *node = Node { content: Vec::new(), ..node_of(&entry.name, &after) };
+                return Ok(Some(chunks));
+            }
+            if attempt == 2 {
+                self.errors
+                    .push(format!("{}: changed while being read; stored as last read", name()));
+                *node =
+                    Node { content: Vec::new(), size: read_bytes, ..node_of(&entry.name, &after) };
+                return Ok(Some(chunks));
+            }
+            tracing::info!("{} changed while being read: reading it again", name());
+            before = after;
+        }
+        unreachable!("the loop returns on its second attempt")
+    }
+
+    /// Cuts one file into chunks handed to the pool; returns them with the file's metadata
+    /// after the read (fstat of the open file).
+    fn chunk_file(&mut self, path: &Path) -> io::Result<(Chunks, Metadata)> {
+        let file = File::open(path)?;
+        let mut chunks = Chunks::default();
+        let cutter = fastcdc::v2020::StreamCDC::new(&file, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK);
+        for chunk in cutter {
+            let chunk = chunk.map_err(|e| match e {
+                fastcdc::v2020::Error::IoError(e) => e,
+                other => io::Error::other(other.to_string()),
+            })?;
+            interrupt::check()?;
+            self.request.progress.inc(chunk.length as u64);
+            chunks.sizes.push(chunk.length as u64);
+            chunks.answers.push(self.pool.submit(BlobKind::Data, chunk.data));
+        }
+        let after = file.metadata()?;
+        Ok((chunks, after))
+    }
+}
+
+/// Size and modification time unchanged: what tells a file was not written while read.
+fn same_file_state(before: &Metadata, after: &Metadata) -> bool {
+    before.len() == after.len()
+        && before.mtime() == after.mtime()
+        && before.mtime_nsec() == after.mtime_nsec()
+        && before.ino() == after.ino()
+}
+
+/// The node of an entry, from its metadata; content, subtree and target are filled later.
+fn node_of(name: &[u8], m: &Metadata) -> Node {
+    let t = m.file_type();
+    let kind = if t.is_dir() {
+        Kind::Dir
+    } else if t.is_symlink() {
+        Kind::Symlink
+    } else if t.is_fifo() {
+        Kind::Fifo
+    } else if t.is_socket() {
+        Kind::Socket
+    } else if t.is_char_device() {
+        Kind::CharDevice
+    } else if t.is_block_device() {
+        Kind::BlockDevice
+    } else {
+        Kind::File
+    };
+    let device_number = matches!(kind, Kind::CharDevice | Kind::BlockDevice);
+    Node {
+        name: ByteBuf::from(name.to_vec()),
+        kind,
+        mode: m.mode() & 0o7777,
+        uid: m.uid(),
+        gid: m.gid(),
+        mtime: Time { sec: m.mtime(), nsec: m.mtime_nsec() as u32 },
+        ctime: Time { sec: m.ctime(), nsec: m.ctime_nsec() as u32 },
+        inode: m.ino(),
+        device: m.dev(),
+        links: m.nlink(),
+        size: if matches!(kind, Kind::File | Kind::Symlink) { m.len() } else { 0 },
+        content: Vec::new(),
+        subtree: None,
+        target: None,
+        rdev: if device_number { m.rdev() } else { 0 },
+    }
+}
+
+fn interrupted() -> Result<(), Error> {
+    interrupt::check().map_err(|_| Error::Interrupted)
+}
+
+/// `rel/name` for messages.
+fn display_in(rel: &[u8], name: &[u8]) -> String {
+    if rel.is_empty() { display(name) } else { format!("{}/{}", display(rel), display(name)) }
+}
+
+fn display(bytes: &[u8]) -> String {
+    if bytes.is_empty() { ".".into() } else { String::from_utf8_lossy(bytes).into_owned() }
+}
+
+/// The answer of a worker about one chunk: its id, and whether the repository did not have it.
+type Stored = Receiver<Result<(BlobId, bool), repo::Error>>;
+
+/// A chunk to store, with where to send its id.
+struct Job {
+    kind: BlobKind,
+    data: Vec<u8>,
+    reply: SyncSender<Result<(BlobId, bool), repo::Error>>,
+}
+
+/// Workers storing chunks: hashing, compressing and packing happen on them.
+struct Pool {
+    jobs: SyncSender<Job>,
+}
+
+impl Pool {
+    /// Starts `threads` workers in `scope`; they stop when the pool is dropped.
+    fn start<'scope, 'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        repo: &'env Repository,
+        threads: usize,
+    ) -> Pool {
+        let threads = threads.max(1);
+        let (jobs, queue) = sync_channel::<Job>(threads * 2);
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..threads {
+            let queue = Arc::clone(&queue);
+            scope.spawn(move || {
+                loop {
+                    let job = queue.lock().expect("no worker panics holding the queue").recv();
+                    let Ok(job) = job else { return };
+                    // The walk may have stopped on an error and dropped the receiver.
+                    let _ = job.reply.send(repo.put_blob(job.kind, &job.data));
+                }
+            });
+        }
+        Pool { jobs }
+    }
+
+    fn submit(&self, kind: BlobKind, data: Vec<u8>) -> Stored {
+        let (reply, answer) = sync_channel(1);
+        self.jobs.send(Job { kind, data, reply }).expect("workers run while the pool exists");
+        answer
+    }
+}
