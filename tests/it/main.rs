@@ -7,6 +7,7 @@ mod config;
 mod harness;
 mod load_db;
 mod mirror;
+mod mirror_filter;
 mod neutralize;
 mod save_db;
 mod support;
