@@ -10,7 +10,8 @@
 #   BENCH_SCALE     size of the generated database (1: its plain dump is about 500 MB)
 #   BENCH_RUNS      timed runs of each command (3)
 #   BENCH_SECTIONS  sections to run, in order (default: "load save"; see section_* below;
-#                   odoo_zip also generates a filestore of ~5 GiB at scale 1)
+#                   odoo_zip and mirror also generate a filestore of ~5 GiB at scale 1,
+#                   mirror a million small files; mirror needs rsync, restic, borgbackup)
 #   BENCH_DIR       where the temporary files go: a directory is made inside it and removed at
 #                   the end (default: a new directory under /var/tmp). Needs ~3 GB at scale 1,
 #                   ~20 GB with odoo_zip.
@@ -565,9 +566,166 @@ section_odoo_zip() {
 # to "$table" with table_row (and may print its own tables), using the cluster (bench_src, the
 # PG* variables, "$dir/cluster/config.yml"), "$dir/work" for files, time_peer and time_oe.
 
-# Mirroring a server's database and filestore: `oe mirror` against restic and borg (backup
-# size, time of a first and of an incremental run).
-section_mirror() { say "section mirror: not written yet"; }
+# --- section: mirror ------------------------------------------------------------------------
+
+# `oe mirror` against rsync, restic and borg on a tree in an Odoo filestore layout
+# (contrib/gen-filestore.py: about 20,000 files, 5 GiB at scale 1, half incompressible) plus
+# the plain dump of bench_src (about 500 MB): a first snapshot, a run with nothing changed, a
+# full restore; then 14 "nights" of a dump of which 1% of the rows change each night (the
+# repository's growth); then the peak memory of a run over a tree of a million small files
+# (times the scale). Page cache dropped before every timed run when the kernel allows it.
+
+# Changes about 1% of the data rows of a plain dump in place (COPY lines: the last field gets
+# a new value), the same rows whatever the night, a different value each night.
+mutate_dump() {
+    python3 - "$1" "$2" <<'PY'
+import random, sys
+path, night = sys.argv[1], int(sys.argv[2])
+rng = random.Random(night)
+out = []
+in_copy = False
+with open(path, "rb") as f:
+    for line in f:
+        if line.startswith(b"COPY "):
+            in_copy = True
+        elif line == b"\\.\n":
+            in_copy = False
+        elif in_copy and rng.random() < 0.01:
+            fields = line.rstrip(b"\n").split(b"\t")
+            fields[-1] = b"night %d %d" % (night, rng.randrange(1 << 30))
+            line = b"\t".join(fields) + b"\n"
+        out.append(line)
+with open(path + ".new", "wb") as f:
+    f.writelines(out)
+PY
+    mv "$1.new" "$1"
+}
+
+# Bytes below a directory.
+dir_bytes() { du -sb "$1" | cut -f1; }
+
+section_mirror() {
+    ensure_tools rsync:rsync restic:restic borg:borgbackup
+    local m=$dir/mirror src i s
+    local settle_before=$settle_mode
+    if (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then settle_mode=drop; else settle_mode=sync; fi
+    rm -rf "$m"
+    mkdir -p "$m/src"
+    say "mirror: generating the tree (scale $scale)"
+    python3 "$repo/contrib/gen-filestore.py" --scale "$scale" "$m/src/filestore" "$m/filestore.tsv" >&2
+    cp "$dir/work/dump.sql" "$m/src/dump.sql"
+    src=$m/src
+    local files bytes
+    files=$(count_files "$src")
+    bytes=$(dir_bytes "$src")
+    printf '%s: {}\n' "$src" >"$m/dirs.yml"
+    export RESTIC_PASSWORD=bench BORG_PASSPHRASE='' BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
+    export RESTIC_CACHE_DIR=$m/restic-cache BORG_BASE_DIR=$m/borg-base SRC=$src M=$m
+    local oe_mirror=(mirror -r "$m/oe" --dirs-file "$m/dirs.yml")
+    local restic_first='restic -q -r "$M/restic" backup "$SRC"'
+    local borg_first='borg create --compression zstd,3 "$M/borg::first" "$SRC"'
+    local rsync_cmd='rsync -a "$SRC/" "$M/rsync/"'
+    local restic_again='restic -q -r "$M/restic" backup "$SRC"'
+    local borg_again='borg create --compression zstd,3 "$M/borg::again-$RANDOM$RANDOM" "$SRC"'
+    local restic_restore='rm -rf "$M/restic-out" && restic -q -r "$M/restic" restore latest --target "$M/restic-out"'
+    local id=mirror r
+    local t_first_oe=$dir/results/$id.first.oe t_first_restic=$dir/results/$id.first.restic
+    local t_first_borg=$dir/results/$id.first.borg t_first_rsync=$dir/results/$id.first.rsync
+    local t_same_oe=$dir/results/$id.same.oe t_same_rsync=$dir/results/$id.same.rsync
+    local t_same_restic=$dir/results/$id.same.restic t_same_borg=$dir/results/$id.same.borg
+    local t_restore_oe=$dir/results/$id.restore.oe t_restore_restic=$dir/results/$id.restore.restic
+    local rss=$dir/results/$id.rss
+    for f in "$t_first_oe" "$t_first_restic" "$t_first_borg" "$t_first_rsync" "$t_same_oe" \
+        "$t_same_rsync" "$t_same_restic" "$t_same_borg" "$t_restore_oe" "$t_restore_restic" "$rss"; do
+        : >"$f"
+    done
+    for ((i = 1; i <= runs; i++)); do
+        rm -rf "$m/oe" "$m/restic" "$m/borg" "$m/rsync" "$m/restic-cache" "$m/borg-base"
+        restic -q -r "$m/restic" init >/dev/null
+        borg init -e none "$m/borg" >/dev/null 2>&1
+        "$oe_bin" "${oe_mirror[@]}" init >/dev/null
+        # First snapshots (fresh repositories), then runs with nothing changed.
+        s=$(time_peer "$dir/logs/$id.first.rsync.$i" "$rsync_cmd"); echo "$s" >>"$t_first_rsync"; say "mirror first run $i: rsync ${s}s"
+        s=$(time_peer "$dir/logs/$id.first.restic.$i" "$restic_first"); echo "$s" >>"$t_first_restic"; say "mirror first run $i: restic ${s}s"
+        s=$(time_peer "$dir/logs/$id.first.borg.$i" "$borg_first"); echo "$s" >>"$t_first_borg"; say "mirror first run $i: borg ${s}s"
+        s=$(time_oe "$dir/logs/$id.first.oe.$i" "$rss" "${oe_mirror[@]}" run); echo "$s" >>"$t_first_oe"; say "mirror first run $i: oe ${s}s"
+        s=$(time_peer "$dir/logs/$id.same.rsync.$i" "$rsync_cmd"); echo "$s" >>"$t_same_rsync"; say "mirror unchanged run $i: rsync ${s}s"
+        s=$(time_peer "$dir/logs/$id.same.restic.$i" "$restic_again"); echo "$s" >>"$t_same_restic"; say "mirror unchanged run $i: restic ${s}s"
+        s=$(time_peer "$dir/logs/$id.same.borg.$i" "$borg_again"); echo "$s" >>"$t_same_borg"; say "mirror unchanged run $i: borg ${s}s"
+        s=$(time_oe "$dir/logs/$id.same.oe.$i" "$rss" "${oe_mirror[@]}" run); echo "$s" >>"$t_same_oe"; say "mirror unchanged run $i: oe ${s}s"
+        # Full restores into empty directories.
+        s=$(time_peer "$dir/logs/$id.restore.restic.$i" "$restic_restore"); echo "$s" >>"$t_restore_restic"; say "mirror restore $i: restic ${s}s"
+        rm -rf "$m/oe-out"
+        s=$(time_oe "$dir/logs/$id.restore.oe.$i" "$rss" "${oe_mirror[@]}" restore latest --dir "$src" --target "$m/oe-out"); echo "$s" >>"$t_restore_oe"; say "mirror restore $i: oe ${s}s"
+        diff -r "$src" "$m/oe-out" >/dev/null || { say "oe's restore differs from the source"; return 1; }
+        rm -rf "$m/oe-out" "$m/restic-out"
+    done
+    local first_oe first_restic first_borg fastest
+    first_oe=$(median <"$t_first_oe"); first_restic=$(median <"$t_first_restic"); first_borg=$(median <"$t_first_borg")
+    fastest=$(awk -v a="$first_restic" -v b="$first_borg" 'BEGIN { print (a < b) ? a : b }')
+    local rss_kib
+    rss_kib=$(maximum <"$rss")
+    table_row "mirror first snapshot vs restic" "$restic_first" "$first_restic" "$first_oe" "$fastest" 1.0 "fastest of restic and borg" "$rss_kib"
+    table_row "mirror first snapshot vs borg" "$borg_first" "$first_borg" "$first_oe" "$fastest" 1.0 "fastest of restic and borg" "$rss_kib"
+    table_row "mirror first copy (rsync, report)" "$rsync_cmd" "$(median <"$t_first_rsync")" "$first_oe" "$(median <"$t_first_rsync")" "" peer "$rss_kib"
+    local same_oe
+    same_oe=$(median <"$t_same_oe")
+    table_row "mirror nothing changed vs rsync" "$rsync_cmd" "$(median <"$t_same_rsync")" "$same_oe" "$(median <"$t_same_rsync")" 5 peer "$rss_kib"
+    table_row "mirror nothing changed vs restic" "$restic_again" "$(median <"$t_same_restic")" "$same_oe" "$(median <"$t_same_restic")" 1.0 peer "$rss_kib"
+    table_row "mirror nothing changed vs borg" "$borg_again" "$(median <"$t_same_borg")" "$same_oe" "$(median <"$t_same_borg")" 1.0 peer "$rss_kib"
+    table_row "mirror full restore vs restic" "$restic_restore" "$(median <"$t_restore_restic")" "$(median <"$t_restore_oe")" "$(median <"$t_restore_restic")" 1.0 peer "$rss_kib"
+    local repo_oe repo_restic repo_borg
+    repo_oe=$(dir_bytes "$m/oe"); repo_restic=$(dir_bytes "$m/restic"); repo_borg=$(dir_bytes "$m/borg")
+    rm -rf "$m/oe" "$m/restic" "$m/borg" "$m/rsync" "$m/restic-cache" "$m/borg-base" "$m/src/filestore"
+
+    # 14 nights of a dump with 1% of its rows changed each night.
+    say "mirror: 14 nights of a changing dump"
+    mkdir -p "$m/nightly"
+    cp "$dir/work/dump.sql" "$m/nightly/dump.sql"
+    printf '%s: {}\n' "$m/nightly" >"$m/nightly.yml"
+    local nightly=(mirror -r "$m/nightly-repo" --dirs-file "$m/nightly.yml") one fourteen night
+    "$oe_bin" "${nightly[@]}" init >/dev/null
+    "$oe_bin" "${nightly[@]}" run >/dev/null
+    one=$(dir_bytes "$m/nightly-repo")
+    for ((night = 2; night <= 14; night++)); do
+        mutate_dump "$m/nightly/dump.sql" "$night"
+        "$oe_bin" "${nightly[@]}" run >/dev/null
+    done
+    fourteen=$(dir_bytes "$m/nightly-repo")
+    rm -rf "$m/nightly" "$m/nightly-repo"
+
+    # A million small files (times the scale): peak memory of a first run.
+    local million
+    million=$(awk -v s="$scale" 'BEGIN { printf "%d", 1000000 * s }')
+    say "mirror: $million small files"
+    python3 - "$m/many" "$million" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    d = os.path.join(root, "%03d" % (i % 1000), "%02d" % (i // 1000 % 100))
+    if i < 100000:
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%d" % i), "w") as f:
+        f.write("file %d\n" % i)
+PY
+    printf '%s: {}\n' "$m/many" >"$m/many.yml"
+    "$oe_bin" mirror -r "$m/many-repo" init >/dev/null
+    local many_rss=$dir/results/$id.many.rss many_s
+    : >"$many_rss"
+    many_s=$(time_oe "$dir/logs/$id.many" "$many_rss" mirror -r "$m/many-repo" --dirs-file "$m/many.yml" run)
+    rm -rf "$m"
+    settle_mode=$settle_before
+
+    printf '| mirror repository after the first snapshot | %s | %s | %s |\n' "$(mib "$repo_oe")" \
+        "$(mib "$repo_restic")" "$(ratio "$repo_oe" "$repo_restic")" >>"$sizes"
+    printf '| mirror repository (borg as peer) | %s | %s | %s |\n' "$(mib "$repo_oe")" \
+        "$(mib "$repo_borg")" "$(ratio "$repo_oe" "$repo_borg")" >>"$sizes"
+    {
+        echo "- mirror: source $files files, $(mib "$bytes") MiB (generated filestore + plain dump); peers rsync $(rsync --version | awk 'NR == 1 { print $3 }'), restic $(restic version | awk '{ print $2 }'), borg $(borg --version | awk '{ print $2 }') (no encryption, zstd 3); mirror size peers: restic (first line), borg (second)."
+        echo "- mirror: 14 nights of the dump with 1% of its rows changed each night: repository $(mib "$fourteen") MiB against $(mib "$one") MiB after the first night: $(ratio "$fourteen" "$one")x (target ≤ 1.3x: $(verdict "$(ratio "$fourteen" "$one")" 1.3))."
+        echo "- mirror: first run over $million small files in $many_s s, peak RSS $(mib $(($(maximum <"$many_rss") * 1024))) MiB (target < 256 MiB at a million: $(verdict "$(mib $(($(maximum <"$many_rss") * 1024)))" 256)); peak RSS of the other mirror runs $(mib $((rss_kib * 1024))) MiB."
+    } >>"$notes"
+}
 
 # Idle memory of oe's daemon against the peers' equivalents (cron + scripts).
 section_daemon_memory() { say "section daemon_memory: not written yet"; }

@@ -4,11 +4,15 @@
 //!
 //! - drivers: [`cli`] (clap types, one file per subcommand, signals) and `main.rs`;
 //! - jobs: [`dump`] (`save-db`), [`load`] (`load-db`, `load`, `restore`), [`save`],
-//!   [`backup`], [`verify`], [`neutralize`]: short functions chaining steps;
+//!   [`backup`], [`verify`], [`neutralize`], [`mirror`] (`mirror::job`, `mirror::run`,
+//!   `mirror::restore`): short functions chaining steps;
 //! - adapters: [`pg`] (the only module talking to PostgreSQL or running its tools),
-//!   [`process`] (the only module spawning children), [`atomic`] (files that appear whole);
-//! - pure: [`pipeline`] (format detection, codecs, meters), [`config`] (settings), [`exit`]
-//!   (exit codes), [`output`] (the only module writing to stdout).
+//!   [`process`] (the only module spawning children), [`atomic`] (files that appear whole),
+//!   [`odoo`] (archive layout, manifest, filestore, neutralization), `mirror::repo` (the
+//!   snapshot repository and its storage);
+//! - pure: [`pipeline`] (format detection, codecs, meters), [`config`] (settings),
+//!   [`retention`] (keep rules), `mirror::filter` (rsync's rules), [`exit`] (exit codes),
+//!   [`output`] (the only module writing to stdout).
 
 pub mod atomic;
 pub mod backup;

@@ -200,7 +200,9 @@ fn write_archive(
     let dump_bytes = streamed.map_err(write_error)?;
     zip.add_bytes(MANIFEST_ENTRY, &manifest.to_json(), now).map_err(write_error)?;
     let mut file_bytes = 0;
-    for file in files {
+    let mut readahead = filestore::Readahead::new(files);
+    for (index, file) in files.iter().enumerate() {
+        readahead.reading(index);
         let name = format!("{FILESTORE_PREFIX}{}", file.relative);
         zip.add_file(&name, &file.path).map_err(|source| match source.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => {

@@ -611,3 +611,38 @@ fn unreadable_files_make_a_partial_snapshot_and_the_run_goes_on() {
         target.join("docs/deep/er/still/file.sql").is_file() && !target.join("secret").exists()
     );
 }
+
+#[test]
+fn a_file_written_while_it_is_read_is_flagged_and_the_snapshot_partial() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let m = Mirror::new(&[]);
+    fs::write(m.source.join("steady"), text(1, 1000)).unwrap();
+    let busy = m.source.join("growing.log");
+    fs::write(&busy, random_bytes(9, 30_000_000)).unwrap();
+    let stop = AtomicBool::new(false);
+    let run = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut file = fs::OpenOptions::new().append(true).open(&busy).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                file.write_all(b"another line\n").unwrap();
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        });
+        let run = m.oe(&["--json", "mirror", "run"]);
+        stop.store(true, Ordering::Relaxed);
+        run
+    });
+    let run = run.failure(8);
+    let report: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let errors = report["dirs"][0]["errors"].to_string();
+    assert!(
+        errors.contains("growing.log") && errors.contains("changed while being read"),
+        "{errors}"
+    );
+    // Both files are in the snapshot, the growing one as last read.
+    let target = m.env.path("r");
+    m.restore("latest", &target).success();
+    assert_eq!(fs::read(target.join("steady")).unwrap(), text(1, 1000));
+    assert!(fs::metadata(target.join("growing.log")).unwrap().len() >= 30_000_000);
+}
