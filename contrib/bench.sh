@@ -11,7 +11,8 @@
 #   BENCH_RUNS      timed runs of each command (3)
 #   BENCH_SECTIONS  sections to run, in order (default: "load save"; see section_* below;
 #                   odoo_zip and mirror also generate a filestore of ~5 GiB at scale 1,
-#                   mirror a million small files; mirror needs rsync, restic, borgbackup)
+#                   mirror_million a million small files; mirror needs rsync, restic, borgbackup;
+#                   mirror_nightly 14 nights of a changing dump)
 #   BENCH_DIR       where the temporary files go: a directory is made inside it and removed at
 #                   the end (default: a new directory under /var/tmp). Needs ~3 GB at scale 1,
 #                   ~20 GB with odoo_zip.
@@ -678,22 +679,50 @@ section_mirror() {
     repo_oe=$(dir_bytes "$m/oe"); repo_restic=$(dir_bytes "$m/restic"); repo_borg=$(dir_bytes "$m/borg")
     rm -rf "$m/oe" "$m/restic" "$m/borg" "$m/rsync" "$m/restic-cache" "$m/borg-base" "$m/src/filestore"
 
+    rm -rf "$m"
+    settle_mode=$settle_before
+
+    printf '| mirror repository after the first snapshot | %s | %s | %s |\n' "$(mib "$repo_oe")" \
+        "$(mib "$repo_restic")" "$(ratio "$repo_oe" "$repo_restic")" >>"$sizes"
+    printf '| mirror repository (borg as peer) | %s | %s | %s |\n' "$(mib "$repo_oe")" \
+        "$(mib "$repo_borg")" "$(ratio "$repo_oe" "$repo_borg")" >>"$sizes"
+    {
+        echo "- mirror: source $files files, $(mib "$bytes") MiB (generated filestore + plain dump); peers rsync $(rsync --version | awk 'NR == 1 { print $3 }'), restic $(restic version | awk '{ print $2 }'), borg $(borg --version | awk '{ print $2 }') (no encryption, zstd 3); mirror size peers: restic (first line), borg (second)."
+    } >>"$notes"
+}
+
+# 14 nights of the plain dump of bench_src, 1% of its rows changed each night: the growth of
+# the repository.
+section_mirror_nightly() {
+    local m=$dir/mirror-nightly
+    rm -rf "$m"
+    mkdir -p "$m"
     # 14 nights of a dump with 1% of its rows changed each night.
     say "mirror: 14 nights of a changing dump"
     mkdir -p "$m/nightly"
     cp "$dir/work/dump.sql" "$m/nightly/dump.sql"
     printf '%s: {}\n' "$m/nightly" >"$m/nightly.yml"
-    local nightly=(mirror -r "$m/nightly-repo" --dirs-file "$m/nightly.yml") one fourteen night
+    local nightly=(mirror -r "$m/repo" --dirs-file "$m/nightly.yml") one fourteen night
     "$oe_bin" "${nightly[@]}" init >/dev/null
     "$oe_bin" "${nightly[@]}" run >/dev/null
-    one=$(dir_bytes "$m/nightly-repo")
+    one=$(dir_bytes "$m/repo")
     for ((night = 2; night <= 14; night++)); do
         mutate_dump "$m/nightly/dump.sql" "$night"
         "$oe_bin" "${nightly[@]}" run >/dev/null
     done
-    fourteen=$(dir_bytes "$m/nightly-repo")
-    rm -rf "$m/nightly" "$m/nightly-repo"
+    fourteen=$(dir_bytes "$m/repo")
+    rm -rf "$m/nightly" "$m/repo"
 
+    rm -rf "$m"
+    echo "- mirror: 14 nights of the dump with 1% of its rows changed each night: repository $(mib "$fourteen") MiB against $(mib "$one") MiB after the first night: $(ratio "$fourteen" "$one")x (target ≤ 1.3x: $(verdict "$(ratio "$fourteen" "$one")" 1.3))." >>"$notes"
+}
+
+# A million small files (times the scale): time and peak memory of a first run and of a run
+# with nothing changed.
+section_mirror_million() {
+    local m=$dir/mirror-million id=mirror
+    rm -rf "$m"
+    mkdir -p "$m"
     # A million small files (times the scale): peak memory of a first run.
     local million
     million=$(awk -v s="$scale" 'BEGIN { printf "%d", 1000000 * s }')
@@ -713,18 +742,11 @@ PY
     local many_rss=$dir/results/$id.many.rss many_s
     : >"$many_rss"
     many_s=$(time_oe "$dir/logs/$id.many" "$many_rss" mirror -r "$m/many-repo" --dirs-file "$m/many.yml" run)
+    local again_s
+    again_s=$(time_oe "$dir/logs/$id.many.again" "$many_rss" mirror -r "$m/many-repo" --dirs-file "$m/many.yml" run)
     rm -rf "$m"
-    settle_mode=$settle_before
 
-    printf '| mirror repository after the first snapshot | %s | %s | %s |\n' "$(mib "$repo_oe")" \
-        "$(mib "$repo_restic")" "$(ratio "$repo_oe" "$repo_restic")" >>"$sizes"
-    printf '| mirror repository (borg as peer) | %s | %s | %s |\n' "$(mib "$repo_oe")" \
-        "$(mib "$repo_borg")" "$(ratio "$repo_oe" "$repo_borg")" >>"$sizes"
-    {
-        echo "- mirror: source $files files, $(mib "$bytes") MiB (generated filestore + plain dump); peers rsync $(rsync --version | awk 'NR == 1 { print $3 }'), restic $(restic version | awk '{ print $2 }'), borg $(borg --version | awk '{ print $2 }') (no encryption, zstd 3); mirror size peers: restic (first line), borg (second)."
-        echo "- mirror: 14 nights of the dump with 1% of its rows changed each night: repository $(mib "$fourteen") MiB against $(mib "$one") MiB after the first night: $(ratio "$fourteen" "$one")x (target ≤ 1.3x: $(verdict "$(ratio "$fourteen" "$one")" 1.3))."
-        echo "- mirror: first run over $million small files in $many_s s, peak RSS $(mib $(($(maximum <"$many_rss") * 1024))) MiB (target < 256 MiB at a million: $(verdict "$(mib $(($(maximum <"$many_rss") * 1024)))" 256)); peak RSS of the other mirror runs $(mib $((rss_kib * 1024))) MiB."
-    } >>"$notes"
+    echo "- mirror: first run over $million small files in $many_s s, peak RSS $(mib $(($(maximum <"$many_rss") * 1024))) MiB (target < 256 MiB at a million: $(verdict "$(mib $(($(maximum <"$many_rss") * 1024)))" 256)); a run with nothing changed in $again_s s." >>"$notes"
 }
 
 # Idle memory of oe's daemon against the peers' equivalents (cron + scripts).

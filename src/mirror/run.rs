@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
@@ -404,8 +404,21 @@ impl Walker<'_, '_> {
     /// Cuts one file into chunks handed to the pool; returns them with the file's metadata
     /// after the read (fstat of the open file).
     fn chunk_file(&mut self, path: &Path) -> io::Result<(Chunks, Metadata)> {
-        let file = File::open(path)?;
+        let mut file = File::open(path)?;
         let mut chunks = Chunks::default();
+        let size = file.metadata()?.len();
+        if size < u64::from(MIN_CHUNK) {
+            // One chunk, as FastCDC would cut it, without its 4 MiB buffer per file.
+            let mut data = Vec::with_capacity(size as usize);
+            file.read_to_end(&mut data)?;
+            if !data.is_empty() {
+                self.request.progress.inc(data.len() as u64);
+                chunks.sizes.push(data.len() as u64);
+                chunks.answers.push(self.pool.submit(BlobKind::Data, data));
+            }
+            let after = file.metadata()?;
+            return Ok((chunks, after));
+        }
         let cutter = fastcdc::v2020::StreamCDC::new(&file, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK);
         for chunk in cutter {
             let chunk = chunk.map_err(|e| match e {

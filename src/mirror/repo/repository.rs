@@ -14,6 +14,8 @@ use super::{BlobId, BlobKind, Error};
 
 /// The format this code reads and writes.
 const FORMAT: u64 = 1;
+/// Blobs of written packs after which a run writes an index file without waiting for its end.
+const INDEX_EVERY_BLOBS: usize = 100_000;
 
 #[derive(Serialize, Deserialize)]
 struct Config {
@@ -32,7 +34,8 @@ pub struct Repository {
 #[derive(Clone, Copy, Debug)]
 struct Location {
     pack: u32,
-    offset: u64,
+    /// Packs stay far below 4 GiB: a target of 16 MiB plus at most one blob.
+    offset: u32,
     length: u32,
     raw_length: u32,
     kind: BlobKind,
@@ -43,7 +46,7 @@ impl Location {
     fn new(pack: u32, e: &Entry) -> Location {
         Location {
             pack,
-            offset: e.offset,
+            offset: e.offset as u32,
             length: e.length as u32,
             raw_length: e.raw_length as u32,
             kind: e.kind,
@@ -55,7 +58,7 @@ impl Location {
         Entry {
             id,
             kind: self.kind,
-            offset: self.offset,
+            offset: u64::from(self.offset),
             length: u64::from(self.length),
             raw_length: u64::from(self.raw_length),
             compressed: self.compressed,
@@ -333,7 +336,11 @@ impl Repository {
             Ok(()) => {
                 state.packs[number as usize] = Slot::Stored(name.clone());
                 state.unindexed.push(IndexedPack { pack: name, blobs: entries });
-                Ok(())
+                let pending: usize = state.unindexed.iter().map(|p| p.blobs.len()).sum();
+                drop(state);
+                // An index file every so many blobs keeps memory bounded on trees of
+                // millions of small files (and spares the next run some recovery).
+                if pending >= INDEX_EVERY_BLOBS { self.write_pending_index() } else { Ok(()) }
             }
             Err(e) => {
                 // Its blobs are not stored: forget them, so that nothing refers to them.
@@ -354,6 +361,11 @@ impl Repository {
         if let Some(finished) = finished {
             self.write_pack(finished)?;
         }
+        self.write_pending_index()
+    }
+
+    /// Writes an index file of the packs no index file lists yet.
+    fn write_pending_index(&self) -> Result<(), Error> {
         let unindexed = std::mem::take(&mut self.lock_state().unindexed);
         if unindexed.is_empty() {
             return Ok(());
@@ -672,7 +684,8 @@ impl Repository {
 }
 
 fn slice<'a>(bytes: &'a [u8], location: &Location) -> &'a [u8] {
-    &bytes[location.offset as usize..location.offset as usize + location.length as usize]
+    let start = location.offset as usize;
+    &bytes[start..start + location.length as usize]
 }
 
 /// Random bytes from the kernel.
