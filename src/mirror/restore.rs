@@ -12,12 +12,11 @@
 
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use indicatif::ProgressBar;
 
@@ -68,7 +67,7 @@ pub fn restore(request: &Request) -> Result<Outcome, Error> {
         request,
         outcome: Outcome::default(),
         links: HashMap::new(),
-        is_root: unsafe_is_root(),
+        is_root: running_as_root(),
         temp: 0,
     };
     ensure_dir(request.target)?;
@@ -88,7 +87,8 @@ pub fn restore(request: &Request) -> Result<Outcome, Error> {
             restorer.node(&node, &here)?;
         }
     }
-    sync(request.target).map_err(|source| Error::Write { path: request.target.into(), source })?;
+    crate::atomic::sync_file_system(request.target)
+        .map_err(|source| Error::Write { path: request.target.into(), source })?;
     Ok(restorer.outcome)
 }
 
@@ -296,23 +296,7 @@ fn make_special(node: &Node, path: &Path) -> io::Result<()> {
     if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
-fn unsafe_is_root() -> bool {
+fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
-
-fn sync(dir: &Path) -> io::Result<()> {
-    crate::atomic::sync_file_system(dir)
-}
-
-/// A snapshot time as a `SystemTime`, for listings.
-pub fn system_time(t: Time) -> SystemTime {
-    if t.sec >= 0 {
-        UNIX_EPOCH + Duration::new(t.sec as u64, t.nsec)
-    } else {
-        UNIX_EPOCH - Duration::from_secs(t.sec.unsigned_abs()) + Duration::from_nanos(t.nsec as u64)
-    }
-}
-
-#[allow(dead_code)]
-fn _assert_file_is_send(_: File) {}
