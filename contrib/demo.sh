@@ -99,6 +99,19 @@ run oe config --backup-dir "$work/backups"
 run oe backup odoo -d demo_prod
 run oe backups
 
+# Deduplicated snapshots of the backup directory, with an rsync exclusion rule (the mirror-dir
+# file format; `mirror:` in the config does the same).
+mkdir -p "$work/backups/.cache"
+echo "scratch" >"$work/backups/.cache/scratch"
+printf '%s: {exclude: [/.cache/]}\n' "$work/backups" >mirror-dirs.yml
+run oe mirror -r "$work/repo" init
+run oe mirror -r "$work/repo" --dirs-file mirror-dirs.yml run
+run oe mirror -r "$work/repo" --dirs-file mirror-dirs.yml run
+run oe mirror -r "$work/repo" snapshots
+run oe mirror -r "$work/repo" ls latest --dir "$work/backups"
+run oe mirror -r "$work/repo" restore latest --dir "$work/backups" --target "$work/restored"
+run oe mirror -r "$work/repo" check --read-data
+
 # Loading over an existing database without --force is refused.
 printf '\n$ %s\n' "oe load-db odoo demo.sql.gz -d demo_staging"
 rc=0
