@@ -11,7 +11,7 @@
 //!   [`odoo`] (archive layout, manifest, filestore, neutralization), `mirror::repo` (the
 //!   snapshot repository and its storage);
 //! - pure: [`pipeline`] (format detection, codecs, meters), [`config`] (settings),
-//!   [`retention`] (keep rules), `mirror::filter` (rsync's rules), [`exit`] (exit codes),
+//!   [`retention`] (keep rules), [`schedule`] (cron schedules), `mirror::filter` (rsync's rules), [`exit`] (exit codes),
 //!   [`output`] (the only module writing to stdout).
 
 pub mod atomic;
@@ -30,4 +30,5 @@ pub mod pipeline;
 pub mod process;
 pub mod retention;
 pub mod save;
+pub mod schedule;
 pub mod verify;
