@@ -11,8 +11,8 @@
 //!   [`odoo`] (archive layout, manifest, filestore, neutralization), `mirror::repo` (the
 //!   snapshot repository and its storage);
 //! - pure: [`pipeline`] (format detection, codecs, meters), [`config`] (settings),
-//!   [`retention`] (keep rules), [`schedule`] (cron schedules), `mirror::filter` (rsync's rules), [`exit`] (exit codes),
-//!   [`output`] (the only module writing to stdout).
+//!   [`retention`] (keep rules), [`schedule`] (cron schedules), `mirror::filter` (rsync's
+//!   rules), [`exit`] (exit codes), [`output`] (the only module writing to stdout).
 
 pub mod atomic;
 pub mod backup;
