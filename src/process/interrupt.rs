@@ -25,6 +25,18 @@ pub fn raise(signal: i32) {
     RAISED.notify_waiters();
 }
 
+/// Kills every registered child's process group outright: for children still running when
+/// the grace period after a signal is over.
+pub fn kill_children() {
+    let children = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
+    for &pid in children.iter().flatten() {
+        // SAFETY: as in `terminate_group`.
+        unsafe {
+            libc::killpg(pid, libc::SIGKILL);
+        }
+    }
+}
+
 /// Resolves once a signal was received: for jobs that must clean up without waiting for a
 /// thread blocked on input that may never come (a silent pipe on stdin).
 pub async fn raised() -> i32 {
@@ -47,13 +59,14 @@ pub fn signal() -> Option<i32> {
 }
 
 /// An error if a signal was received: for loops that move bytes on their own.
+///
+/// Its kind is deliberately not `Interrupted`: `read_to_end`, `read_exact`, `io::copy` and
+/// every well-behaved read loop retry on `Interrupted` (it means EINTR), so such an error
+/// would make them spin forever instead of stopping.
 pub fn check() -> io::Result<()> {
     match signal() {
         None => Ok(()),
-        Some(signal) => Err(io::Error::new(
-            io::ErrorKind::Interrupted,
-            format!("interrupted by {}", signal_name(signal)),
-        )),
+        Some(signal) => Err(io::Error::other(format!("interrupted by {}", signal_name(signal)))),
     }
 }
 
