@@ -25,7 +25,7 @@ pub enum ExitCode {
     Io = 7,
     /// A mirror snapshot was written, but some files could not be read: it lacks them.
     Partial = 8,
-    /// Another run holds the mirror repository's lock.
+    /// Another run holds the lock of the mirror repository or of the database.
     Locked = 9,
     /// Stopped by SIGINT (128 + 2); partial results were removed.
     Interrupted = 130,
@@ -53,6 +53,22 @@ impl ExitCode {
     pub fn from_signal(signal: i32) -> ExitCode {
         if signal == libc::SIGINT { ExitCode::Interrupted } else { ExitCode::Terminated }
     }
+}
+
+/// The one-line message for a failed command: the error and those of its causes that its
+/// message does not already include.
+pub fn describe(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 impl From<ExitCode> for std::process::ExitCode {

@@ -2,7 +2,8 @@
 //!
 //! Layout, from the top down (dependencies only point downward; nothing imports `cli`):
 //!
-//! - drivers: [`cli`] (clap types, one file per subcommand, signals) and `main.rs`;
+//! - drivers: [`cli`] (clap types, one file per subcommand, signals), [`daemon`] (the
+//!   nightly service: schedules, state, notifications) and `main.rs`;
 //! - jobs: [`dump`] (`save-db`), [`load`] (`load-db`, `load`, `restore`), [`save`],
 //!   [`backup`], [`verify`], [`neutralize`], [`mirror`] (`mirror::job`, `mirror::run`,
 //!   `mirror::restore`): short functions chaining steps;
@@ -18,6 +19,7 @@ pub mod atomic;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod dump;
 pub mod exit;
 pub mod load;

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::backup::{BackupFile, BackupSummary};
 use crate::config::settings::{Entry, Source};
+use crate::daemon::state::Run;
 use crate::dump::DumpSummary;
 use crate::load::LoadSummary;
 use crate::mirror::job::{CheckReport, ForgetPlan, LsLine, RunReport};
@@ -449,6 +450,109 @@ impl Printer {
             s.packs_written,
             bytes(s.bytes_freed)
         )
+    }
+}
+
+/// One job as `oe status` shows it.
+#[derive(Debug, Serialize)]
+pub struct JobStatus {
+    pub job: String,
+    pub kind: String,
+    pub schedule: String,
+    /// False for a job the state file remembers but the configuration no longer has.
+    pub configured: bool,
+    pub next: Option<jiff::Zoned>,
+    pub running_since: Option<jiff::Timestamp>,
+    pub last_success: Option<jiff::Timestamp>,
+    pub last: Option<Run>,
+}
+
+impl Printer {
+    /// `oe daemon --print-schedule`: (job, schedule, next fire times).
+    pub fn schedule(&self, jobs: &[(String, String, Vec<jiff::Zoned>)]) -> io::Result<()> {
+        if self.json {
+            let jobs: Vec<_> = jobs
+                .iter()
+                .map(|(job, schedule, times)| {
+                    serde_json::json!({"job": job, "schedule": schedule, "next": times})
+                })
+                .collect();
+            return self.json_line(&jobs);
+        }
+        let mut out = io::stdout().lock();
+        for (job, schedule, times) in jobs {
+            writeln!(out, "{job} ({schedule}):")?;
+            for time in times {
+                writeln!(out, "  {}", time.strftime("%Y-%m-%d %H:%M %Z (%a)"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `oe daemon --once`: each run, database by database.
+    pub fn runs(&self, runs: &[Run]) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&runs);
+        }
+        if self.quiet {
+            return Ok(());
+        }
+        let mut out = io::stdout().lock();
+        for run in runs {
+            writeln!(out, "{} ({}): {} in {:.1} s", run.job, run.kind, run.result, run.seconds)?;
+            for item in &run.items {
+                let status = if item.ok { "ok" } else { "FAILED" };
+                let text = item.error.as_deref().or(item.detail.as_deref()).unwrap_or("");
+                writeln!(out, "  {status:<6} {}: {text}", item.name)?;
+            }
+            if run.items.is_empty() {
+                if let Some(error) = &run.error {
+                    writeln!(out, "  {error}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `oe status`.
+    pub fn status(&self, state_file: &std::path::Path, jobs: &[JobStatus]) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&jobs);
+        }
+        let mut out = io::stdout().lock();
+        if jobs.is_empty() {
+            return writeln!(out, "no jobs configured (add some under 'jobs:')");
+        }
+        for job in jobs {
+            let configured = if job.configured { "" } else { " (no longer configured)" };
+            writeln!(out, "{} ({} {}){configured}", job.job, job.kind, job.schedule)?;
+            if let Some(since) = job.running_since {
+                writeln!(out, "  running since {since}")?;
+            }
+            match &job.last {
+                Some(run) => {
+                    writeln!(
+                        out,
+                        "  last run:     {} {} ({:.1} s)",
+                        run.started, run.result, run.seconds
+                    )?;
+                    if let Some(error) = &run.error {
+                        writeln!(out, "  last error:   {error}")?;
+                    }
+                }
+                None => writeln!(out, "  last run:     never")?,
+            }
+            if let Some(t) = job.last_success {
+                writeln!(out, "  last success: {t}")?;
+            }
+            if let Some(next) = &job.next {
+                writeln!(out, "  next run:     {}", next.strftime("%Y-%m-%d %H:%M %Z"))?;
+            }
+        }
+        if !self.quiet {
+            writeln!(out, "(state: {})", state_file.display())?;
+        }
+        Ok(())
     }
 }
 

@@ -12,8 +12,9 @@ use crate::backup::{self, backup};
 use crate::config::Settings;
 use crate::config::settings::DEFAULT_SERVICE;
 use crate::output::Printer;
-use crate::pg::ConnParams;
+use crate::pg::{ConnParams, lock_database};
 use crate::save::SaveRequest;
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct BackupArgs {
@@ -55,8 +56,10 @@ pub async fn run_backup(
 ) -> anyhow::Result<()> {
     let service = settings.service(&args.service)?;
     let database = settings.database(args.database.as_deref())?;
+    let conn = ConnParams::from_env(&service.postgres);
+    let _lock = lock_database(&conn, &database, Duration::ZERO, "oe backup").await?;
     let request = SaveRequest {
-        conn: ConnParams::from_env(&service.postgres),
+        conn,
         database,
         data_dir: service.data_dir,
         output: PathBuf::new(),

@@ -10,7 +10,8 @@ use crate::config::{Environment, Settings};
 use crate::load::{Finishing, LoadRequest, load_db};
 use crate::odoo::layout::filestore_dir;
 use crate::output::Printer;
-use crate::pg::ConnParams;
+use crate::pg::{ConnParams, lock_database};
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
@@ -77,8 +78,10 @@ pub(super) async fn load_archive(
             ),
         });
     }
+    let conn = ConnParams::from_env(&service.postgres);
+    let _lock = lock_database(&conn, &database, Duration::ZERO, "oe load").await?;
     let request = LoadRequest {
-        conn: ConnParams::from_env(&service.postgres),
+        conn,
         filestore: Some(filestore_dir(&service.data_dir, &database)),
         database,
         input,

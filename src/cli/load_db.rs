@@ -10,7 +10,8 @@ use super::run::{progress_bar, threads};
 use crate::config::Settings;
 use crate::load::{Finishing, LoadRequest, load_db};
 use crate::output::Printer;
-use crate::pg::ConnParams;
+use crate::pg::{ConnParams, lock_database};
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct LoadDbArgs {
@@ -33,8 +34,10 @@ pub struct LoadDbArgs {
 pub async fn run(global: &Global, args: LoadDbArgs, settings: Settings) -> anyhow::Result<()> {
     let service = settings.service(&args.service)?;
     let database = settings.database(args.database.as_deref())?;
+    let conn = ConnParams::from_env(&service.postgres);
+    let _lock = lock_database(&conn, &database, Duration::ZERO, "oe load-db").await?;
     let request = LoadRequest {
-        conn: ConnParams::from_env(&service.postgres),
+        conn,
         database,
         input: args.input,
         filestore: None,

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod backup;
 pub mod config;
+pub mod daemon;
 pub mod load;
 pub mod load_db;
 pub mod mirror;

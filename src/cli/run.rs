@@ -9,6 +9,8 @@ use super::args::{Cli, Command};
 use crate::config::Settings;
 use crate::process::interrupt;
 
+pub use crate::exit::describe;
+
 /// Runs `cli` to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime =
@@ -29,6 +31,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Backups(args) => super::backup::run_backups(&global, args, settings),
             Command::Restore(args) => super::backup::run_restore(&global, args, settings).await,
             Command::Mirror(args) => super::mirror::run(&global, args, settings).await,
+            Command::Daemon(args) => super::daemon::run(&global, args, settings).await,
+            Command::Status(args) => super::daemon::status(&global, args, settings),
         }
     });
     // A step interrupted while blocked on a silent pipe is abandoned, not waited for.
@@ -81,20 +85,4 @@ pub fn progress_bar(quiet: bool, verb: &'static str) -> ProgressBar {
 /// Threads for compression: every core.
 pub fn threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
-/// The one-line message for a failed command: the error and those of its causes that its
-/// message does not already include.
-pub fn describe(error: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&text);
-        }
-    }
-    line
 }

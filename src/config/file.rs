@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Error;
+use super::daemon::{DaemonFile, JobsFile, NotifyFile, Parsed};
+use jiff::tz::TimeZone;
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +38,16 @@ pub struct ConfigFile {
     /// `oe mirror`: the snapshot repository and the directories mirrored into it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror: Option<MirrorFile>,
+    /// The zone schedules are computed in [default: the system's].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<Parsed<TimeZone>>,
+    /// `oe daemon`'s jobs, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub jobs: JobsFile,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon: Option<DaemonFile>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]

@@ -5,6 +5,7 @@
 //! `$XDG_CONFIG_HOME/oe/config.yml` (`~/.config/oe/config.yml`). It is written atomically with
 //! mode 0600, since it may hold passwords. No I/O beyond reading and writing that file.
 
+pub mod daemon;
 pub mod file;
 pub mod settings;
 

@@ -2,8 +2,10 @@
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::Error;
+use super::daemon::{Action, NotifyFile};
 use super::file::{ConfigFile, DirsFile, Environment, PostgresFile, Switch, read_dirs_file};
 use crate::atomic::AtomicFile;
 use crate::mirror::filter::Filter;
@@ -37,6 +39,28 @@ pub struct MirrorDir {
     /// Absolute, without a trailing `/` (but `/` itself).
     pub dir: String,
     pub filter: Filter,
+}
+
+/// What `oe daemon` and `oe status` work with.
+#[derive(Debug, Clone)]
+pub struct DaemonSettings {
+    pub timezone: jiff::tz::TimeZone,
+    /// In name order.
+    pub jobs: Vec<Job>,
+    pub notify: NotifyFile,
+    pub state_file: PathBuf,
+    pub catch_up: Duration,
+    pub concurrency: usize,
+    pub grace_period: Duration,
+    pub lock_wait: Duration,
+}
+
+/// A job of the daemon.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub schedule: crate::schedule::Schedule,
+    pub action: Action,
 }
 
 /// Where a shown value comes from.
@@ -159,6 +183,55 @@ impl Settings {
             .ok_or(Error::UnknownMirrorDir { dir: dir.to_owned(), known })
     }
 
+    /// The daemon's settings, with their defaults; an error names a job that cannot run.
+    pub fn daemon(&self) -> Result<DaemonSettings, Error> {
+        let f = &self.file;
+        let d = f.daemon.clone().unwrap_or_default();
+        let invalid = |job: &str, message: String| Error::Invalid {
+            path: self.path.clone(),
+            message: format!("job '{job}': {message}"),
+        };
+        let mut jobs = Vec::with_capacity(f.jobs.len());
+        for (name, job) in &f.jobs {
+            match &job.action {
+                Action::Backup(_) | Action::RestoreTest(_) if f.backup_dir.is_none() => {
+                    return Err(invalid(
+                        name,
+                        "needs backup_dir (oe config --backup-dir DIR)".into(),
+                    ));
+                }
+                Action::Backup(spec) | Action::RestoreTest(spec) => {
+                    self.service(spec.service.as_deref().unwrap_or(DEFAULT_SERVICE))?;
+                }
+                Action::Mirror(_) => {
+                    self.mirror_repository(None)?;
+                    self.mirror_dirs(None)?;
+                }
+            }
+            jobs.push(Job {
+                name: name.clone(),
+                schedule: job.schedule.value.clone(),
+                action: job.action.clone(),
+            });
+        }
+        let duration = |v: &Option<super::daemon::Parsed<super::daemon::Duration>>, default| {
+            v.as_ref().map_or(default, |p| p.value.0)
+        };
+        Ok(DaemonSettings {
+            timezone: f
+                .timezone
+                .as_ref()
+                .map_or_else(jiff::tz::TimeZone::system, |tz| tz.value.clone()),
+            jobs,
+            notify: f.notify.clone().unwrap_or_default(),
+            state_file: d.state_file.unwrap_or_else(default_state_file),
+            catch_up: duration(&d.catch_up, Duration::from_secs(24 * 3600)),
+            concurrency: d.concurrency.unwrap_or(1).max(1) as usize,
+            grace_period: duration(&d.grace_period, Duration::from_secs(30)),
+            lock_wait: duration(&d.lock_wait, Duration::from_secs(3600)),
+        })
+    }
+
     /// Every setting with its value (secrets redacted) and where it comes from.
     pub fn entries(&self) -> Vec<Entry> {
         let f = &self.file;
@@ -200,6 +273,43 @@ impl Settings {
             let patterns = serde_json::to_string(&settings.exclude).unwrap_or_default();
             push(&format!("mirror.dirs.{dir}.exclude"), Some(patterns), None);
         }
+        let d = f.daemon.clone().unwrap_or_default();
+        let parsed = |v: &Option<super::daemon::Parsed<super::daemon::Duration>>| {
+            v.as_ref().map(|p| p.text.clone())
+        };
+        push(
+            "timezone",
+            f.timezone.as_ref().map(|t| t.text.clone()),
+            Some("(the system's)".into()),
+        );
+        push(
+            "daemon.state_file",
+            path(&d.state_file),
+            Some(default_state_file().display().to_string()),
+        );
+        push("daemon.catch_up", parsed(&d.catch_up), Some("24h".into()));
+        push("daemon.concurrency", d.concurrency.map(|c| c.to_string()), Some("1".into()));
+        push("daemon.grace_period", parsed(&d.grace_period), Some("30s".into()));
+        push("daemon.lock_wait", parsed(&d.lock_wait), Some("1h".into()));
+        for (name, job) in &f.jobs {
+            push(&format!("jobs.{name}.schedule"), Some(job.schedule.text.clone()), None);
+            let spec = serde_json::to_value(super::daemon::JobFile::clone(job))
+                .ok()
+                .and_then(|v| v.get(job.action.kind()).map(|a| a.to_string()));
+            push(&format!("jobs.{name}.{}", job.action.kind()), spec, None);
+        }
+        let notify = f.notify.clone().unwrap_or_default();
+        let target = |t: &Option<super::daemon::NotifyTargetFile>| {
+            // Webhook URLs (Slack's, say) are secrets too.
+            let t = t.as_ref()?;
+            let webhook = t.webhook.as_ref().map(|_| "********");
+            Some(serde_json::json!({"webhook": webhook, "command": t.command}).to_string())
+        };
+        push("notify.on_failure", target(&notify.on_failure), None);
+        push("notify.on_success", target(&notify.on_success), None);
+        // Ping URLs carry their secret in the path.
+        push("notify.ping_url", notify.ping_url.as_ref().map(|_| "********".into()), None);
+        push("notify.metrics_file", path(&notify.metrics_file), None);
         let mut names: Vec<&str> = f.services.keys().map(String::as_str).collect();
         if !f.services.contains_key(DEFAULT_SERVICE) {
             names.insert(0, DEFAULT_SERVICE);
@@ -259,6 +369,17 @@ fn resolve_mirror_dirs(source: &Path, dirs: DirsFile) -> Result<Vec<MirrorDir>, 
 pub fn normalize_dir(dir: &str) -> String {
     let trimmed = dir.trim_end_matches('/');
     if trimmed.is_empty() { "/".into() } else { trimmed.into() }
+}
+
+/// `$XDG_STATE_HOME/oe/state.json`, else `~/.local/state/oe/state.json`, else
+/// `/var/lib/oe/state.json`.
+fn default_state_file() -> PathBuf {
+    std::env::var_os("XDG_STATE_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| home_dir().map(|h| h.join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("/var/lib"))
+        .join("oe/state.json")
 }
 
 fn home_dir() -> Option<PathBuf> {

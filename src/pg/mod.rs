@@ -7,6 +7,7 @@
 //! - `catalog`: one database's tables, columns and Odoo modules, and SQL batches run in one
 //!   transaction with the rows each changed.
 //! - `odoo`: queries of an Odoo database's own tables (manifest facts, attachments).
+//! - `lock`: one run per database, across processes and hosts (an advisory lock).
 //! - `tools`: pg_dump, psql and pg_restore of the server's major version, as streams.
 //!
 //! Passwords reach child tools through `PGPASSWORD`/`PGPASSFILE`, never their arguments;
@@ -14,11 +15,13 @@
 
 pub mod catalog;
 pub mod conn;
+pub mod lock;
 pub mod odoo;
 pub mod server;
 pub mod tools;
 
 pub use conn::ConnParams;
+pub use lock::{DatabaseLock, lock_database};
 pub use server::Server;
 pub use tools::Tools;
 
@@ -40,6 +43,8 @@ pub enum Error {
     ToolMissing { tool: &'static str, major: u32, searched: Vec<PathBuf> },
     #[error(transparent)]
     Tool(#[from] crate::process::Error),
+    #[error("database '{database}' is busy: {holder} is working on it; try again when it is done")]
+    Busy { database: String, holder: String },
     #[error("sslmode={0} needs TLS, which oe's control connection does not support yet")]
     TlsUnsupported(&'static str),
 }
@@ -52,6 +57,7 @@ impl Error {
             Error::ToolMissing { .. } => ExitCode::MissingTool,
             Error::Tool(e) => e.exit_code(),
             Error::Query { .. } | Error::NoSuchDatabase(_) => ExitCode::Failure,
+            Error::Busy { .. } => ExitCode::Locked,
         }
     }
 }

@@ -82,6 +82,33 @@ impl OdooDb {
             .collect())
     }
 
+    /// The exact number of rows of each of `tables` (of schema `public`), `None` for a table
+    /// that does not exist.
+    pub async fn row_counts(&self, tables: &[&str]) -> Result<Vec<(String, Option<i64>)>, Error> {
+        let what = format!("counting the rows of '{}'", self.name);
+        let mut counts = Vec::with_capacity(tables.len());
+        for &table in tables {
+            let exists = self
+                .client
+                .query_opt(
+                    "SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = $1",
+                    &[&table],
+                )
+                .await
+                .map_err(|e| query(&what, &e))?
+                .is_some();
+            let count = if exists {
+                let sql = format!("SELECT count(*) FROM public.{}", super::server::ident(table));
+                let row = self.client.query_one(&sql, &[]).await.map_err(|e| query(&what, &e))?;
+                Some(row.get::<_, i64>(0))
+            } else {
+                None
+            };
+            counts.push((table.to_owned(), count));
+        }
+        Ok(counts)
+    }
+
     /// Runs `sql` (several statements) in one transaction.
     pub async fn execute_batch(&mut self, sql: &str, what: &str) -> Result<(), Error> {
         let tx = self.client.transaction().await.map_err(|e| query(what, &e))?;

@@ -22,12 +22,7 @@ impl Server {
             Some(SslMode::VerifyFull) => return Err(Error::TlsUnsupported("verify-full")),
             _ => {}
         }
-        let client = match connect_to(params, "postgres").await {
-            Err(Error::Connect { reason, .. }) if reason.contains("does not exist") => {
-                connect_to(params, "template1").await?
-            }
-            other => other?,
-        };
+        let client = connect_maintenance(params, "oe").await?;
         let row = client
             .query_one("SELECT current_setting('server_version_num')::int", &[])
             .await
@@ -48,6 +43,21 @@ impl Server {
             .await
             .map_err(|e| query("looking up the database", &e))?;
         Ok(row.is_some())
+    }
+
+    /// The databases a user works with: every one but templates, `postgres` and the
+    /// temporary ones of oe's loads (`<name>-oe-<tag>-<hex>`), by name.
+    pub async fn databases(&self) -> Result<Vec<String>, Error> {
+        let rows = self
+            .client
+            .query(
+                "SELECT datname FROM pg_database \
+                 WHERE NOT datistemplate AND datname <> 'postgres' ORDER BY datname",
+                &[],
+            )
+            .await
+            .map_err(|e| query("listing the databases", &e))?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).filter(|name| !is_derived(name)).collect())
     }
 
     /// Creates an empty database the way Odoo does.
@@ -138,14 +148,36 @@ impl Server {
     }
 }
 
+/// A connection to the `postgres` database, or `template1` where there is none.
+pub(crate) async fn connect_maintenance(
+    params: &ConnParams,
+    application_name: &str,
+) -> Result<Client, Error> {
+    match connect_as(params, "postgres", application_name).await {
+        Err(Error::Connect { reason, .. }) if reason.contains("does not exist") => {
+            connect_as(params, "template1", application_name).await
+        }
+        other => other,
+    }
+}
+
 pub(crate) async fn connect_to(params: &ConnParams, dbname: &str) -> Result<Client, Error> {
+    connect_as(params, dbname, "oe").await
+}
+
+/// A connection that shows as `application_name` in `pg_stat_activity`.
+pub(crate) async fn connect_as(
+    params: &ConnParams,
+    dbname: &str,
+    application_name: &str,
+) -> Result<Client, Error> {
     let mut config = tokio_postgres::Config::new();
     config
         .host(&params.host)
         .port(params.port)
         .user(&params.user)
         .dbname(dbname)
-        .application_name("oe")
+        .application_name(application_name)
         .connect_timeout(Duration::from_secs(10));
     if let Some(password) = params.password(dbname) {
         config.password(password);
@@ -169,6 +201,13 @@ pub(crate) fn query(what: &str, e: &tokio_postgres::Error) -> Error {
 /// A quoted SQL identifier.
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Whether `name` is one of [`derived_name`]'s.
+pub fn is_derived(name: &str) -> bool {
+    let Some((rest, suffix)) = name.rsplit_once('-') else { return false };
+    let Some((rest, _tag)) = rest.rsplit_once('-') else { return false };
+    suffix.len() == 8 && suffix.bytes().all(|b| b.is_ascii_hexdigit()) && rest.ends_with("-oe")
 }
 
 /// A name for a helper database derived from `base` (`<base>-oe-<tag>-<suffix>`), at most 63
@@ -206,5 +245,12 @@ mod tests {
         assert!(name.contains("-oe-tmp-"));
         assert_ne!(derived_name("acme", "tmp"), derived_name("acme", "tmp"));
         assert!(derived_name("acme", "old").starts_with("acme-oe-old-"));
+        assert!(is_derived(&derived_name("acme", "tmp")));
+        assert!(is_derived(&name));
+        for user_name in
+            ["acme", "acme-oe", "acme-oe-tmp", "acme-oe-tmp-xyz12345", "a-b-c-12345678"]
+        {
+            assert!(!is_derived(user_name), "{user_name}");
+        }
     }
 }

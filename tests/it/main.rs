@@ -4,6 +4,7 @@
 mod archive;
 mod cluster;
 mod config;
+mod daemon;
 mod harness;
 mod load_db;
 mod mirror;

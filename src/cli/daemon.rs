@@ -1,0 +1,137 @@
+//! `oe daemon [--once [--job NAME]...] [--print-schedule [-n N]]` and `oe status`.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use jiff::Timestamp;
+
+use super::args::Global;
+use super::run::threads;
+use crate::config::Settings;
+use crate::daemon::job::Context;
+use crate::daemon::service::{Recorder, run_recorded, serve};
+use crate::daemon::state::{Outcome, State};
+use crate::output::{JobStatus, Printer};
+
+#[derive(Debug, clap::Args)]
+pub struct DaemonArgs {
+    /// Run the jobs now, one after the other, and exit (for cron users and tests)
+    #[arg(long)]
+    once: bool,
+    /// With --once: only this job (repeatable)
+    #[arg(long, value_name = "NAME", requires = "once")]
+    job: Vec<String>,
+    /// Print the next fire times of every job and exit
+    #[arg(long, conflicts_with = "once")]
+    print_schedule: bool,
+    /// With --print-schedule: how many fire times per job
+    #[arg(short = 'n', value_name = "N", default_value_t = 5, requires = "print_schedule")]
+    count: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no job named '{name}' (configured: {known})")]
+    UnknownJob { name: String, known: String },
+    #[error("{failed} of {total} job(s) failed: {names}")]
+    Failed { failed: usize, total: usize, names: String },
+}
+
+pub async fn run(global: &Global, args: DaemonArgs, settings: Settings) -> anyhow::Result<()> {
+    let printer = Printer { json: global.json, quiet: global.quiet };
+    let daemon = settings.daemon()?;
+    if args.print_schedule {
+        let now = Timestamp::now();
+        let upcoming: Vec<(String, String, Vec<jiff::Zoned>)> = daemon
+            .jobs
+            .iter()
+            .map(|job| {
+                let times = job.schedule.upcoming(now, &daemon.timezone, args.count);
+                (job.name.clone(), job.schedule.to_string(), times)
+            })
+            .collect();
+        return printer.schedule(&upcoming).context("writing to stdout");
+    }
+    if !args.once {
+        return serve(settings, threads()).await;
+    }
+    let known = || daemon.jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>().join(", ");
+    for name in &args.job {
+        if !daemon.jobs.iter().any(|j| &j.name == name) {
+            anyhow::bail!(Error::UnknownJob { name: name.clone(), known: known() });
+        }
+    }
+    let jobs: Vec<_> = daemon
+        .jobs
+        .iter()
+        .filter(|j| args.job.is_empty() || args.job.contains(&j.name))
+        .cloned()
+        .collect();
+    let recorder = Arc::new(Recorder::open(&daemon)?);
+    let ctx = Context::new(settings, daemon, threads());
+    let mut runs = Vec::new();
+    for job in jobs {
+        if crate::process::interrupt::signal().is_some() {
+            break;
+        }
+        runs.push(run_recorded(Arc::clone(&ctx), Arc::clone(&recorder), job).await);
+    }
+    printer.runs(&runs).context("writing to stdout")?;
+    let failed: Vec<&str> =
+        runs.iter().filter(|r| r.result != Outcome::Success).map(|r| r.job.as_str()).collect();
+    if !failed.is_empty() {
+        anyhow::bail!(Error::Failed {
+            failed: failed.len(),
+            total: runs.len(),
+            names: failed.join(", ")
+        });
+    }
+    Ok(())
+}
+
+pub fn status(global: &Global, _args: StatusArgs, settings: Settings) -> anyhow::Result<()> {
+    let daemon = settings.daemon()?;
+    let state = State::read(&daemon.state_file)?;
+    let now = Timestamp::now();
+    let mut jobs: Vec<JobStatus> = daemon
+        .jobs
+        .iter()
+        .map(|job| {
+            let recorded = state.jobs.get(&job.name).cloned().unwrap_or_default();
+            JobStatus {
+                job: job.name.clone(),
+                kind: job.action.kind().to_owned(),
+                schedule: job.schedule.to_string(),
+                next: job
+                    .schedule
+                    .next_after(now, &daemon.timezone)
+                    .map(|t| t.to_zoned(daemon.timezone.clone())),
+                running_since: recorded.running.map(|r| r.started),
+                last_success: recorded.last_success,
+                last: recorded.last,
+                configured: true,
+            }
+        })
+        .collect();
+    // Jobs recorded but no longer configured still show, so nothing silently disappears.
+    for (name, recorded) in &state.jobs {
+        if !daemon.jobs.iter().any(|j| &j.name == name) {
+            jobs.push(JobStatus {
+                job: name.clone(),
+                kind: recorded.last.as_ref().map(|r| r.kind.clone()).unwrap_or_default(),
+                schedule: String::new(),
+                next: None,
+                running_since: recorded.running.as_ref().map(|r| r.started),
+                last_success: recorded.last_success,
+                last: recorded.last.clone(),
+                configured: false,
+            });
+        }
+    }
+    Printer { json: global.json, quiet: global.quiet }
+        .status(&daemon.state_file, &jobs)
+        .context("writing to stdout")
+}
