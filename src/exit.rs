@@ -78,7 +78,9 @@ impl From<ExitCode> for std::process::ExitCode {
 }
 
 fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
-    use crate::{backup, config, dump, load, mirror, neutralize, pg, process, save, verify};
+    use crate::{
+        backup, config, daemon, dump, load, mirror, neutralize, pg, process, save, verify,
+    };
     if let Some(e) = cause.downcast_ref::<config::Error>() {
         return Some(match e {
             config::Error::Read { .. } | config::Error::Write { .. } => ExitCode::Io,
@@ -104,6 +106,12 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
         return Some(e.exit_code());
     }
     if let Some(e) = cause.downcast_ref::<verify::Error>() {
+        return Some(e.exit_code());
+    }
+    if let Some(e) = cause.downcast_ref::<daemon::Error>() {
+        return Some(e.exit_code());
+    }
+    if let Some(e) = cause.downcast_ref::<daemon::state::Error>() {
         return Some(e.exit_code());
     }
     if let Some(e) = cause.downcast_ref::<save::Error>() {

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use super::args::Global;
 use super::run::threads;
 use crate::config::Settings;
+use crate::daemon::Error;
 use crate::daemon::job::Context;
 use crate::daemon::service::{Recorder, run_recorded, serve};
 use crate::daemon::state::{Outcome, State};
@@ -31,14 +32,6 @@ pub struct DaemonArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {}
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("no job named '{name}' (configured: {known})")]
-    UnknownJob { name: String, known: String },
-    #[error("{failed} of {total} job(s) failed: {names}")]
-    Failed { failed: usize, total: usize, names: String },
-}
 
 pub async fn run(global: &Global, args: DaemonArgs, settings: Settings) -> anyhow::Result<()> {
     let printer = Printer { json: global.json, quiet: global.quiet };

@@ -111,6 +111,17 @@ pub enum Error {
     Write { path: PathBuf, source: io::Error },
 }
 
+impl Error {
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        match self {
+            Error::Read { source, .. } | Error::Write { source, .. } => {
+                crate::exit::io_exit_code(source)
+            }
+            Error::Invalid { .. } => crate::exit::ExitCode::BadInput,
+        }
+    }
+}
+
 impl State {
     /// Reads `path`; a missing file is an empty state.
     pub fn read(path: &Path) -> Result<State, Error> {

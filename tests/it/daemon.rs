@@ -348,3 +348,68 @@ fn invalid_schedules_are_refused_with_the_job_named() {
     assert!(run.stderr.contains("jobs.nightly"), "{}", run.stderr);
     assert!(run.stderr.contains("never runs"), "{}", run.stderr);
 }
+
+#[test]
+fn sighup_reloads_a_valid_configuration_and_keeps_the_old_one_otherwise() {
+    let env = TestEnv::new();
+    let job = |name: &str| {
+        format!("  {name}:\n    schedule: '0 3 * * *'\n    backup: {{databases: [x]}}\n")
+    };
+    configure(&env, "", &format!("jobs:\n{}", job("one")));
+    let mut daemon = spawn_daemon(&env, &[]);
+    wait_for(&env, "the daemon to start", Duration::from_secs(10), || {
+        log(&env).contains("1 job(s)")
+    });
+    let hangup = |daemon: &Child| unsafe { libc::kill(daemon.id() as i32, libc::SIGHUP) };
+
+    env.write_config("jobs:\n  broken:\n    schedule: '0 3 * *'\n    backup: {}\n");
+    hangup(&daemon);
+    wait_for(&env, "the refused reload", Duration::from_secs(10), || {
+        log(&env).contains("configuration not reloaded, keeping the old one")
+    });
+    assert!(log(&env).contains("jobs.broken"), "{}", log(&env));
+
+    configure(&env, "", &format!("jobs:\n{}{}", job("one"), job("two")));
+    hangup(&daemon);
+    wait_for(&env, "the reload", Duration::from_secs(10), || {
+        log(&env).contains("configuration reloaded: 2 job(s)")
+    });
+    let status = terminate(&env, &mut daemon, Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_mirror_job_snapshots_the_configured_directories() {
+    let env = TestEnv::new();
+    let data = env.path("files");
+    std::fs::create_dir_all(data.join("keep")).unwrap();
+    std::fs::write(data.join("keep/a.txt"), b"mirrored").unwrap();
+    std::fs::write(data.join("skip.tmp"), b"excluded").unwrap();
+    let repo = env.path("repo");
+    configure(
+        &env,
+        "",
+        &format!(
+            "mirror:\n  repository: '{}'\n  dirs:\n    '{}': {{exclude: ['*.tmp']}}\n\
+             jobs:\n  files:\n    schedule: '30 3 * * *'\n    mirror: {{retention: {{last: 1}}}}\n",
+            repo.display(),
+            data.display()
+        ),
+    );
+    env.run(&["mirror", "init"]).success();
+    env.run(&["daemon", "--once", "--job", "files"])
+        .success()
+        .stdout_has("files (mirror): success");
+    std::fs::write(data.join("keep/b.txt"), b"second night").unwrap();
+    env.run(&["daemon", "--once"]).success();
+    // Retention keeps only the last snapshot, which has both files and not the excluded one.
+    let snapshots = env.run(&["--json", "mirror", "snapshots"]).success();
+    let snapshots: serde_json::Value = serde_json::from_str(&snapshots.stdout).unwrap();
+    assert_eq!(snapshots.as_array().unwrap().len(), 1, "{snapshots}");
+    let dir = data.to_str().unwrap();
+    let ls = env.run(&["mirror", "ls", "latest", "--dir", dir]).success();
+    assert!(ls.stdout.contains("keep/b.txt") && !ls.stdout.contains("skip.tmp"), "{}", ls.stdout);
+    let state = state(&env);
+    assert_eq!(state["jobs"]["files"]["last"]["items"][0]["name"], dir);
+    env.run(&["daemon", "--once", "--job", "nope"]).failure(2).stderr_has("no job named 'nope'");
+}
