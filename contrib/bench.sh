@@ -12,7 +12,7 @@
 #   BENCH_SECTIONS  sections to run, in order (default: "load save"; see section_* below;
 #                   odoo_zip and mirror also generate a filestore of ~5 GiB at scale 1,
 #                   mirror_million a million small files; mirror needs rsync, restic, borgbackup;
-#                   mirror_nightly 14 nights of a changing dump)
+#                   mirror_nightly 14 nights of a changing dump, daemon_memory an idle daemon)
 #   BENCH_DIR       where the temporary files go: a directory is made inside it and removed at
 #                   the end (default: a new directory under /var/tmp). Needs ~3 GB at scale 1,
 #                   ~20 GB with odoo_zip.
@@ -749,8 +749,32 @@ PY
     echo "- mirror: first run over $million small files in $many_s s, peak RSS $(mib $(($(maximum <"$many_rss") * 1024))) MiB (target < 256 MiB at a million: $(verdict "$(mib $(($(maximum <"$many_rss") * 1024)))" 256)); a run with nothing changed in $again_s s." >>"$notes"
 }
 
-# Idle memory of oe's daemon against the peers' equivalents (cron + scripts).
-section_daemon_memory() { say "section daemon_memory: not written yet"; }
+# An idle daemon: resident memory and CPU time over a minute between fire times (it must
+# sleep, not poll), with jobs of the shape of contrib/oe.example.yml's.
+section_daemon_memory() {
+    local d=$dir/daemon idle=${BENCH_IDLE_SECONDS:-60}
+    mkdir -p "$d/backups"
+    cat >"$d/config.yml" <<EOF
+backup_dir: $d/backups
+daemon: {state_file: $d/state.json}
+jobs:
+  nightly-backup: {schedule: "0 2 * * *", backup: {databases: all, exclude: ['^test_']}}
+  restore-test: {schedule: "0 5 * * 0", restore_test: {databases: all}}
+EOF
+    say "daemon: idle for $idle s"
+    "$oe_bin" --config "$d/config.yml" daemon 2>"$dir/logs/daemon.log" &
+    local pid=$! hz before after rss
+    sleep 2
+    hz=$(getconf CLK_TCK)
+    before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+    sleep "$idle"
+    after=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+    rss=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+    kill -TERM "$pid"
+    wait "$pid" || true
+    rm -rf "$d"
+    echo "- daemon: idle for $idle s between fire times: $(((after - before) * 1000 / hz)) ms of CPU, peak RSS $(mib $((rss * 1024))) MiB (target < 20 MiB: $(verdict "$(mib $((rss * 1024)))" 20))." >>"$notes"
+}
 
 # --- run --------------------------------------------------------------------------------------
 

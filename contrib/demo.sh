@@ -112,6 +112,18 @@ run oe mirror -r "$work/repo" ls latest --dir "$work/backups"
 run oe mirror -r "$work/repo" restore latest --dir "$work/backups" --target "$work/restored"
 run oe mirror -r "$work/repo" check --read-data
 
+# The nightly service's jobs, run once now: a backup of the database and a restore test of
+# that backup (scratch database and filestore, verified, counted, dropped); then their status.
+cat >>"$OE_CONFIG" <<EOF
+daemon: {state_file: $work/state.json}
+jobs:
+  nightly-backup: {schedule: "0 2 * * *", backup: {databases: [demo_prod]}}
+  restore-test: {schedule: "0 5 * * 0", restore_test: {databases: [demo_prod]}}
+EOF
+run oe daemon --print-schedule -n 2
+run oe daemon --once
+run oe status
+
 # Loading over an existing database without --force is refused.
 printf '\n$ %s\n' "oe load-db odoo demo.sql.gz -d demo_staging"
 rc=0

@@ -527,14 +527,16 @@ impl Printer {
             let configured = if job.configured { "" } else { " (no longer configured)" };
             writeln!(out, "{} ({} {}){configured}", job.job, job.kind, job.schedule)?;
             if let Some(since) = job.running_since {
-                writeln!(out, "  running since {since}")?;
+                writeln!(out, "  running since {}", seconds(since))?;
             }
             match &job.last {
                 Some(run) => {
                     writeln!(
                         out,
                         "  last run:     {} {} ({:.1} s)",
-                        run.started, run.result, run.seconds
+                        seconds(run.started),
+                        run.result,
+                        run.seconds
                     )?;
                     if let Some(error) = &run.error {
                         writeln!(out, "  last error:   {error}")?;
@@ -543,7 +545,7 @@ impl Printer {
                 None => writeln!(out, "  last run:     never")?,
             }
             if let Some(t) = job.last_success {
-                writeln!(out, "  last success: {t}")?;
+                writeln!(out, "  last success: {}", seconds(t))?;
             }
             if let Some(next) = &job.next {
                 writeln!(out, "  next run:     {}", next.strftime("%Y-%m-%d %H:%M %Z"))?;
@@ -554,6 +556,11 @@ impl Printer {
         }
         Ok(())
     }
+}
+
+/// A time to the second, in UTC: `2026-11-30T02:00:04Z`.
+fn seconds(t: jiff::Timestamp) -> jiff::Timestamp {
+    t.round(jiff::Unit::Second).unwrap_or(t)
 }
 
 fn short(id: &str) -> &str {

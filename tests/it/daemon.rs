@@ -321,13 +321,50 @@ fn restore_test_passes_a_good_backup_and_fails_a_corrupt_one() {
         .collect();
     assert!(scratch.is_empty(), "scratch filestores left: {scratch:?}");
 
-    // Damage the backup in the middle: the test must say so.
+    // A backup that lacks a file the source has: the restored filestore is not whole.
     let backup = backups_of(&env, &db).pop().unwrap();
+    let original = std::fs::read(&backup).unwrap();
+    let dropped = drop_one_filestore_entry(&backup);
+    let lacking = env.run(&["daemon", "--once"]).failure(1);
+    assert!(lacking.stdout.contains("1 missing, 0 corrupt"), "{}", lacking.stdout);
+    assert!(lacking.stdout.contains(&dropped), "{}", lacking.stdout);
+    // A file the source lacks as well was already missing at backup time: reported, not failed.
+    std::fs::remove_file(env.path("odoo-data/filestore").join(&db).join(&dropped)).unwrap();
+    let gap = env.run(&["daemon", "--once"]).success();
+    assert!(
+        gap.stdout.contains("(1 missing from the source's filestore as well)"),
+        "{}",
+        gap.stdout
+    );
+    std::fs::write(&backup, original).unwrap();
+
+    // Damage the backup in the middle: the test must say so.
     corrupt(&backup);
     let bad = env.run(&["daemon", "--once"]).failure(1);
     assert!(bad.stdout.contains(&format!("FAILED {db}")), "{}", bad.stdout);
     assert!(leftovers().iter().all(|d| !d.starts_with(&db)), "{:?}", leftovers());
     assert_eq!(state(&env)["jobs"]["restore-test"]["last"]["result"], "failure");
+}
+
+/// Rewrites the zip at `path` without its first `filestore/` entry; returns that entry's path
+/// in the filestore (`ab/ab12…`).
+fn drop_one_filestore_entry(path: &Path) -> String {
+    let script = r#"
+import shutil, sys, zipfile
+path = sys.argv[1]
+with zipfile.ZipFile(path) as src, zipfile.ZipFile(path + ".new", "w", zipfile.ZIP_DEFLATED) as dst:
+    names = [n for n in src.namelist() if n.startswith("filestore/") and not n.endswith("/")]
+    dropped = names[0]
+    for info in src.infolist():
+        if info.filename != dropped:
+            dst.writestr(info, src.read(info))
+shutil.move(path + ".new", path)
+print(dropped[len("filestore/"):])
+"#;
+    let out =
+        std::process::Command::new("python3").args(["-c", script]).arg(path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// Overwrites 64 bytes in the middle of `path`.
@@ -412,4 +449,37 @@ fn a_mirror_job_snapshots_the_configured_directories() {
     let state = state(&env);
     assert_eq!(state["jobs"]["files"]["last"]["items"][0]["name"], dir);
     env.run(&["daemon", "--once", "--job", "nope"]).failure(2).stderr_has("no job named 'nope'");
+}
+
+#[test]
+fn every_example_in_contrib_loads() {
+    let contrib = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib");
+    let mut examples: Vec<PathBuf> = std::fs::read_dir(&contrib)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+        .collect();
+    examples.sort();
+    assert!(!examples.is_empty(), "no example configuration in {}", contrib.display());
+    let env = TestEnv::new();
+    for example in &examples {
+        let path = example.display();
+        env.write_config(&std::fs::read_to_string(example).unwrap());
+        let run = env.run(&["--json", "daemon", "--print-schedule", "-n", "2"]).success();
+        let jobs: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert!(!jobs.as_array().unwrap().is_empty(), "{path}: no jobs");
+        env.run(&["config"]).success();
+    }
+    // The unit names the binary and reloads with SIGHUP.
+    let unit = std::fs::read_to_string(contrib.join("oe.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/oe --config /etc/oe/config.yml daemon"));
+    assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+    if let Ok(out) = std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(contrib.join("oe.service"))
+        .output()
+    {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("Unknown key") && !stderr.contains("Invalid"), "{stderr}");
+    }
 }
