@@ -108,32 +108,38 @@ fn processes_with(needle: &str) -> Vec<String> {
     found
 }
 
-/// A one-request HTTP server on 127.0.0.1: the body it receives comes out of the channel.
-fn webhook_listener() -> (String, mpsc::Receiver<String>) {
+/// An HTTP server on 127.0.0.1 answering 200 to everything: each request (its request line,
+/// then its body) comes out of the channel.
+fn http_listener() -> (String, mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut length = 0;
-        let mut request_line = String::new();
-        reader.read_line(&mut request_line).unwrap();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if line == "\r\n" || line.is_empty() {
-                break;
+        for stream in listener.incoming() {
+            let stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
             }
-            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = value.trim().parse().unwrap();
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            // Recorded before the answer, so it is there once the client has its answer.
+            if tx.send(format!("{request_line}{}", String::from_utf8_lossy(&body))).is_err() {
+                return;
             }
+            let mut stream = stream;
+            stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").unwrap();
         }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let mut stream = stream;
-        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").unwrap();
-        tx.send(format!("{request_line}{}", String::from_utf8_lossy(&body))).unwrap();
     });
     (url, rx)
 }
@@ -142,14 +148,17 @@ fn webhook_listener() -> (String, mpsc::Receiver<String>) {
 fn once_backs_up_each_database_reports_the_failing_one_and_records_state() {
     let env = TestEnv::new();
     let db = odoo_db(&env, "daemon_once");
-    let (url, received) = webhook_listener();
+    let (url, received) = http_listener();
     let metrics = env.path("oe.prom");
+    let piped = env.path("notified.json");
     configure(
         &env,
         "",
         &format!(
             "jobs:\n  nightly:\n    schedule: '0 2 * * *'\n    backup: {{databases: [{db}, daemon_no_such_db]}}\n\
-             notify:\n  on_failure: {{webhook: '{url}'}}\n  metrics_file: '{}'\n",
+             notify:\n  on_failure: {{webhook: '{url}/hook', command: [tee, '{}']}}\n  \
+             ping_url: '{url}/ping/abc'\n  metrics_file: '{}'\n",
+            piped.display(),
             metrics.display()
         ),
     );
@@ -160,9 +169,15 @@ fn once_backs_up_each_database_reports_the_failing_one_and_records_state() {
     // The good database was backed up all the same.
     assert_eq!(backups_of(&env, &db).len(), 1);
 
-    let body = received.recv_timeout(Duration::from_secs(20)).expect("no webhook request");
-    assert!(body.starts_with("POST /hook "), "{body}");
-    let json: serde_json::Value = serde_json::from_str(body.split_once('\n').unwrap().1).unwrap();
+    let requests: Vec<String> = received.try_iter().collect();
+    let lines: Vec<&str> = requests.iter().map(|r| r.lines().next().unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0].starts_with("GET /ping/abc/start "), "{lines:?}");
+    assert!(lines[1].starts_with("POST /hook "), "{lines:?}");
+    assert!(lines[2].starts_with("GET /ping/abc/fail "), "{lines:?}");
+    let body = requests[1].split_once('\n').unwrap().1;
+    assert_eq!(std::fs::read_to_string(&piped).unwrap(), body, "the command got the same JSON");
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(json["result"], "failure");
     assert_eq!(json["items"][1]["name"], "daemon_no_such_db");
     assert!(json["items"][1]["error"].as_str().unwrap().contains("does not exist"), "{json}");
