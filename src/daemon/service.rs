@@ -6,7 +6,7 @@
 //! Between fire times it only sleeps (waking at least every [`MAX_SLEEP`] to follow changes of
 //! the wall clock), so an idle daemon uses no CPU.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +24,9 @@ use crate::process::interrupt;
 
 /// The longest sleep: fire times are wall-clock times, and the clock may be set meanwhile.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// How long jobs get to clean up once their children were killed.
+const KILLED_CLEANUP: Duration = Duration::from_secs(5);
 
 /// Where runs are recorded: the state file, read and rewritten under a lock at each change,
 /// so that a daemon and an `oe daemon --once` beside it both keep their records.
@@ -99,7 +102,8 @@ pub async fn serve(settings: Settings, threads: usize) -> anyhow::Result<()> {
     let mut ctx = Context::new(settings.clone(), daemon.clone(), threads);
     let recorder = Arc::new(Recorder::open(&daemon)?);
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut running: BTreeSet<String> = BTreeSet::new();
+    // The jobs running, by task, so a task that panicked still frees its job.
+    let mut running: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut tasks: JoinSet<Run> = JoinSet::new();
     tracing::info!(
         "oe daemon: {} job(s), time zone {}, state in {}",
@@ -125,7 +129,7 @@ pub async fn serve(settings: Settings, threads: usize) -> anyhow::Result<()> {
         let now = Timestamp::now();
         for job in &daemon.jobs {
             if next.get(&job.name).is_some_and(|at| *at <= now) {
-                if running.contains(&job.name) {
+                if running.values().any(|name| *name == job.name) {
                     tracing::warn!("job {}: still running, this run is skipped", job.name);
                 } else {
                     start(&mut tasks, &mut running, &ctx, &recorder, job);
@@ -145,10 +149,15 @@ pub async fn serve(settings: Settings, threads: usize) -> anyhow::Result<()> {
             .min(MAX_SLEEP);
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Ok(run) = done {
-                    running.remove(&run.job);
-                }
+            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let id = match done {
+                    Ok((id, _)) => id,
+                    Err(e) => {
+                        tracing::error!("a job failed unexpectedly: {e}");
+                        e.id()
+                    }
+                };
+                running.remove(&id);
             }
             _ = hangup.recv() => {
                 match Settings::load(Some(&settings.path)).and_then(|s| Ok((s.daemon()?, s))) {
@@ -168,12 +177,11 @@ pub async fn serve(settings: Settings, threads: usize) -> anyhow::Result<()> {
                     daemon.grace_period,
                     tasks.len()
                 );
-                let drained = tokio::time::timeout(daemon.grace_period, async {
-                    while tasks.join_next().await.is_some() {}
-                });
-                if drained.await.is_err() {
+                if tokio::time::timeout(daemon.grace_period, drain(&mut tasks)).await.is_err() {
                     tracing::error!("jobs still running after the grace period: killing them");
                     interrupt::kill_children();
+                    // Their children gone, the jobs remove their partial outputs at once.
+                    let _ = tokio::time::timeout(KILLED_CLEANUP, drain(&mut tasks)).await;
                 }
                 return Ok(());
             }
@@ -181,15 +189,19 @@ pub async fn serve(settings: Settings, threads: usize) -> anyhow::Result<()> {
     }
 }
 
+async fn drain(tasks: &mut JoinSet<Run>) {
+    while tasks.join_next().await.is_some() {}
+}
+
 fn start(
     tasks: &mut JoinSet<Run>,
-    running: &mut BTreeSet<String>,
+    running: &mut HashMap<tokio::task::Id, String>,
     ctx: &Arc<Context>,
     recorder: &Arc<Recorder>,
     job: &Job,
 ) {
-    running.insert(job.name.clone());
-    tasks.spawn(run_recorded(Arc::clone(ctx), Arc::clone(recorder), job.clone()));
+    let task = tasks.spawn(run_recorded(Arc::clone(ctx), Arc::clone(recorder), job.clone()));
+    running.insert(task.id(), job.name.clone());
 }
 
 /// The next fire time of every job after `now`.
