@@ -6,8 +6,11 @@ use oe::exit::ExitCode;
 
 fn main() -> std::process::ExitCode {
     let cli = oe::cli::Cli::parse();
+    // The service logs what it starts and how it ends, for the journal.
+    let service = matches!(cli.command, oe::cli::args::Command::Daemon(_));
     let level = match (cli.global.quiet, cli.global.verbose) {
         (true, _) => "error",
+        (false, 0) if service => "info",
         (false, 0) => "warn",
         (false, 1) => "info",
         (false, 2) => "debug",

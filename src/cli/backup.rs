@@ -7,14 +7,13 @@ use anyhow::Context;
 
 use super::args::Global;
 use super::load::{LoadOptions, load_archive};
-use super::run::{progress_bar, threads};
+use super::run::{LOCK_WAIT, progress_bar, threads};
 use crate::backup::{self, backup};
 use crate::config::Settings;
 use crate::config::settings::DEFAULT_SERVICE;
 use crate::output::Printer;
 use crate::pg::{ConnParams, lock_database};
 use crate::save::SaveRequest;
-use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct BackupArgs {
@@ -57,7 +56,7 @@ pub async fn run_backup(
     let service = settings.service(&args.service)?;
     let database = settings.database(args.database.as_deref())?;
     let conn = ConnParams::from_env(&service.postgres);
-    let _lock = lock_database(&conn, &database, Duration::ZERO, "oe backup").await?;
+    let _lock = lock_database(&conn, &database, LOCK_WAIT, "oe backup").await?;
     let request = SaveRequest {
         conn,
         database,

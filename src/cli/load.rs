@@ -5,13 +5,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::args::Global;
-use super::run::{progress_bar, threads};
+use super::run::{LOCK_WAIT, progress_bar, threads};
 use crate::config::{Environment, Settings};
 use crate::load::{Finishing, LoadRequest, load_db};
 use crate::odoo::layout::filestore_dir;
 use crate::output::Printer;
 use crate::pg::{ConnParams, lock_database};
-use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
@@ -79,7 +78,7 @@ pub(super) async fn load_archive(
         });
     }
     let conn = ConnParams::from_env(&service.postgres);
-    let _lock = lock_database(&conn, &database, Duration::ZERO, "oe load").await?;
+    let _lock = lock_database(&conn, &database, LOCK_WAIT, "oe load").await?;
     let request = LoadRequest {
         conn,
         filestore: Some(filestore_dir(&service.data_dir, &database)),

@@ -6,12 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::args::Global;
-use super::run::{progress_bar, threads};
+use super::run::{LOCK_WAIT, progress_bar, threads};
 use crate::config::Settings;
 use crate::load::{Finishing, LoadRequest, load_db};
 use crate::output::Printer;
 use crate::pg::{ConnParams, lock_database};
-use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct LoadDbArgs {
@@ -35,7 +34,7 @@ pub async fn run(global: &Global, args: LoadDbArgs, settings: Settings) -> anyho
     let service = settings.service(&args.service)?;
     let database = settings.database(args.database.as_deref())?;
     let conn = ConnParams::from_env(&service.postgres);
-    let _lock = lock_database(&conn, &database, Duration::ZERO, "oe load-db").await?;
+    let _lock = lock_database(&conn, &database, LOCK_WAIT, "oe load-db").await?;
     let request = LoadRequest {
         conn,
         database,

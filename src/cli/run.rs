@@ -11,6 +11,10 @@ use crate::process::interrupt;
 
 pub use crate::exit::describe;
 
+/// How long a command waits for a database another run works on before it gives up: enough
+/// for the server to notice that a run which just ended released it.
+pub const LOCK_WAIT: Duration = Duration::from_secs(5);
+
 /// Runs `cli` to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime =
