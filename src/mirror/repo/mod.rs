@@ -17,17 +17,24 @@
 //! at least 1/32 of it, or as a delta.
 //!
 //! A **delta** is a blob stored as one zstd frame (level 3, window log 24, long-distance
-//! matching) compressed with the bytes of other blobs, its **bases**, concatenated in order,
-//! as a raw-content prefix (`ZSTD_CCtx_refPrefix`, as `zstd --patch-from`): reading it reads its bases first (themselves possibly deltas),
-//! then decompresses with the same prefix (`ZSTD_DCtx_refPrefix`, window log max 24), and
-//! checks the BLAKE3 of the result like any blob's. A run stores a new chunk of a file as a
-//! delta against the chunks of the same path in the previous snapshot that cover the same
-//! offsets, when that is smaller than storing it plainly. A delta's **depth** is 1 + the
-//! largest depth of its bases (0 for a plain blob); writers keep it at most 16, readers refuse
-//! chains deeper than 64 (corruption). The id stays the hash of the uncompressed bytes, so
-//! deduplication does not depend on how a blob is stored. A blob is used as long as a delta
-//! of a used blob has it as a base: `prune` keeps bases; `check` reports a delta whose chain
-//! reaches a damaged or missing blob as damaged too.
+//! matching) compressed with the bytes of other blobs, its **bases**, concatenated in
+//! order, as a raw-content prefix (`ZSTD_CCtx_refPrefix`, as `zstd --patch-from`): reading
+//! it reads its bases first (themselves possibly deltas), then decompresses with the same
+//! prefix (`ZSTD_DCtx_refPrefix`, window log max 24), and checks the BLAKE3 of the result
+//! like any blob's. A run stores a new chunk of a file as a delta against the chunks of the
+//! same path in the previous snapshot that cover the same offsets, when that is smaller
+//! than storing it plainly (or under 1/64 of the chunk, without comparing). A delta's
+//! **depth** is 1 + the largest depth of its bases (0 for a plain blob); writers keep it at
+//! most 16, readers refuse chains deeper than 64 (corruption). The id stays the hash of the
+//! uncompressed bytes, so deduplication does not depend on how a blob is stored. A blob is
+//! used as long as a delta of a used blob has it as a base: `prune` keeps bases; `check`
+//! reports a delta whose chain reaches a damaged or missing blob as damaged too.
+//!
+//! Reading a delta decodes its chain: restoring the newest of a file's nightly snapshots
+//! decodes, chunk by chunk, the versions before it down to the last plain one. Decoded bases
+//! are kept in a 64 MiB cache (least recently used out), which holds the few chunks per
+//! level that consecutive chunks share, so each version is decoded about once per restore,
+//! run (for its references) or `check --read-data`.
 //!
 //! A **pack** holds blobs back to back, then a header describing them, then the header's
 //! length and a magic:

@@ -47,11 +47,17 @@ pub struct Repository {
 struct Cache {
     blobs: VecDeque<(BlobId, Arc<Vec<u8>>)>,
     bytes: usize,
+    hits: u64,
+    misses: u64,
 }
 
 impl Cache {
     fn get(&mut self, id: &BlobId) -> Option<Arc<Vec<u8>>> {
-        let at = self.blobs.iter().position(|(i, _)| i == id)?;
+        let Some(at) = self.blobs.iter().position(|(i, _)| i == id) else {
+            self.misses += 1;
+            return None;
+        };
+        self.hits += 1;
         let hit = self.blobs.remove(at).expect("a found position");
         let data = Arc::clone(&hit.1);
         self.blobs.push_back(hit);
@@ -391,6 +397,10 @@ impl Repository {
         lock::acquire(Arc::clone(&self.storage), &self.path, mode)
     }
 
+    fn lock_cache(&self) -> MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn lock_state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -412,8 +422,10 @@ impl Repository {
 
     /// [`put_blob`](Self::put_blob), storing a new blob as a delta against the blobs
     /// `reference` (concatenated) when that is smaller than storing it whole and their chain
-    /// of deltas stays within [`MAX_DELTA_DEPTH`]. A reference that cannot be read only
-    /// means the blob is stored whole.
+    /// of deltas stays within [`MAX_DELTA_DEPTH`]. A delta under 1/64 of the blob is taken
+    /// without compressing the blob plainly to compare: that would double the cost of the
+    /// common case for at most 1/64 of a blob. A reference that cannot be read only means the
+    /// blob is stored whole.
     pub fn put_blob_near(
         &self,
         kind: BlobKind,
@@ -424,13 +436,25 @@ impl Repository {
         if self.has_blob(&id) {
             return Ok((id, false));
         }
-        let (mut stored, mut compressed) = pack::compress(data);
-        let mut base = Vec::new();
-        let mut depth = 0;
-        if let Some((delta, delta_depth)) = self.delta(data, reference, stored.len()) {
+        // A delta of less than 1/64 of the blob is taken without trying plain compression,
+        // which rarely does as well (and costs as much again); a larger one must beat it.
+        let delta = self.delta(data, reference);
+        let (stored, compressed, base, depth) = match delta {
+            Some((delta, depth)) if delta.len() < data.len() / 64 => {
+                (delta, true, reference.to_vec(), depth)
+            }
+            delta => {
+                let (plain, compressed) = pack::compress(data);
+                match delta {
+                    Some((delta, depth)) if delta.len() < plain.len() => {
+                        (delta, true, reference.to_vec(), depth)
+                    }
+                    _ => (plain, compressed, Vec::new(), 0),
+                }
+            }
+        };
+        if !base.is_empty() {
             self.upgrade_format()?;
-            (stored, compressed, depth) = (delta, true, delta_depth);
-            base = reference.to_vec();
         }
         let full = {
             let mut state = self.lock_state();
@@ -458,9 +482,9 @@ impl Repository {
         Ok((id, true))
     }
 
-    /// `data` compressed against the bytes of `reference`, with its depth, when that is worth
-    /// it (see [`put_blob_near`](Self::put_blob_near)).
-    fn delta(&self, data: &[u8], reference: &[BlobId], plain: usize) -> Option<(Vec<u8>, u8)> {
+    /// `data` compressed against the bytes of `reference`, with its depth, when the chain
+    /// stays within [`MAX_DELTA_DEPTH`] and the references read back.
+    fn delta(&self, data: &[u8], reference: &[BlobId]) -> Option<(Vec<u8>, u8)> {
         if reference.is_empty() {
             return None;
         }
@@ -479,17 +503,14 @@ impl Repository {
         if depth > MAX_DELTA_DEPTH || prefix_length + data.len() > window {
             return None;
         }
-        let mut prefix = Vec::with_capacity(prefix_length);
-        for b in reference {
-            match self.base_bytes(b, 0) {
-                Ok(bytes) => prefix.extend_from_slice(&bytes),
-                Err(e) => {
-                    tracing::warn!("storing a blob whole: its reference {b} is unreadable: {e}");
-                    return None;
-                }
+        let prefix = match self.concat(reference, 0) {
+            Ok(prefix) => prefix,
+            Err(e) => {
+                tracing::warn!("storing a blob whole: a reference is unreadable: {e}");
+                return None;
             }
-        }
-        pack::compress_delta(data, &prefix, plain).map(|delta| (delta, depth))
+        };
+        pack::compress_delta(data, &prefix, usize::MAX).map(|delta| (delta, depth))
     }
 
     /// Makes the repository's format the one that has deltas, before the first is written.
@@ -592,7 +613,7 @@ impl Repository {
     }
 
     fn cached(&self, id: &BlobId) -> Option<Arc<Vec<u8>>> {
-        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(id)
+        self.lock_cache().get(id)
     }
 
     /// The bytes of a base of a delta `hops` deep in a chain, through the cache.
@@ -601,28 +622,35 @@ impl Repository {
             return Ok(data);
         }
         let data = Arc::new(self.read_blob(id, hops)?);
-        self.cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(*id, Arc::clone(&data));
+        self.lock_cache().insert(*id, Arc::clone(&data));
         Ok(data)
     }
 
     /// The concatenated bytes of the bases of `entry` (empty for a plain blob).
-    fn prefix(&self, entry: &Entry, hops: usize) -> Result<Vec<u8>, Error> {
+    fn prefix(&self, entry: &Entry, hops: usize) -> Result<Arc<Vec<u8>>, Error> {
         if entry.base.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Arc::default());
         }
         if hops >= READ_MAX_DEPTH {
             return Err(Error::Corrupt {
                 what: format!("blob {}: its chain of deltas is too deep or loops", entry.id),
             });
         }
-        let mut prefix = Vec::new();
-        for b in &entry.base {
-            prefix.extend_from_slice(&self.base_bytes(b, hops + 1)?);
+        self.concat(&entry.base, hops + 1)
+    }
+
+    /// The bytes of `bases` one after the other: a single base's bytes are shared, not
+    /// copied.
+    fn concat(&self, bases: &[BlobId], hops: usize) -> Result<Arc<Vec<u8>>, Error> {
+        if let [only] = bases {
+            return self.base_bytes(only, hops);
         }
-        Ok(prefix)
+        let length: u64 = bases.iter().filter_map(|b| self.blob_size(b)).sum();
+        let mut prefix = Vec::with_capacity(length as usize);
+        for b in bases {
+            prefix.extend_from_slice(&self.base_bytes(b, hops)?);
+        }
+        Ok(Arc::new(prefix))
     }
 
     fn read_blob(&self, id: &BlobId, hops: usize) -> Result<Vec<u8>, Error> {
@@ -987,6 +1015,20 @@ impl Repository {
             stats.packs_deleted += 1;
         }
         Ok(stats)
+    }
+}
+
+impl Drop for Repository {
+    fn drop(&mut self) {
+        let cache = self.lock_cache();
+        if cache.hits + cache.misses > 0 {
+            tracing::debug!(
+                "cache of delta bases: {} hits, {} misses, {} bytes held",
+                cache.hits,
+                cache.misses,
+                cache.bytes
+            );
+        }
     }
 }
 
