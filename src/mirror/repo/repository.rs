@@ -645,10 +645,13 @@ impl Repository {
         if let [only] = bases {
             return self.base_bytes(only, hops);
         }
-        let length: u64 = bases.iter().filter_map(|b| self.blob_size(b)).sum();
-        let mut prefix = Vec::with_capacity(length as usize);
-        for b in bases {
-            prefix.extend_from_slice(&self.base_bytes(b, hops)?);
+        // Every base first, then one buffer: a chain being decoded holds no half-built
+        // prefixes, only bases (which the cache holds anyway).
+        let parts =
+            bases.iter().map(|b| self.base_bytes(b, hops)).collect::<Result<Vec<_>, _>>()?;
+        let mut prefix = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+        for part in &parts {
+            prefix.extend_from_slice(part);
         }
         Ok(Arc::new(prefix))
     }
@@ -1359,6 +1362,31 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let report = repo.check(false).unwrap();
         assert_eq!(damaged(&report), HashSet::from([base_id, delta_id, top_id]), "{report:?}");
+    }
+
+    #[test]
+    fn check_reads_back_deltas_and_reports_one_whose_own_bytes_are_damaged() {
+        let (dir, repo) = repo();
+        let ids = chain(&repo, 2);
+        repo.flush().unwrap();
+        let clean = repo.check(true).unwrap();
+        assert!(clean.problems.is_empty() && clean.damaged.is_empty(), "{clean:?}");
+        let (pack, offset) = {
+            let state = repo.lock_state();
+            let l = state.index[&ids[1]];
+            let Slot::Stored(name) = &state.packs[l.pack as usize] else { panic!("not stored") };
+            (name.clone(), l.offset as usize)
+        };
+        let path = dir.path().join("repo/data").join(&pack[..2]).join(&pack);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[offset + 20] ^= 0x08;
+        std::fs::write(&path, &bytes).unwrap();
+        let repo = Repository::open(&dir.path().join("repo")).unwrap();
+        let report = repo.check(true).unwrap();
+        let damaged: Vec<&DamagedPack> = report.damaged.iter().collect();
+        assert_eq!(damaged.len(), 1, "{report:?}");
+        assert_eq!(damaged[0].blobs, [ids[1]], "{report:?}");
+        assert!(damaged[0].reason.contains("deltas do not read back"), "{report:?}");
     }
 
     #[test]
