@@ -13,9 +13,9 @@
 //! A new chunk of a file that the previous snapshot has at the same path is stored as a delta
 //! against the previous chunks covering the same offsets ([`Repository::put_blob_near`]),
 //! when that is smaller: a file with scattered small changes costs the changes, not a new
-//! copy of every chunk they touch. Reading those previous chunks is the only reading of the
-//! repository's data during a run; decoded chunks are cached, as consecutive new chunks share
-//! them.
+//! copy of every chunk they touch. Those previous chunks are the only file content a run
+//! reads from the repository, and only for new chunks; decoding one decodes its chain of
+//! deltas, through the repository's cache, which consecutive new chunks share.
 //!
 //! A file whose size, mtime, ctime and inode equal those of the same path in the previous
 //! snapshot is not read again: its chunk list is copied. Hard links (same device and inode)
@@ -23,7 +23,9 @@
 //! changes again, or cannot be read at all, the snapshot is written without a complete copy of
 //! it, marked partial, with the reason.
 //!
-//! Memory stays bounded: the chunks in flight are limited to two per worker.
+//! Memory stays bounded: the chunks in flight are limited to two per worker; deltas add the
+//! repository's cache of decoded bases (64 MiB) and, per worker, a zstd context with a
+//! 16 MiB window and the prefix (at most two chunks) being compressed against or decoded.
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
