@@ -18,7 +18,9 @@
 //! bytes. A directory is a tree blob ([`tree::Tree`], CBOR) listing its entries with their
 //! metadata and, for files, their chunk ids, for subdirectories their tree id. A snapshot
 //! ([`snapshot::Snapshot`], JSON) names the root tree of its directory. Equal content is
-//! stored once, whichever file, directory or snapshot it belongs to.
+//! stored once, whichever file, directory or snapshot it belongs to. A new chunk of a file
+//! that changed in place (a nightly dump with some rows changed) is stored as a delta against
+//! the chunks at the same offsets of its previous version (see [`repo`]).
 
 pub mod filter;
 pub mod job;

@@ -10,13 +10,22 @@
 //! indexed: an interrupted run leaves packs that the next run reuses, never a snapshot that
 //! refers to missing data.
 //!
+//! A new chunk of a file that the previous snapshot has at the same path is stored as a delta
+//! against the previous chunks covering the same offsets ([`Repository::put_blob_near`]),
+//! when that is smaller: a file with scattered small changes costs the changes, not a new
+//! copy of every chunk they touch. Those previous chunks are the only file content a run
+//! reads from the repository, and only for new chunks; decoding one decodes its chain of
+//! deltas, through the repository's cache, which consecutive new chunks share.
+//!
 //! A file whose size, mtime, ctime and inode equal those of the same path in the previous
 //! snapshot is not read again: its chunk list is copied. Hard links (same device and inode)
 //! are read once per run. A file that changes while it is read is read again once; if it
 //! changes again, or cannot be read at all, the snapshot is written without a complete copy of
 //! it, marked partial, with the reason.
 //!
-//! Memory stays bounded: the chunks in flight are limited to two per worker.
+//! Memory stays bounded: the chunks in flight are limited to two per worker; deltas add the
+//! repository's cache of decoded bases (64 MiB) and, per worker, a zstd context with a
+//! 16 MiB window and the prefix (at most two chunks) being compressed against or decoded.
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
@@ -322,7 +331,8 @@ impl Walker<'_, '_> {
                 } else if let Some(content) = unchanged(self.request.repo, &node, previous) {
                     node.content = content;
                 } else {
-                    match self.read_file(rel, entry, &mut node)? {
+                    let previous = previous.filter(|p| p.kind == Kind::File);
+                    match self.read_file(rel, entry, previous, &mut node)? {
                         Some(chunks) => pending.chunks = chunks,
                         None => return Ok(None),
                     }
@@ -367,12 +377,14 @@ impl Walker<'_, '_> {
         &mut self,
         rel: &[u8],
         entry: &Entry,
+        previous: Option<&Node>,
         node: &mut Node,
     ) -> Result<Option<Chunks>, Error> {
         let name = || display_in(rel, &entry.name);
         let mut before = entry.metadata.clone();
+        let old = previous.map(|p| old_chunks(self.request.repo, &p.content)).unwrap_or_default();
         for attempt in 1..=2 {
-            let read = self.chunk_file(&entry.path);
+            let read = self.chunk_file(&entry.path, &old);
             let (chunks, after) = match read {
                 Ok(read) => read,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -401,9 +413,10 @@ impl Walker<'_, '_> {
         unreachable!("the loop returns on its second attempt")
     }
 
-    /// Cuts one file into chunks handed to the pool; returns them with the file's metadata
-    /// after the read (fstat of the open file).
-    fn chunk_file(&mut self, path: &Path) -> io::Result<(Chunks, Metadata)> {
+    /// Cuts one file into chunks handed to the pool, each with its [`reference`] in the
+    /// `old` chunks of the file; returns them with the file's metadata after the read (fstat
+    /// of the open file).
+    fn chunk_file(&mut self, path: &Path, old: &[(u64, BlobId)]) -> io::Result<(Chunks, Metadata)> {
         let mut file = File::open(path)?;
         let mut chunks = Chunks::default();
         let size = file.metadata()?.len();
@@ -414,7 +427,8 @@ impl Walker<'_, '_> {
             if !data.is_empty() {
                 self.request.progress.inc(data.len() as u64);
                 chunks.sizes.push(data.len() as u64);
-                chunks.answers.push(self.pool.submit(BlobKind::Data, data));
+                let near = reference(old, 0, data.len() as u64);
+                chunks.answers.push(self.pool.submit(BlobKind::Data, data, near));
             }
             let after = file.metadata()?;
             return Ok((chunks, after));
@@ -428,11 +442,39 @@ impl Walker<'_, '_> {
             interrupt::check()?;
             self.request.progress.inc(chunk.length as u64);
             chunks.sizes.push(chunk.length as u64);
-            chunks.answers.push(self.pool.submit(BlobKind::Data, chunk.data));
+            let near = reference(old, chunk.offset, chunk.length as u64);
+            chunks.answers.push(self.pool.submit(BlobKind::Data, chunk.data, near));
         }
         let after = file.metadata()?;
         Ok((chunks, after))
     }
+}
+
+/// The chunks of a file's previous content as `(end offset, id)`, as far as their sizes are
+/// known (a chunk missing from the repository ends the list).
+fn old_chunks(repo: &Repository, content: &[BlobId]) -> Vec<(u64, BlobId)> {
+    let mut end = 0;
+    content
+        .iter()
+        .map_while(|id| {
+            end += repo.blob_size(id)?;
+            Some((end, *id))
+        })
+        .collect()
+}
+
+/// What a new chunk at `start`, `length` bytes long, is stored as a delta against: the old
+/// chunk (`(end offset, id)`, in order) whose range holds `start`, and its successor when the
+/// new chunk reaches beyond it. Offsets drift a little as rows change length; content-defined
+/// boundaries keep the two close. Empty past the old end. Pure.
+fn reference(old: &[(u64, BlobId)], start: u64, length: u64) -> Vec<BlobId> {
+    let at = old.partition_point(|(end, _)| *end <= start);
+    let Some(&(end, id)) = old.get(at) else { return Vec::new() };
+    let mut near = vec![id];
+    if let (true, Some(&(_, next))) = (start + length > end, old.get(at + 1)) {
+        near.push(next);
+    }
+    near
 }
 
 /// Size and modification time unchanged: what tells a file was not written while read.
@@ -501,6 +543,8 @@ type Stored = Receiver<Result<(BlobId, bool), repo::Error>>;
 struct Job {
     kind: BlobKind,
     data: Vec<u8>,
+    /// Blobs to store it as a delta against, if it is new.
+    near: Vec<BlobId>,
     reply: SyncSender<Result<(BlobId, bool), repo::Error>>,
 }
 
@@ -526,16 +570,40 @@ impl Pool {
                     let job = queue.lock().expect("no worker panics holding the queue").recv();
                     let Ok(job) = job else { return };
                     // The walk may have stopped on an error and dropped the receiver.
-                    let _ = job.reply.send(repo.put_blob(job.kind, &job.data));
+                    let _ = job.reply.send(repo.put_blob_near(job.kind, &job.data, &job.near));
                 }
             });
         }
         Pool { jobs }
     }
 
-    fn submit(&self, kind: BlobKind, data: Vec<u8>) -> Stored {
+    fn submit(&self, kind: BlobKind, data: Vec<u8>, near: Vec<BlobId>) -> Stored {
         let (reply, answer) = sync_channel(1);
-        self.jobs.send(Job { kind, data, reply }).expect("workers run while the pool exists");
+        self.jobs.send(Job { kind, data, near, reply }).expect("workers run while the pool exists");
         answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_is_the_old_chunk_holding_the_start_and_its_successor() {
+        let id = |n: u8| BlobId([n; 32]);
+        let old = [(100, id(1)), (250, id(2)), (400, id(3))];
+        let table: [(u64, u64, &[BlobId]); 7] = [
+            (0, 50, &[id(1)]),
+            (0, 100, &[id(1)]),
+            (0, 101, &[id(1), id(2)]),
+            (99, 500, &[id(1), id(2)]),
+            (100, 150, &[id(2)]),
+            (390, 100, &[id(3)]),
+            (400, 10, &[]),
+        ];
+        for (start, length, expected) in table {
+            assert_eq!(reference(&old, start, length), expected, "{start}+{length}");
+        }
+        assert!(reference(&[], 0, 10).is_empty());
     }
 }

@@ -309,6 +309,83 @@ fn a_changed_large_file_stores_only_its_changed_chunks() {
     assert!(fs::read(target.join("nightly.sql")).unwrap() == data, "restored content differs");
 }
 
+/// A table dump: one line per row, the last field of each row as given.
+fn dump(notes: &[String]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(notes.len() * 64);
+    for (row, note) in notes.iter().enumerate() {
+        let row = row as u64;
+        out.extend_from_slice(
+            format!("{row}\tcustomer {}\t{}.{:02}\t{note}\n", row * 7 % 4999, row % 997, row % 89)
+                .as_bytes(),
+        );
+    }
+    out
+}
+
+/// Changes the last field of 1% of the rows, spread over the whole table, to one of another
+/// length.
+fn change_one_percent(notes: &mut [String], night: u64) {
+    let mut n = night.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    for _ in 0..notes.len() / 100 {
+        n ^= n << 13;
+        n ^= n >> 7;
+        n ^= n << 17;
+        let row = (n % notes.len() as u64) as usize;
+        notes[row] = format!("night {night} {}", "z".repeat((n >> 40) as usize % 30));
+    }
+}
+
+fn data_bytes(m: &Mirror) -> u64 {
+    m.repo_files("data").iter().map(|p| fs::metadata(p).unwrap().len()).sum()
+}
+
+#[test]
+fn a_dump_with_one_percent_of_rows_changed_each_night_grows_the_repository_by_deltas() {
+    let m = Mirror::new(&[]);
+    let path = m.source.join("dump.sql");
+    let mut notes: Vec<String> = (0..520_000).map(|r| format!("note {}", r % 1013)).collect();
+    let mut dumps = Vec::new();
+    let mut sizes = Vec::new();
+    let mut ids = Vec::new();
+    for night in 1..=5u64 {
+        if night > 1 {
+            change_one_percent(&mut notes, night);
+        }
+        let data = dump(&notes);
+        fs::write(&path, &data).unwrap();
+        // The size and mtime check must not hide a change of equal size.
+        set_mtime(&path, 1_700_000_000 + night as i64 * 86_400);
+        ids.push(m.run().0);
+        sizes.push(data_bytes(&m));
+        dumps.push(data);
+    }
+    assert!(dumps[0].len() > 18_000_000, "{} bytes", dumps[0].len());
+    let first = sizes[0];
+    for (night, pair) in sizes.windows(2).enumerate() {
+        let growth = pair[1] - pair[0];
+        assert!(
+            growth * 10 < first,
+            "night {}: the repository grew by {growth} bytes, the first night took {first}",
+            night + 2
+        );
+    }
+    for (night, (id, data)) in ids.iter().zip(&dumps).enumerate() {
+        let target = m.env.path(&format!("night{night}"));
+        m.restore(id, &target).success();
+        assert!(fs::read(target.join("dump.sql")).unwrap() == *data, "night {night} differs");
+    }
+    m.oe(&["mirror", "check", "--read-data"]).success();
+
+    // The early snapshots go; the later ones still need their chunks as bases.
+    m.oe(&["mirror", "forget", "--keep-last", "2", "--prune"]).success();
+    m.oe(&["mirror", "check", "--read-data"]).success();
+    for (night, (id, data)) in ids.iter().zip(&dumps).enumerate().skip(3) {
+        let target = m.env.path(&format!("pruned{night}"));
+        m.restore(id, &target).success();
+        assert!(fs::read(target.join("dump.sql")).unwrap() == *data, "night {night} differs");
+    }
+}
+
 #[test]
 fn snapshots_hold_exactly_what_rsync_would_transfer() {
     let exclude = ["/*/.cache/", "+ keep.tmp", "*.tmp", "docs/deep/", "/filestore/cd/**"];

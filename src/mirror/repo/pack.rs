@@ -11,8 +11,12 @@ pub const TRAILER: usize = 12;
 /// A pack is written once it holds this much.
 pub const TARGET_SIZE: usize = 16 << 20;
 
+/// The window a delta is compressed with: its bases and the blob together (at most two 4 MiB
+/// chunks and a third) fit in 16 MiB.
+pub const DELTA_WINDOW_LOG: u32 = 24;
+
 /// Where a blob is in its pack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub id: BlobId,
     pub kind: BlobKind,
@@ -22,6 +26,11 @@ pub struct Entry {
     /// Bytes of the blob, uncompressed.
     pub raw_length: u64,
     pub compressed: bool,
+    /// A delta: the blobs whose bytes, concatenated in this order, are the zstd prefix the
+    /// stored bytes were compressed against. Empty (and absent from the encoding) for a plain
+    /// blob.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base: Vec<BlobId>,
 }
 
 /// One pack of an index file.
@@ -46,6 +55,7 @@ impl Builder {
         stored: &[u8],
         raw_length: usize,
         compressed: bool,
+        base: Vec<BlobId>,
     ) -> Entry {
         let entry = Entry {
             id,
@@ -54,9 +64,10 @@ impl Builder {
             length: stored.len() as u64,
             raw_length: raw_length as u64,
             compressed,
+            base,
         };
         self.data.extend_from_slice(stored);
-        self.entries.push(entry);
+        self.entries.push(entry.clone());
         entry
     }
 
@@ -108,9 +119,14 @@ pub fn decode_index(bytes: &[u8], name: &str) -> Result<Vec<IndexedPack>, Error>
         .map_err(|e| Error::Corrupt { what: format!("index {name} does not decode: {e}") })
 }
 
-/// A blob's bytes from what was stored, checked against its id.
-pub fn unpack(entry: &Entry, stored: &[u8], pack: &str) -> Result<Vec<u8>, Error> {
-    let data = if entry.compressed {
+/// A blob's bytes from what was stored, checked against its id. `prefix` is the bytes of
+/// the entry's bases, concatenated (empty for a plain blob).
+pub fn unpack(entry: &Entry, stored: &[u8], prefix: &[u8], pack: &str) -> Result<Vec<u8>, Error> {
+    let data = if !entry.base.is_empty() {
+        decompress_delta(stored, prefix, entry.raw_length as usize).map_err(|e| Error::Corrupt {
+            what: format!("pack {pack}: delta blob {} does not decompress: {e}", entry.id),
+        })?
+    } else if entry.compressed {
         zstd::bulk::decompress(stored, entry.raw_length as usize).map_err(|e| Error::Corrupt {
             what: format!("pack {pack}: blob {} does not decompress: {e}", entry.id),
         })?
@@ -134,6 +150,33 @@ pub fn compress(data: &[u8]) -> (Vec<u8>, bool) {
     }
 }
 
+/// `data` compressed by zstd (level 3) against `prefix` (the bases' bytes), when that is
+/// smaller than `plain` bytes.
+pub fn compress_delta(data: &[u8], prefix: &[u8], plain: usize) -> Option<Vec<u8>> {
+    use zstd::zstd_safe::{CCtx, CParameter};
+    let mut cctx = CCtx::try_create()?;
+    cctx.set_parameter(CParameter::CompressionLevel(3)).ok()?;
+    cctx.set_parameter(CParameter::WindowLog(DELTA_WINDOW_LOG)).ok()?;
+    // Long-distance matching finds the long matches against the whole prefix that level 3's
+    // small hash tables lose on repetitive text (rows of a dump), as `zstd --patch-from`.
+    cctx.set_parameter(CParameter::EnableLongDistanceMatching(true)).ok()?;
+    cctx.ref_prefix(prefix).ok()?;
+    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
+    cctx.compress2(&mut out, data).ok()?;
+    (out.len() < plain).then_some(out)
+}
+
+fn decompress_delta(stored: &[u8], prefix: &[u8], raw_length: usize) -> Result<Vec<u8>, String> {
+    use zstd::zstd_safe::{DCtx, DParameter};
+    let mut dctx = DCtx::try_create().ok_or("no memory for a decompression context")?;
+    let fail = |code| zstd::zstd_safe::get_error_name(code).to_string();
+    dctx.set_parameter(DParameter::WindowLogMax(DELTA_WINDOW_LOG)).map_err(fail)?;
+    dctx.ref_prefix(prefix).map_err(fail)?;
+    let mut out = Vec::with_capacity(raw_length);
+    dctx.decompress(&mut out, stored).map_err(fail)?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,11 +187,12 @@ mod tests {
         let text = b"compressible ".repeat(1000);
         let (stored, compressed) = compress(&text);
         assert!(compressed && stored.len() < text.len() / 10);
-        let e1 = b.push(BlobId::of(&text), BlobKind::Data, &stored, text.len(), compressed);
+        let e1 =
+            b.push(BlobId::of(&text), BlobKind::Data, &stored, text.len(), compressed, Vec::new());
         let noise: Vec<u8> =
             (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
         let (stored2, c2) = compress(&noise);
-        let e2 = b.push(BlobId::of(&noise), BlobKind::Tree, &stored2, noise.len(), c2);
+        let e2 = b.push(BlobId::of(&noise), BlobKind::Tree, &stored2, noise.len(), c2, Vec::new());
         let (name, bytes, entries) = b.finish();
         assert_eq!(name, blake3::hash(&bytes).to_hex().as_str());
         let len = header_length(&bytes[bytes.len() - TRAILER..], &name).unwrap() as usize;
@@ -157,15 +201,82 @@ mod tests {
             decode_header(&bytes[data_len as usize..bytes.len() - TRAILER], data_len, &name)
                 .unwrap();
         assert_eq!(header, entries);
-        assert_eq!(header, [e1, e2]);
+        assert_eq!(header, [e1.clone(), e2]);
         for e in &header {
             let stored = &bytes[e.offset as usize..(e.offset + e.length) as usize];
-            let data = unpack(e, stored, &name).unwrap();
+            let data = unpack(e, stored, &[], &name).unwrap();
             assert_eq!(BlobId::of(&data), e.id);
         }
         let mut flipped = bytes[..e1.length as usize].to_vec();
         flipped[5] ^= 1;
-        assert!(unpack(&e1, &flipped, &name).is_err());
+        assert!(unpack(&e1, &flipped, &[], &name).is_err());
+    }
+
+    /// Lines of SQL-like text, line `i` of seed `seed`.
+    fn rows(seed: u64, lines: std::ops::Range<u64>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in lines {
+            let n = (i ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            out.extend_from_slice(
+                format!(
+                    "{i}\t{}\tcustomer {}\t{}\n",
+                    n >> 44,
+                    n % 9973,
+                    "x".repeat((n % 40) as usize)
+                )
+                .as_bytes(),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn a_delta_round_trips_only_with_its_bases() {
+        let old = rows(1, 0..20_000);
+        let mut new = old.clone();
+        // A few rows change length, spread over the chunk.
+        for at in (1000..new.len()).step_by(50_000) {
+            new.splice(at..at + 3, b"changed row".iter().copied());
+        }
+        let plain = compress(&new).0.len();
+        let delta = compress_delta(&new, &old, plain).expect("a delta is smaller");
+        assert!(delta.len() * 20 < plain, "delta {} against plain {plain}", delta.len());
+        let mut b = Builder::default();
+        let base = vec![BlobId::of(&old)];
+        let e = b.push(BlobId::of(&new), BlobKind::Data, &delta, new.len(), true, base.clone());
+        let (name, bytes, entries) = b.finish();
+        let len = header_length(&bytes[bytes.len() - TRAILER..], &name).unwrap() as usize;
+        let data_len = (bytes.len() - TRAILER - len) as u64;
+        let header =
+            decode_header(&bytes[data_len as usize..bytes.len() - TRAILER], data_len, &name)
+                .unwrap();
+        assert_eq!(header, entries);
+        assert_eq!(header[0].base, base, "the base list is in the header");
+        assert_eq!(unpack(&e, &delta, &old, &name).unwrap(), new);
+        assert!(unpack(&e, &delta, &[], &name).is_err(), "decoded without its base");
+        let other = rows(2, 0..20_000);
+        assert!(unpack(&e, &delta, &other, &name).is_err(), "decoded against another base");
+        // Unrelated data makes no delta worth storing.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let noise: Vec<u8> = (0..100_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect();
+        assert!(compress_delta(&noise, &old, compress(&noise).0.len()).is_none());
+    }
+
+    #[test]
+    fn a_plain_entry_encodes_without_a_base_field() {
+        let mut b = Builder::default();
+        b.push(BlobId::of(b"x"), BlobKind::Data, b"x", 1, false, Vec::new());
+        let (_, _, entries) = b.finish();
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&entries, &mut bytes).unwrap();
+        assert!(!bytes.windows(4).any(|w| w == b"base"), "format-1 readers see the same entry");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! [`Repository`]: blobs in, blobs out, snapshots, check and prune, over a [`Storage`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,8 +12,17 @@ use super::pack::{self, Builder, Entry, IndexedPack};
 use super::storage::{LocalStorage, ObjectKind, Storage};
 use super::{BlobId, BlobKind, Error};
 
-/// The format this code reads and writes.
-const FORMAT: u64 = 1;
+/// The format this code writes: 2 has deltas. It reads 1 and 2, and upgrades a repository of
+/// format 1 to 2 before it writes its first delta.
+const FORMAT: u64 = 2;
+/// Formats this code reads.
+const READABLE_FORMATS: [u64; 2] = [1, 2];
+/// A run stores a chunk whole rather than as a delta whose chain of bases would be deeper.
+pub const MAX_DELTA_DEPTH: u8 = 16;
+/// Deepest chain of deltas read (deeper or looping: the repository is corrupt).
+const READ_MAX_DEPTH: usize = 64;
+/// Decoded blobs kept for the deltas built on them (consecutive chunks share bases).
+const CACHE_BYTES: usize = 64 << 20;
 /// Blobs of written packs after which a run writes an index file without waiting for its end.
 const INDEX_EVERY_BLOBS: usize = 100_000;
 
@@ -26,8 +35,46 @@ struct Config {
 /// A repository opened for reading and writing.
 pub struct Repository {
     path: PathBuf,
+    /// The repository's id, from its config.
+    id: String,
     storage: Arc<dyn Storage>,
     state: Mutex<State>,
+    cache: Mutex<Cache>,
+}
+
+/// Recently decoded bases of deltas, least recently used first.
+#[derive(Default)]
+struct Cache {
+    blobs: VecDeque<(BlobId, Arc<Vec<u8>>)>,
+    bytes: usize,
+    hits: u64,
+    misses: u64,
+}
+
+impl Cache {
+    fn get(&mut self, id: &BlobId) -> Option<Arc<Vec<u8>>> {
+        let Some(at) = self.blobs.iter().position(|(i, _)| i == id) else {
+            self.misses += 1;
+            return None;
+        };
+        self.hits += 1;
+        let hit = self.blobs.remove(at).expect("a found position");
+        let data = Arc::clone(&hit.1);
+        self.blobs.push_back(hit);
+        Some(data)
+    }
+
+    fn insert(&mut self, id: BlobId, data: Arc<Vec<u8>>) {
+        if self.blobs.iter().any(|(i, _)| *i == id) {
+            return;
+        }
+        self.bytes += data.len();
+        self.blobs.push_back((id, data));
+        while self.bytes > CACHE_BYTES || self.blobs.len() > 1024 {
+            let (_, old) = self.blobs.pop_front().expect("over budget means not empty");
+            self.bytes -= old.len();
+        }
+    }
 }
 
 /// Where a blob is: pack number (into [`State::packs`]) and position.
@@ -40,6 +87,9 @@ struct Location {
     raw_length: u32,
     kind: BlobKind,
     compressed: bool,
+    /// 0 for a plain blob; for a delta, 1 + the largest depth of its bases (in
+    /// [`State::bases`]).
+    depth: u8,
 }
 
 impl Location {
@@ -51,17 +101,7 @@ impl Location {
             raw_length: e.raw_length as u32,
             kind: e.kind,
             compressed: e.compressed,
-        }
-    }
-
-    fn entry(&self, id: BlobId) -> Entry {
-        Entry {
-            id,
-            kind: self.kind,
-            offset: u64::from(self.offset),
-            length: u64::from(self.length),
-            raw_length: u64::from(self.raw_length),
-            compressed: self.compressed,
+            depth: 0,
         }
     }
 }
@@ -85,7 +125,11 @@ enum Slot {
 
 #[derive(Default)]
 struct State {
+    /// The format of the repository's config.
+    format: u64,
     index: HashMap<BlobId, Location>,
+    /// The bases of the deltas of `index`.
+    bases: HashMap<BlobId, Box<[BlobId]>>,
     packs: Vec<Slot>,
     /// The pack being filled and its number.
     current: Option<(u32, Builder)>,
@@ -102,9 +146,79 @@ impl State {
         let number = self.packs.len() as u32;
         self.packs.push(Slot::Stored(name));
         for e in entries {
-            self.index.entry(e.id).or_insert_with(|| Location::new(number, e));
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.index.entry(e.id) {
+                slot.insert(Location::new(number, e));
+                if !e.base.is_empty() {
+                    self.bases.insert(e.id, e.base.clone().into_boxed_slice());
+                }
+            }
         }
         number
+    }
+
+    /// The pack entry of an indexed blob.
+    fn entry(&self, id: BlobId, l: &Location) -> Entry {
+        Entry {
+            id,
+            kind: l.kind,
+            offset: u64::from(l.offset),
+            length: u64::from(l.length),
+            raw_length: u64::from(l.raw_length),
+            compressed: l.compressed,
+            base: self.bases.get(&id).map(|b| b.to_vec()).unwrap_or_default(),
+        }
+    }
+
+    /// Sets the depth of every delta (its bases may be listed in any pack, in any order).
+    fn resolve_depths(&mut self) {
+        let mut memo: HashMap<BlobId, u8> = HashMap::new();
+        let deltas: Vec<BlobId> = self.bases.keys().copied().collect();
+        for id in deltas {
+            let depth = self.depth(id, &mut memo, 0);
+            if let Some(l) = self.index.get_mut(&id) {
+                l.depth = depth;
+            }
+        }
+    }
+
+    fn depth(&self, id: BlobId, memo: &mut HashMap<BlobId, u8>, hops: usize) -> u8 {
+        let Some(bases) = self.bases.get(&id) else { return 0 };
+        if let Some(&depth) = memo.get(&id) {
+            return depth;
+        }
+        if hops > READ_MAX_DEPTH {
+            return u8::MAX;
+        }
+        let below = bases.iter().map(|b| self.depth(*b, memo, hops + 1)).max().unwrap_or(0);
+        let depth = below.saturating_add(1);
+        memo.insert(id, depth);
+        depth
+    }
+
+    /// Whether a blob cannot be read because it, or a base of it (transitively), is in
+    /// `lost` or not indexed at all.
+    fn lost(&self, id: BlobId, lost: &HashSet<BlobId>, memo: &mut HashMap<BlobId, bool>) -> bool {
+        self.lost_below(id, lost, memo, 0)
+    }
+
+    fn lost_below(
+        &self,
+        id: BlobId,
+        lost: &HashSet<BlobId>,
+        memo: &mut HashMap<BlobId, bool>,
+        hops: usize,
+    ) -> bool {
+        if lost.contains(&id) || !self.index.contains_key(&id) {
+            return true;
+        }
+        let Some(bases) = self.bases.get(&id) else { return false };
+        if let Some(&known) = memo.get(&id) {
+            return known;
+        }
+        let answer = hops > READ_MAX_DEPTH
+            || bases.iter().any(|b| self.lost_below(*b, lost, memo, hops + 1));
+        memo.insert(id, answer);
+        answer
     }
 }
 
@@ -220,11 +334,11 @@ impl Repository {
         let config: Config = serde_json::from_slice(&config).map_err(|e| Error::Corrupt {
             what: format!("{}/config does not decode: {e}", path.display()),
         })?;
-        if config.format != FORMAT {
+        if !READABLE_FORMATS.contains(&config.format) {
             return Err(Error::UnknownFormat { path: path.into(), format: config.format });
         }
 
-        let mut state = State::default();
+        let mut state = State { format: config.format, ..State::default() };
         let mut known: HashSet<String> = HashSet::new();
         for name in storage.list(ObjectKind::Index).map_err(Error::io("listing index files"))? {
             let bytes = storage
@@ -245,7 +359,13 @@ impl Repository {
                 }
             }
         }
-        let repo = Repository { path: path.into(), storage, state: Mutex::new(State::default()) };
+        let repo = Repository {
+            path: path.into(),
+            id: config.id,
+            storage,
+            state: Mutex::new(State::default()),
+            cache: Mutex::new(Cache::default()),
+        };
         for name in repo.storage.list(ObjectKind::Pack).map_err(Error::io("listing packs"))? {
             if known.contains(&name) {
                 continue;
@@ -262,6 +382,7 @@ impl Repository {
                 Err(e) => tracing::warn!("ignoring pack {name}: {e}"),
             }
         }
+        state.resolve_depths();
         *repo.lock_state() = state;
         Ok(repo)
     }
@@ -274,6 +395,10 @@ impl Repository {
     /// writers.
     pub fn lock(&self, mode: LockMode) -> Result<LockGuard, Error> {
         lock::acquire(Arc::clone(&self.storage), &self.path, mode)
+    }
+
+    fn lock_cache(&self) -> MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock_state(&self) -> MutexGuard<'_, State> {
@@ -292,11 +417,45 @@ impl Repository {
     /// Stores a blob unless the repository has it; returns its id and whether it was new.
     /// Callable from several threads: hashing and compression run on the caller's thread.
     pub fn put_blob(&self, kind: BlobKind, data: &[u8]) -> Result<(BlobId, bool), Error> {
+        self.put_blob_near(kind, data, &[])
+    }
+
+    /// [`put_blob`](Self::put_blob), storing a new blob as a delta against the blobs
+    /// `reference` (concatenated) when that is smaller than storing it whole and their chain
+    /// of deltas stays within [`MAX_DELTA_DEPTH`]. A delta under 1/64 of the blob is taken
+    /// without compressing the blob plainly to compare: that would double the cost of the
+    /// common case for at most 1/64 of a blob. A reference that cannot be read only means the
+    /// blob is stored whole.
+    pub fn put_blob_near(
+        &self,
+        kind: BlobKind,
+        data: &[u8],
+        reference: &[BlobId],
+    ) -> Result<(BlobId, bool), Error> {
         let id = BlobId::of(data);
         if self.has_blob(&id) {
             return Ok((id, false));
         }
-        let (stored, compressed) = pack::compress(data);
+        // A delta of less than 1/64 of the blob is taken without trying plain compression,
+        // which rarely does as well (and costs as much again); a larger one must beat it.
+        let delta = self.delta(data, reference);
+        let (stored, compressed, base, depth) = match delta {
+            Some((delta, depth)) if delta.len() < data.len() / 64 => {
+                (delta, true, reference.to_vec(), depth)
+            }
+            delta => {
+                let (plain, compressed) = pack::compress(data);
+                match delta {
+                    Some((delta, depth)) if delta.len() < plain.len() => {
+                        (delta, true, reference.to_vec(), depth)
+                    }
+                    _ => (plain, compressed, Vec::new(), 0),
+                }
+            }
+        };
+        if !base.is_empty() {
+            self.upgrade_format()?;
+        }
         let full = {
             let mut state = self.lock_state();
             if state.index.contains_key(&id) {
@@ -309,15 +468,68 @@ impl Repository {
             }
             let (number, builder) = state.current.as_mut().expect("just made");
             let number = *number;
-            let entry = builder.push(id, kind, &stored, data.len(), compressed);
+            let entry = builder.push(id, kind, &stored, data.len(), compressed, base);
             let full = builder.data.len() >= pack::TARGET_SIZE;
-            state.index.insert(id, Location::new(number, &entry));
+            state.index.insert(id, Location { depth, ..Location::new(number, &entry) });
+            if !entry.base.is_empty() {
+                state.bases.insert(id, entry.base.into_boxed_slice());
+            }
             full.then(|| Self::finish_current(&mut state)).flatten()
         };
         if let Some(finished) = full {
             self.write_pack(finished)?;
         }
         Ok((id, true))
+    }
+
+    /// `data` compressed against the bytes of `reference`, with its depth, when the chain
+    /// stays within [`MAX_DELTA_DEPTH`] and the references read back.
+    fn delta(&self, data: &[u8], reference: &[BlobId]) -> Option<(Vec<u8>, u8)> {
+        if reference.is_empty() {
+            return None;
+        }
+        let mut depth = 0;
+        let mut prefix_length = 0usize;
+        {
+            let state = self.lock_state();
+            for b in reference {
+                let l = state.index.get(b)?;
+                depth = depth.max(l.depth);
+                prefix_length += l.raw_length as usize;
+            }
+        }
+        let depth = depth + 1;
+        let window = 1usize << pack::DELTA_WINDOW_LOG;
+        if depth > MAX_DELTA_DEPTH || prefix_length + data.len() > window {
+            return None;
+        }
+        let prefix = match self.concat(reference, 0) {
+            Ok(prefix) => prefix,
+            Err(e) => {
+                tracing::warn!("storing a blob whole: a reference is unreadable: {e}");
+                return None;
+            }
+        };
+        pack::compress_delta(data, &prefix, usize::MAX).map(|delta| (delta, depth))
+    }
+
+    /// Makes the repository's format the one that has deltas, before the first is written.
+    fn upgrade_format(&self) -> Result<(), Error> {
+        let mut state = self.lock_state();
+        if state.format >= FORMAT {
+            return Ok(());
+        }
+        let config = Config { format: FORMAT, id: self.id.clone() };
+        self.storage
+            .put(
+                ObjectKind::Config,
+                "config",
+                &serde_json::to_vec_pretty(&config).expect("config encodes"),
+            )
+            .map_err(Error::io("upgrading the repository config to format 2"))?;
+        tracing::info!("repository upgraded to format {FORMAT} (deltas): older oe cannot read it");
+        state.format = FORMAT;
+        Ok(())
     }
 
     /// Closes the pack being filled: its bytes stay readable while it is written.
@@ -347,6 +559,7 @@ impl Repository {
                 for entry in &entries {
                     if state.index.get(&entry.id).is_some_and(|l| l.pack == number) {
                         state.index.remove(&entry.id);
+                        state.bases.remove(&entry.id);
                     }
                 }
                 Err(Error::io(format!("writing pack {name}"))(e))
@@ -391,9 +604,60 @@ impl Repository {
         Ok(name)
     }
 
-    /// A blob's bytes, checked against its id.
+    /// A blob's bytes, checked against its id; a delta is decoded from its bases.
     pub fn get_blob(&self, id: &BlobId) -> Result<Vec<u8>, Error> {
-        let (location, source) = {
+        if let Some(data) = self.cached(id) {
+            return Ok(data.to_vec());
+        }
+        self.read_blob(id, 0)
+    }
+
+    fn cached(&self, id: &BlobId) -> Option<Arc<Vec<u8>>> {
+        self.lock_cache().get(id)
+    }
+
+    /// The bytes of a base of a delta `hops` deep in a chain, through the cache.
+    fn base_bytes(&self, id: &BlobId, hops: usize) -> Result<Arc<Vec<u8>>, Error> {
+        if let Some(data) = self.cached(id) {
+            return Ok(data);
+        }
+        let data = Arc::new(self.read_blob(id, hops)?);
+        self.lock_cache().insert(*id, Arc::clone(&data));
+        Ok(data)
+    }
+
+    /// The concatenated bytes of the bases of `entry` (empty for a plain blob).
+    fn prefix(&self, entry: &Entry, hops: usize) -> Result<Arc<Vec<u8>>, Error> {
+        if entry.base.is_empty() {
+            return Ok(Arc::default());
+        }
+        if hops >= READ_MAX_DEPTH {
+            return Err(Error::Corrupt {
+                what: format!("blob {}: its chain of deltas is too deep or loops", entry.id),
+            });
+        }
+        self.concat(&entry.base, hops + 1)
+    }
+
+    /// The bytes of `bases` one after the other: a single base's bytes are shared, not
+    /// copied.
+    fn concat(&self, bases: &[BlobId], hops: usize) -> Result<Arc<Vec<u8>>, Error> {
+        if let [only] = bases {
+            return self.base_bytes(only, hops);
+        }
+        // Every base first, then one buffer: a chain being decoded holds no half-built
+        // prefixes, only bases (which the cache holds anyway).
+        let parts =
+            bases.iter().map(|b| self.base_bytes(b, hops)).collect::<Result<Vec<_>, _>>()?;
+        let mut prefix = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+        for part in &parts {
+            prefix.extend_from_slice(part);
+        }
+        Ok(Arc::new(prefix))
+    }
+
+    fn read_blob(&self, id: &BlobId, hops: usize) -> Result<Vec<u8>, Error> {
+        let (entry, source) = {
             let state = self.lock_state();
             let location = *state.index.get(id).ok_or(Error::MissingBlob { id: *id })?;
             let source = match &state.packs[location.pack as usize] {
@@ -405,18 +669,18 @@ impl Repository {
                     Err(slice(&builder.data, &location).to_vec())
                 }
             };
-            (location, source)
+            (state.entry(*id, &location), source)
         };
-        let entry = location.entry(*id);
+        let prefix = self.prefix(&entry, hops)?;
         match source {
             Ok(name) => {
                 let stored = self
                     .storage
                     .get_range(ObjectKind::Pack, &name, entry.offset, entry.length)
                     .map_err(Error::io(format!("reading blob {id} from pack {name}")))?;
-                pack::unpack(&entry, &stored, &name)
+                pack::unpack(&entry, &stored, &prefix, &name)
             }
-            Err(stored) => pack::unpack(&entry, &stored, "(being written)"),
+            Err(stored) => pack::unpack(&entry, &stored, &prefix, "(being written)"),
         }
     }
 
@@ -486,7 +750,7 @@ impl Repository {
         let state = self.lock_state();
         let mut by_pack: HashMap<u32, Vec<Entry>> = HashMap::new();
         for (id, location) in &state.index {
-            by_pack.entry(location.pack).or_default().push(location.entry(*id));
+            by_pack.entry(location.pack).or_default().push(state.entry(*id, location));
         }
         let mut out: Vec<(String, Vec<Entry>)> = by_pack
             .into_iter()
@@ -517,7 +781,11 @@ impl Repository {
             .map_err(Error::io("listing packs"))?
             .into_iter()
             .collect();
-        for (name, entries) in self.blobs_by_pack() {
+        let by_pack = self.blobs_by_pack();
+        // Deltas to read after the packs, in their pack.
+        let mut deltas: Vec<(&str, &Entry)> = Vec::new();
+        for (pack_name, entries) in &by_pack {
+            let name = pack_name.clone();
             report.packs += 1;
             report.blobs += entries.len();
             let damaged = |reason: String, blobs: Vec<BlobId>| DamagedPack {
@@ -559,12 +827,15 @@ impl Repository {
                 }
             };
             let mut bad = Vec::new();
-            for entry in &entries {
+            for entry in entries {
                 let end = entry.offset.saturating_add(entry.length);
-                let ok = end <= bytes.len() as u64
-                    && pack::unpack(entry, &bytes[entry.offset as usize..end as usize], &name)
-                        .is_ok();
-                if !ok {
+                let Some(stored) = bytes.get(entry.offset as usize..end as usize) else {
+                    bad.push(entry.id);
+                    continue;
+                };
+                if !entry.base.is_empty() {
+                    deltas.push((pack_name.as_str(), entry));
+                } else if pack::unpack(entry, stored, &[], &name).is_err() {
                     bad.push(entry.id);
                 }
             }
@@ -579,11 +850,117 @@ impl Repository {
                 ));
             }
         }
+        let unverified = self.check_delta_data(deltas, &mut report);
+        self.check_deltas(&by_pack, unverified, &mut report);
         Ok(report)
     }
 
+    /// Reads back `deltas`, reporting those whose own bytes are damaged; returns those of
+    /// which a base did not read back, and why. They are read in an order in which the bases
+    /// of each were mostly just read (kept in the cache): by the plain blob their first bases
+    /// lead to, then by depth. Each is then decoded about once, instead of its whole chain
+    /// each time.
+    fn check_delta_data(
+        &self,
+        mut deltas: Vec<(&str, &Entry)>,
+        report: &mut CheckReport,
+    ) -> Vec<(String, BlobId, Error)> {
+        {
+            let state = self.lock_state();
+            let key = |id: &BlobId| {
+                let mut root = *id;
+                for _ in 0..READ_MAX_DEPTH {
+                    match state.bases.get(&root) {
+                        Some(bases) if state.index.contains_key(&bases[0]) => root = bases[0],
+                        _ => break,
+                    }
+                }
+                let at = |id: &BlobId| state.index.get(id).map(|l| (l.pack, l.offset));
+                let depth = state.index.get(id).map(|l| l.depth);
+                (at(&root), depth, at(id))
+            };
+            deltas.sort_by_cached_key(|(_, e)| key(&e.id));
+        }
+        let mut unverified = Vec::new();
+        let mut bad: Vec<(&str, Vec<BlobId>)> = Vec::new();
+        for (name, entry) in deltas {
+            let prefix = match self.prefix(entry, 0) {
+                Ok(prefix) => prefix,
+                Err(e) => {
+                    unverified.push((name.to_owned(), entry.id, e));
+                    continue;
+                }
+            };
+            let data = self
+                .storage
+                .get_range(ObjectKind::Pack, name, entry.offset, entry.length)
+                .ok()
+                .and_then(|stored| pack::unpack(entry, &stored, &prefix, name).ok());
+            match data {
+                Some(data) => self.lock_cache().insert(entry.id, Arc::new(data)),
+                None => match bad.iter_mut().find(|(pack, _)| *pack == name) {
+                    Some((_, blobs)) => blobs.push(entry.id),
+                    None => bad.push((name, vec![entry.id])),
+                },
+            }
+        }
+        for (name, blobs) in bad {
+            report.damaged.push(DamagedPack {
+                pack: name.to_owned(),
+                reason: format!("{} of its deltas do not read back", blobs.len()),
+                blobs,
+            });
+        }
+        unverified
+    }
+
+    /// Adds to `report` the deltas whose chain of bases reaches a damaged or missing blob,
+    /// and the `unverified` ones (a base did not read back) for another reason.
+    fn check_deltas(
+        &self,
+        by_pack: &[(String, Vec<Entry>)],
+        unverified: Vec<(String, BlobId, Error)>,
+        report: &mut CheckReport,
+    ) {
+        let lost: HashSet<BlobId> =
+            report.damaged.iter().flat_map(|d| d.blobs.iter().copied()).collect();
+        let state = self.lock_state();
+        let mut memo = HashMap::new();
+        let mut found: HashSet<BlobId> = HashSet::new();
+        for (name, entries) in by_pack {
+            let blobs: Vec<BlobId> = entries
+                .iter()
+                .filter(|e| !e.base.is_empty() && !lost.contains(&e.id))
+                .filter(|e| e.base.iter().any(|b| state.lost(*b, &lost, &mut memo)))
+                .map(|e| e.id)
+                .collect();
+            if !blobs.is_empty() {
+                found.extend(&blobs);
+                report.damaged.push(DamagedPack {
+                    pack: name.clone(),
+                    reason: format!(
+                        "{} of its blobs are deltas of damaged or missing blobs",
+                        blobs.len()
+                    ),
+                    blobs,
+                });
+            }
+        }
+        for (pack, id, e) in unverified {
+            if !found.contains(&id) && !lost.contains(&id) {
+                report.damaged.push(DamagedPack {
+                    pack,
+                    reason: format!("a base of delta {id} does not read back: {e}"),
+                    blobs: vec![id],
+                });
+            }
+        }
+    }
+
     /// Which packs to delete and which to repack so that only `used` blobs remain.
+    /// The bases of used deltas are used too, transitively.
     pub fn prune_plan(&self, used: &HashSet<BlobId>) -> Result<PrunePlan, Error> {
+        let used = &self.with_bases(used);
         let mut plan = PrunePlan { used: used.clone(), ..PrunePlan::default() };
         for (name, entries) in self.blobs_by_pack() {
             let (mut used_bytes, mut unused_bytes, mut unused) = (0u64, 0u64, 0u64);
@@ -607,6 +984,21 @@ impl Repository {
             }
         }
         Ok(plan)
+    }
+
+    /// `used` and, transitively, the bases of the deltas in it.
+    fn with_bases(&self, used: &HashSet<BlobId>) -> HashSet<BlobId> {
+        let state = self.lock_state();
+        let mut all = used.clone();
+        let mut todo: Vec<BlobId> = used.iter().copied().collect();
+        while let Some(id) = todo.pop() {
+            for b in state.bases.get(&id).into_iter().flatten() {
+                if all.insert(*b) {
+                    todo.push(*b);
+                }
+            }
+        }
+        all
     }
 
     /// Carries out `plan` (made by [`prune_plan`](Self::prune_plan)):
@@ -640,13 +1032,14 @@ impl Repository {
                     .ok_or_else(|| Error::Corrupt {
                         what: format!("pack {name} is shorter than its index says"),
                     })?;
-                pack::unpack(entry, stored, name)?;
+                pack::unpack(entry, stored, &self.prefix(entry, 0)?, name)?;
                 builder.push(
                     entry.id,
                     entry.kind,
                     stored,
                     entry.raw_length as usize,
                     entry.compressed,
+                    entry.base.clone(),
                 );
                 if builder.data.len() >= pack::TARGET_SIZE {
                     write(std::mem::take(&mut builder), &mut new_packs)?;
@@ -680,6 +1073,20 @@ impl Repository {
             stats.packs_deleted += 1;
         }
         Ok(stats)
+    }
+}
+
+impl Drop for Repository {
+    fn drop(&mut self) {
+        let cache = self.lock_cache();
+        if cache.hits + cache.misses > 0 {
+            tracing::debug!(
+                "cache of delta bases: {} hits, {} misses, {} bytes held",
+                cache.hits,
+                cache.misses,
+                cache.bytes
+            );
+        }
     }
 }
 
@@ -837,6 +1244,165 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let report = repo.check(false).unwrap();
         assert_eq!(report.damaged[0].reason, "missing");
+    }
+
+    /// Version `v` of about 1 MiB of SQL-like rows: each version changes 1% of the rows of
+    /// the one before, their last field to a different length.
+    fn version(v: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        for row in 0..12_000u64 {
+            let changed = (1..=v).filter(|w| (row * 7919 + w * 104_729) % 100 == 0).max();
+            let tail = match changed {
+                Some(w) => format!("note {w} {}", "y".repeat((row % 13 + w) as usize)),
+                None => format!("note {}", row % 31),
+            };
+            out.extend_from_slice(
+                format!("{row}\tcustomer {}\t{}\t{tail}\n", row * 31 % 977, row * 17).as_bytes(),
+            );
+        }
+        out
+    }
+
+    /// Stores versions `0..n`, each near the one before; their ids.
+    fn chain(repo: &Repository, n: u64) -> Vec<BlobId> {
+        let mut ids: Vec<BlobId> = Vec::new();
+        for v in 0..n {
+            let (id, new) = repo
+                .put_blob_near(BlobKind::Data, &version(v), &ids[ids.len().saturating_sub(1)..])
+                .unwrap();
+            assert!(new);
+            ids.push(id);
+        }
+        ids
+    }
+
+    #[test]
+    fn a_delta_is_small_and_reads_back_after_reopening() {
+        let (dir, repo) = repo();
+        let ids = chain(&repo, 3);
+        repo.flush().unwrap();
+        let plain = repo.lock_state().index[&ids[0]].length;
+        for id in &ids[1..] {
+            let state = repo.lock_state();
+            let delta = state.index[id].length;
+            assert!(delta * 10 < plain, "delta {delta} against plain {plain}");
+            assert_eq!(state.bases.get(id).map(|b| b.len()), Some(1), "not a delta");
+        }
+        let repo = Repository::open(&dir.path().join("repo")).unwrap();
+        assert_eq!(repo.lock_state().index[&ids[2]].depth, 2, "depth from the index");
+        for (v, id) in ids.iter().enumerate() {
+            assert_eq!(repo.get_blob(id).unwrap(), version(v as u64));
+        }
+        let report = repo.check(true).unwrap();
+        assert!(report.problems.is_empty() && report.damaged.is_empty(), "{report:?}");
+    }
+
+    #[test]
+    fn a_chain_of_deltas_stops_at_the_depth_cap() {
+        let (dir, repo) = repo();
+        let n = u64::from(MAX_DELTA_DEPTH) + 2;
+        let ids = chain(&repo, n);
+        repo.flush().unwrap();
+        let repo = Repository::open(&dir.path().join("repo")).unwrap();
+        let depths: Vec<u8> = {
+            let state = repo.lock_state();
+            ids.iter().map(|id| state.index[id].depth).collect()
+        };
+        let mut expected: Vec<u8> = (0..=MAX_DELTA_DEPTH).collect();
+        expected.push(0);
+        assert_eq!(depths, expected, "the blob past the cap is stored whole");
+        assert_eq!(repo.get_blob(&ids[n as usize - 2]).unwrap(), version(n - 2));
+    }
+
+    #[test]
+    fn prune_keeps_the_bases_of_used_deltas() {
+        let (dir, repo) = repo();
+        let ids = chain(&repo, 3);
+        let other = noise(9, 3 << 20);
+        repo.put_blob(BlobKind::Data, &other).unwrap();
+        repo.flush().unwrap();
+        // Only the newest delta is used: its bases are used through it.
+        let plan = repo.prune_plan(&HashSet::from([ids[2]])).unwrap();
+        assert_eq!(plan.unused_blobs, 1, "{plan}");
+        repo.prune(&plan).unwrap();
+        let repo = Repository::open(&dir.path().join("repo")).unwrap();
+        assert!(ids.iter().all(|id| repo.has_blob(id)), "a base was pruned");
+        assert!(!repo.has_blob(&BlobId::of(&other)));
+        assert_eq!(repo.get_blob(&ids[2]).unwrap(), version(2));
+        let report = repo.check(true).unwrap();
+        assert!(report.problems.is_empty() && report.damaged.is_empty(), "{report:?}");
+    }
+
+    #[test]
+    fn check_reports_deltas_whose_base_is_damaged_or_missing() {
+        let (dir, repo) = repo();
+        let base = version(0);
+        let (base_id, _) = repo.put_blob(BlobKind::Data, &base).unwrap();
+        repo.flush().unwrap();
+        let base_pack = repo.storage.list(ObjectKind::Pack).unwrap().pop().unwrap();
+        let (delta_id, _) = repo.put_blob_near(BlobKind::Data, &version(1), &[base_id]).unwrap();
+        let (top_id, _) = repo.put_blob_near(BlobKind::Data, &version(2), &[delta_id]).unwrap();
+        repo.flush().unwrap();
+        assert!(repo.lock_state().bases.contains_key(&top_id));
+        let path = dir.path().join("repo/data").join(&base_pack[..2]).join(&base_pack);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[100] ^= 0x40;
+        std::fs::write(&path, &bytes).unwrap();
+        let repo = Repository::open(&dir.path().join("repo")).unwrap();
+        let damaged = |report: &CheckReport| -> HashSet<BlobId> {
+            report.damaged.iter().flat_map(|d| d.blobs.iter().copied()).collect()
+        };
+        let report = repo.check(true).unwrap();
+        assert_eq!(damaged(&report), HashSet::from([base_id, delta_id, top_id]), "{report:?}");
+        assert!(
+            report.damaged.iter().any(|d| d.reason.contains("deltas of damaged or missing")),
+            "{report:?}"
+        );
+        assert!(repo.get_blob(&top_id).is_err());
+        std::fs::remove_file(&path).unwrap();
+        let report = repo.check(false).unwrap();
+        assert_eq!(damaged(&report), HashSet::from([base_id, delta_id, top_id]), "{report:?}");
+    }
+
+    #[test]
+    fn check_reads_back_deltas_and_reports_one_whose_own_bytes_are_damaged() {
+        let (dir, repo) = repo();
+        let ids = chain(&repo, 2);
+        repo.flush().unwrap();
+        let clean = repo.check(true).unwrap();
+        assert!(clean.problems.is_empty() && clean.damaged.is_empty(), "{clean:?}");
+        let (pack, offset) = {
+            let state = repo.lock_state();
+            let l = state.index[&ids[1]];
+            let Slot::Stored(name) = &state.packs[l.pack as usize] else { panic!("not stored") };
+            (name.clone(), l.offset as usize)
+        };
+        let path = dir.path().join("repo/data").join(&pack[..2]).join(&pack);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[offset + 20] ^= 0x08;
+        std::fs::write(&path, &bytes).unwrap();
+        let repo = Repository::open(&dir.path().join("repo")).unwrap();
+        let report = repo.check(true).unwrap();
+        let damaged: Vec<&DamagedPack> = report.damaged.iter().collect();
+        assert_eq!(damaged.len(), 1, "{report:?}");
+        assert_eq!(damaged[0].blobs, [ids[1]], "{report:?}");
+        assert!(damaged[0].reason.contains("deltas do not read back"), "{report:?}");
+    }
+
+    #[test]
+    fn a_format_1_repository_is_upgraded_by_its_first_delta_and_format_3_refused() {
+        let (dir, repo) = repo();
+        let path = dir.path().join("repo");
+        let config = |format: u64| format!("{{\"format\": {format}, \"id\": \"{}\"}}", repo.id);
+        std::fs::write(path.join("config"), config(1)).unwrap();
+        let repo = Repository::open(&path).unwrap();
+        let (a, _) = repo.put_blob(BlobKind::Data, &version(0)).unwrap();
+        repo.flush().unwrap();
+        assert!(std::fs::read_to_string(path.join("config")).unwrap().contains("\"format\": 1"));
+        repo.put_blob_near(BlobKind::Data, &version(1), &[a]).unwrap();
+        assert!(std::fs::read_to_string(path.join("config")).unwrap().contains("\"format\": 2"));
+        std::fs::write(path.join("config"), config(3)).unwrap();
+        assert!(matches!(Repository::open(&path), Err(Error::UnknownFormat { format: 3, .. })));
     }
 
     #[test]
