@@ -257,13 +257,34 @@ async fn restore_test(
     } else {
         None
     };
+    let counts = compare_rows(&restored, original.as_deref())
+        .map_err(|problems| anyhow::anyhow!("the restored database is not whole: {problems}"))?;
+    Ok((
+        Some(loaded.read_bytes),
+        format!(
+            "{} attachment files verified{}; rows: {}",
+            report.checked,
+            match gaps.len() {
+                0 => String::new(),
+                n => format!(" ({n} missing from the source's filestore as well)"),
+            },
+            counts
+        ),
+    ))
+}
+
+type RowCounts = [(String, Option<i64>)];
+
+/// The row counts of the core tables of a restored database, against those of its source
+/// when it exists (same tables, same order): a line of counts, or the problems. With the
+/// source at hand, a table it lacks too is no problem and only emptiness where the source has
+/// rows counts (the source moved on since the backup); without it, every table must be there
+/// and have rows. Pure.
+fn compare_rows(restored: &RowCounts, source: Option<&RowCounts>) -> Result<String, String> {
     let mut problems = Vec::new();
     let mut counts = Vec::new();
     for (i, (table, rows)) in restored.iter().enumerate() {
-        // With the source at hand, what it lacks too is no problem; without it, every core
-        // table must be there and have rows.
-        let source_rows = original.as_ref().map(|o| o[i].1);
-        match (rows, source_rows) {
+        match (rows, source.map(|s| s[i].1)) {
             (_, Some(None)) => {}
             (None, _) => problems.push(format!("table {table} is missing")),
             (Some(0), Some(Some(n))) if n > 0 => {
@@ -274,21 +295,7 @@ async fn restore_test(
             (Some(n), None) => counts.push(format!("{table} {n}")),
         }
     }
-    if !problems.is_empty() {
-        anyhow::bail!("the restored database is not whole: {}", problems.join("; "));
-    }
-    Ok((
-        Some(loaded.read_bytes),
-        format!(
-            "{} attachment files verified{}; rows: {}",
-            report.checked,
-            match gaps.len() {
-                0 => String::new(),
-                n => format!(" ({n} missing from the source's filestore as well)"),
-            },
-            counts.join(", ")
-        ),
-    ))
+    if problems.is_empty() { Ok(counts.join(", ")) } else { Err(problems.join("; ")) }
 }
 
 async fn mirror(ctx: &Arc<Context>, job: &Job, spec: &MirrorJobFile) -> anyhow::Result<Vec<Item>> {
@@ -344,4 +351,34 @@ fn mirror_blocking(ctx: &Context, job: &Job, spec: &MirrorJobFile) -> anyhow::Re
         repo.prune(&prune)?;
     }
     Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compare_rows;
+
+    fn counts(rows: &[(&str, Option<i64>)]) -> Vec<(String, Option<i64>)> {
+        rows.iter().map(|(t, n)| (t.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn restored_rows_are_judged_against_the_source() {
+        let source =
+            counts(&[("res_partner", Some(40)), ("ir_model", None), ("res_users", Some(3))]);
+        let good = counts(&[("res_partner", Some(38)), ("ir_model", None), ("res_users", Some(3))]);
+        assert_eq!(
+            compare_rows(&good, Some(&source)).unwrap(),
+            "res_partner 38 (source 40), res_users 3 (source 3)"
+        );
+        let emptied = counts(&[("res_partner", Some(0)), ("ir_model", None), ("res_users", None)]);
+        assert_eq!(
+            compare_rows(&emptied, Some(&source)).unwrap_err(),
+            "table res_partner is empty (the source has 40 rows); table res_users is missing"
+        );
+        // Without a source, every core table must be there with rows.
+        assert_eq!(compare_rows(&good, None).unwrap_err(), "table ir_model is missing");
+        let whole = counts(&[("res_partner", Some(1))]);
+        assert_eq!(compare_rows(&whole, None).unwrap(), "res_partner 1");
+        assert!(compare_rows(&counts(&[("res_partner", Some(0))]), None).is_err());
+    }
 }
