@@ -110,7 +110,9 @@ pub fn run(
             parent,
             threads: options.threads,
             host: super::repo::hostname(),
-            time: now(),
+            // Times have whole seconds: a run in the same second as its parent (or after the
+            // clock went back) is dated a second later, so that it is the latest.
+            time: parent.map_or(now(), |p| now().max(p.snapshot.time + 1)),
             progress: options.progress.clone(),
         };
         let result = if options.dry_run { run::plan(&request) } else { run::run(&request) };

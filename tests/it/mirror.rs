@@ -723,3 +723,24 @@ fn a_file_written_while_it_is_read_is_flagged_and_the_snapshot_partial() {
     assert_eq!(fs::read(target.join("steady")).unwrap(), text(1, 1000));
     assert!(fs::metadata(target.join("growing.log")).unwrap().len() >= 30_000_000);
 }
+
+#[test]
+fn runs_in_quick_succession_are_each_the_latest_in_turn() {
+    let m = Mirror::new(&[]);
+    let mut ids = Vec::new();
+    for round in 0..3 {
+        fs::write(m.source.join("round.txt"), format!("round {round}")).unwrap();
+        ids.push(m.run().0);
+    }
+    let listed = m.oe(&["--json", "mirror", "snapshots"]).success();
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let times: Vec<i64> =
+        listed.as_array().unwrap().iter().map(|s| s["time"].as_i64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "times must increase: {times:?}");
+    let order: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(order, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let target = m.env.path("r");
+    m.restore("latest", &target).success();
+    assert_eq!(fs::read_to_string(target.join("round.txt")).unwrap(), "round 2");
+}
