@@ -110,6 +110,16 @@ impl Write for Output {
     }
 }
 
+/// Creates the directory of `path` if it is missing, private (mode 0700) like the files
+/// written there.
+pub fn create_private_parent(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => fs::DirBuilder::new().recursive(true).mode(0o700).create(dir),
+        None => Ok(()),
+    }
+}
+
 /// Makes everything written to the file system holding `dir` durable: one `syncfs`, which
 /// for tens of thousands of small files is many times faster than an fsync per file.
 pub fn sync_file_system(dir: &Path) -> io::Result<()> {

@@ -11,8 +11,10 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use indicatif::ProgressBar;
 use serde::Serialize;
 
+use crate::pg::ConnParams;
 use crate::retention::{self, BackupName, Policy, Timestamp};
 use crate::save::{self, SaveRequest, SaveSummary};
 
@@ -62,9 +64,19 @@ pub struct BackupSummary {
     pub kept: usize,
 }
 
+/// What to back up: a database and its filestore.
+pub struct BackupRequest {
+    pub conn: ConnParams,
+    pub database: String,
+    /// Odoo's data directory (the filestore is `<data_dir>/filestore/<database>`).
+    pub data_dir: PathBuf,
+    pub threads: usize,
+    pub progress: ProgressBar,
+}
+
 /// Saves into the backup directory, then applies retention.
 pub async fn backup(
-    mut request: SaveRequest,
+    request: BackupRequest,
     backup_dir: Option<&Path>,
     policy: Policy,
 ) -> Result<BackupSummary, Error> {
@@ -80,9 +92,18 @@ pub async fn backup(
         source: io::Error::other("the clock is outside years 0000-9999"),
     })?;
     let name = BackupName { database: request.database.clone(), time: now };
-    request.output = dir.join(name.file_name());
     let database = request.database.clone();
-    let saved = save::save(request).await?;
+    let saved = save::save(SaveRequest {
+        conn: request.conn,
+        database: request.database,
+        data_dir: request.data_dir,
+        output: dir.join(name.file_name()),
+        with_filestore: true,
+        strict: false,
+        threads: request.threads,
+        progress: request.progress,
+    })
+    .await?;
     let (deleted, kept) = apply_retention(backup_dir, &database, policy)?;
     Ok(BackupSummary { saved, deleted, kept })
 }

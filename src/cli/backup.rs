@@ -8,12 +8,11 @@ use anyhow::Context;
 use super::args::Global;
 use super::load::{LoadOptions, load_archive};
 use super::run::{LOCK_WAIT, progress_bar, threads};
-use crate::backup::{self, backup};
+use crate::backup::{self, BackupRequest, backup};
 use crate::config::Settings;
 use crate::config::settings::DEFAULT_SERVICE;
 use crate::output::Printer;
 use crate::pg::{ConnParams, lock_database};
-use crate::save::SaveRequest;
 
 #[derive(Debug, clap::Args)]
 pub struct BackupArgs {
@@ -57,13 +56,10 @@ pub async fn run_backup(
     let database = settings.database(args.database.as_deref())?;
     let conn = ConnParams::from_env(&service.postgres);
     let _lock = lock_database(&conn, &database, LOCK_WAIT, "oe backup").await?;
-    let request = SaveRequest {
+    let request = BackupRequest {
         conn,
         database,
         data_dir: service.data_dir,
-        output: PathBuf::new(),
-        with_filestore: true,
-        strict: false,
         threads: threads(),
         progress: progress_bar(global.quiet, "backing up"),
     };

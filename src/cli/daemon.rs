@@ -89,41 +89,35 @@ pub fn status(global: &Global, _args: StatusArgs, settings: Settings) -> anyhow:
     let daemon = settings.daemon()?;
     let state = State::read(&daemon.state_file)?;
     let now = Timestamp::now();
-    let mut jobs: Vec<JobStatus> = daemon
+    let configured = daemon.jobs.iter().map(|job| (job.name.as_str(), Some(job)));
+    // Jobs recorded but no longer configured still show, so nothing silently disappears.
+    let gone = state
         .jobs
-        .iter()
-        .map(|job| {
-            let recorded = state.jobs.get(&job.name).cloned().unwrap_or_default();
+        .keys()
+        .filter(|name| !daemon.jobs.iter().any(|j| &j.name == *name))
+        .map(|name| (name.as_str(), None));
+    let jobs: Vec<JobStatus> = configured
+        .chain(gone)
+        .map(|(name, job)| {
+            let recorded = state.jobs.get(name).cloned().unwrap_or_default();
+            let last = recorded.last;
             JobStatus {
-                job: job.name.clone(),
-                kind: job.action.kind().to_owned(),
-                schedule: job.schedule.to_string(),
+                job: name.to_owned(),
+                kind: job.map_or_else(
+                    || last.as_ref().map(|r| r.kind.clone()).unwrap_or_default(),
+                    |j| j.action.kind().to_owned(),
+                ),
+                schedule: job.map(|j| j.schedule.to_string()).unwrap_or_default(),
+                configured: job.is_some(),
                 next: job
-                    .schedule
-                    .next_after(now, &daemon.timezone)
+                    .and_then(|j| j.schedule.next_after(now, &daemon.timezone))
                     .map(|t| t.to_zoned(daemon.timezone.clone())),
                 running_since: recorded.running.map(|r| r.started),
                 last_success: recorded.last_success,
-                last: recorded.last,
-                configured: true,
+                last,
             }
         })
         .collect();
-    // Jobs recorded but no longer configured still show, so nothing silently disappears.
-    for (name, recorded) in &state.jobs {
-        if !daemon.jobs.iter().any(|j| &j.name == name) {
-            jobs.push(JobStatus {
-                job: name.clone(),
-                kind: recorded.last.as_ref().map(|r| r.kind.clone()).unwrap_or_default(),
-                schedule: String::new(),
-                next: None,
-                running_since: recorded.running.as_ref().map(|r| r.started),
-                last_success: recorded.last_success,
-                last: recorded.last.clone(),
-                configured: false,
-            });
-        }
-    }
     Printer { json: global.json, quiet: global.quiet }
         .status(&daemon.state_file, &jobs)
         .context("writing to stdout")

@@ -1,6 +1,5 @@
 //! Resolved settings: the config file plus every default, in one place.
 
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -105,9 +104,7 @@ impl Settings {
     /// Writes the file atomically with mode 0600, creating its directory (0700) if needed.
     pub fn save(&self) -> Result<(), Error> {
         let write = || -> std::io::Result<()> {
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-            }
+            crate::atomic::create_private_parent(&self.path)?;
             let mut out = AtomicFile::create(&self.path)?;
             std::io::Write::write_all(&mut out, self.file.to_yaml().as_bytes())?;
             out.commit()
@@ -293,10 +290,11 @@ impl Settings {
         push("daemon.lock_wait", parsed(&d.lock_wait), Some("1h".into()));
         for (name, job) in &f.jobs {
             push(&format!("jobs.{name}.schedule"), Some(job.schedule.text.clone()), None);
-            let spec = serde_json::to_value(super::daemon::JobFile::clone(job))
-                .ok()
-                .and_then(|v| v.get(job.action.kind()).map(|a| a.to_string()));
-            push(&format!("jobs.{name}.{}", job.action.kind()), spec, None);
+            let spec = match &job.action {
+                Action::Backup(spec) | Action::RestoreTest(spec) => serde_json::to_string(spec),
+                Action::Mirror(spec) => serde_json::to_string(spec),
+            };
+            push(&format!("jobs.{name}.{}", job.action.kind()), spec.ok(), None);
         }
         let notify = f.notify.clone().unwrap_or_default();
         let target = |t: &Option<super::daemon::NotifyTargetFile>| {

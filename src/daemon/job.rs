@@ -10,7 +10,6 @@
 //! - `mirror`: `oe mirror run` over the configured directories, then `forget` and `prune`
 //!   when the job has retention rules.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +19,7 @@ use jiff::Timestamp;
 use tokio::sync::Semaphore;
 
 use super::state::{Item, Outcome, Run};
-use crate::backup;
+use crate::backup::{self, BackupRequest};
 use crate::config::Settings;
 use crate::config::daemon::{Action, Databases, DatabasesFile, MirrorJobFile};
 use crate::config::settings::{DEFAULT_SERVICE, DaemonSettings, Job, Service};
@@ -31,7 +30,6 @@ use crate::pg::odoo::OdooDb;
 use crate::pg::server::derived_name;
 use crate::pg::{ConnParams, Server, lock_database};
 use crate::process::interrupt;
-use crate::save::SaveRequest;
 
 /// Odoo's tables a restore test counts: every real database has rows in each.
 const CORE_TABLES: &[&str] =
@@ -176,13 +174,10 @@ async fn backup_one(
 ) -> anyhow::Result<Done> {
     let conn = ConnParams::from_env(&service.postgres);
     let _lock = lock_database(&conn, &database, ctx.daemon.lock_wait, &holder(&job)).await?;
-    let request = SaveRequest {
+    let request = BackupRequest {
         conn,
         database,
         data_dir: service.data_dir,
-        output: PathBuf::new(),
-        with_filestore: true,
-        strict: false,
         threads: ctx.threads,
         progress: ProgressBar::hidden(),
     };

@@ -5,13 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::AtomicFile;
+use crate::atomic::{AtomicFile, create_private_parent};
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct State {
@@ -137,9 +136,7 @@ impl State {
     /// Writes `path` atomically, creating its directory (0700) if needed.
     pub fn write(&self, path: &Path) -> Result<(), Error> {
         let write = || -> io::Result<()> {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-            }
+            create_private_parent(path)?;
             let mut out = AtomicFile::create(path)?;
             out.write_all(&serde_json::to_vec_pretty(self).map_err(io::Error::other)?)?;
             out.write_all(b"\n")?;
@@ -194,9 +191,7 @@ pub fn lock(path: &Path) -> Result<std::fs::File, Error> {
     name.push(".lock");
     let lock_path = PathBuf::from(name);
     let fail = |source| Error::Write { path: lock_path.clone(), source };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(fail)?;
-    }
+    create_private_parent(path).map_err(fail)?;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -172,7 +172,7 @@ impl Running {
     /// Stops the child's process group and reaps it.
     fn kill(mut self) {
         if let Some(mut child) = self.child.take() {
-            // SAFETY: see `interrupt::terminate_group`; the child is not reaped yet.
+            // SAFETY: see `interrupt::signal_group`; the child is not reaped yet.
             unsafe {
                 libc::killpg(child.id() as i32, libc::SIGKILL);
             }

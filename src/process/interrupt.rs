@@ -18,22 +18,20 @@ static RAISED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 /// Records `signal` and stops every registered child.
 pub fn raise(signal: i32) {
     SIGNAL.store(signal, Ordering::SeqCst);
-    let children = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
-    for &pid in children.iter().flatten() {
-        terminate_group(pid);
-    }
+    signal_children(libc::SIGTERM);
     RAISED.notify_waiters();
 }
 
 /// Kills every registered child's process group outright: for children still running when
 /// the grace period after a signal is over.
 pub fn kill_children() {
+    signal_children(libc::SIGKILL);
+}
+
+fn signal_children(signal: i32) {
     let children = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
     for &pid in children.iter().flatten() {
-        // SAFETY: as in `terminate_group`.
-        unsafe {
-            libc::killpg(pid, libc::SIGKILL);
-        }
+        signal_group(pid, signal);
     }
 }
 
@@ -85,7 +83,7 @@ pub(crate) fn register(pid: i32) {
     let mut children = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
     children.get_or_insert_with(HashSet::new).insert(pid);
     if signal().is_some() {
-        terminate_group(pid);
+        signal_group(pid, libc::SIGTERM);
     }
 }
 
@@ -97,10 +95,10 @@ pub(crate) fn unregister(pid: i32) {
     }
 }
 
-fn terminate_group(pid: i32) {
+fn signal_group(pid: i32, signal: i32) {
     // SAFETY: killpg has no memory-safety preconditions; the group is one we created and
     // have not reaped yet, so its id cannot have been reused.
     unsafe {
-        libc::killpg(pid, libc::SIGTERM);
+        libc::killpg(pid, signal);
     }
 }

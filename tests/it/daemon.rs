@@ -85,6 +85,13 @@ fn terminate(env: &TestEnv, child: &mut Child, timeout: Duration) -> std::proces
     }
 }
 
+/// The `postgres` keys of a service whose pg_dump writes the dump, then hangs as a slow server
+/// would, in `sleep <marker>` (so that `processes_with(marker)` finds it).
+fn stalling_pg_dump(env: &TestEnv, marker: &str) -> String {
+    let script = format!("\"$REAL/pg_dump\" \"$@\"\nsleep {marker}");
+    format!(", bindir: '{}'", fake_bindir(env, "pg_dump", &script).display())
+}
+
 /// A state file in which `job` last ran two hours ago.
 fn ran_two_hours_ago(env: &TestEnv, job: &str) {
     let then = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
@@ -250,11 +257,9 @@ fn a_missed_run_is_made_up_at_start() {
 fn sigterm_during_a_backup_leaves_no_partial_file_and_no_child() {
     let env = TestEnv::new();
     let db = odoo_db(&env, "daemon_term");
-    // pg_dump writes the dump, then hangs as a slow server would.
-    let bindir = fake_bindir(&env, "pg_dump", "\"$REAL/pg_dump\" \"$@\"\nsleep 987");
     configure(
         &env,
-        &format!(", bindir: '{}'", bindir.display()),
+        &stalling_pg_dump(&env, "987"),
         &format!(
             "daemon: {{grace_period: 20s}}\njobs:\n  hourly:\n    schedule: '0 * * * *'\n    \
              backup: {{databases: [{db}]}}\n"
@@ -278,10 +283,9 @@ fn sigterm_during_a_backup_leaves_no_partial_file_and_no_child() {
 fn a_database_is_never_worked_on_by_two_runs_at_once() {
     let env = TestEnv::new();
     let db = odoo_db(&env, "daemon_lock");
-    let bindir = fake_bindir(&env, "pg_dump", "\"$REAL/pg_dump\" \"$@\"\nsleep 986");
     configure(
         &env,
-        &format!(", bindir: '{}'", bindir.display()),
+        &stalling_pg_dump(&env, "986"),
         &format!(
             "daemon: {{lock_wait: 1s}}\njobs:\n  nightly:\n    schedule: '0 2 * * *'\n    \
              backup: {{databases: [{db}]}}\n"

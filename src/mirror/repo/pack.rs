@@ -195,11 +195,7 @@ mod tests {
         let e2 = b.push(BlobId::of(&noise), BlobKind::Tree, &stored2, noise.len(), c2, Vec::new());
         let (name, bytes, entries) = b.finish();
         assert_eq!(name, blake3::hash(&bytes).to_hex().as_str());
-        let len = header_length(&bytes[bytes.len() - TRAILER..], &name).unwrap() as usize;
-        let data_len = (bytes.len() - TRAILER - len) as u64;
-        let header =
-            decode_header(&bytes[data_len as usize..bytes.len() - TRAILER], data_len, &name)
-                .unwrap();
+        let header = read_header(&bytes, &name);
         assert_eq!(header, entries);
         assert_eq!(header, [e1.clone(), e2]);
         for e in &header {
@@ -210,6 +206,13 @@ mod tests {
         let mut flipped = bytes[..e1.length as usize].to_vec();
         flipped[5] ^= 1;
         assert!(unpack(&e1, &flipped, &[], &name).is_err());
+    }
+
+    /// The header of the pack `bytes`, read back as a reader does.
+    fn read_header(bytes: &[u8], name: &str) -> Vec<Entry> {
+        let len = header_length(&bytes[bytes.len() - TRAILER..], name).unwrap() as usize;
+        let data_len = (bytes.len() - TRAILER - len) as u64;
+        decode_header(&bytes[data_len as usize..bytes.len() - TRAILER], data_len, name).unwrap()
     }
 
     /// Lines of SQL-like text, line `i` of seed `seed`.
@@ -245,11 +248,7 @@ mod tests {
         let base = vec![BlobId::of(&old)];
         let e = b.push(BlobId::of(&new), BlobKind::Data, &delta, new.len(), true, base.clone());
         let (name, bytes, entries) = b.finish();
-        let len = header_length(&bytes[bytes.len() - TRAILER..], &name).unwrap() as usize;
-        let data_len = (bytes.len() - TRAILER - len) as u64;
-        let header =
-            decode_header(&bytes[data_len as usize..bytes.len() - TRAILER], data_len, &name)
-                .unwrap();
+        let header = read_header(&bytes, &name);
         assert_eq!(header, entries);
         assert_eq!(header[0].base, base, "the base list is in the header");
         assert_eq!(unpack(&e, &delta, &old, &name).unwrap(), new);
