@@ -447,15 +447,20 @@ fn a_mirror_job_snapshots_the_configured_directories() {
         "",
         &format!(
             "mirror:\n  repository: '{}'\n  dirs:\n    '{}': {{exclude: ['*.tmp']}}\n\
-             jobs:\n  files:\n    schedule: '30 3 * * *'\n    mirror: {{retention: {{last: 1}}}}\n",
+             jobs:\n  files:\n    schedule: '30 3 * * *'\n    mirror: {{retention: {{last: 1}}}}\n\
+             notify:\n  on_success: {{command: [tee, '{}']}}\n",
             repo.display(),
-            data.display()
+            data.display(),
+            env.path("succeeded.json").display()
         ),
     );
     env.run(&["mirror", "init"]).success();
     env.run(&["daemon", "--once", "--job", "files"])
         .success()
         .stdout_has("files (mirror): success");
+    let told = std::fs::read_to_string(env.path("succeeded.json")).expect("on_success ran");
+    let told: serde_json::Value = serde_json::from_str(&told).unwrap();
+    assert_eq!((told["job"].as_str(), told["result"].as_str()), (Some("files"), Some("success")));
     std::fs::write(data.join("keep/b.txt"), b"second night").unwrap();
     env.run(&["daemon", "--once"]).success();
     // Retention keeps only the last snapshot, which has both files and not the excluded one.
@@ -501,4 +506,47 @@ fn every_example_in_contrib_loads() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("Unknown key") && !stderr.contains("Invalid"), "{stderr}");
     }
+}
+
+#[test]
+fn databases_all_is_every_user_database_minus_the_excluded() {
+    let env = TestEnv::new();
+    let db = odoo_db(&env, "daemon_all");
+    // Every other user database of the shared test cluster is excluded by name (one another
+    // test creates meanwhile may join the run, so only what this test owns is asserted);
+    // `postgres` and oe's temporary databases are not: oe must leave them out itself.
+    let others: Vec<String> = cluster()
+        .databases()
+        .into_iter()
+        .filter(|name| *name != db && name != "postgres" && !name.contains("-oe-"))
+        .map(|name| format!("'^{}$'", regex::escape(&name)))
+        .collect();
+    configure(
+        &env,
+        "",
+        &format!(
+            "jobs:\n  nightly:\n    schedule: '0 2 * * *'\n    \
+             backup: {{databases: all, exclude: [{}]}}\n",
+            others.join(", ")
+        ),
+    );
+    let run = env.run(&["--json", "daemon", "--once"]);
+    let runs: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let items = runs[0]["items"].as_array().unwrap();
+    let names: Vec<&str> = items.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let mine = items.iter().find(|i| i["name"] == db.as_str()).expect("the database was listed");
+    assert_eq!(mine["ok"], true, "{mine}");
+    for never in ["postgres", "template0", "template1"] {
+        assert!(!names.contains(&never), "{names:?}");
+    }
+    assert!(names.iter().all(|n| !n.contains("-oe-")), "temporary databases listed: {names:?}");
+    assert_eq!(backups_of(&env, &db).len(), 1);
+
+    // Excluding it too leaves nothing to do: an error, not a silent success.
+    configure(
+        &env,
+        "",
+        "jobs:\n  nightly:\n    schedule: '0 2 * * *'\n    backup: {databases: all, exclude: ['.*']}\n",
+    );
+    env.run(&["daemon", "--once"]).failure(1).stdout_has("no database to work on");
 }
