@@ -47,8 +47,10 @@
 //! last by the final block), so that their concatenation is one deflate stream, as pigz writes;
 //! their CRC-32s are combined. Whole small entries are compressed (and small files read) on the
 //! workers too, so `add_file` and `add_bytes` return before their entry is written. The calling
-//! thread reads streams and large files and writes the output, in order. At most
-//! `2 × threads` blocks of input are in flight, plus the two blocks being read.
+//! thread reads streams and large files and puts the output in order; a thread of its own
+//! writes it ([`BackgroundWriter`]), so that neither reading nor compressing waits in
+//! `write(2)`. At most `2 × threads` blocks of input are in flight, plus the two blocks being
+//! read and `OUT_DEPTH` blocks waiting to be written.
 //!
 //! # Must not
 //!
@@ -59,7 +61,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,8 +89,12 @@ const MIN_SAVING_PERCENT: usize = 3;
 const ZIP64_LIMIT: u64 = 0xFFFF_FFFF;
 /// Entry count from which the zip64 end records are needed.
 const ZIP64_ENTRIES: usize = 0xFFFF;
-/// Output buffer, so that small entries and the central directory are written in few calls.
+/// Pieces of the central directory handed to the output at a time.
 const OUT_BUFFER: usize = 256 << 10;
+/// Buffers (up to a block each) waiting for the output's writer thread.
+const OUT_DEPTH: usize = 4;
+
+use crate::pipeline::background::BackgroundWriter;
 
 use super::zip_format::{
     CENTRAL_HEADER, DATA_DESCRIPTOR, END_OF_CENTRAL_DIRECTORY, LOCAL_HEADER, ZIP64_END,
@@ -134,8 +140,8 @@ pub struct EntryInfo {
 ///
 /// `add_bytes` and `add_file` choose the method: deflate, unless the data does not shrink by
 /// 3%, then stored. `add_stream` always deflates.
-pub struct ZipWriter<W: Write> {
-    out: BufWriter<W>,
+pub struct ZipWriter<W: Write + Send + 'static> {
+    out: BackgroundWriter<W>,
     pool: Pool,
     /// What is still to be written, in order: (sequence number, input bytes, item).
     queue: VecDeque<(u64, usize, Item)>,
@@ -157,12 +163,12 @@ pub struct ZipWriter<W: Write> {
     zip64_limit: u64,
 }
 
-impl<W: Write> ZipWriter<W> {
+impl<W: Write + Send + 'static> ZipWriter<W> {
     /// A writer compressing on `threads` worker threads (at least one), deflate level 1.
     pub fn new(out: W, threads: usize) -> Self {
         let threads = threads.max(1);
         ZipWriter {
-            out: BufWriter::with_capacity(OUT_BUFFER, out),
+            out: BackgroundWriter::new(out, OUT_DEPTH),
             pool: Pool::new(threads),
             queue: VecDeque::new(),
             results: BTreeMap::new(),
@@ -268,7 +274,7 @@ impl<W: Write> ZipWriter<W> {
         self.check()?;
         let result = self.drain().and_then(|()| self.write_central_directory());
         self.guard(result)?;
-        self.out.into_inner().map_err(|e| e.into_error())
+        self.out.finish()
     }
 
     fn check(&self) -> io::Result<()> {
@@ -413,7 +419,7 @@ impl<W: Write> ZipWriter<W> {
                 let zip64 = sizes.size >= self.zip64_limit || sizes.compressed >= self.zip64_limit;
                 let offset = self.offset;
                 self.put(&local_header(&meta, body.method, sizes, zip64))?;
-                self.put(&body.data)?;
+                self.put_owned(body.data)?;
                 self.records.push(Record::new(meta, body.method, sizes, offset, zip64));
             }
             Item::Begin(Begin { mut meta, method, exact, zip64 }) => {
@@ -440,17 +446,17 @@ impl<W: Write> ZipWriter<W> {
             }
             Item::Block => {
                 let Output::Block(chunk) = self.wait(seq)? else { return Err(mismatch()) };
-                self.put(&chunk.data)?;
                 let open = self.open.as_mut().ok_or_else(mismatch)?;
                 open.hasher.combine(&chunk.hasher);
                 open.size += chunk.size;
                 open.compressed += chunk.data.len() as u64;
+                self.put_owned(chunk.data)?;
             }
             Item::Raw(data) => {
-                self.put(&data)?;
                 let open = self.open.as_mut().ok_or_else(mismatch)?;
                 open.size += data.len() as u64;
                 open.compressed += data.len() as u64;
+                self.put_owned(data)?;
             }
             Item::End => self.close()?,
         }
@@ -506,6 +512,14 @@ impl<W: Write> ZipWriter<W> {
         Ok(())
     }
 
+    /// Like `put`, without a copy.
+    fn put_owned(&mut self, bytes: Vec<u8>) -> io::Result<()> {
+        let n = bytes.len() as u64;
+        self.out.write_owned(bytes)?;
+        self.offset += n;
+        Ok(())
+    }
+
     fn write_central_directory(&mut self) -> io::Result<()> {
         let start = self.offset;
         let records = std::mem::take(&mut self.records);
@@ -548,8 +562,7 @@ impl<W: Write> ZipWriter<W> {
         put32(&mut buffer, clamp32(size, limit));
         put32(&mut buffer, clamp32(start, limit));
         put16(&mut buffer, 0);
-        self.put(&buffer)?;
-        self.out.flush()
+        self.put(&buffer)
     }
 }
 
@@ -777,52 +790,81 @@ fn read_block(reader: &mut impl Read) -> io::Result<Vec<u8>> {
     Ok(block)
 }
 
-/// Whether `data` is worth deflating: true when it is small, else whether at least two of four
-/// slices spread over it shrink at zlib's fastest level (a PDF's text header alone does not
-/// make it compressible).
+/// Whether `data` is worth deflating (see [`Deflater::looks_compressible`]), on the calling
+/// thread.
 fn looks_compressible(data: &[u8]) -> bool {
-    if data.len() <= 4 * PROBE {
-        return true;
-    }
-    let step = (data.len() - PROBE) / 3;
-    let mut compress = Compress::new(Compression::fast(), false);
-    let mut out = Vec::with_capacity(2 * PROBE);
-    let mut shrinking = 0;
-    for i in 0..4 {
-        out.clear();
-        // A full flush ends each slice's output and forgets it before the next one.
-        let flushed =
-            compress.compress_vec(&data[i * step..][..PROBE], &mut out, FlushCompress::Full);
-        if flushed.is_ok() && out.len() < out.capacity() && saves_enough(out.len(), PROBE) {
-            shrinking += 1;
-        }
-    }
-    shrinking >= 2
+    Deflater::new().looks_compressible(data)
 }
 
 fn saves_enough(compressed: usize, size: usize) -> bool {
     compressed * 100 <= size * (100 - MIN_SAVING_PERCENT)
 }
 
-/// Raw deflate of `input` at `LEVEL`, primed with `dictionary`, ending with a sync flush (a
-/// byte-aligned empty stored block) or, when `last`, with the final block.
-fn deflate(input: &[u8], dictionary: Option<&[u8]>, last: bool) -> io::Result<Vec<u8>> {
-    let mut compress = Compress::new(Compression::new(LEVEL), false);
-    if let Some(dictionary) = dictionary {
-        compress.set_dictionary(dictionary).map_err(io::Error::other)?;
+/// A zlib compressor at `LEVEL`, kept by a thread from one entry to the next: making one
+/// allocates and clears about 300 KiB of tables, more than a small file costs to deflate.
+struct Deflater(Compress);
+
+impl Deflater {
+    fn new() -> Deflater {
+        Deflater(Compress::new(Compression::new(LEVEL), false))
     }
-    let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
-    let mut out = Vec::with_capacity(input.len() / 2 + 64);
-    loop {
-        let consumed = compress.total_in() as usize;
-        let status =
-            compress.compress_vec(&input[consumed..], &mut out, flush).map_err(io::Error::other)?;
-        let all_in = compress.total_in() as usize == input.len();
-        match status {
-            Status::StreamEnd => return Ok(out),
-            // A sync flush is complete once all input is in and output room is left.
-            _ if !last && all_in && out.len() < out.capacity() => return Ok(out),
-            _ => out.reserve(out.capacity().max(4096)),
+
+    /// Whether `data` is worth deflating: true when it is small, else whether at least two of
+    /// four slices spread over it shrink (a PDF's text header alone does not make it
+    /// compressible).
+    fn looks_compressible(&mut self, data: &[u8]) -> bool {
+        if data.len() <= 4 * PROBE {
+            return true;
+        }
+        let step = (data.len() - PROBE) / 3;
+        self.0.reset();
+        let mut out = Vec::with_capacity(2 * PROBE);
+        let mut shrinking = 0;
+        for i in 0..4 {
+            out.clear();
+            // A full flush ends each slice's output and forgets it before the next one.
+            let flushed =
+                self.0.compress_vec(&data[i * step..][..PROBE], &mut out, FlushCompress::Full);
+            if flushed.is_ok() && out.len() < out.capacity() && saves_enough(out.len(), PROBE) {
+                shrinking += 1;
+            }
+        }
+        shrinking >= 2
+    }
+
+    /// Raw deflate of `input`, primed with `dictionary`, ending with a sync flush (a
+    /// byte-aligned empty stored block) or, when `last`, with the final block.
+    fn deflate(
+        &mut self,
+        input: &[u8],
+        dictionary: Option<&[u8]>,
+        last: bool,
+    ) -> io::Result<Vec<u8>> {
+        // After a reset, a compressor primed with a dictionary compresses differently depending
+        // on what it compressed before (zlib-rs 0.5), which would make the archive depend on
+        // which worker took which block: blocks with a dictionary get a new one.
+        match dictionary {
+            Some(_) => self.0 = Compress::new(Compression::new(LEVEL), false),
+            None => self.0.reset(),
+        }
+        let compress = &mut self.0;
+        if let Some(dictionary) = dictionary {
+            compress.set_dictionary(dictionary).map_err(io::Error::other)?;
+        }
+        let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
+        let mut out = Vec::with_capacity(input.len() / 2 + 64);
+        loop {
+            let consumed = compress.total_in() as usize;
+            let status = compress
+                .compress_vec(&input[consumed..], &mut out, flush)
+                .map_err(io::Error::other)?;
+            let all_in = compress.total_in() as usize == input.len();
+            match status {
+                Status::StreamEnd => return Ok(out),
+                // A sync flush is complete once all input is in and output room is left.
+                _ if !last && all_in && out.len() < out.capacity() => return Ok(out),
+                _ => out.reserve(out.capacity().max(4096)),
+            }
         }
     }
 }
@@ -865,9 +907,11 @@ struct Chunk {
 }
 
 impl Job {
-    fn run(self) -> io::Result<Output> {
+    fn run(self, deflater: &mut Deflater) -> io::Result<Output> {
         match self {
-            Job::Whole { data, policy } => Ok(Output::Whole(compress_whole(data, policy)?)),
+            Job::Whole { data, policy } => {
+                Ok(Output::Whole(compress_whole(deflater, data, policy)?))
+            }
             Job::File { file, path } => {
                 let mut data = Vec::new();
                 file.take(BLOCK as u64 + 1)
@@ -877,24 +921,24 @@ impl Job {
                     let message = format!("{} grew while it was being archived", path.display());
                     return Err(io::Error::new(io::ErrorKind::InvalidData, message));
                 }
-                Ok(Output::Whole(compress_whole(data, Policy::Auto)?))
+                Ok(Output::Whole(compress_whole(deflater, data, Policy::Auto)?))
             }
             Job::Block { data, dictionary, last } => {
                 let mut hasher = Hasher::new();
                 hasher.update(&data);
-                let compressed = deflate(&data, dictionary.as_deref(), last)?;
+                let compressed = deflater.deflate(&data, dictionary.as_deref(), last)?;
                 Ok(Output::Block(Chunk { data: compressed, hasher, size: data.len() as u64 }))
             }
         }
     }
 }
 
-fn compress_whole(data: Vec<u8>, policy: Policy) -> io::Result<Body> {
+fn compress_whole(deflater: &mut Deflater, data: Vec<u8>, policy: Policy) -> io::Result<Body> {
     let crc = crc32fast::hash(&data);
     let size = data.len() as u64;
-    let worth_trying = policy == Policy::Deflate || looks_compressible(&data);
+    let worth_trying = policy == Policy::Deflate || deflater.looks_compressible(&data);
     if worth_trying {
-        let deflated = deflate(&data, None, true)?;
+        let deflated = deflater.deflate(&data, None, true)?;
         if policy == Policy::Deflate || saves_enough(deflated.len(), data.len()) {
             return Ok(Body { method: Method::Deflate, crc, size, data: deflated });
         }
@@ -957,14 +1001,15 @@ impl Pool {
                 let done_tx = done_tx.clone();
                 let stop = stop.clone();
                 std::thread::spawn(move || {
+                    let mut deflater = Deflater::new();
                     loop {
                         let job = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok((seq, job)) = job else { break };
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
-                        let result =
-                            catch_unwind(AssertUnwindSafe(|| job.run())).unwrap_or_else(|_| {
+                        let result = catch_unwind(AssertUnwindSafe(|| job.run(&mut deflater)))
+                            .unwrap_or_else(|_| {
                                 Err(io::Error::other("zip compression worker panicked"))
                             });
                         if done_tx.send((seq, result)).is_err() {
@@ -1624,7 +1669,7 @@ for i in z.infolist():
             tempfile::tempdir_in(std::env::var_os("OE_BIG_TMP").unwrap_or("/tmp".into())).unwrap();
         let path = dir.path().join("big.zip");
         let big = (4 << 30) + 12_345;
-        let file = BufWriter::new(File::create(&path).unwrap());
+        let file = File::create(&path).unwrap();
         let mut zip = ZipWriter::new(file, 2);
         let mut text = Generated { left: big, noise: false, x: 1 };
         assert_eq!(zip.add_stream("dump.sql", &mut text, at(0)).unwrap(), big);
