@@ -47,6 +47,11 @@ pub enum Error {
     #[error("neutralizing '{database}' failed and was rolled back, nothing changed: {source}")]
     Apply { database: String, source: pg::Error },
     #[error(
+        "refusing to neutralize '{0}': this installation's environment is production (see \
+         `oe config`); pass --force if '{0}' is a copy that must never send mail or run crons"
+    )]
+    Production(String),
+    #[error(
         "interrupted by {}; the transaction was rolled back, nothing changed",
         interrupt::signal_name(*.0)
     )]
@@ -62,7 +67,9 @@ impl Error {
                 e => e.exit_code(),
             },
             Error::NotOdoo(_) => ExitCode::BadInput,
-            Error::AddonsDir { .. } | Error::NoBase { .. } => ExitCode::Usage,
+            Error::AddonsDir { .. } | Error::NoBase { .. } | Error::Production(_) => {
+                ExitCode::Usage
+            }
             Error::Read { source, .. } => io_exit_code(source),
             Error::Interrupted(signal) => ExitCode::from_signal(*signal),
         }

@@ -1,11 +1,12 @@
-//! `oe neutralize SERVICE DB [--dry-run]`.
+//! `oe neutralize SERVICE DB [--dry-run] [--force]`: refused on a production installation
+//! unless forced, since it turns off the mail and crons of the database it is given.
 
 use anyhow::Context;
 
 use super::args::Global;
-use crate::config::Settings;
 use crate::config::settings::validate_database_name;
-use crate::neutralize::{apply, plan};
+use crate::config::{Environment, Settings};
+use crate::neutralize::{self, apply, plan};
 use crate::output::Printer;
 use crate::pg::ConnParams;
 
@@ -18,6 +19,9 @@ pub struct NeutralizeArgs {
     /// Print the SQL plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Neutralize even though this installation's environment is production
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub async fn run(global: &Global, args: NeutralizeArgs, settings: Settings) -> anyhow::Result<()> {
@@ -28,6 +32,9 @@ pub async fn run(global: &Global, args: NeutralizeArgs, settings: Settings) -> a
     let printer = Printer { json: global.json, quiet: global.quiet };
     if args.dry_run {
         return printer.neutralize_plan(&args.database, &plan).context("writing to stdout");
+    }
+    if settings.environment() == Environment::Production && !args.force {
+        return Err(neutralize::Error::Production(args.database).into());
     }
     let summary = apply(&conn, &args.database, plan).await?;
     printer.neutralized(&summary).context("writing to stdout")

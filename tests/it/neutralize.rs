@@ -17,6 +17,13 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/
 const VOLATILE: [&str; 3] = ["id", "create_date", "write_date"];
 
 /// Loads the fixture zip into a fresh database with `oe load-db` and returns its name.
+/// A test environment whose installation is a staging one, where neutralizing is expected.
+fn staging() -> TestEnv {
+    let env = TestEnv::new();
+    env.write_config(&format!("environment: staging\n{}", env.read_config()));
+    env
+}
+
 fn fixture_db(env: &TestEnv, prefix: &str) -> String {
     let db = cluster().unique_db(prefix);
     let zip = format!("{FIXTURES}/odoo18_ref.zip");
@@ -130,7 +137,7 @@ fn run_json(env: &TestEnv, db: &str) -> Value {
 
 #[test]
 fn every_change_of_odoos_neutralization_is_made() {
-    let env = TestEnv::new();
+    let env = staging();
     let db = fixture_db(&env, "neutralize_diff");
     let diff = parse_diff();
     assert_eq!(diff.tables.len(), 11, "the diff lists 11 tables");
@@ -200,7 +207,7 @@ fn every_change_of_odoos_neutralization_is_made() {
 
 #[test]
 fn a_second_run_changes_nothing_and_queued_mail_is_cancelled() {
-    let env = TestEnv::new();
+    let env = staging();
     let db = fixture_db(&env, "neutralize_twice");
     let c = cluster();
     c.psql(
@@ -230,7 +237,7 @@ fn a_second_run_changes_nothing_and_queued_mail_is_cancelled() {
 
 #[test]
 fn dry_run_prints_the_plan_and_changes_nothing() {
-    let env = TestEnv::new();
+    let env = staging();
     let db = fixture_db(&env, "neutralize_dry");
     let before = cluster().fingerprint(&db);
     let run = env
@@ -251,7 +258,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
 
 #[test]
 fn a_failing_step_rolls_everything_back() {
-    let env = TestEnv::new();
+    let env = staging();
     let db = fixture_db(&env, "neutralize_fault");
     cluster().psql(
         &db,
@@ -274,7 +281,7 @@ fn a_failing_step_rolls_everything_back() {
 
 #[test]
 fn older_schemas_skip_what_they_lack() {
-    let env = TestEnv::new();
+    let env = staging();
     let db = fixture_db(&env, "neutralize_old");
     let c = cluster();
     // What Odoo 12 to 16 lack: webhooks, robots.txt, web push tables, mail server
@@ -302,7 +309,7 @@ fn older_schemas_skip_what_they_lack() {
 
 #[test]
 fn odoos_own_files_run_when_the_addons_path_is_configured() {
-    let env = TestEnv::new();
+    let env = staging();
     let db = fixture_db(&env, "neutralize_addons");
     let c = cluster();
     // An Odoo source tree: base under odoo/addons; web's file lacks its final `;`; sale is
@@ -352,8 +359,32 @@ fn odoos_own_files_run_when_the_addons_path_is_configured() {
 }
 
 #[test]
-fn a_missing_or_foreign_database_is_refused() {
+fn a_production_installation_neutralizes_only_when_forced() {
     let env = TestEnv::new();
+    let db = fixture_db(&env, "neutralize_production");
+    let before = cluster().fingerprint(&db);
+    env.run(&["neutralize", "odoo", &db])
+        .failure(2)
+        .stderr_has(&format!(
+            "refusing to neutralize '{db}': this installation's environment is production"
+        ))
+        .stderr_has("--force");
+    assert_eq!(cluster().fingerprint(&db), before);
+    env.run(&["neutralize", "odoo", &db, "--dry-run"]).success();
+    assert_eq!(cluster().fingerprint(&db), before);
+    env.run(&["neutralize", "odoo", &db, "--force"]).success().stdout_has("neutralized");
+    assert_eq!(
+        cluster().psql(
+            &db,
+            "SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'"
+        ),
+        "true"
+    );
+}
+
+#[test]
+fn a_missing_or_foreign_database_is_refused() {
+    let env = staging();
     let missing = cluster().unique_db("neutralize_missing");
     env.run(&["neutralize", "odoo", &missing])
         .failure(1)
