@@ -18,6 +18,8 @@ use crate::process::Tool;
 
 /// How long a webhook or ping may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a notify command may run before it is killed.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Pings `<ping_url>/start`.
 pub fn started(notify: &NotifyFile) {
@@ -62,7 +64,7 @@ fn send(target: &NotifyTargetFile, run: &Run) {
             let mut child = Tool::new(&argv[0]).args(&argv[1..]).spawn_writer()?;
             // A command that does not read its input still gets to run.
             let _ = child.write_all(&body);
-            child.close()
+            child.close_within(COMMAND_TIMEOUT)
         };
         match run_command() {
             Ok(()) => tracing::info!("notified {}", argv[0]),

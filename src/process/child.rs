@@ -10,6 +10,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::interrupt;
 
@@ -26,6 +27,8 @@ pub enum Error {
     Failed { tool: String, status: String, stderr: String },
     #[error("waiting for {tool}: {source}")]
     Wait { tool: String, source: io::Error },
+    #[error("{tool} did not finish within {after:?} and was killed")]
+    TimedOut { tool: String, after: Duration },
 }
 
 impl Error {
@@ -169,6 +172,28 @@ impl Running {
         Err(Error::Failed { tool: self.name.clone(), status: describe(status), stderr })
     }
 
+    /// Like `wait`, but stops the child (and its process group) when it is still running after
+    /// `timeout`.
+    fn wait_within(mut self, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let Some(child) = self.child.as_mut() else { return Ok(()) };
+            match child.try_wait() {
+                // `wait` gets the status kept by `try_wait`.
+                Ok(Some(_)) => return self.wait(),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(None) => {
+                    let tool = self.name.clone();
+                    self.kill();
+                    return Err(Error::TimedOut { tool, after: timeout });
+                }
+                Err(source) => return Err(Error::Wait { tool: self.name.clone(), source }),
+            }
+        }
+    }
+
     /// Stops the child's process group and reaps it.
     fn kill(mut self) {
         if let Some(mut child) = self.child.take() {
@@ -239,6 +264,12 @@ impl ChildWriter {
         self.running.wait()
     }
 
+    /// Like `close`, but a child still running after `timeout` is killed and that is an error.
+    pub fn close_within(mut self, timeout: Duration) -> Result<(), Error> {
+        drop(self.stdin.take());
+        self.running.wait_within(timeout)
+    }
+
     /// Stops the child without ending its input normally, so it cannot commit anything.
     pub fn abort(mut self) {
         drop(self.stdin.take());
@@ -305,6 +336,26 @@ mod tests {
         assert_eq!(out, "out\n");
         let err = reader.close().unwrap_err();
         assert_eq!(err.to_string(), "sh failed (exit code 3): boom error");
+    }
+
+    #[test]
+    fn a_child_past_its_time_is_killed_with_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("survived");
+        // The shell starts a grandchild that would outlive it if only the shell were killed.
+        let script = format!("(sleep 2; touch '{}') & cat >/dev/null; sleep 30", marker.display());
+        let mut writer = Tool::new("/bin/sh").args(["-c", &script]).spawn_writer().unwrap();
+        writer.write_all(b"summary").unwrap();
+        let started = Instant::now();
+        let error = writer.close_within(Duration::from_millis(300)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert_eq!(error.to_string(), "sh did not finish within 300ms and was killed");
+        std::thread::sleep(Duration::from_millis(2500));
+        assert!(!marker.exists(), "the grandchild outlived the timeout");
+
+        let writer = Tool::new("/bin/sh").args(["-c", "cat >/dev/null; exit 4"]).spawn_writer();
+        let error = writer.unwrap().close_within(Duration::from_secs(10)).unwrap_err();
+        assert_eq!(error.to_string(), "sh failed (exit code 4): no error output");
     }
 
     #[test]
