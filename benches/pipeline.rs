@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use oe::pipeline::Codec;
+use oe::pipeline::bzip2_encode;
 use oe::pipeline::decode::decoder;
 use oe::pipeline::encode::Encoder;
 
@@ -42,6 +43,24 @@ fn compress(c: &mut Criterion) {
     group.finish();
 }
 
+/// One bzip2 block on one thread: our encoder against libbzip2 (the `bzip2` crate) at level 9.
+fn bzip2_block(c: &mut Criterion) {
+    let data = sample();
+    let block = &data[..900_000];
+    let mut group = c.benchmark_group("bzip2_block");
+    group.throughput(Throughput::Bytes(block.len() as u64));
+    group.sample_size(10);
+    group.bench_function("ours", |b| b.iter(|| bzip2_encode::compress(block).unwrap().len()));
+    group.bench_function("libbzip2", |b| {
+        b.iter(|| {
+            let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+            e.write_all(block).unwrap();
+            e.finish().unwrap().len()
+        })
+    });
+    group.finish();
+}
+
 fn decompress(c: &mut Criterion) {
     let data = sample();
     let mut group = c.benchmark_group("decompress");
@@ -65,5 +84,5 @@ fn decompress(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, compress, decompress);
+criterion_group!(benches, compress, bzip2_block, decompress);
 criterion_main!(benches);
