@@ -6,6 +6,7 @@
 //! written in order (gzip and bzip2), or by zstd's own worker threads; bzip2 is also decoded
 //! in parallel, because its blocks are independent.
 
+pub mod bzip2_block;
 pub mod bzip2_parallel;
 pub mod codec;
 pub mod copy;
