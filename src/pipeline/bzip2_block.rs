@@ -60,11 +60,16 @@ pub struct Block {
     pub crc: u32,
 }
 
-/// Decodes blocks, keeping its large buffer (4 bytes per symbol of the largest block seen)
+/// Decodes blocks, keeping its large buffers (9 bytes per symbol of the largest block seen)
 /// from one block to the next.
 #[derive(Default)]
 pub struct BlockDecoder {
-    tt: Vec<u32>,
+    /// The bytes of the Burrows-Wheeler transform, then of its inverse (the output before
+    /// the final run-length decoding).
+    bytes: Vec<u8>,
+    /// The links of the inverse transform, forwards and backwards (see [`link`]).
+    forward: Vec<u32>,
+    backward: Vec<u32>,
 }
 
 /// One Huffman table, canonical as bzip2 assigns codes: by length, then by symbol.
@@ -263,11 +268,12 @@ impl BlockDecoder {
         if reader.position() > end {
             return Err(BlockError::Truncated);
         }
-        if self.tt.len() < max_len {
-            self.tt.resize(max_len, 0);
+        if self.bytes.len() < max_len {
+            self.bytes.resize(max_len, 0);
+            self.forward.resize(max_len, 0);
+            self.backward.resize(max_len, 0);
         }
-        let tt = &mut self.tt[..max_len];
-        let (len, counts) = decode_symbols(&mut reader, &header, tt, end)?;
+        let (len, counts) = decode_symbols(&mut reader, &header, &mut self.bytes[..max_len], end)?;
         match reader.position() {
             position if position > end => return Err(BlockError::Truncated),
             position if position < end => return Err(BlockError::EndsEarly),
@@ -276,9 +282,11 @@ impl BlockDecoder {
         if header.orig_ptr >= len {
             return Err(BlockError::Invalid("origin pointer beyond the block"));
         }
-        let tt = &mut tt[..len];
-        link(tt, &counts);
-        let data = unwind(tt, header.orig_ptr)?;
+        let (forward, backward) = (&mut self.forward[..len], &mut self.backward[..len]);
+        let bytes = &mut self.bytes[..len];
+        link(bytes, forward, backward, &counts);
+        walk(forward, backward, header.orig_ptr, bytes);
+        let data = expand_runs(bytes)?;
         let computed = crc(&data);
         if computed != header.stored_crc {
             return Err(BlockError::Crc { stored: header.stored_crc, computed });
@@ -364,13 +372,14 @@ fn read_header(reader: &mut BitReader, max_len: usize) -> Result<Header, BlockEr
     Ok(Header { stored_crc, orig_ptr, used, selectors, tables })
 }
 
-/// Decodes the Huffman-coded symbols, their runs and move-to-front indexes, into `tt` (one
-/// byte per entry, in the low 8 bits), up to the end-of-block symbol. Returns how many bytes
-/// that makes and how many times each byte value occurs.
+/// Decodes the Huffman-coded symbols, their runs and move-to-front indexes, into `bytes`, up
+/// to the end-of-block symbol. Returns how many bytes that makes and how many times each byte
+/// value occurs.
+#[inline(never)]
 fn decode_symbols(
     reader: &mut BitReader,
     header: &Header,
-    tt: &mut [u32],
+    bytes: &mut [u8],
     end: u64,
 ) -> Result<(usize, [u32; 256]), BlockError> {
     let end_of_block = header.used.len() as u32 + 1;
@@ -411,10 +420,10 @@ fn decode_symbols(
         }
         if run_shift != 0 {
             let byte = mtf[0];
-            let Some(slots) = tt.get_mut(len..len + run) else {
+            let Some(slots) = bytes.get_mut(len..len + run) else {
                 return Err(BlockError::Invalid("more bytes than the block size"));
             };
-            slots.fill(u32::from(byte));
+            slots.fill(byte);
             counts[usize::from(byte)] += run as u32;
             len += run;
             run = 0;
@@ -423,11 +432,11 @@ fn decode_symbols(
         if symbol == end_of_block {
             return Ok((len, counts));
         }
-        let Some(slot) = tt.get_mut(len) else {
+        let Some(slot) = bytes.get_mut(len) else {
             return Err(BlockError::Invalid("more bytes than the block size"));
         };
         let byte = move_to_front(&mut mtf, (symbol - 1) as usize);
-        *slot = u32::from(byte);
+        *slot = byte;
         counts[usize::from(byte)] += 1;
         len += 1;
     }
@@ -437,44 +446,78 @@ fn decode_symbols(
 #[inline(always)]
 fn move_to_front(mtf: &mut [u8; 256], index: usize) -> u8 {
     let byte = mtf[index];
-    mtf.copy_within(0..index, 1);
-    mtf[0] = byte;
+    if index < 16 {
+        // Most indexes are small: shift the first 16 bytes as one number, no loop.
+        let mut head = [0u8; 16];
+        head.copy_from_slice(&mtf[..16]);
+        let head = u128::from_le_bytes(head);
+        let through_index = u128::MAX >> (8 * (15 - index));
+        let below_index = through_index >> 8;
+        let moved = (head & !through_index) | ((head & below_index) << 8) | u128::from(byte);
+        mtf[..16].copy_from_slice(&moved.to_le_bytes());
+    } else {
+        mtf.copy_within(0..index, 1);
+        mtf[0] = byte;
+    }
     byte
 }
 
-/// Links each entry of `tt` to the next byte of the output in its high 24 bits: the inverse
-/// Burrows-Wheeler transform. `counts` must be the counts of the bytes in `tt`.
-fn link(tt: &mut [u32], counts: &[u32; 256]) {
+/// Builds the links of the inverse Burrows-Wheeler transform of `bytes` (its last column),
+/// both ways, each link with the byte it leads to in its low 8 bits: `forward[i] >> 8` is the
+/// entry whose byte follows the byte of entry `i` in the output, `backward[i] >> 8` the entry
+/// whose byte precedes it, `backward[i] & 0xff` the byte of entry `i`. `counts` must be the
+/// counts of the bytes in `bytes`; all three slices have the same length.
+#[inline(never)]
+fn link(bytes: &[u8], forward: &mut [u32], backward: &mut [u32], counts: &[u32; 256]) {
     let mut next = [0u32; 256];
     let mut sum = 0;
     for (next, &count) in next.iter_mut().zip(counts) {
         *next = sum;
         sum += count;
     }
-    for index in 0..tt.len() {
-        let byte = (tt[index] & 0xff) as usize;
-        let target = next[byte] as usize;
-        // Entry `target` is one of the `counts[byte]` slots of `byte`, in `0..tt.len()`.
-        tt[target] |= (index as u32) << 8;
-        next[byte] += 1;
+    for ((index, &byte), backward) in bytes.iter().enumerate().zip(backward) {
+        let target = next[usize::from(byte)];
+        next[usize::from(byte)] += 1;
+        // `target` is one of the `counts[byte]` slots of `byte`, in `0..bytes.len()`; each
+        // slot is written once, so every entry gets an index below `bytes.len()`.
+        forward[target as usize] = ((index as u32) << 8) | u32::from(byte);
+        *backward = (target << 8) | u32::from(byte);
     }
 }
 
-/// Walks the linked `tt` from `orig_ptr` and undoes the initial run-length encoding: 4 equal
-/// bytes are followed by a count of further copies.
-fn unwind(tt: &[u32], orig_ptr: usize) -> Result<Vec<u8>, BlockError> {
-    let mut out = vec![0u8; tt.len()];
+/// Walks the links from `orig_ptr` into `out`, as long as the links: forwards from the start
+/// and backwards from the end at the same time, so that two cache misses are waited for at
+/// once (each walk is one load after another, each at an unpredictable place).
+#[inline(never)]
+fn walk(forward: &[u32], backward: &[u32], orig_ptr: usize, out: &mut [u8]) {
+    // Entry `orig_ptr` holds the original text: its forward link leads to the first byte,
+    // its own byte is the last.
+    let (mut ahead, mut behind) = (orig_ptr, orig_ptr);
+    let (front, end) = out.split_at_mut(forward.len().div_ceil(2));
+    for (first, last) in front.iter_mut().zip(end.iter_mut().rev()) {
+        let (next, previous) = (forward[ahead], backward[behind]);
+        *first = next as u8;
+        *last = previous as u8;
+        ahead = (next >> 8) as usize;
+        behind = (previous >> 8) as usize;
+    }
+    if front.len() > end.len() {
+        front[end.len()] = forward[ahead] as u8;
+    }
+}
+
+/// Undoes the initial run-length encoding of `bytes`: 4 equal bytes are followed by a count
+/// of further copies.
+#[inline(never)]
+fn expand_runs(bytes: &[u8]) -> Result<Vec<u8>, BlockError> {
+    let mut out = vec![0u8; bytes.len()];
     let mut written = 0;
-    // Every entry's high bits are an index below tt.len(), set by `link`.
-    let mut position = (tt[orig_ptr] >> 8) as usize;
     let mut last = 0x100;
     let mut run = 0;
-    for remaining in (0..tt.len()).rev() {
-        let entry = tt[position];
-        position = (entry >> 8) as usize;
-        let byte = entry & 0xff;
+    for (index, &byte) in bytes.iter().enumerate() {
         if run == 4 {
-            let copies = byte as usize;
+            let copies = usize::from(byte);
+            let remaining = bytes.len() - index - 1;
             if out.len() < written + copies + remaining {
                 out.resize((out.len() * 2).max(written + copies + remaining), 0);
             }
@@ -483,10 +526,11 @@ fn unwind(tt: &[u32], orig_ptr: usize) -> Result<Vec<u8>, BlockError> {
             run = 0;
             continue;
         }
-        out[written] = byte as u8;
+        // At least one slot per byte left in `bytes`.
+        out[written] = byte;
         written += 1;
-        run = if byte == last { run + 1 } else { 1 };
-        last = byte;
+        run = if u32::from(byte) == last { run + 1 } else { 1 };
+        last = u32::from(byte);
     }
     if run == 4 {
         return Err(BlockError::Invalid("block ends without the count of a run"));
@@ -526,6 +570,7 @@ const fn crc_tables() -> [[u32; 256]; 8] {
 }
 
 /// bzip2's CRC of `data`, 8 bytes at a time.
+#[inline(never)]
 pub fn crc(data: &[u8]) -> u32 {
     let t = &CRC_TABLES;
     let mut crc = u32::MAX;
