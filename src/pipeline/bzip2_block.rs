@@ -158,6 +158,7 @@ impl HuffmanTable {
 
 /// Reads bits most significant first from a 64-bit buffer, refilled 8 bytes at a time. Past
 /// the end of its bytes it reads zeros (callers check the position against the block end).
+#[derive(Clone)]
 struct BitReader<'a> {
     bytes: &'a [u8],
     /// The next byte to load.
@@ -382,9 +383,22 @@ fn decode_symbols(
     bytes: &mut [u8],
     end: u64,
 ) -> Result<(usize, [u32; 256]), BlockError> {
+    // A copy the compiler can keep in registers.
+    let mut bits = reader.clone();
+    let result = decode_symbols_from(&mut bits, header, bytes, end);
+    *reader = bits;
+    result
+}
+
+#[inline(always)]
+fn decode_symbols_from(
+    reader: &mut BitReader,
+    header: &Header,
+    bytes: &mut [u8],
+    end: u64,
+) -> Result<(usize, [u32; 256]), BlockError> {
     let end_of_block = header.used.len() as u32 + 1;
-    let mut mtf = [0u8; 256];
-    mtf[..header.used.len()].copy_from_slice(&header.used);
+    let mut mtf = MoveToFront::new(&header.used);
     let mut counts = [0u32; 256];
     let mut len = 0usize;
     let mut run = 0usize;
@@ -419,7 +433,7 @@ fn decode_symbols(
             continue;
         }
         if run_shift != 0 {
-            let byte = mtf[0];
+            let byte = mtf.front();
             let Some(slots) = bytes.get_mut(len..len + run) else {
                 return Err(BlockError::Invalid("more bytes than the block size"));
             };
@@ -435,31 +449,55 @@ fn decode_symbols(
         let Some(slot) = bytes.get_mut(len) else {
             return Err(BlockError::Invalid("more bytes than the block size"));
         };
-        let byte = move_to_front(&mut mtf, (symbol - 1) as usize);
+        let byte = mtf.pick((symbol - 1) as usize);
         *slot = byte;
         counts[usize::from(byte)] += 1;
         len += 1;
     }
 }
 
-/// Moves the byte at `index` to the front of `mtf` and returns it.
-#[inline(always)]
-fn move_to_front(mtf: &mut [u8; 256], index: usize) -> u8 {
-    let byte = mtf[index];
-    if index < 16 {
-        // Most indexes are small: shift the first 16 bytes as one number, no loop.
+/// The move-to-front list of the bytes: its first 16 in a number (where moving one to the
+/// front takes a few register operations), the rest in an array.
+struct MoveToFront {
+    /// Byte `i` of the list in bits `8 * i..8 * i + 8`.
+    head: u128,
+    tail: [u8; 240],
+}
+
+impl MoveToFront {
+    fn new(bytes: &[u8]) -> Self {
+        let mut list = [0u8; 256];
+        list[..bytes.len()].copy_from_slice(bytes);
         let mut head = [0u8; 16];
-        head.copy_from_slice(&mtf[..16]);
-        let head = u128::from_le_bytes(head);
-        let through_index = u128::MAX >> (8 * (15 - index));
-        let below_index = through_index >> 8;
-        let moved = (head & !through_index) | ((head & below_index) << 8) | u128::from(byte);
-        mtf[..16].copy_from_slice(&moved.to_le_bytes());
-    } else {
-        mtf.copy_within(0..index, 1);
-        mtf[0] = byte;
+        head.copy_from_slice(&list[..16]);
+        let mut tail = [0u8; 240];
+        tail.copy_from_slice(&list[16..]);
+        MoveToFront { head: u128::from_le_bytes(head), tail }
     }
-    byte
+
+    fn front(&self) -> u8 {
+        self.head as u8
+    }
+
+    /// Moves the byte at `index` (below 256) to the front and returns it.
+    #[inline(always)]
+    fn pick(&mut self, index: usize) -> u8 {
+        if index < 16 {
+            let shift = 8 * index as u32;
+            let byte = (self.head >> shift) as u8;
+            let below = (1u128 << shift) - 1;
+            let through = below | (0xff << shift);
+            self.head = (self.head & !through) | ((self.head & below) << 8) | u128::from(byte);
+            byte
+        } else {
+            let at = index - 16;
+            let byte = self.tail[at];
+            self.tail.copy_within(0..at, 1);
+            self.tail[0] = (self.head >> 120) as u8;
+            self.head = (self.head << 8) | u128::from(byte);
+            byte
+        }
+    }
 }
 
 /// Builds the links of the inverse Burrows-Wheeler transform of `bytes` (its last column),
