@@ -545,36 +545,47 @@ fn walk(forward: &[u32], backward: &[u32], orig_ptr: usize, out: &mut [u8]) {
 }
 
 /// Undoes the initial run-length encoding of `bytes`: 4 equal bytes are followed by a count
-/// of further copies.
+/// of further copies (and the byte after the count starts afresh).
 #[inline(never)]
 fn expand_runs(bytes: &[u8]) -> Result<Vec<u8>, BlockError> {
-    let mut out = vec![0u8; bytes.len()];
-    let mut written = 0;
-    let mut last = 0x100;
-    let mut run = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
-        if run == 4 {
-            let copies = usize::from(byte);
-            let remaining = bytes.len() - index - 1;
-            if out.len() < written + copies + remaining {
-                out.resize((out.len() * 2).max(written + copies + remaining), 0);
-            }
-            out[written..written + copies].fill(last as u8);
-            written += copies;
-            run = 0;
-            continue;
-        }
-        // At least one slot per byte left in `bytes`.
-        out[written] = byte;
-        written += 1;
-        run = if u32::from(byte) == last { run + 1 } else { 1 };
-        last = u32::from(byte);
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 8);
+    // `bytes[from..]` is still to copy; no run starts before it.
+    let mut from = 0;
+    while let Some(run) = find_run(bytes, from) {
+        let Some(&count) = bytes.get(run + 4) else {
+            return Err(BlockError::Invalid("block ends without the count of a run"));
+        };
+        out.extend_from_slice(&bytes[from..run + 4]);
+        out.resize(out.len() + usize::from(count), bytes[run]);
+        from = run + 5;
     }
-    if run == 4 {
-        return Err(BlockError::Invalid("block ends without the count of a run"));
-    }
-    out.truncate(written);
+    out.extend_from_slice(&bytes[from..]);
     Ok(out)
+}
+
+/// Where the first 4 equal bytes in `bytes[from..]` start; 6 bytes at a time.
+#[inline(always)]
+fn find_run(bytes: &[u8], mut from: usize) -> Option<usize> {
+    const LOW_7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    while let Some(window) = bytes.get(from..from + 9) {
+        let (mut here, mut next) = ([0u8; 8], [0u8; 8]);
+        here.copy_from_slice(&window[..8]);
+        next.copy_from_slice(&window[1..]);
+        // Byte `i` of `differ` is 0 where bytes `from + i` and `from + i + 1` are equal.
+        let differ = u64::from_le_bytes(here) ^ u64::from_le_bytes(next);
+        // The top bit of byte `i` set where byte `i` of `differ` is 0 (adding 0x7f to the low
+        // 7 bits of a byte carries into its top bit unless they are 0; no carry crosses bytes).
+        let equal = !(((differ & LOW_7) + LOW_7) | differ | LOW_7);
+        // Set in byte `i` (0 to 5) where bytes `from + i` to `from + i + 3` are equal.
+        let runs = equal & (equal >> 8) & (equal >> 16);
+        if runs != 0 {
+            return Some(from + runs.trailing_zeros() as usize / 8);
+        }
+        from += 6;
+    }
+    let rest = bytes.get(from..)?;
+    let at = rest.windows(4).position(|four| four.iter().all(|&byte| byte == four[0]))?;
+    Some(from + at)
 }
 
 /// `TABLES[k][byte]`: the CRC of `byte` followed by `k` zero bytes (bzip2's CRC-32: MSB
