@@ -1,14 +1,21 @@
 //! Decoding of one bzip2 block, fast: the bits of a block (from its magic to the end of its
 //! end-of-block symbol) in, its bytes and CRC out.
 //!
-//! The stages, as the format stacks them: the block header (stored CRC, origin pointer, the
-//! map of bytes used, Huffman table selectors and code lengths); Huffman decoding through a
-//! lookup table on the next [`FAST_BITS`] bits, with a slower path for longer codes;
-//! RUNA/RUNB run lengths and move-to-front decoding into the `tt` array; the inverse
-//! Burrows-Wheeler transform on `tt` (byte in the low 8 bits, index of the next byte in the
-//! high 24, as libbzip2's "fast" mode); and the undoing of the initial run-length encoding,
-//! fused with the walk of `tt`. The CRC is computed over the output afterwards, 8 bytes at a
-//! time.
+//! The stages, as the format stacks them, each its own function (kept out of line, so that
+//! profiles show where the time goes):
+//! - the block header: stored CRC, origin pointer, map of the bytes used, Huffman table
+//!   selectors and code lengths (`read_header`);
+//! - Huffman decoding from a 64-bit bit buffer through a lookup table on the next
+//!   `FAST_BITS` bits, with a slower path for longer codes; RUNA/RUNB run lengths and
+//!   move-to-front decoding (the front of the list kept in a register), into a byte array
+//!   (`decode_symbols`);
+//! - the links of the inverse Burrows-Wheeler transform, each a `u32` with the index of the
+//!   next entry in its high 24 bits and that entry's byte in its low 8 (libbzip2's "fast"
+//!   mode), built both forwards and backwards (`link`);
+//! - the walk of the links, forwards from the start and backwards from the end at the same
+//!   time: it is one cache miss after another, and two walks wait for two at once (`walk`);
+//! - the undoing of the initial run-length encoding, finding runs 6 bytes at a time
+//!   (`expand_runs`), and the CRC, 8 bytes at a time ([`crc`]).
 //!
 //! What it must not do: hand out bytes whose CRC does not match the stored one; accept a block
 //! that does not end exactly at the end it is given; index out of bounds, loop forever or
@@ -23,7 +30,7 @@ use thiserror::Error;
 /// Starts every block (the BCD digits of pi).
 const BLOCK_MAGIC: u64 = 0x3141_5926_5359;
 /// Bits the Huffman lookup table is indexed by; longer codes take the slow path.
-pub const FAST_BITS: u32 = 10;
+const FAST_BITS: u32 = 10;
 /// The longest Huffman code the format allows.
 const MAX_CODE_LEN: u32 = 20;
 /// Symbols between two Huffman table selectors.
@@ -296,6 +303,7 @@ impl BlockDecoder {
     }
 }
 
+#[inline(never)]
 fn read_header(reader: &mut BitReader, max_len: usize) -> Result<Header, BlockError> {
     let magic = (u64::from(reader.bits(24)) << 24) | u64::from(reader.bits(24));
     if magic != BLOCK_MAGIC {

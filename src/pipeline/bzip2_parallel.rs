@@ -1407,6 +1407,36 @@ mod tests {
         }
     }
 
+    /// `compressed` (one block) with the block's randomised flag set, as bzip2 0.9.0 and older
+    /// wrote it when sorting the block took too long.
+    fn randomised(compressed: &[u8]) -> Vec<u8> {
+        let flag = magic_positions(compressed, BLOCK_MAGIC)[0] + MAGIC_BITS + CRC_BITS;
+        let mut randomised = compressed.to_vec();
+        randomised[(flag / 8) as usize] |= 0x80 >> (flag % 8);
+        randomised
+    }
+
+    #[test]
+    fn randomised_blocks_are_decoded_with_the_bzip2_crate() {
+        // Derandomising flips bits from the block's 618th byte on, so a shorter block decodes
+        // to the same bytes (and CRC) either way.
+        let data = sample(400, 17);
+        let compressed = randomised(&compress(&data, 9));
+        let segments = split_block(&compressed, &[]);
+        let bits = &segments[0].bits;
+        let start = u64::from(bits.first_bit);
+        let refused = BlockDecoder::new().decode(&bits.bytes, start, start + bits.len, 9);
+        assert_eq!(refused.unwrap_err(), BlockError::Randomised);
+        let block = decode_segment(&segments[0], &mut BlockDecoder::new()).unwrap();
+        assert!(block.data == data);
+        assert_decodes(&compressed, &data, 2);
+        // A longer block does change: its CRC was computed before the flag was set.
+        let data = sample(50_000, 18);
+        let compressed = randomised(&compress(&data, 9));
+        let error = assert_fails(&compressed, &data, "randomised long block");
+        assert!(error.to_string().contains("corrupt: invalid block data or block CRC"), "{error}");
+    }
+
     #[test]
     fn merging_does_not_hide_a_corrupt_block() {
         let data = sample(400_000, 14);
