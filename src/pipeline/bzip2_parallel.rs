@@ -6,12 +6,13 @@
 //! block magic and end-of-stream magic at any bit offset (a `memmem` search for the bytes that
 //! each magic fully covers at each of the 8 bit shifts, then a check of all 48 bits). It cuts
 //! the input at those candidates into segments and queues them for worker threads. A worker
-//! re-aligns a segment's bits into a standalone single-block stream (`BZh` + level, the block,
-//! an end-of-stream marker carrying the block CRC as the stream CRC) and decodes it with the
-//! `bzip2` crate, which checks the block CRC and that the block ends exactly where the segment
-//! does. The reading side takes the results in input order and checks each stream's combined
-//! CRC (there rather than in the reader thread, because only decoding tells real boundaries
-//! from false ones).
+//! decodes a segment's bits where they lie with [`BlockDecoder`], which checks the block CRC
+//! and that the block ends exactly where the segment does. Randomised blocks (bzip2 0.9.0 and
+//! older), which that decoder refuses, are re-aligned into a standalone single-block stream
+//! (`BZh` + level, the block, an end-of-stream marker carrying the block CRC as the stream
+//! CRC) and decoded with the `bzip2` crate instead. The reading side takes the results in
+//! input order and checks each stream's combined CRC (there rather than in the reader thread,
+//! because only decoding tells real boundaries from false ones).
 //!
 //! A magic can occur by chance inside compressed data. A segment that fails to decode is
 //! merged with the segments that follow it, up to the largest block a stream's level allows,
@@ -40,6 +41,8 @@ use std::thread;
 
 use bzip2::{Decompress, Status};
 use memchr::memmem::Finder;
+
+use super::bzip2_block::{Block, BlockDecoder, BlockError};
 
 /// Starts every block (the BCD digits of pi).
 const BLOCK_MAGIC: u64 = 0x3141_5926_5359;
@@ -70,6 +73,8 @@ pub struct ParallelDecoder {
     stream_crc: u32,
     /// Blocks decoded so far, over all streams (to number blocks in messages).
     blocks_decoded: u64,
+    /// Decodes merged segments when recovering from a false magic.
+    block_decoder: BlockDecoder,
     state: State,
 }
 
@@ -107,6 +112,7 @@ impl ParallelDecoder {
             block_pos: 0,
             stream_crc: 0,
             blocks_decoded: 0,
+            block_decoder: BlockDecoder::new(),
             state: State::Running,
         }
     }
@@ -170,7 +176,7 @@ impl ParallelDecoder {
             if merged.bits.len > max_bits {
                 break;
             }
-            if let Ok(block) = decode_segment(&merged) {
+            if let Ok(block) = decode_segment(&merged, &mut self.block_decoder) {
                 return Ok((block, merged.end));
             }
         }
@@ -240,6 +246,7 @@ fn spawn_threads<R: Read + Send + 'static>(
 
 /// A worker: decodes segments until the queue closes or the decoder stops.
 fn work(jobs: &Mutex<Receiver<Job>>, stop: &AtomicBool) {
+    let mut decoder = BlockDecoder::new();
     loop {
         let next = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok(Job { segment, reply }) = next else {
@@ -248,7 +255,7 @@ fn work(jobs: &Mutex<Receiver<Job>>, stop: &AtomicBool) {
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        let decoded = decode_segment(&segment);
+        let decoded = decode_segment(&segment, &mut decoder);
         // The decoder may be gone; then nobody wants the result.
         let _ = reply.send(Outcome { segment, decoded });
     }
@@ -277,11 +284,6 @@ struct Job {
 struct Outcome {
     segment: Segment,
     decoded: Result<Block, String>,
-}
-
-struct Block {
-    data: Vec<u8>,
-    crc: u32,
 }
 
 /// The input between two consecutive magics (candidates, which may be false).
@@ -336,11 +338,22 @@ enum AfterStream {
     },
 }
 
-/// Decodes one segment as a standalone stream; fails unless it is exactly one valid block.
-fn decode_segment(segment: &Segment) -> Result<Block, String> {
+/// Decodes one segment; fails unless it is exactly one valid block.
+fn decode_segment(segment: &Segment, decoder: &mut BlockDecoder) -> Result<Block, String> {
     if !segment.starts_block {
         return Err("it starts at an end-of-stream marker".to_string());
     }
+    let start = u64::from(segment.bits.first_bit);
+    match decoder.decode(&segment.bits.bytes, start, start + segment.bits.len, segment.level) {
+        Ok(block) => Ok(block),
+        Err(BlockError::Randomised) => decode_standalone(segment),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// Decodes one segment as a standalone stream with the `bzip2` crate (for randomised blocks,
+/// which [`BlockDecoder`] refuses); fails unless it is exactly one valid block.
+fn decode_standalone(segment: &Segment) -> Result<Block, String> {
     let crc = segment.bits.block_crc().ok_or_else(|| "block header is cut short".to_string())?;
     let stream = segment.bits.standalone_stream(segment.level, crc);
     let mut decoder = Decompress::new(false);
@@ -1319,7 +1332,7 @@ mod tests {
         let (order_sender, order) = sync_channel(segments.len() + 1);
         for segment in segments {
             let (reply, outcome) = sync_channel(1);
-            let decoded = decode_segment(&segment);
+            let decoded = decode_segment(&segment, &mut BlockDecoder::new());
             reply.send(Outcome { segment, decoded }).unwrap();
             order_sender.send(Item::Segment(outcome)).unwrap();
         }
@@ -1392,6 +1405,36 @@ mod tests {
             let segments = split_block(&compressed, splits);
             assert!(decode_segments(segments).unwrap() == data, "{splits:?}");
         }
+    }
+
+    /// `compressed` (one block) with the block's randomised flag set, as bzip2 0.9.0 and older
+    /// wrote it when sorting the block took too long.
+    fn randomised(compressed: &[u8]) -> Vec<u8> {
+        let flag = magic_positions(compressed, BLOCK_MAGIC)[0] + MAGIC_BITS + CRC_BITS;
+        let mut randomised = compressed.to_vec();
+        randomised[(flag / 8) as usize] |= 0x80 >> (flag % 8);
+        randomised
+    }
+
+    #[test]
+    fn randomised_blocks_are_decoded_with_the_bzip2_crate() {
+        // Derandomising flips bits from the block's 618th byte on, so a shorter block decodes
+        // to the same bytes (and CRC) either way.
+        let data = sample(400, 17);
+        let compressed = randomised(&compress(&data, 9));
+        let segments = split_block(&compressed, &[]);
+        let bits = &segments[0].bits;
+        let start = u64::from(bits.first_bit);
+        let refused = BlockDecoder::new().decode(&bits.bytes, start, start + bits.len, 9);
+        assert_eq!(refused.unwrap_err(), BlockError::Randomised);
+        let block = decode_segment(&segments[0], &mut BlockDecoder::new()).unwrap();
+        assert!(block.data == data);
+        assert_decodes(&compressed, &data, 2);
+        // A longer block does change: its CRC was computed before the flag was set.
+        let data = sample(50_000, 18);
+        let compressed = randomised(&compress(&data, 9));
+        let error = assert_fails(&compressed, &data, "randomised long block");
+        assert!(error.to_string().contains("corrupt: invalid block data or block CRC"), "{error}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! in parallel, because its blocks are independent.
 
 pub mod background;
+pub mod bzip2_block;
 pub mod bzip2_encode;
 pub mod bzip2_parallel;
 pub mod codec;
