@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::atomic::Output;
 use crate::exit::{ExitCode, io_exit_code};
-use crate::odoo::filestore::{self, FileEntry};
+use crate::odoo::filestore::{self, FileEntry, Listing};
 use crate::odoo::layout::{DUMP_ENTRY, FILESTORE_PREFIX, MANIFEST_ENTRY, filestore_dir};
 use crate::odoo::manifest::{Manifest, OeInfo};
 use crate::odoo::zip_writer::ZipWriter;
@@ -100,13 +100,13 @@ pub async fn save(request: SaveRequest) -> Result<SaveSummary, Error> {
     let odoo = OdooDb::connect(&conn, &database).await?;
     let facts = odoo.manifest_facts().await?;
     let store = filestore_dir(&data_dir, &database);
-    let (files, missing) = if with_filestore {
+    let (filestore, missing) = if with_filestore {
         let listed = filestore::list(&store);
-        let files = listed.map_err(|source| Error::Filestore { path: store.clone(), source })?;
-        let missing = missing_files(&odoo.stored_files().await?, &files);
-        (files, missing)
+        let listed = listed.map_err(|source| Error::Filestore { path: store.clone(), source })?;
+        let missing = missing_files(&odoo.stored_files().await?, &listed.files);
+        (listed, missing)
     } else {
-        (Vec::new(), Vec::new())
+        (Listing::empty(&store), Vec::new())
     };
     if !missing.is_empty() {
         let first: Vec<String> = missing.iter().take(QUOTED_MISSING).cloned().collect();
@@ -124,13 +124,13 @@ pub async fn save(request: SaveRequest) -> Result<SaveSummary, Error> {
         Manifest::new(&database, &facts.base_version, facts.server_version_num, facts.modules);
     manifest.oe = Some(OeInfo {
         version: env!("CARGO_PKG_VERSION").into(),
-        filestore_files: files.len() as u64,
-        filestore_bytes: files.iter().map(|f| f.size).sum(),
+        filestore_files: filestore.files.len() as u64,
+        filestore_bytes: filestore.files.iter().map(|f| f.size).sum(),
     });
     let job = {
         let (database, output) = (database.clone(), output.clone());
         tokio::task::spawn_blocking(move || {
-            write_archive(&tools, &database, &manifest, &files, &output, threads, progress)
+            write_archive(&tools, &database, &manifest, &filestore, &output, threads, progress)
         })
     };
     let written = job
@@ -177,7 +177,7 @@ fn write_archive(
     tools: &Tools,
     db: &str,
     manifest: &Manifest,
-    files: &[FileEntry],
+    filestore: &Listing,
     path: &Path,
     threads: usize,
     progress: ProgressBar,
@@ -200,13 +200,16 @@ fn write_archive(
     let dump_bytes = streamed.map_err(write_error)?;
     zip.add_bytes(MANIFEST_ENTRY, &manifest.to_json(), now).map_err(write_error)?;
     let mut file_bytes = 0;
-    let mut readahead = filestore::Readahead::new(files);
-    for (index, file) in files.iter().enumerate() {
+    let names = filestore.files.iter().map(|f| FILESTORE_PREFIX.len() + f.relative.len()).sum();
+    zip.reserve(filestore.files.len(), names);
+    let mut readahead = filestore::Readahead::new(filestore);
+    for (index, file) in filestore.files.iter().enumerate() {
         readahead.reading(index);
         let name = format!("{FILESTORE_PREFIX}{}", file.relative);
-        zip.add_file(&name, &file.path).map_err(|source| match source.kind() {
+        let file_path = file.path(&filestore.dir);
+        zip.add_file(&name, &file_path).map_err(|source| match source.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => {
-                Error::Filestore { path: file.path.clone(), source }
+                Error::Filestore { path: file_path.clone(), source }
             }
             _ => write_error(source),
         })?;
@@ -217,5 +220,6 @@ fn write_archive(
     let output = zip.finish().map_err(write_error)?;
     let written_bytes = output.total();
     output.into_inner().commit().map_err(write_error)?;
-    Ok(Written { dump_bytes, files: files.len() as u64, file_bytes, written_bytes })
+    let files = filestore.files.len() as u64;
+    Ok(Written { dump_bytes, files, file_bytes, written_bytes })
 }

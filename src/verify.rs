@@ -130,6 +130,7 @@ fn check_filestore(dir: &Path, stored: &[StoredFile], subject: String) -> Result
     let listed =
         filestore::list(dir).map_err(|source| Error::Read { path: dir.to_path_buf(), source })?;
     report.orphans = listed
+        .files
         .into_iter()
         .map(|f| f.relative)
         .filter(|r| !r.starts_with("checklist/") && !referenced.contains(r.as_str()))

@@ -8,20 +8,41 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// A file of the filestore: its path relative to the filestore directory (with `/`), and size.
+/// No more: a filestore can have hundreds of thousands of files, all listed at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
     pub relative: String,
-    pub path: PathBuf,
     pub size: u64,
+}
+
+impl FileEntry {
+    /// Where it is, in the filestore directory `dir`.
+    pub fn path(&self, dir: &Path) -> PathBuf {
+        dir.join(&self.relative)
+    }
+}
+
+/// The files of a filestore directory.
+#[derive(Debug)]
+pub struct Listing {
+    pub dir: PathBuf,
+    pub files: Vec<FileEntry>,
+}
+
+impl Listing {
+    /// No files (a save without the filestore).
+    pub fn empty(dir: &Path) -> Listing {
+        Listing { dir: dir.to_path_buf(), files: Vec::new() }
+    }
 }
 
 /// Every regular file below `dir`, sorted by path; an absent directory is an empty
 /// filestore. Symbolic links and names that are not UTF-8 are skipped with a warning (zip
 /// entry names are UTF-8, and Odoo never writes either).
-pub fn list(dir: &Path) -> io::Result<Vec<FileEntry>> {
+pub fn list(dir: &Path) -> io::Result<Listing> {
     let mut files = Vec::new();
     if !dir.exists() {
-        return Ok(files);
+        return Ok(Listing::empty(dir));
     }
     let mut pending = vec![(dir.to_path_buf(), String::new())];
     while let Some((path, prefix)) = pending.pop() {
@@ -37,18 +58,15 @@ pub fn list(dir: &Path) -> io::Result<Vec<FileEntry>> {
             if kind.is_dir() {
                 pending.push((child.path(), relative));
             } else if kind.is_file() {
-                files.push(FileEntry {
-                    relative,
-                    path: child.path(),
-                    size: child.metadata()?.len(),
-                });
+                files.push(FileEntry { relative, size: child.metadata()?.len() });
             } else {
                 tracing::warn!("skipping {}: not a regular file", child.path().display());
             }
         }
     }
     files.sort_by(|a, b| a.relative.cmp(&b.relative));
-    Ok(files)
+    files.shrink_to_fit();
+    Ok(Listing { dir: dir.to_path_buf(), files })
 }
 
 /// Tells the kernel which files will be read next, so that the disk reads ahead while the
@@ -57,6 +75,7 @@ pub fn list(dir: &Path) -> io::Result<Vec<FileEntry>> {
 /// [`READAHEAD_FILES`] files and [`READAHEAD_BYTES`] ahead of the reader; only a hint
 /// (`posix_fadvise(WILLNEED)`), so errors are ignored: the real read reports them.
 pub struct Readahead<'a> {
+    dir: &'a Path,
     files: &'a [FileEntry],
     /// The next file to hint.
     next: usize,
@@ -66,8 +85,8 @@ pub const READAHEAD_FILES: usize = 64;
 pub const READAHEAD_BYTES: u64 = 128 << 20;
 
 impl<'a> Readahead<'a> {
-    pub fn new(files: &'a [FileEntry]) -> Readahead<'a> {
-        Readahead { files, next: 0 }
+    pub fn new(listing: &'a Listing) -> Readahead<'a> {
+        Readahead { dir: &listing.dir, files: &listing.files, next: 0 }
     }
 
     /// The reader is about to read `files[index]`: hint the files after it.
@@ -79,7 +98,7 @@ impl<'a> Readahead<'a> {
             && ahead < READAHEAD_BYTES
         {
             let file = &self.files[self.next];
-            hint(&file.path);
+            hint(&file.path(self.dir));
             ahead += file.size;
             self.next += 1;
         }
@@ -227,9 +246,9 @@ mod tests {
         }
         std::os::unix::fs::symlink("/etc/passwd", dir.path().join("b1/link")).unwrap();
         let names: Vec<String> =
-            list(dir.path()).unwrap().into_iter().map(|f| f.relative).collect();
+            list(dir.path()).unwrap().files.into_iter().map(|f| f.relative).collect();
         assert_eq!(names, ["0a/0a2", "b1/b15", "checklist/0a/0a2"]);
-        assert!(list(&dir.path().join("absent")).unwrap().is_empty());
+        assert!(list(&dir.path().join("absent")).unwrap().files.is_empty());
     }
 
     #[test]

@@ -89,8 +89,8 @@ const MIN_SAVING_PERCENT: usize = 3;
 const ZIP64_LIMIT: u64 = 0xFFFF_FFFF;
 /// Entry count from which the zip64 end records are needed.
 const ZIP64_ENTRIES: usize = 0xFFFF;
-/// Pieces of the central directory handed to the output at a time.
-const OUT_BUFFER: usize = 256 << 10;
+/// Bytes of a central directory header besides the name (and a zip64 extra field, rare).
+const CENTRAL_FIXED: usize = 46;
 /// Buffers (up to a block each) waiting for the output's writer thread.
 const OUT_DEPTH: usize = 4;
 
@@ -126,16 +126,6 @@ impl Method {
     }
 }
 
-/// An entry as written, for a summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryInfo {
-    pub name: String,
-    pub method: Method,
-    pub size: u64,
-    pub compressed_size: u64,
-    pub crc32: u32,
-}
-
 /// A zip archive written to `W` (which need not seek) as entries are added.
 ///
 /// `add_bytes` and `add_file` choose the method: deflate, unless the data does not shrink by
@@ -155,7 +145,10 @@ pub struct ZipWriter<W: Write + Send + 'static> {
     offset: u64,
     /// The large entry being written, between its `Begin` and its `End`.
     open: Option<Open>,
-    records: Vec<Record>,
+    /// The central directory so far, as it will be written: about 100 bytes per entry, the
+    /// only memory that grows with the number of entries.
+    central: Vec<u8>,
+    recorded: usize,
     added: usize,
     /// The first error, after which the archive cannot be completed.
     failed: Option<String>,
@@ -178,7 +171,8 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
             max_bytes: 2 * threads * BLOCK,
             offset: 0,
             open: None,
-            records: Vec::new(),
+            central: Vec::new(),
+            recorded: 0,
             added: 0,
             failed: None,
             zip64_limit: ZIP64_LIMIT,
@@ -256,9 +250,11 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
         self.added
     }
 
-    /// Entries whose data is in the output so far, in order; all of them after [`Self::flush`].
-    pub fn written(&self) -> impl ExactSizeIterator<Item = &EntryInfo> {
-        self.records.iter().map(|record| &record.info)
+    /// Makes room in the central directory for `entries` more entries with names of
+    /// `name_bytes` bytes in all, so that it grows once instead of by doubling (a copy of
+    /// it all each time, and up to twice its size in memory at the end).
+    pub fn reserve(&mut self, entries: usize, name_bytes: usize) {
+        self.central.reserve_exact(entries * CENTRAL_FIXED + name_bytes);
     }
 
     /// Waits for every queued entry, writes it and flushes the output.
@@ -420,7 +416,7 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
                 let offset = self.offset;
                 self.put(&local_header(&meta, body.method, sizes, zip64))?;
                 self.put_owned(body.data)?;
-                self.records.push(Record::new(meta, body.method, sizes, offset, zip64));
+                self.record(Record::new(meta, body.method, sizes, offset, zip64));
             }
             Item::Begin(Begin { mut meta, method, exact, zip64 }) => {
                 let sizes = match exact {
@@ -473,7 +469,7 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
             Some((crc, _)) => {
                 let sizes = Sizes { crc, ..sizes };
                 let record = Record::new(open.meta, open.method, sizes, open.offset, open.zip64);
-                self.records.push(record);
+                self.record(record);
                 return Ok(());
             }
             None => {}
@@ -492,7 +488,7 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
             put32(&mut descriptor, sizes.size as u32);
         }
         self.put(&descriptor)?;
-        self.records.push(Record::new(open.meta, open.method, sizes, open.offset, open.zip64));
+        self.record(Record::new(open.meta, open.method, sizes, open.offset, open.zip64));
         Ok(())
     }
 
@@ -520,22 +516,19 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
         Ok(())
     }
 
+    /// Adds a written entry to the central directory.
+    fn record(&mut self, record: Record) {
+        record.write_central(&mut self.central, self.zip64_limit);
+        self.recorded += 1;
+    }
+
     fn write_central_directory(&mut self) -> io::Result<()> {
         let start = self.offset;
-        let records = std::mem::take(&mut self.records);
-        let mut buffer = Vec::with_capacity(OUT_BUFFER);
-        for record in &records {
-            record.write_central(&mut buffer, self.zip64_limit);
-            if buffer.len() >= OUT_BUFFER / 2 {
-                self.put(&buffer)?;
-                buffer.clear();
-            }
-        }
-        self.put(&buffer)?;
-        buffer.clear();
+        let central = std::mem::take(&mut self.central);
+        self.put_owned(central)?;
         let size = self.offset - start;
-        let count = records.len();
-        self.records = records;
+        let count = self.recorded;
+        let mut buffer = Vec::with_capacity(128);
         let limit = self.zip64_limit;
         if count >= ZIP64_ENTRIES || start >= limit || size >= limit {
             let end64 = self.offset;
@@ -692,7 +685,11 @@ fn local_header(meta: &Meta, method: Method, sizes: Sizes, zip64: bool) -> Vec<u
 
 /// What the central directory needs of a written entry.
 struct Record {
-    info: EntryInfo,
+    name: String,
+    method: Method,
+    size: u64,
+    compressed_size: u64,
+    crc32: u32,
     flags: u16,
     time: u16,
     date: u16,
@@ -703,20 +700,23 @@ struct Record {
 
 impl Record {
     fn new(meta: Meta, method: Method, sizes: Sizes, offset: u64, local_zip64: bool) -> Record {
-        let info = EntryInfo {
+        Record {
             name: meta.name,
             method,
             size: sizes.size,
             compressed_size: sizes.compressed,
             crc32: sizes.crc,
-        };
-        Record { info, flags: meta.flags, time: meta.time, date: meta.date, offset, local_zip64 }
+            flags: meta.flags,
+            time: meta.time,
+            date: meta.date,
+            offset,
+            local_zip64,
+        }
     }
 
     fn write_central(&self, buffer: &mut Vec<u8>, limit: u64) {
-        let info = &self.info;
         // Both sizes go to the zip64 field together, as Python's zipfile writes them.
-        let sizes64 = info.size >= limit || info.compressed_size >= limit;
+        let sizes64 = self.size >= limit || self.compressed_size >= limit;
         let offset64 = self.offset >= limit;
         let extra = 8 * (2 * u16::from(sizes64) + u16::from(offset64));
         let version =
@@ -725,26 +725,26 @@ impl Record {
         put16(buffer, MADE_BY);
         put16(buffer, version);
         put16(buffer, self.flags);
-        put16(buffer, info.method.code());
+        put16(buffer, self.method.code());
         put16(buffer, self.time);
         put16(buffer, self.date);
-        put32(buffer, info.crc32);
-        put32(buffer, if sizes64 { u32::MAX } else { info.compressed_size as u32 });
-        put32(buffer, if sizes64 { u32::MAX } else { info.size as u32 });
-        put16(buffer, info.name.len() as u16);
+        put32(buffer, self.crc32);
+        put32(buffer, if sizes64 { u32::MAX } else { self.compressed_size as u32 });
+        put32(buffer, if sizes64 { u32::MAX } else { self.size as u32 });
+        put16(buffer, self.name.len() as u16);
         put16(buffer, if extra > 0 { extra + 4 } else { 0 });
         put16(buffer, 0); // comment
         put16(buffer, 0); // disk
         put16(buffer, 0); // internal attributes
         put32(buffer, EXTERNAL_ATTRIBUTES);
         put32(buffer, clamp32(self.offset, limit));
-        buffer.extend_from_slice(info.name.as_bytes());
+        buffer.extend_from_slice(self.name.as_bytes());
         if extra > 0 {
             put16(buffer, ZIP64_EXTRA);
             put16(buffer, extra);
             if sizes64 {
-                put64(buffer, info.size);
-                put64(buffer, info.compressed_size);
+                put64(buffer, self.size);
+                put64(buffer, self.compressed_size);
             }
             if offset64 {
                 put64(buffer, self.offset);
@@ -1092,6 +1092,30 @@ mod tests {
     /// What an archive should contain, in order.
     type Expected = Vec<(String, Vec<u8>)>;
 
+    /// An entry as the central directory describes it.
+    #[derive(Debug)]
+    struct Written {
+        method: Method,
+        crc32: u32,
+        compressed_size: u64,
+    }
+
+    /// The entries of `archive`, as the zip crate reads its central directory.
+    fn written(archive: &[u8]) -> Vec<Written> {
+        let mut read = zip::ZipArchive::new(Cursor::new(archive)).unwrap();
+        (0..read.len())
+            .map(|i| {
+                let entry = read.by_index_raw(i).unwrap();
+                let method = match entry.compression() {
+                    zip::CompressionMethod::Stored => Method::Stored,
+                    zip::CompressionMethod::Deflated => Method::Deflate,
+                    other => panic!("entry {i} has method {other:?}"),
+                };
+                Written { method, crc32: entry.crc32(), compressed_size: entry.compressed_size() }
+            })
+            .collect()
+    }
+
     fn check_zip_crate(archive: &[u8], expected: &Expected) {
         let mut zip = zip::ZipArchive::new(Cursor::new(archive)).unwrap();
         assert_eq!(zip.len(), expected.len());
@@ -1253,11 +1277,10 @@ for i in z.infolist():
             zip.add_file(name, &path).unwrap();
         }
         assert_eq!(zip.entries(), expected.len());
-        zip.flush().unwrap();
-        let methods: Vec<Method> = zip.written().map(|e| e.method).collect();
+        let archive = zip.finish().unwrap();
+        let methods: Vec<Method> = written(&archive).iter().map(|e| e.method).collect();
         use Method::{Deflate, Stored};
         assert_eq!(methods, [Deflate, Deflate, Stored, Stored, Stored, Deflate, Stored]);
-        let archive = zip.finish().unwrap();
         check_stream(&archive, &expected);
         if let Some(entries) = check_all(&archive, &expected) {
             assert_eq!(entries[0].date_time, "2024-2-29-13-45-58");
@@ -1298,9 +1321,8 @@ for i in z.infolist():
         let mut zip = ZipWriter::new(Vec::new(), 3);
         assert_eq!(zip.add_stream("dump.sql", &mut &text[..], at(0)).unwrap(), 20_000_000);
         zip.add_file("filestore/ab/big", &write_file(dir.path(), "big", &text)).unwrap();
-        zip.flush().unwrap();
-        let info: Vec<EntryInfo> = zip.written().cloned().collect();
         let archive = zip.finish().unwrap();
+        let info = written(&archive);
         check_all(&archive, &expected);
 
         // Blocks primed with a dictionary cost almost nothing against one deflate stream.
@@ -1339,10 +1361,9 @@ for i in z.infolist():
         zip.add_file("filestore/ab/small", &write_file(dir.path(), "small", &small)).unwrap();
         zip.add_file("filestore/ab/large", &write_file(dir.path(), "large", &large)).unwrap();
         zip.add_bytes("manifest.json", b"{}", at(0)).unwrap();
-        zip.flush().unwrap();
-        let methods: Vec<Method> = zip.written().map(|e| e.method).collect();
-        assert_eq!(methods, [Method::Stored, Method::Stored, Method::Stored, Method::Stored]);
         let archive = zip.finish().unwrap();
+        let methods: Vec<Method> = written(&archive).iter().map(|e| e.method).collect();
+        assert_eq!(methods, [Method::Stored, Method::Stored, Method::Stored, Method::Stored]);
         check_stream(&archive, &expected);
         if let Some(entries) = check_all(&archive, &expected) {
             assert!(entries.iter().all(|e| e.flags & FLAG_DESCRIPTOR == 0 && e.method == 0));
