@@ -101,6 +101,10 @@ pub struct PostgresFile {
     pub passfile: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sslmode: Option<SslMode>,
+    /// Root certificates that verify the server's: a PEM file, or `system` for the system's
+    /// store (as libpq's `sslrootcert`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sslrootcert: Option<PathBuf>,
     /// Directory of pg_dump, psql and pg_restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bindir: Option<PathBuf>,
@@ -254,7 +258,7 @@ mod tests {
             "client: acme\nenvironment: stagging\nnginx: on\nverbose: false\n\
              database: acme_prod\ndefapp: git@example.org:acme/app.git\nodoo_image: odoo:18.0\n\
              backup_dir: /var/backups/oe\nservices:\n  odoo:\n    postgres: {host: db, port: 5433, \
-             user: odoo, password: secret, sslmode: verify-full}\n    data_dir: /var/lib/odoo\n",
+             user: odoo, password: secret, sslmode: verify-full, sslrootcert: /etc/oe/ca.pem}\n    data_dir: /var/lib/odoo\n",
         )
         .unwrap();
         assert_eq!(c.environment, Some(Environment::Staging));
@@ -263,6 +267,7 @@ mod tests {
         let pg = c.services["odoo"].postgres.as_ref().unwrap();
         assert_eq!(pg.port, Some(5433));
         assert_eq!(pg.sslmode, Some(SslMode::VerifyFull));
+        assert_eq!(pg.sslrootcert.as_deref(), Some(Path::new("/etc/oe/ca.pem")));
         // Written back, it reads the same.
         assert_eq!(parse(&c.to_yaml()).unwrap(), c);
     }

@@ -323,6 +323,7 @@ impl Settings {
             push(&key("postgres.password"), pg.password.map(|_| "********".into()), libpq());
             push(&key("postgres.passfile"), path(&pg.passfile), libpq());
             push(&key("postgres.sslmode"), pg.sslmode.map(|m| m.as_str().into()), libpq());
+            push(&key("postgres.sslrootcert"), path(&pg.sslrootcert), libpq());
             push(
                 &key("postgres.bindir"),
                 path(&pg.bindir),

@@ -20,6 +20,9 @@ pub struct ConnParams {
     /// Password file for the tools, when configured.
     pub passfile: Option<PathBuf>,
     pub sslmode: Option<SslMode>,
+    /// Root certificates that verify the server's: a PEM file, or `system`; when unset,
+    /// libpq's `~/.postgresql/root.crt` (see `tls`).
+    pub sslrootcert: Option<PathBuf>,
     pub bindir: Option<PathBuf>,
 }
 
@@ -32,6 +35,7 @@ impl std::fmt::Debug for ConnParams {
             .field("password", &self.password.as_ref().map(|_| "********"))
             .field("passfile", &self.passfile)
             .field("sslmode", &self.sslmode)
+            .field("sslrootcert", &self.sslrootcert)
             .finish()
     }
 }
@@ -58,6 +62,8 @@ impl ConnParams {
         let sslmode = settings
             .sslmode
             .or_else(|| env("PGSSLMODE").and_then(|m| serde_yaml_ng::from_str::<SslMode>(&m).ok()));
+        let sslrootcert =
+            settings.sslrootcert.clone().or_else(|| env("PGSSLROOTCERT").map(PathBuf::from));
         ConnParams {
             host,
             port,
@@ -65,6 +71,7 @@ impl ConnParams {
             password: settings.password.clone().or_else(|| env("PGPASSWORD")),
             passfile,
             sslmode,
+            sslrootcert,
             bindir: settings.bindir.clone(),
         }
     }
@@ -115,6 +122,7 @@ impl ConnParams {
             ("PGPASSWORD", self.password.clone()),
             ("PGPASSFILE", self.passfile.as_ref().map(|p| p.display().to_string())),
             ("PGSSLMODE", self.sslmode.map(|m| m.as_str().to_owned())),
+            ("PGSSLROOTCERT", self.sslrootcert.as_ref().map(|p| p.display().to_string())),
             ("PGDATABASE", None),
         ]
     }

@@ -4,6 +4,8 @@
 //!   environment variables and libpq's defaults; the password file.
 //! - `server`: the control plane over tokio-postgres: version, existence, create, rename,
 //!   drop, terminate backends, and the atomic replacement of one database by another.
+//! - `tls`: TLS of the control connection with libpq's `sslmode` semantics (the tools get
+//!   `PGSSLMODE`/`PGSSLROOTCERT` and do their own).
 //! - `catalog`: one database's tables, columns and Odoo modules, and SQL batches run in one
 //!   transaction with the rows each changed.
 //! - `odoo`: queries of an Odoo database's own tables (manifest facts, attachments).
@@ -18,6 +20,7 @@ pub mod conn;
 pub mod lock;
 pub mod odoo;
 pub mod server;
+mod tls;
 pub mod tools;
 
 pub use conn::ConnParams;
@@ -45,15 +48,15 @@ pub enum Error {
     Tool(#[from] crate::process::Error),
     #[error("database '{database}' is busy: {holder} is working on it; try again when it is done")]
     Busy { database: String, holder: String },
-    #[error("sslmode={0} needs TLS, which oe's control connection does not support yet")]
-    TlsUnsupported(&'static str),
+    #[error("cannot connect to PostgreSQL at {target} with sslmode={mode}: {reason}")]
+    Tls { target: String, mode: &'static str, reason: String },
 }
 
 impl Error {
     pub fn exit_code(&self) -> crate::exit::ExitCode {
         use crate::exit::ExitCode;
         match self {
-            Error::Connect { .. } | Error::TlsUnsupported(_) => ExitCode::Unreachable,
+            Error::Connect { .. } | Error::Tls { .. } => ExitCode::Unreachable,
             Error::ToolMissing { .. } => ExitCode::MissingTool,
             Error::Tool(e) => e.exit_code(),
             Error::Query { .. } | Error::NoSuchDatabase(_) => ExitCode::Failure,

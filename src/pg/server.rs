@@ -1,11 +1,13 @@
-//! The control plane: one tokio-postgres connection to the server's maintenance database.
+//! The control plane: one tokio-postgres connection to the server's maintenance database,
+//! over TLS when the sslmode asks for it (the policy and the connector come from `tls`).
 
 use std::time::Duration;
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, NoTls, Socket};
 
+use super::tls::{self, Policy};
 use super::{ConnParams, Error, reason};
-use crate::config::file::SslMode;
 
 /// A connection to a server, for work on whole databases.
 pub struct Server {
@@ -16,12 +18,6 @@ pub struct Server {
 impl Server {
     /// Connects to the `postgres` database (or `template1` where there is none).
     pub async fn connect(params: &ConnParams) -> Result<Server, Error> {
-        match params.sslmode {
-            Some(SslMode::Require) => return Err(Error::TlsUnsupported("require")),
-            Some(SslMode::VerifyCa) => return Err(Error::TlsUnsupported("verify-ca")),
-            Some(SslMode::VerifyFull) => return Err(Error::TlsUnsupported("verify-full")),
-            _ => {}
-        }
         let client = connect_maintenance(params, "oe").await?;
         let row = client
             .query_one("SELECT current_setting('server_version_num')::int", &[])
@@ -165,7 +161,8 @@ pub(crate) async fn connect_to(params: &ConnParams, dbname: &str) -> Result<Clie
     connect_as(params, dbname, "oe").await
 }
 
-/// A connection that shows as `application_name` in `pg_stat_activity`.
+/// A connection that shows as `application_name` in `pg_stat_activity`, over TLS as the
+/// sslmode says (see `tls`).
 pub(crate) async fn connect_as(
     params: &ConnParams,
     dbname: &str,
@@ -182,10 +179,38 @@ pub(crate) async fn connect_as(
     if let Some(password) = params.password(dbname) {
         config.password(password);
     }
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .map_err(|e| Error::Connect { target: params.target(), reason: reason(&e) })?;
+    let refused =
+        |e: tokio_postgres::Error| Error::Connect { target: params.target(), reason: reason(&e) };
+    let Policy::Tls { mode, fallback, check } = Policy::from_env(params)? else {
+        config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+        return open(&config, NoTls).await.map_err(refused);
+    };
+    let (negotiate, connector) = tls::connector(params, mode, fallback, &check)?;
+    config.ssl_mode(negotiate);
+    match open(&config, connector).await {
+        Ok(client) => Ok(client),
+        // libpq's prefer goes on without TLS when the handshake fails.
+        Err(e) if fallback && tls::is_handshake_failure(&e) => {
+            tracing::debug!("TLS with {} failed, trying without: {}", params.target(), reason(&e));
+            config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            open(&config, NoTls).await.map_err(refused)
+        }
+        Err(e) => Err(match tls::failure(&e, &params.host, &check) {
+            Some(reason) => Error::Tls { target: params.target(), mode: mode.as_str(), reason },
+            None => refused(e),
+        }),
+    }
+}
+
+/// Connects with `tls` and drives the connection on its own task.
+async fn open<T>(config: &tokio_postgres::Config, tls: T) -> Result<Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, connection) = config.connect(tls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("control connection closed: {e}");

@@ -19,6 +19,10 @@
 //!
 //! Child processes never go through a shell, and every inherited `PG*` variable is removed
 //! from their environment: they see only the `PGHOST`, `PGPORT` and `PGUSER` of the cluster.
+//!
+//! Other clusters (the TLS one of `tls`) are started the same way with [`start_with`] and a
+//! [`Setup`] that adds settings, replaces `pg_hba.conf` and puts files in the data directory;
+//! they are stopped at exit too.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -29,8 +33,8 @@ use std::os::unix::fs::{PermissionsExt, chown};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, Once, OnceLock};
 
 /// Prefix of the cluster directories in the temporary directory, followed by the owner's pid.
 const DIR_PREFIX: &str = "oe-it-pg-";
@@ -43,7 +47,8 @@ const SUPERUSER: &str = "postgres";
 pub struct Cluster {
     /// Directory of the unix socket: the `host` to connect to.
     pub socket_dir: PathBuf,
-    /// The port: names the socket (`.s.PGSQL.<port>`), no TCP listener.
+    /// The port: names the socket (`.s.PGSQL.<port>`); no TCP listener unless the cluster's
+    /// [`Setup`] sets `listen_addresses`.
     pub port: u16,
     /// Directory of `initdb`, `pg_ctl`, `psql`, `pg_dump`, `pg_restore`... used for this cluster.
     pub bindir: PathBuf,
@@ -62,12 +67,29 @@ pub struct Cluster {
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
 static UNIQUE: AtomicU64 = AtomicU64::new(0);
 
+/// Every cluster started by this process, `(bindir, data_dir, owner, root)`: stopped at exit.
+type Running = (PathBuf, PathBuf, Option<(u32, u32)>, PathBuf);
+static RUNNING: Mutex<Vec<Running>> = Mutex::new(Vec::new());
+static AT_EXIT: Once = Once::new();
+
+/// What a cluster has beyond the defaults of [`cluster()`]'s.
+#[derive(Debug, Default)]
+pub struct Setup {
+    /// Lines appended to `postgresql.conf` after the defaults (a later line wins).
+    pub conf: Vec<String>,
+    /// The content of `pg_hba.conf`, instead of initdb's (which trusts every local user).
+    pub hba: Option<String>,
+    /// Files written into the data directory before the start: name, content, mode. They
+    /// belong to the server's user (a key file must).
+    pub files: Vec<(String, Vec<u8>, u32)>,
+}
+
 /// The private cluster of this test binary: started on first use, stopped when the test
 /// process exits. Safe to call from many threads at once; every caller gets the same cluster.
 ///
 /// Panics (in every test that calls it) if the cluster cannot be started.
 pub fn cluster() -> &'static Cluster {
-    match CLUSTER.get_or_init(start) {
+    match CLUSTER.get_or_init(|| start_with(&Setup::default())) {
         Ok(cluster) => cluster,
         Err(message) => panic!("the test PostgreSQL cluster could not be started: {message}"),
     }
@@ -227,12 +249,6 @@ ORDER BY n.nspname, c.relname
         }
         fingerprint
     }
-
-    /// Stops the server now and removes its directory (what the exit handler does).
-    fn stop(&self) {
-        stop_server(&self.bindir, &self.data_dir, self.server_owner);
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
 }
 
 /// `name` as an SQL identifier: double-quoted, inner double quotes doubled.
@@ -286,7 +302,9 @@ fn abbreviate(text: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Starting and stopping.
 
-fn start() -> Result<Cluster, String> {
+/// Starts a new private cluster with `setup` (see the module docs), stopped and removed when
+/// the test process exits.
+pub fn start_with(setup: &Setup) -> Result<Cluster, String> {
     let bindir = find_bindir()?;
     let server_owner = server_owner()?;
     let base = temp_base(server_owner);
@@ -338,7 +356,10 @@ fn start() -> Result<Cluster, String> {
         "shared_buffers = 16MB".to_string(),
         "max_connections = 100".to_string(),
         "timezone = 'UTC'".to_string(),
-    ] {
+    ]
+    .iter()
+    .chain(&setup.conf)
+    {
         let _ = writeln!(conf, "{line}");
     }
     let conf_path = data_dir.join("postgresql.conf");
@@ -347,6 +368,18 @@ fn start() -> Result<Cluster, String> {
         .open(&conf_path)
         .and_then(|mut f| f.write_all(conf.as_bytes()))
         .map_err(|e| format!("cannot write {}: {e}", conf_path.display()))?;
+    let hba =
+        setup.hba.as_ref().map(|hba| ("pg_hba.conf".to_string(), hba.clone().into_bytes(), 0o600));
+    for (name, content, mode) in setup.files.iter().cloned().chain(hba) {
+        let path = data_dir.join(&name);
+        std::fs::write(&path, content)
+            .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        if let Some((uid, gid)) = server_owner {
+            chown(&path, Some(uid), Some(gid))
+                .map_err(|e| format!("cannot give {} to the postgres user: {e}", path.display()))?;
+        }
+    }
 
     let mut pg_ctl = server_command(&bindir, "pg_ctl", &root, server_owner);
     pg_ctl
@@ -371,20 +404,32 @@ fn start() -> Result<Cluster, String> {
         log_file,
         server_owner,
     };
-    // SAFETY: registers a plain `extern "C" fn` that never unwinds.
-    if unsafe { libc::atexit(stop_at_exit) } != 0 {
-        return Err("cannot register the atexit handler that stops the cluster".into());
+    let mut registered = true;
+    AT_EXIT.call_once(|| {
+        // SAFETY: registers a plain `extern "C" fn` that never unwinds.
+        registered = unsafe { libc::atexit(stop_at_exit) } == 0;
+    });
+    if !registered {
+        return Err("cannot register the atexit handler that stops the clusters".into());
     }
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push((
+        bindir.clone(),
+        cluster.data_dir.clone(),
+        server_owner,
+        root.clone(),
+    ));
     guard.armed = false;
     Ok(cluster)
 }
 
-/// Stops the cluster when the test process exits (main returns or `process::exit`).
+/// Stops the clusters when the test process exits (main returns or `process::exit`).
 extern "C" fn stop_at_exit() {
     // Unwinding out of an `extern "C"` fn aborts: swallow any panic.
     let _ = std::panic::catch_unwind(|| {
-        if let Some(Ok(cluster)) = CLUSTER.get() {
-            cluster.stop();
+        let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        for (bindir, data_dir, owner, root) in running.iter() {
+            stop_server(bindir, data_dir, *owner);
+            let _ = std::fs::remove_dir_all(root);
         }
     });
 }
@@ -521,7 +566,8 @@ fn temp_base(owner: Option<(u32, u32)>) -> PathBuf {
     if short_enough && reachable { tmp } else { PathBuf::from("/tmp") }
 }
 
-/// A TCP port nobody listens on now. It only names the socket: nothing listens on TCP.
+/// A TCP port nobody listens on now. It names the socket, and is the TCP port of a cluster
+/// whose [`Setup`] sets `listen_addresses`.
 fn free_port() -> u16 {
     std::net::TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())

@@ -33,6 +33,23 @@ fn shows_every_setting_with_its_source() {
 }
 
 #[test]
+fn shows_the_tls_settings() {
+    let env = TestEnv::new();
+    env.write_config(
+        "services:\n  odoo:\n    postgres: {host: db.example, sslmode: verify-full, sslrootcert: /etc/oe/ca.pem}\n",
+    );
+    let run = env.run(&["config"]).success();
+    for (key, value) in [
+        ("services.odoo.postgres.sslmode", "verify-full"),
+        ("services.odoo.postgres.sslrootcert", "/etc/oe/ca.pem"),
+    ] {
+        let line = run.stdout.lines().find(|l| l.split_whitespace().next() == Some(key));
+        let fields: Vec<&str> = line.map(|l| l.split_whitespace().collect()).unwrap_or_default();
+        assert_eq!(fields, [key, value, "(config)"], "{}", run.stdout);
+    }
+}
+
+#[test]
 fn json_lists_settings() {
     let env = TestEnv::new();
     env.write_config("client: acme\n");

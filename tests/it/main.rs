@@ -13,3 +13,4 @@ mod neutralize;
 mod save_db;
 mod support;
 mod testenv;
+mod tls;
