@@ -170,9 +170,10 @@ pub(crate) fn connector(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let algorithms = provider.signature_verification_algorithms;
     let verifier: Arc<dyn ServerCertVerifier> = match check {
-        Check::Nothing => Arc::new(AnyCertificate { algorithms }),
+        Check::Nothing => Arc::new(Unnamed { roots: None, algorithms }),
         Check::Chain(roots) => {
-            Arc::new(ChainOnly { roots: Arc::new(load(params, mode, roots)?), algorithms })
+            let roots = Some(Arc::new(load(params, mode, roots)?));
+            Arc::new(Unnamed { roots, algorithms })
         }
         Check::ChainAndName(roots) => {
             let roots = Arc::new(load(params, mode, roots)?);
@@ -296,59 +297,19 @@ fn unquote(name: &str) -> &str {
     name.split('"').nth(1).unwrap_or(name)
 }
 
-/// Accepts any certificate, while still checking that the server signs the handshake with
-/// the key of the certificate it presents. This is libpq's `allow`, `prefer` and `require`
-/// without a root certificate: encryption against eavesdroppers, no proof of who the
-/// server is. Stronger modes use the verifiers below.
+/// Checks of the server's certificate short of its name (`verify-full` uses rustls' own
+/// verifier). Without roots it accepts any certificate: libpq's `allow`, `prefer` and
+/// `require` without a root certificate, encryption against eavesdroppers but no proof of who
+/// the server is. With roots it checks that the certificate chains to one of them, not whom it
+/// names: libpq's `verify-ca`. Either way the server must sign the handshake with the key of
+/// the certificate it presents.
 #[derive(Debug)]
-struct AnyCertificate {
+struct Unnamed {
+    roots: Option<Arc<RootCertStore>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// Checks that the certificate chains to a trusted root, not whom it names: libpq's
-/// `verify-ca`.
-#[derive(Debug)]
-struct ChainOnly {
-    roots: Arc<RootCertStore>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Unnamed {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -357,14 +318,16 @@ impl ServerCertVerifier for ChainOnly {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
-        rustls::client::verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.algorithms.all,
-        )?;
+        if let Some(roots) = &self.roots {
+            let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
+            rustls::client::verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 

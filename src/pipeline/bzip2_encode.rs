@@ -22,6 +22,8 @@ use std::io;
 use libsais::context::Context;
 use libsais::typestate::SingleThreaded;
 
+use super::bzip2_crc::crc;
+
 /// Largest block after RLE1, at level 9 (decoders reject larger ones).
 const BLOCK_MAX: usize = 900_000;
 /// Symbols coded with one Huffman table before the next selector.
@@ -69,7 +71,7 @@ fn compress_with(input: &[u8], scratch: &mut Scratch) -> io::Result<Vec<u8>> {
         }
         let (block_input, tail) = rest.split_at(consumed);
         rest = tail;
-        let crc = block_crc(block_input);
+        let crc = crc(block_input);
         combined_crc = combined_crc.rotate_left(1) ^ crc;
         write_block(&mut out, crc, scratch)?;
     }
@@ -534,56 +536,6 @@ fn minimum_redundancy(a: &mut [u32]) {
     }
 }
 
-/// bzip2's CRC: CRC-32 with polynomial 0x04c11db7, most significant bit first.
-pub(crate) fn block_crc(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    let mut chunks = data.chunks_exact(8);
-    for chunk in &mut chunks {
-        let hi = crc ^ u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        crc = CRC_TABLES[7][(hi >> 24) as usize]
-            ^ CRC_TABLES[6][(hi >> 16 & 0xff) as usize]
-            ^ CRC_TABLES[5][(hi >> 8 & 0xff) as usize]
-            ^ CRC_TABLES[4][(hi & 0xff) as usize]
-            ^ CRC_TABLES[3][chunk[4] as usize]
-            ^ CRC_TABLES[2][chunk[5] as usize]
-            ^ CRC_TABLES[1][chunk[6] as usize]
-            ^ CRC_TABLES[0][chunk[7] as usize];
-    }
-    for &b in chunks.remainder() {
-        crc = crc << 8 ^ CRC_TABLES[0][((crc >> 24) ^ b as u32) as usize];
-    }
-    !crc
-}
-
-/// Slicing-by-8 tables: `[k][b]` is the CRC of byte `b` followed by `k` zero bytes.
-static CRC_TABLES: [[u32; 256]; 8] = crc_tables();
-
-const fn crc_tables() -> [[u32; 256]; 8] {
-    let mut tables = [[0u32; 256]; 8];
-    let mut b = 0;
-    while b < 256 {
-        let mut crc = (b as u32) << 24;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 0x8000_0000 != 0 { crc << 1 ^ 0x04c1_1db7 } else { crc << 1 };
-            bit += 1;
-        }
-        tables[0][b] = crc;
-        b += 1;
-    }
-    let mut k = 1;
-    while k < 8 {
-        let mut b = 0;
-        while b < 256 {
-            let previous = tables[k - 1][b];
-            tables[k][b] = previous << 8 ^ tables[0][(previous >> 24) as usize];
-            b += 1;
-        }
-        k += 1;
-    }
-    tables
-}
-
 /// Bits, most significant first, through a 64-bit accumulator.
 struct BitWriter {
     out: Vec<u8>,
@@ -863,23 +815,6 @@ mod tests {
         assert!(periodic > 1000, "periodic words checked: {periodic}");
         // Without the rotation the claim fails, so the assertion above can fail.
         assert!(unrotated_differ > 1000, "unrotated words that differ: {unrotated_differ}");
-    }
-
-    #[test]
-    fn crc_is_bzip2s() {
-        assert_eq!(block_crc(b"123456789"), 0xfc89_1918);
-        let mut next = random(17);
-        let data: Vec<u8> = (0..1000).map(|_| next() as u8).collect();
-        for len in [0, 1, 7, 8, 9, 15, 16, 17, 999, 1000] {
-            let mut crc = !0u32;
-            for &b in &data[..len] {
-                crc ^= (b as u32) << 24;
-                for _ in 0..8 {
-                    crc = if crc & 1 << 31 != 0 { crc << 1 ^ 0x04c1_1db7 } else { crc << 1 };
-                }
-            }
-            assert_eq!(block_crc(&data[..len]), !crc, "length {len}");
-        }
     }
 
     #[test]

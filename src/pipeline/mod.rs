@@ -8,6 +8,7 @@
 
 pub mod background;
 pub mod bzip2_block;
+pub mod bzip2_crc;
 pub mod bzip2_encode;
 pub mod bzip2_parallel;
 pub mod codec;
