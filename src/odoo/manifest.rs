@@ -95,7 +95,7 @@ mod tests {
     use super::*;
 
     const FIXTURE: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/odoo18/odoo18_ref.zip");
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/odoo18/odoo18_ref.zip");
 
     #[test]
     fn matches_odoo_byte_for_byte_on_the_fixture() {

@@ -11,7 +11,7 @@ use crate::support::{assert_no_leftovers, fake_bindir};
 use crate::testenv::TestEnv;
 
 const FIXTURE_ZIP: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/odoo18/odoo18_ref.zip");
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/odoo18/odoo18_ref.zip");
 
 /// Every file below `dir`: relative path → content.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -392,7 +392,7 @@ fn click_odoo_layout_and_custom_dumps_load() {
         assert_eq!(tree(&filestore(&env, &db)), tree(&filestore(&env, &reference)));
     }
     // A custom-format dump has no filestore: the database alone is loaded.
-    let dump = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/odoo18/odoo18_ref.dump");
+    let dump = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/odoo18/odoo18_ref.dump");
     let db = cluster().unique_db("arch_custom");
     env.run(&["load", "odoo", dump, &db]).success();
     assert_eq!(cluster().fingerprint(&db), cluster().fingerprint(&reference));

@@ -14,7 +14,7 @@ use crate::support::{config_with, fake_bindir, leftovers, partial_files};
 use crate::testenv::TestEnv;
 
 const FIXTURE_ZIP: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/odoo18/odoo18_ref.zip");
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/odoo18/odoo18_ref.zip");
 
 /// An Odoo database loaded from the fixture.
 fn odoo_db(env: &TestEnv, prefix: &str) -> String {

@@ -9,7 +9,7 @@ use crate::cluster::cluster;
 use crate::support::{assert_no_leftovers, config_with, fake_bindir, leftovers, sample_db};
 use crate::testenv::TestEnv;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/odoo18");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/odoo18");
 
 /// Saves `db` as `name` in `env` and returns the file's bytes.
 fn save(env: &TestEnv, db: &str, name: &str) -> Vec<u8> {

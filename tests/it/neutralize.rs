@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::cluster::cluster;
 use crate::testenv::TestEnv;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/odoo18");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/odoo18");
 
 /// Columns that differ between any two inserts, whoever makes them.
 const VOLATILE: [&str; 3] = ["id", "create_date", "write_date"];
