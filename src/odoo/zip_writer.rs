@@ -1156,25 +1156,22 @@ for i in z.infolist():
           "-".join(map(str, i.date_time)), i.external_attr >> 16, i.create_system)
 "#;
 
-    fn have(tool: &str, arg: &str) -> bool {
+    /// Panics unless `tool` runs: these readers are the oracles of the tests, and
+    /// `contrib/test.sh` installs them.
+    fn require(tool: &str, arg: &str) {
         let found = Command::new(tool).arg(arg).output().is_ok_and(|o| o.status.success());
-        if !found {
-            eprintln!("skipped: {tool} is not installed");
-        }
-        found
+        assert!(found, "{tool} is not installed: run contrib/test.sh, which installs it");
     }
 
-    fn python_entries(path: &Path, read: bool) -> Option<Vec<PyEntry>> {
-        if !have("python3", "--version") {
-            return None;
-        }
+    fn python_entries(path: &Path, read: bool) -> Vec<PyEntry> {
+        require("python3", "--version");
         let mode = if read { "read" } else { "info" };
         let out =
             Command::new("python3").args(["-c", PYTHON_READ]).arg(path).arg(mode).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "python's zipfile failed: {stderr}");
         let stdout = String::from_utf8(out.stdout).unwrap();
-        let entries = stdout
+        stdout
             .lines()
             .map(|line| {
                 let f: Vec<&str> = line.split(' ').collect();
@@ -1193,12 +1190,11 @@ for i in z.infolist():
                     system: f[8].parse().unwrap(),
                 }
             })
-            .collect();
-        Some(entries)
+            .collect()
     }
 
-    fn check_python(path: &Path, expected: &Expected) -> Option<Vec<PyEntry>> {
-        let entries = python_entries(path, true)?;
+    fn check_python(path: &Path, expected: &Expected) -> Vec<PyEntry> {
+        let entries = python_entries(path, true);
         assert_eq!(entries.len(), expected.len());
         for (entry, (name, data)) in entries.iter().zip(expected) {
             assert_eq!(&entry.name, name);
@@ -1207,13 +1203,11 @@ for i in z.infolist():
             assert_eq!(entry.mode, 0o100_644, "{name}");
             assert_eq!(entry.system, 3, "{name}");
         }
-        Some(entries)
+        entries
     }
 
     fn check_unzip(path: &Path) {
-        if !have("unzip", "-v") {
-            return;
-        }
+        require("unzip", "-v");
         let out = Command::new("unzip").arg("-tq").arg(path).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -1224,7 +1218,7 @@ for i in z.infolist():
     }
 
     /// Checks `archive` with every reader at hand; returns Python's view of it.
-    fn check_all(archive: &[u8], expected: &Expected) -> Option<Vec<PyEntry>> {
+    fn check_all(archive: &[u8], expected: &Expected) -> Vec<PyEntry> {
         check_zip_crate(archive, expected);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("backup.zip");
@@ -1282,7 +1276,8 @@ for i in z.infolist():
         use Method::{Deflate, Stored};
         assert_eq!(methods, [Deflate, Deflate, Stored, Stored, Stored, Deflate, Stored]);
         check_stream(&archive, &expected);
-        if let Some(entries) = check_all(&archive, &expected) {
+        {
+            let entries = check_all(&archive, &expected);
             assert_eq!(entries[0].date_time, "2024-2-29-13-45-58");
             assert!(entries.iter().all(|e| e.flags & FLAG_DESCRIPTOR == 0), "exact headers");
             assert_eq!(entries[0].method, 8);
@@ -1306,7 +1301,8 @@ for i in z.infolist():
         zip.add_stream("stream-more", &mut &more[..], at(0)).unwrap();
         zip.add_file("file-more", &write_file(dir.path(), "more", &more)).unwrap();
         let archive = zip.finish().unwrap();
-        if let Some(entries) = check_all(&archive, &expected) {
+        {
+            let entries = check_all(&archive, &expected);
             let flags: Vec<u16> = entries.iter().map(|e| e.flags & FLAG_DESCRIPTOR).collect();
             assert_eq!(flags, [0, 0, FLAG_DESCRIPTOR, FLAG_DESCRIPTOR]);
         }
@@ -1365,7 +1361,8 @@ for i in z.infolist():
         let methods: Vec<Method> = written(&archive).iter().map(|e| e.method).collect();
         assert_eq!(methods, [Method::Stored, Method::Stored, Method::Stored, Method::Stored]);
         check_stream(&archive, &expected);
-        if let Some(entries) = check_all(&archive, &expected) {
+        {
+            let entries = check_all(&archive, &expected);
             assert!(entries.iter().all(|e| e.flags & FLAG_DESCRIPTOR == 0 && e.method == 0));
         }
     }
@@ -1405,7 +1402,8 @@ for i in z.infolist():
         }
         let archive = zip.finish().unwrap();
         check_stream(&archive, &expected);
-        if let Some(entries) = check_all(&archive, &expected) {
+        {
+            let entries = check_all(&archive, &expected);
             let utf8: Vec<u16> = entries.iter().map(|e| e.flags & FLAG_UTF8).collect();
             assert_eq!(utf8, [FLAG_UTF8, FLAG_UTF8, 0]);
         }
@@ -1700,7 +1698,8 @@ for i in z.infolist():
         zip.add_bytes("after", b"after 8 GiB", at(0)).unwrap();
         zip.finish().unwrap().flush().unwrap();
         check_unzip(&path);
-        if let Some(entries) = python_entries(&path, false) {
+        {
+            let entries = python_entries(&path, false);
             let sizes: Vec<u64> = entries.iter().map(|e| e.size).collect();
             assert_eq!(sizes, [big, 2, big, 11]);
         }

@@ -68,3 +68,46 @@ pub fn config_with(env: &TestEnv, postgres_extra: &str) -> String {
     env.write_config(&text);
     text
 }
+
+/// Decides whether a test that needs something a fresh machine may lack, and that
+/// `contrib/test.sh` cannot install (a Docker engine, an Odoo source tree), runs.
+///
+/// Returns `true` when the test must return at once: `missing` is absent. It then prints one
+/// line naming what is missing and how to provide it, and appends that line to the file named
+/// by `$OE_TEST_SKIPS` (`contrib/test.sh` counts them in its summary). With `CI=true` a skip is
+/// a failure: the test panics instead.
+#[allow(dead_code)] // Its first users are the Docker and Odoo suites (issues 14 to 16).
+pub fn skip_unless_available(missing: Option<&str>, how: &str) -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let log = std::env::var_os("OE_TEST_SKIPS").map(PathBuf::from);
+    skip_with(ci, log.as_deref(), missing, how)
+}
+
+/// [`skip_unless_available`] with its environment passed in.
+fn skip_with(ci: bool, log: Option<&Path>, missing: Option<&str>, how: &str) -> bool {
+    let Some(missing) = missing else { return false };
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let line = format!("skipped {test}: {missing} is not available; {how}");
+    assert!(!ci, "{line} (CI=true: a skip is a failure)");
+    eprintln!("{line}");
+    if let Some(log) = log {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        writeln!(file, "{line}").unwrap();
+    }
+    true
+}
+
+#[test]
+fn a_skip_is_logged_and_fails_under_ci() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("skips");
+    assert!(!skip_with(false, Some(&log), None, "install it"));
+    assert!(!log.exists(), "nothing missing, nothing logged");
+    assert!(skip_with(false, Some(&log), Some("a Docker engine"), "install docker.io"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("a Docker engine is not available; install docker.io"), "{text}");
+    assert!(text.contains("a_skip_is_logged_and_fails_under_ci"), "{text}");
+    let under_ci = std::panic::catch_unwind(|| skip_with(true, None, Some("x"), "y"));
+    assert!(under_ci.is_err(), "CI=true must turn a skip into a failure");
+}
