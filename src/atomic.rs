@@ -31,12 +31,16 @@ impl AtomicFile {
         &self.partial
     }
 
-    /// Makes the file durable and puts it in place of the target.
+    /// Makes the file durable and puts it in place of the target. When either step fails
+    /// the partial file is removed and the target left as it was.
     pub fn commit(mut self) -> io::Result<()> {
         let file = self.file.take().ok_or_else(|| io::Error::other("already committed"))?;
-        file.sync_all()?;
+        let placed = file.sync_all().and_then(|()| fs::rename(&self.partial, &self.target));
         drop(file);
-        fs::rename(&self.partial, &self.target)?;
+        if let Err(err) = placed {
+            let _ = fs::remove_file(&self.partial);
+            return Err(err);
+        }
         let dir = match self.target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -152,6 +156,22 @@ mod tests {
         assert!(!partial.exists());
         let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_no_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A rename of a file over a non-empty directory fails (EISDIR).
+        let target = dir.path().join("out.zip");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("kept"), b"kept").unwrap();
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.write_all(b"new").unwrap();
+        let partial = f.partial_path().to_path_buf();
+        assert!(f.commit().is_err());
+        assert!(!partial.exists(), "partial file left behind");
+        assert_eq!(fs::read(target.join("kept")).unwrap(), b"kept");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
