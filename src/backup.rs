@@ -52,6 +52,10 @@ pub struct BackupFile {
     pub size: u64,
     #[serde(skip)]
     timestamp: Timestamp,
+    /// The older of the name's time and the file's mtime: what retention judges the age by,
+    /// so a file copied in with a future name does not stay young.
+    #[serde(skip)]
+    age_from: Timestamp,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,11 +91,7 @@ pub async fn backup(
         .mode(0o700)
         .create(&dir)
         .map_err(|source| Error::Dir { path: dir.clone(), source })?;
-    let now = Timestamp::from_system_time(SystemTime::now()).ok_or_else(|| Error::Dir {
-        path: dir.clone(),
-        source: io::Error::other("the clock is outside years 0000-9999"),
-    })?;
-    let name = BackupName { database: request.database.clone(), time: now };
+    let name = BackupName { database: request.database.clone(), time: now(&dir)? };
     let database = request.database.clone();
     let saved = save::save(SaveRequest {
         conn: request.conn,
@@ -141,13 +141,15 @@ pub fn list(backup_dir: &Path, database: Option<&str>) -> Result<Vec<BackupFile>
             if database.is_some_and(|db| db != name.database) {
                 continue;
             }
-            let size = entry.metadata().map_err(dir_error(&dir))?.len();
+            let metadata = entry.metadata().map_err(dir_error(&dir))?;
+            let modified = metadata.modified().ok().and_then(Timestamp::from_system_time);
             backups.push(BackupFile {
                 path: entry.path(),
                 database: name.database,
                 time: name.time.to_string(),
-                size,
+                size: metadata.len(),
                 timestamp: name.time,
+                age_from: modified.map_or(name.time, |m| m.min(name.time)),
             });
         }
     }
@@ -166,6 +168,14 @@ pub fn newest(backup_dir: &Path, database: &str) -> Result<PathBuf, Error> {
     })
 }
 
+/// The clock, as backup names write it (`dir` names the backups' directory in the error).
+fn now(dir: &Path) -> Result<Timestamp, Error> {
+    Timestamp::from_system_time(SystemTime::now()).ok_or_else(|| Error::Dir {
+        path: dir.to_path_buf(),
+        source: io::Error::other("the clock is outside years 0000-9999"),
+    })
+}
+
 /// Deletes the backups of `database` that `policy` does not keep; returns (deleted, kept).
 fn apply_retention(
     backup_dir: &Path,
@@ -174,8 +184,8 @@ fn apply_retention(
 ) -> Result<(Vec<PathBuf>, usize), Error> {
     let backups = list(backup_dir, Some(database))?;
     let dated: Vec<(PathBuf, Timestamp)> =
-        backups.into_iter().map(|b| (b.path, b.timestamp)).collect();
-    let plan = retention::select(&dated, policy);
+        backups.into_iter().map(|b| (b.path, b.age_from)).collect();
+    let plan = retention::select(&dated, policy, now(&backup_dir.join(database))?);
     for path in &plan.delete {
         fs::remove_file(path).map_err(|source| Error::Dir { path: path.clone(), source })?;
         tracing::info!("retention: deleted {}", path.display());

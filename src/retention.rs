@@ -17,6 +17,11 @@
 //! what Odoo.sh's "7 daily, 4 weekly, 3 monthly" means:
 //!
 //! - backups are ordered newest first;
+//! - `within` keeps every backup younger than that (default 24 hours), whatever the other
+//!   rules say (restic's `--keep-within`): a manual backup taken before a risky change never
+//!   pushes out that night's backup. A backup's time is the caller's: `oe backup` passes the
+//!   older of the name's time and the file's mtime, so a file copied in with a future name
+//!   is not young for ever;
 //! - `last` keeps that many newest backups;
 //! - each other rule walks that order and keeps the newest backup of each distinct period (UTC day;
 //!   ISO 8601 week, Monday to Sunday, week 1 holding the year's first Thursday; UTC calendar
@@ -37,6 +42,7 @@ use std::cmp::Reverse;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
 const SECONDS_PER_DAY: i64 = 86_400;
@@ -225,6 +231,12 @@ impl fmt::Display for BackupName {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
+    /// Every backup younger than this is kept (zero: none by this rule).
+    #[serde(
+        deserialize_with = "non_negative",
+        serialize_with = "jiff::fmt::serde::duration::friendly::compact::required"
+    )]
+    pub within: SignedDuration,
     #[serde(skip_serializing_if = "is_zero")]
     pub last: u32,
     pub daily: u32,
@@ -238,21 +250,53 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// 7 daily, 4 weekly, 3 monthly, like Odoo.sh.
+/// An age as people write it: `24h`, `1h 30m`, `7d`, `2w` (a day is 24 hours); not negative.
+pub fn parse_age(text: &str) -> Result<SignedDuration, String> {
+    let invalid = || format!("invalid duration {text:?}: write it like 24h, 36h or 7d");
+    let span: jiff::Span = text.parse().map_err(|_| invalid())?;
+    let duration =
+        span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).map_err(|_| invalid())?;
+    if duration.is_negative() {
+        return Err(invalid());
+    }
+    Ok(duration)
+}
+
+fn non_negative<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SignedDuration, D::Error> {
+    parse_age(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+/// 24 hours within, 7 daily, 4 weekly, 3 monthly, like Odoo.sh.
 impl Default for Policy {
     fn default() -> Policy {
-        Policy { last: 0, daily: 7, weekly: 4, monthly: 3, yearly: 0 }
+        Policy {
+            within: SignedDuration::from_hours(24),
+            last: 0,
+            daily: 7,
+            weekly: 4,
+            monthly: 3,
+            yearly: 0,
+        }
     }
 }
 
 impl Policy {
     /// Keeps nothing by any rule (only the newest, which is always kept).
-    pub const NONE: Policy = Policy { last: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 };
+    pub const NONE: Policy = Policy {
+        within: SignedDuration::ZERO,
+        last: 0,
+        daily: 0,
+        weekly: 0,
+        monthly: 0,
+        yearly: 0,
+    };
 }
 
 /// Why a backup is kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
+    /// Younger than `within`.
+    Within,
     /// One of the `last` newest backups (1 = the newest).
     Last(u32),
     /// The newest backup of this day, one of the `daily` newest days.
@@ -267,10 +311,11 @@ pub enum Reason {
     Newest,
 }
 
-/// `last 1`, `daily 2026-11-22`, `weekly 2026-W47`, `monthly 2026-11`, `yearly 2026`, `newest`.
+/// `within`, `last 1`, `daily 2026-11-22`, `weekly 2026-W47`, `monthly 2026-11`, `yearly 2026`, `newest`.
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Reason::Within => f.write_str("within"),
             Reason::Last(n) => write!(f, "last {n}"),
             Reason::Yearly(year) => write!(f, "yearly {year}"),
             Reason::Daily(date) => write!(f, "daily {date}"),
@@ -284,18 +329,25 @@ impl fmt::Display for Reason {
 /// What pruning would do; both lists newest first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan<T> {
-    /// Each kept backup with its reasons, in the order last, daily, weekly, monthly, yearly
-    /// (or `Newest`).
+    /// Each kept backup with its reasons, in the order within, last, daily, weekly, monthly,
+    /// yearly (or `Newest`).
     pub keep: Vec<(T, Vec<Reason>)>,
     pub delete: Vec<T>,
 }
 
-/// Applies `policy` to `backups` (any order). Equal times are ordered by position: the earlier
-/// in `backups` counts as the newer, so the plan depends on the input only.
-pub fn select<T: Clone>(backups: &[(T, Timestamp)], policy: Policy) -> Plan<T> {
+/// Applies `policy` to `backups` (any order) at `now`. Equal times are ordered by position:
+/// the earlier in `backups` counts as the newer, so the plan depends on the input only.
+pub fn select<T: Clone>(backups: &[(T, Timestamp)], policy: Policy, now: Timestamp) -> Plan<T> {
     let order = newest_first(backups);
     let times: Vec<Timestamp> = order.iter().map(|&i| backups[i].1).collect();
     let mut reasons = vec![Vec::new(); order.len()];
+    let within = policy.within.as_secs();
+    for (time, reasons) in times.iter().zip(&mut reasons) {
+        // Times after `now` are young too: a clock set back must not delete new backups.
+        if within > 0 && now.unix_seconds() - time.unix_seconds() < within {
+            reasons.push(Reason::Within);
+        }
+    }
     for (n, reasons) in reasons.iter_mut().take(policy.last as usize).enumerate() {
         reasons.push(Reason::Last(n as u32 + 1));
     }
@@ -398,6 +450,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`select`] at a time when no backup of these tests is young.
+    fn plan_of<T: Clone>(backups: &[(T, Timestamp)], policy: Policy) -> Plan<T> {
+        select(backups, policy, t("9999-12-31_00-00-00"))
+    }
 
     fn t(text: &str) -> Timestamp {
         Timestamp::parse(text).unwrap_or_else(|| panic!("bad test time {text}"))
@@ -642,6 +699,8 @@ mod tests {
         let from = |pairs: &[(&'static str, u32)]| {
             Policy::deserialize(MapDeserializer::<_, Error>::new(pairs.iter().copied()))
         };
+        let day = SignedDuration::from_hours(24);
+        let policy = |d, w, m| Policy { within: day, ..policy(d, w, m) };
         assert_eq!(Policy::default(), policy(7, 4, 3));
         assert_eq!(from(&[]).unwrap(), policy(7, 4, 3));
         assert_eq!(from(&[("weekly", 0)]).unwrap(), policy(7, 0, 3));
@@ -658,7 +717,7 @@ mod tests {
     fn default_policy_over_120_days() {
         let all = daily_backups("2026-08-01", 120);
         assert_eq!(all.last().unwrap().0, "2026-11-28_02-00-05");
-        let plan = select(&all, Policy::default());
+        let plan = plan_of(&all, Policy::default());
         let daily = |d: &str| Reason::Daily(date(d));
         let expected = vec![
             // W48 is Mon 23 to Sun 29 November; November's newest is the 28th.
@@ -699,12 +758,12 @@ mod tests {
     #[test]
     fn input_order_does_not_matter() {
         let mut all = daily_backups("2026-08-01", 120);
-        let sorted = select(&all, Policy::default());
+        let sorted = plan_of(&all, Policy::default());
         all.reverse();
-        assert_eq!(select(&all, Policy::default()), sorted);
+        assert_eq!(plan_of(&all, Policy::default()), sorted);
         all.swap(3, 77);
         all.swap(10, 50);
-        assert_eq!(select(&all, Policy::default()), sorted);
+        assert_eq!(plan_of(&all, Policy::default()), sorted);
     }
 
     struct Case {
@@ -818,7 +877,7 @@ mod tests {
         ];
         for case in cases {
             let all = backups(case.backups);
-            let plan = select(&all, case.policy);
+            let plan = plan_of(&all, case.policy);
             assert_eq!(kept(&plan), case.keep, "{}", case.name);
             let mut expected_delete: Vec<&str> =
                 case.backups.iter().copied().filter(|b| !case.keep.contains(b)).collect();
@@ -830,30 +889,90 @@ mod tests {
     #[test]
     fn newest_is_kept_with_its_own_reason_only_when_no_rule_keeps_it() {
         let all = backups(&["2026-11-20_02-00-00", "2026-11-22_02-00-00"]);
-        let plan = select(&all, policy(0, 0, 0));
+        let plan = plan_of(&all, policy(0, 0, 0));
         assert_eq!(plan.keep, vec![("2026-11-22_02-00-00".to_owned(), vec![Reason::Newest])]);
         assert_eq!(plan.delete, vec!["2026-11-20_02-00-00".to_owned()]);
 
-        let plan = select(&all, policy(0, 1, 0));
+        let plan = plan_of(&all, policy(0, 1, 0));
         assert_eq!(
             plan.keep,
             vec![("2026-11-22_02-00-00".to_owned(), vec![Reason::Weekly(week(2026, 47))])]
         );
 
-        assert_eq!(select::<String>(&[], Policy::default()), Plan { keep: vec![], delete: vec![] });
+        assert_eq!(
+            plan_of::<String>(&[], Policy::default()),
+            Plan { keep: vec![], delete: vec![] }
+        );
         assert_eq!(newest::<String>(&[]), None);
         assert_eq!(newest(&all).unwrap(), "2026-11-22_02-00-00");
+    }
+
+    #[test]
+    fn within_keeps_every_young_backup_whatever_the_other_rules_say() {
+        // A manual backup at 10:00 the same day as the nightly 02:00 one: daily 1 keeps only
+        // the newest of the day, within keeps both.
+        let all = backups(&[
+            "2026-11-20_02-00-00",
+            "2026-11-21_02-00-00",
+            "2026-11-22_02-00-00",
+            "2026-11-22_10-00-00",
+        ]);
+        let now = t("2026-11-22_10-05-00");
+        let within =
+            |hours| Policy { within: SignedDuration::from_hours(hours), ..policy(1, 0, 0) };
+        let plan = select(&all, within(24), now);
+        assert_eq!(
+            plan.keep,
+            vec![
+                (
+                    "2026-11-22_10-00-00".to_owned(),
+                    vec![Reason::Within, Reason::Daily(date("2026-11-22"))]
+                ),
+                ("2026-11-22_02-00-00".to_owned(), vec![Reason::Within]),
+            ]
+        );
+        assert_eq!(plan.delete, vec!["2026-11-21_02-00-00", "2026-11-20_02-00-00"]);
+        // 32h 5m old is not younger than 32h, but younger than 33h.
+        let plan = select(&all, within(32), now);
+        assert_eq!(plan.delete, vec!["2026-11-21_02-00-00", "2026-11-20_02-00-00"]);
+        let plan = select(&all, within(33), now);
+        assert_eq!(plan.delete, vec!["2026-11-20_02-00-00"]);
+        // Zero turns the rule off.
+        let plan = select(&all, within(0), now);
+        assert_eq!(kept(&plan), vec!["2026-11-22_10-00-00"]);
+        // A time after now (a clock set back) is young.
+        let plan =
+            select(&backups(&["2026-11-23_02-00-00", "2026-11-01_02-00-00"]), within(24), now);
+        assert_eq!(plan.keep[0].1, vec![Reason::Within, Reason::Daily(date("2026-11-23"))]);
+    }
+
+    #[test]
+    fn within_is_a_duration_in_the_config() {
+        let parse = |text: &str| serde_yaml_ng::from_str::<Policy>(text);
+        assert_eq!(parse("{}").unwrap().within, SignedDuration::from_hours(24));
+        assert_eq!(parse("within: 36h").unwrap().within, SignedDuration::from_hours(36));
+        assert_eq!(parse("within: 1h 30m").unwrap().within, SignedDuration::from_mins(90));
+        assert_eq!(parse("within: 0s").unwrap().within, SignedDuration::ZERO);
+        assert_eq!(parse("within: 7d").unwrap().within, SignedDuration::from_hours(168));
+        assert_eq!(parse("within: 2w").unwrap().within, SignedDuration::from_hours(336));
+        for bad in ["within: soon", "within: -1h"] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains("invalid duration"), "{bad}: {err}");
+        }
+        assert!(parse("within: 3").is_err());
+        let text = serde_yaml_ng::to_string(&Policy::default()).unwrap();
+        assert!(text.contains("within: 24h"), "{text}");
     }
 
     #[test]
     fn equal_times_are_ordered_by_input_position() {
         let time = t("2026-11-22_02-00-00");
         let older = t("2026-11-21_02-00-00");
-        let plan = select(&[("a", time), ("old", older), ("b", time)], policy(1, 0, 0));
+        let plan = plan_of(&[("a", time), ("old", older), ("b", time)], policy(1, 0, 0));
         assert_eq!(plan.keep, vec![("a", vec![Reason::Daily(time.date())])]);
         assert_eq!(plan.delete, vec!["b", "old"]);
         let input = [("b", time), ("a", time)];
-        let plan = select(&input, policy(0, 0, 0));
+        let plan = plan_of(&input, policy(0, 0, 0));
         assert_eq!(plan.keep, vec![("b", vec![Reason::Newest])]);
         assert_eq!(newest(&input), Some(&"b"));
     }
@@ -885,7 +1004,7 @@ mod tests {
             "2023-01-01_02-00-00",
         ]);
         let policy = Policy { last: 2, yearly: 3, ..Policy::NONE };
-        let plan = select(&all, policy);
+        let plan = plan_of(&all, policy);
         let kept: Vec<(&str, Vec<String>)> = plan
             .keep
             .iter()
@@ -928,7 +1047,7 @@ mod tests {
                 })
                 .collect();
             let policy = policy(random(10) as u32, random(6) as u32, random(5) as u32);
-            let plan = select(&all, policy);
+            let plan = plan_of(&all, policy);
 
             let mut model: BTreeMap<usize, Vec<Reason>> = BTreeMap::new();
             let rules: [(u32, &dyn Fn(Timestamp) -> Reason); 3] = [

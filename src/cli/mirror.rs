@@ -88,6 +88,9 @@ enum MirrorCommand {
         keep_monthly: u32,
         #[arg(long, value_name = "N", default_value_t = 0)]
         keep_yearly: u32,
+        /// Keep every snapshot younger than this (`24h`, `7d`)
+        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::retention::parse_age)]
+        keep_within: jiff::SignedDuration,
         /// Then remove the data no snapshot uses any more
         #[arg(long)]
         prune: bool,
@@ -180,10 +183,12 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> anyhow
             keep_weekly,
             keep_monthly,
             keep_yearly,
+            keep_within,
             prune,
             dry_run,
         } => {
             let policy = Policy {
+                within: keep_within,
                 last: keep_last,
                 daily: keep_daily,
                 weekly: keep_weekly,

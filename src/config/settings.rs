@@ -259,6 +259,12 @@ impl Settings {
         let policy = f.retention.unwrap_or_default();
         let source = |v: u32| if f.retention.is_some() { Some(v.to_string()) } else { None };
         let default = crate::retention::Policy::default();
+        let within = |d: jiff::SignedDuration| format!("{d:#}");
+        push(
+            "retention.within",
+            f.retention.map(|p| within(p.within)),
+            Some(within(default.within)),
+        );
         push("retention.daily", source(policy.daily), Some(default.daily.to_string()));
         push("retention.weekly", source(policy.weekly), Some(default.weekly.to_string()));
         push("retention.monthly", source(policy.monthly), Some(default.monthly.to_string()));

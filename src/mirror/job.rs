@@ -33,6 +33,8 @@ pub enum Error {
     Restore(#[from] restore::Error),
     #[error("no keep rule given: pass at least one --keep-* above 0")]
     NoKeepRule,
+    #[error("the clock is outside years 0000-9999: cannot judge the snapshots' ages")]
+    Clock,
     #[error("{failed} of {total} directories failed: {names}")]
     Failed { failed: usize, total: usize, names: String },
     #[error("{partial} snapshot(s) are partial (some files could not be read): {names}")]
@@ -435,6 +437,8 @@ pub fn forget_plan(
     dir: Option<&str>,
     policy: Policy,
 ) -> Result<ForgetPlan, Error> {
+    let now =
+        retention::Timestamp::from_system_time(std::time::SystemTime::now()).ok_or(Error::Clock)?;
     let mut by_dir: BTreeMap<String, Vec<(Listed, retention::Timestamp)>> = BTreeMap::new();
     for listed in snapshots(repo, dir)? {
         let time = listed.timestamp();
@@ -442,7 +446,7 @@ pub fn forget_plan(
     }
     let mut plan = ForgetPlan { dirs: BTreeMap::new() };
     for (dir, snapshots) in by_dir {
-        let selected = retention::select(&snapshots, policy);
+        let selected = retention::select(&snapshots, policy, now);
         let keep = selected
             .keep
             .into_iter()

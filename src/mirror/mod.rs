@@ -41,7 +41,7 @@ pub fn exit_code(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> 
     if let Some(e) = cause.downcast_ref::<job::Error>() {
         return Some(match e {
             job::Error::NoKeepRule => ExitCode::Usage,
-            job::Error::Failed { .. } => ExitCode::Failure,
+            job::Error::Failed { .. } | job::Error::Clock => ExitCode::Failure,
             job::Error::Partial { .. } => ExitCode::Partial,
             job::Error::Damaged(_) => ExitCode::BadInput,
             job::Error::Repo(e) => e.exit_code(),

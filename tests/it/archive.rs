@@ -312,6 +312,49 @@ fn backup_restore_and_retention() {
 }
 
 #[test]
+fn retention_keeps_recent_backups_and_judges_age_by_the_older_time() {
+    use oe::retention::Timestamp;
+    use std::time::{Duration, SystemTime};
+    let env = TestEnv::new();
+    let db = load_fixture(&env, "arch_within");
+    let backups = env.path("backups");
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    let write_config = |retention: &str| {
+        env.write_config(&format!(
+            "backup_dir: '{}'\nretention: {{{retention}daily: 0, weekly: 0, monthly: 0}}\n{config}",
+            backups.display()
+        ));
+    };
+    let dir = backups.join(&db);
+    std::fs::create_dir_all(&dir).unwrap();
+    let hours_ago = |h: u64| SystemTime::now() - Duration::from_secs(h * 3600);
+    let backup = |time: SystemTime, modified: SystemTime| {
+        let name = format!("{db}_{}.zip", Timestamp::from_system_time(time).unwrap());
+        let path = dir.join(name);
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_modified(modified).unwrap();
+        path
+    };
+    // This morning's manual backup, and yesterday's.
+    let recent = backup(hours_ago(2), hours_ago(2));
+    let old = backup(hours_ago(30), hours_ago(30));
+    // Copied in with a future name, 30 hours ago: judged by its mtime.
+    let future = dir.join(format!("{db}_2099-01-01_00-00-00.zip"));
+    std::fs::File::create(&future).unwrap().set_modified(hours_ago(30)).unwrap();
+
+    // Default within (24h): the recent backup stays though no daily rule keeps it.
+    write_config("");
+    env.run(&["backup", "odoo", "-d", &db]).success().stdout_has("retention: 2 kept, 2 deleted");
+    assert!(recent.exists(), "a backup of 2 hours ago was deleted");
+    assert!(!old.exists() && !future.exists());
+
+    // Without the rule only the newest is kept.
+    write_config("within: 0s, ");
+    env.run(&["backup", "odoo", "-d", &db]).success().stdout_has("retention: 1 kept, 2 deleted");
+    assert!(!recent.exists());
+}
+
+#[test]
 fn verify_reports_missing_corrupt_and_broken_archives() {
     let env = TestEnv::new();
     let db = load_fixture(&env, "arch_verify");
