@@ -352,10 +352,8 @@ print(next(s["value"] for s in json.load(sys.stdin)["settings"] if s["key"] == s
 # Files below a directory.
 count_files() { find "$1" -type f | wc -l; }
 
-# Generates (once) bench_src's filestore and points its ir_attachment rows at the files (each
-# row at file 1 + (id - 1) % files, so that every row refers to an existing file and most files
-# to two rows, as Odoo's deduplication by checksum does; files no row reaches get rows of their
-# own). Then writes work/dump.sql again, since the rows changed.
+# Generates (once) bench_src's filestore and points its ir_attachment rows at the files
+# (attach_filestore, contrib/cluster.sh). Then writes work/dump.sql again, since the rows changed.
 odoo_filestore() {
     [ -z "$odoo_files" ] || return 0
     local list=$dir/results/filestore.tsv store t0 gen_s bytes deflated real_dir
@@ -376,30 +374,7 @@ odoo_filestore() {
     python3 "$repo/contrib/gen-filestore.py" --scale "$scale" "$store" "$list"
     gen_s=$(elapsed "$t0" "$(now)")
     t0=$(now)
-    {
-        echo 'SET client_min_messages = warning;'
-        echo 'CREATE TEMP TABLE fs (n integer PRIMARY KEY, store_fname varchar, checksum varchar,'
-        echo '    file_size integer, mimetype varchar, name varchar);'
-        echo 'COPY fs FROM STDIN;'
-        cat "$list"
-        echo '\.'
-        cat <<'SQL'
-UPDATE ir_attachment a
-SET store_fname = fs.store_fname, checksum = fs.checksum, file_size = fs.file_size,
-    mimetype = fs.mimetype, name = coalesce(a.res_field, fs.name),
-    type = 'binary', url = NULL, db_datas = NULL
-FROM fs
-WHERE fs.n = 1 + (a.id - 1) % (SELECT count(*) FROM fs);
-INSERT INTO ir_attachment (res_id, company_id, file_size, create_uid, write_uid, name, res_model,
-                           type, store_fname, checksum, mimetype, public, create_date, write_date)
-SELECT 1 + fs.n % 1000, 1, fs.file_size, 2, 2, fs.name, 'mail.message', 'binary', fs.store_fname,
-       fs.checksum, fs.mimetype, false, timestamp '2024-06-01 12:00:00', timestamp '2024-06-01 12:00:00'
-FROM fs
-WHERE fs.n > (SELECT coalesce(max(id), 0) FROM ir_attachment)
-ORDER BY fs.n;
-VACUUM (ANALYZE) ir_attachment;
-SQL
-    } | psql -X -q -v ON_ERROR_STOP=1 -d bench_src
+    attach_filestore bench_src "$list"
     # The filestore is what the database says (untimed; also checks the generator).
     if ! "$oe_bin" --config "$dir/cluster/config.yml" -q verify odoo bench_src; then
         say "oe verify odoo bench_src failed after generating the filestore"

@@ -6,6 +6,8 @@
 #                       # psql, pg_dump and friends, and write DIR/config.yml for `oe --config`
 #   cluster_stop DIR    # stop it (safe to call twice, or when it never started)
 #   ensure_tools CMD:PKG...  # install missing Debian packages (as root) or say what to install
+#   attach_filestore DB LIST # point DB's ir_attachment rows at the files of LIST, written by
+#                            # contrib/gen-filestore.py
 #
 # The server listens on its unix socket only (listen_addresses=''), port $OE_PGPORT or 5433,
 # with PostgreSQL's default settings otherwise (fsync and WAL as in production, so that
@@ -189,4 +191,36 @@ cluster_stop() {
         fi
     fi
     echo "cluster: stopped" >&2
+}
+
+# Points the ir_attachment rows of a generated database at a generated filestore (LIST is the
+# file list of contrib/gen-filestore.py), so that every row refers to an existing file and
+# most files to two rows, as Odoo's deduplication by checksum does: row `id` gets file
+# 1 + (id - 1) % files; files no row reaches get rows of their own.
+attach_filestore() {
+    local db=${1:?usage: attach_filestore DB LIST} list=${2:?usage: attach_filestore DB LIST}
+    {
+        echo 'SET client_min_messages = warning;'
+        echo 'CREATE TEMP TABLE fs (n integer PRIMARY KEY, store_fname varchar, checksum varchar,'
+        echo '    file_size integer, mimetype varchar, name varchar);'
+        echo 'COPY fs FROM STDIN;'
+        cat "$list"
+        echo '\.'
+        cat <<'SQL'
+UPDATE ir_attachment a
+SET store_fname = fs.store_fname, checksum = fs.checksum, file_size = fs.file_size,
+    mimetype = fs.mimetype, name = coalesce(a.res_field, fs.name),
+    type = 'binary', url = NULL, db_datas = NULL
+FROM fs
+WHERE fs.n = 1 + (a.id - 1) % (SELECT count(*) FROM fs);
+INSERT INTO ir_attachment (res_id, company_id, file_size, create_uid, write_uid, name, res_model,
+                           type, store_fname, checksum, mimetype, public, create_date, write_date)
+SELECT 1 + fs.n % 1000, 1, fs.file_size, 2, 2, fs.name, 'mail.message', 'binary', fs.store_fname,
+       fs.checksum, fs.mimetype, false, timestamp '2024-06-01 12:00:00', timestamp '2024-06-01 12:00:00'
+FROM fs
+WHERE fs.n > (SELECT coalesce(max(id), 0) FROM ir_attachment)
+ORDER BY fs.n;
+VACUUM (ANALYZE) ir_attachment;
+SQL
+    } | psql -X -q -v ON_ERROR_STOP=1 -d "$db"
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Try oe without touching anything of yours: builds it, starts a throwaway PostgreSQL in a
-# temporary directory, fills it with a small Odoo-like database (demo_prod, about 10 MB), then
-# saves and loads it in a few formats and shows that the copies match. Everything is removed at
+# temporary directory, fills it with a small Odoo-like database (demo_prod, about 10 MB) and its
+# filestore (200 files, 60 MB), then saves and loads it in a few formats and shows that the
+# copies match. Everything is removed at
 # the end, also on failure or Ctrl-C. Needs cargo and PostgreSQL's server package (installed
 # when missing and run as root). Environment: DEMO_SCALE (0.02), OE_PGPORT (5433), OE_BIN (use
 # this oe instead of building one).
@@ -12,7 +13,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$repo/contrib/cluster.sh"
 scale=${DEMO_SCALE:-0.02}
 
-ensure_tools pg-server:postgresql psql:postgresql-client pg_dump:postgresql-client
+ensure_tools pg-server:postgresql psql:postgresql-client pg_dump:postgresql-client python3:python3
 
 if [ -n "${OE_BIN:-}" ]; then
     oe_bin=$OE_BIN
@@ -51,6 +52,11 @@ echo "demo: generating demo_prod (scale $scale)" >&2
 start=$(date +%s.%N)
 createdb demo_prod
 psql -X -q -v ON_ERROR_STOP=1 -v scale="$scale" -d demo_prod -f "$repo/contrib/gen-odoo-db.sql"
+# Its filestore, where Odoo keeps it (services.odoo.data_dir of the cluster's config), and its
+# attachments pointed at those files.
+python3 "$repo/contrib/gen-filestore.py" --scale 0.01 \
+    "$work/cluster/odoo-data/filestore/demo_prod" "$work/filestore.tsv" >&2
+attach_filestore demo_prod "$work/filestore.tsv"
 awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "demo: generated in %.1f s\n", b - a }' >&2
 
 # `oe` as the reader would type it: the binary just built, the cluster's configuration.
@@ -89,8 +95,9 @@ for t in "${tables[@]}"; do
     printf '%-20s %-24s %-24s %s\n' "$t" "$a" "$b" "$same"
 done
 
-# Odoo backup archives: save (the generated database has no filestore, so oe warns that the
-# attachments it references are missing), check, load as a neutralized copy, back up.
+# Odoo backup archives: the filestore checked against the attachments, saved with the database,
+# the archive checked, loaded as a neutralized copy, backed up.
+run oe verify odoo demo_prod
 run oe save odoo demo_prod demo.zip
 run oe verify demo.zip
 run oe load odoo demo.zip demo_copy --copy --neutralize
