@@ -389,6 +389,12 @@ mod tests {
                  accepted: a regular expression",
             ),
             (
+                job(
+                    "    schedule: '@daily'\n    backup: {}\n  ok:\n    schedule: '@daily'\n    mirror: {}\n",
+                ),
+                "/etc/oe.yml:8: jobs.ok: found \"ok\" a second time; accepted: each name once",
+            ),
+            (
                 "timezone: Europe/Pariss\n".into(),
                 "/etc/oe.yml:1: timezone: found \"Europe/Pariss\" (unknown time zone); accepted:",
             ),

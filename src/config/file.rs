@@ -35,7 +35,11 @@ pub struct ConfigFile {
     /// How many backups `oe backup` keeps (default 7 daily, 4 weekly, 3 monthly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<crate::retention::Policy>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "deserialize_names"
+    )]
     pub services: BTreeMap<String, ServiceFile>,
     /// `oe mirror`: the snapshot repository and the directories mirrored into it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,7 +48,11 @@ pub struct ConfigFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<Parsed<TimeZone>>,
     /// `oe daemon`'s jobs, by name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "deserialize_names"
+    )]
     pub jobs: JobsFile,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<NotifyFile>,
@@ -251,47 +259,79 @@ pub fn read_dirs_file(path: &Path) -> Result<DirsFile, Error> {
     Ok(from_yaml::<Dirs>(&text, path)?.0)
 }
 
-/// `mirror.dirs` (or a `--dirs-file`): every directory absolute, every exclude rule one that
-/// rsync accepts.
+/// `mirror.dirs` (or a `--dirs-file`): every directory absolute and configured once.
 fn deserialize_dirs<'de, D: Deserializer<'de>>(d: D) -> Result<DirsFile, D::Error> {
-    /// A directory key, rejected in its visitor so the error has its line.
-    struct Dir(String);
-    impl<'de> Deserialize<'de> for Dir {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Dir, D::Error> {
-            struct Visitor;
-            impl de::Visitor<'_> for Visitor {
-                type Value = Dir;
-                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                    f.write_str(Dir::ACCEPTED)
-                }
-                fn visit_str<E: de::Error>(self, dir: &str) -> Result<Dir, E> {
-                    if !dir.starts_with('/') {
-                        return Err(invalid(format_args!("{dir:?}"), Dir::ACCEPTED));
-                    }
-                    Ok(Dir(dir.to_owned()))
-                }
-            }
-            d.deserialize_str(Visitor)
+    const ACCEPTED: &str = "an absolute directory (starting with /), each once";
+    deserialize_unique(d, |dir, before| {
+        if !dir.starts_with('/') {
+            return Err((format!("{dir:?}"), ACCEPTED));
+        }
+        let normalized = super::settings::normalize_dir(dir);
+        match before.keys().find(|b| super::settings::normalize_dir(b) == normalized) {
+            Some(b) => Err((format!("{dir:?}, the same directory as {b:?}"), ACCEPTED)),
+            None => Ok(()),
+        }
+    })
+}
+
+/// `services` and `jobs`: each name once.
+fn deserialize_names<'de, D, V>(d: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    deserialize_unique(d, |name, before| match before.contains_key(name) {
+        true => Err((format!("{name:?} a second time"), "each name once")),
+        false => Ok(()),
+    })
+}
+
+/// Checks a key of a map given the keys before it: `Err((found, accepted))`.
+type KeyCheck<V> = fn(&str, &BTreeMap<String, V>) -> Result<(), (String, &'static str)>;
+
+/// A map whose every key passes `check`. YAML lets a repeated key replace the first one
+/// silently; the keys are checked in their own visitor, so an error has the key's line.
+fn deserialize_unique<'de, D, V>(d: D, check: KeyCheck<V>) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Key<'a, V> {
+        before: &'a BTreeMap<String, V>,
+        check: KeyCheck<V>,
+    }
+    impl<'de, V> de::DeserializeSeed<'de> for Key<'_, V> {
+        type Value = String;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+            d.deserialize_str(self)
         }
     }
-    impl Dir {
-        const ACCEPTED: &str = "an absolute directory (starting with /)";
-    }
-    struct Visitor;
-    impl<'de> de::Visitor<'de> for Visitor {
-        type Value = DirsFile;
+    impl<V> de::Visitor<'_> for Key<'_, V> {
+        type Value = String;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a mapping from absolute directory to {exclude: [rules]}")
+            f.write_str("a name")
         }
-        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<DirsFile, A::Error> {
-            let mut dirs = DirsFile::new();
-            while let Some(Dir(dir)) = map.next_key()? {
-                dirs.insert(dir, map.next_value()?);
-            }
-            Ok(dirs)
+        fn visit_str<E: de::Error>(self, key: &str) -> Result<String, E> {
+            (self.check)(key, self.before).map_err(|(found, accepted)| invalid(found, accepted))?;
+            Ok(key.to_owned())
         }
     }
-    d.deserialize_map(Visitor)
+    struct Visitor<V>(KeyCheck<V>);
+    impl<'de, V: Deserialize<'de>> de::Visitor<'de> for Visitor<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a mapping of names")
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(key) = map.next_key_seed(Key { before: &out, check: self.0 })? {
+                let value = map.next_value()?;
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Visitor(check))
 }
 
 /// `exclude:` rules, each checked as `oe mirror` will parse it.
@@ -381,6 +421,14 @@ mod tests {
                  accepted: an rsync exclude rule",
             ),
             ("client: [a]\n", "/etc/oe.yml:1: client: found a list; accepted: a string"),
+            (
+                "mirror:\n  dirs:\n    /srv: {}\n    /srv/: {}\n",
+                "/etc/oe.yml:4: mirror.dirs./srv/: found \"/srv/\", the same directory as \"/srv\"",
+            ),
+            (
+                "services:\n  odoo: {}\n  erp: {}\n  odoo: {data_dir: /x}\n",
+                "/etc/oe.yml:4: services.odoo: found \"odoo\" a second time; accepted: each name once",
+            ),
             ("[a]\n", "/etc/oe.yml:1: found a list; accepted: a mapping of keys"),
         ];
         for (text, expected) in cases {

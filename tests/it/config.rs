@@ -308,6 +308,11 @@ fn bad_values_and_unknown_keys_say_what_was_found_and_what_is_accepted() {
             "4: jobs.n.backup.exclud: found the unknown key `exclud`; accepted: the keys service, \
              databases, exclude",
         ),
+        // YAML would let a repeated name silently replace the first.
+        (
+            "jobs:\n  nightly: {schedule: '@daily', backup: {}}\n  nightly: {schedule: '@daily', mirror: {}}\n",
+            "3: jobs.nightly: found \"nightly\" a second time; accepted: each name once",
+        ),
         // Unknown keys at every depth, with the keys accepted there.
         ("clent: acme\n", "1: clent: found the unknown key `clent`; accepted: the keys client, "),
         (
