@@ -70,6 +70,8 @@ pub(super) async fn load_archive(
     if staging && options.no_neutralize {
         anyhow::bail!(crate::config::Error::Invalid {
             path: settings.path.clone(),
+            line: None,
+            key: "environment".into(),
             message: format!(
                 "--no-neutralize is refused: environment is {}; a copy of production must never \
                  run unneutralized here",

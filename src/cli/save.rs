@@ -31,10 +31,9 @@ pub async fn run(global: &Global, args: SaveArgs, settings: Settings) -> anyhow:
     let service = settings.service(&args.service)?;
     crate::config::settings::validate_database_name(&args.database)?;
     if global.json && args.output.as_os_str() == "-" {
-        anyhow::bail!(crate::config::Error::Invalid {
-            path: settings.path.clone(),
-            message: "--json cannot be used when the archive itself goes to stdout".into(),
-        });
+        anyhow::bail!(crate::config::Error::Usage(
+            "--json cannot be used when the archive itself goes to stdout".into()
+        ));
     }
     let request = SaveRequest {
         conn: ConnParams::from_env(&service.postgres),

@@ -26,10 +26,9 @@ pub async fn run(global: &Global, args: SaveDbArgs, settings: Settings) -> anyho
     let service = settings.service(&args.service)?;
     let database = settings.database(args.database.as_deref())?;
     if global.json && args.output.as_os_str() == "-" {
-        anyhow::bail!(crate::config::Error::Invalid {
-            path: settings.path.clone(),
-            message: "--json cannot be used when the dump itself goes to stdout".into(),
-        });
+        anyhow::bail!(crate::config::Error::Usage(
+            "--json cannot be used when the dump itself goes to stdout".into()
+        ));
     }
     let request = DumpRequest {
         conn: ConnParams::from_env(&service.postgres),

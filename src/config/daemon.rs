@@ -11,8 +11,11 @@ use std::path::PathBuf;
 
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::marker::PhantomData;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+
+use super::diagnostic::invalid;
 use crate::retention::Policy;
 use crate::schedule::Schedule;
 
@@ -40,8 +43,8 @@ pub struct DaemonFile {
 
 /// One entry of `jobs:`: a schedule and exactly one action (`backup`, `mirror` or
 /// `restore_test`).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(try_from = "RawJob", into = "RawJob")]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(into = "RawJob")]
 pub struct JobFile {
     pub schedule: Parsed<Schedule>,
     pub action: Action,
@@ -80,16 +83,29 @@ struct RawJob {
     restore_test: Option<DatabasesFile>,
 }
 
-impl TryFrom<RawJob> for JobFile {
-    type Error = String;
-    fn try_from(raw: RawJob) -> Result<JobFile, String> {
-        let action = match (raw.backup, raw.mirror, raw.restore_test) {
-            (Some(b), None, None) => Action::Backup(b),
-            (None, Some(m), None) => Action::Mirror(m),
-            (None, None, Some(r)) => Action::RestoreTest(r),
-            _ => return Err("a job has exactly one of backup, mirror, restore_test".into()),
-        };
-        Ok(JobFile { schedule: raw.schedule, action })
+impl<'de> Deserialize<'de> for JobFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<JobFile, D::Error> {
+        const ACCEPTED: &str = "exactly one of backup, mirror, restore_test";
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = JobFile;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping with a schedule and one of backup, mirror, restore_test")
+            }
+            // Checked here rather than after the mapping, so that the error has its line.
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<JobFile, A::Error> {
+                let raw = RawJob::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let action = match (raw.backup, raw.mirror, raw.restore_test) {
+                    (Some(b), None, None) => Action::Backup(b),
+                    (None, Some(m), None) => Action::Mirror(m),
+                    (None, None, Some(r)) => Action::RestoreTest(r),
+                    (None, None, None) => return Err(invalid("no action", ACCEPTED)),
+                    _ => return Err(invalid("more than one action", ACCEPTED)),
+                };
+                Ok(JobFile { schedule: raw.schedule, action })
+            }
+        }
+        d.deserialize_map(Visitor)
     }
 }
 
@@ -180,24 +196,35 @@ impl<T> PartialEq for Parsed<T> {
 
 /// Parsing from the configuration's text.
 pub trait FromConfig: Sized {
+    /// What the key accepts, as error messages say it.
+    const ACCEPTED: &'static str;
+    /// The value, or why `text` is not one.
     fn from_config(text: &str) -> Result<Self, String>;
 }
 
 impl FromConfig for Schedule {
+    const ACCEPTED: &'static str = "a 5-field crontab expression (minute hour day month \
+        weekday, e.g. \"0 2 * * *\") or @hourly, @daily, @weekly, @monthly, @yearly";
     fn from_config(text: &str) -> Result<Self, String> {
-        Schedule::parse(text).map_err(|e| e.to_string())
+        Schedule::parse(text).map_err(|e| e.reason)
     }
 }
 
 impl FromConfig for regex::Regex {
+    const ACCEPTED: &'static str = "a regular expression";
     fn from_config(text: &str) -> Result<Self, String> {
-        regex::Regex::new(text).map_err(|e| format!("invalid regular expression: {e}"))
+        // The last line of regex's message says what is wrong; the others draw a caret.
+        regex::Regex::new(text).map_err(|e| {
+            let message = e.to_string();
+            message.lines().last().unwrap_or_default().trim().to_owned()
+        })
     }
 }
 
 impl FromConfig for TimeZone {
+    const ACCEPTED: &'static str = "a time zone of the IANA database, like Europe/Paris or UTC";
     fn from_config(text: &str) -> Result<Self, String> {
-        TimeZone::get(text).map_err(|_| format!("unknown time zone {text:?} (try Europe/Paris)"))
+        TimeZone::get(text).map_err(|_| "unknown time zone".into())
     }
 }
 
@@ -206,10 +233,10 @@ impl FromConfig for TimeZone {
 pub struct Duration(pub std::time::Duration);
 
 impl FromConfig for Duration {
+    const ACCEPTED: &'static str = "a length of time like 30s, 10m, 24h or 1h 30m";
     fn from_config(text: &str) -> Result<Self, String> {
-        let invalid = || format!("invalid duration {text:?}: write it like 30s, 10m or 24h");
-        let parsed: SignedDuration = text.parse().map_err(|_| invalid())?;
-        let duration = std::time::Duration::try_from(parsed).map_err(|_| invalid())?;
+        let parsed: SignedDuration = text.parse().map_err(|_| "not a duration".to_owned())?;
+        let duration = std::time::Duration::try_from(parsed).map_err(|_| "negative".to_owned())?;
         Ok(Duration(duration))
     }
 }
@@ -222,8 +249,18 @@ impl<T: FromConfig> Parsed<T> {
 
 impl<'de, T: FromConfig> Deserialize<'de> for Parsed<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Parsed<T>, D::Error> {
-        let text = String::deserialize(d)?;
-        Parsed::parse(&text).map_err(serde::de::Error::custom)
+        struct Visitor<T>(PhantomData<T>);
+        impl<T: FromConfig> de::Visitor<'_> for Visitor<T> {
+            type Value = Parsed<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(T::ACCEPTED)
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Parsed<T>, E> {
+                Parsed::parse(text)
+                    .map_err(|reason| invalid(format_args!("{text:?} ({reason})"), T::ACCEPTED))
+            }
+        }
+        d.deserialize_str(Visitor(PhantomData))
     }
 }
 
@@ -250,19 +287,31 @@ impl Serialize for Databases {
 
 impl<'de> Deserialize<'de> for Databases {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Databases, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            List(Vec<String>),
+        const ACCEPTED: &str = "all, or a list of database names";
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = Databases;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(ACCEPTED)
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Databases, E> {
+                match text {
+                    "all" => Ok(Databases::All),
+                    _ => Err(invalid(format_args!("{text:?}"), ACCEPTED)),
+                }
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Databases, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    names.push(name);
+                }
+                if names.is_empty() {
+                    return Err(invalid("an empty list", ACCEPTED));
+                }
+                Ok(Databases::Named(names))
+            }
         }
-        let invalid = || serde::de::Error::custom("expected `all` or a list of database names");
-        match Raw::deserialize(d).map_err(|_: D::Error| invalid())? {
-            Raw::Text(text) if text == "all" => Ok(Databases::All),
-            Raw::Text(_) => Err(invalid()),
-            Raw::List(names) if names.is_empty() => Err(invalid()),
-            Raw::List(names) => Ok(Databases::Named(names)),
-        }
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -306,27 +355,62 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_job_and_the_line() {
-        let e =
-            parse("jobs:\n  nightly:\n    schedule: '0 25 * * *'\n    backup: {}\n").unwrap_err();
-        assert!(e.contains("line 3"), "{e}");
-        assert!(e.contains("jobs.nightly"), "{e}");
-        assert!(e.contains("hour"), "{e}");
-
-        let e = parse("jobs:\n  x:\n    schedule: '@daily'\n").unwrap_err();
-        assert!(e.contains("exactly one of backup, mirror, restore_test"), "{e}");
-        let e = parse("jobs:\n  x:\n    schedule: '@daily'\n    backup: {}\n    mirror: {}\n")
-            .unwrap_err();
-        assert!(e.contains("exactly one"), "{e}");
-
-        let e = parse("timezone: Europe/Pariss\n").unwrap_err();
-        assert!(e.contains("unknown time zone"), "{e}");
-        let e = parse("daemon: {catch_up: soon}\n").unwrap_err();
-        assert!(e.contains("invalid duration"), "{e}");
-        let e = parse("jobs:\n  x:\n    schedule: '@daily'\n    backup: {databases: some}\n")
-            .unwrap_err();
-        assert!(e.contains("expected `all` or a list"), "{e}");
-        let e = parse("jobs:\n  x:\n    schedule: '@daily'\n    backup: {exclude: ['(']}\n")
-            .unwrap_err();
-        assert!(e.contains("invalid regular expression"), "{e}");
+        let job = |body: &str| {
+            format!("jobs:\n  ok:\n    schedule: '@daily'\n    mirror: {{}}\n  x:\n{body}")
+        };
+        let cases = [
+            (
+                job("    schedule: '0 25 * * *'\n    backup: {}\n"),
+                "/etc/oe.yml:6: jobs.x.schedule: found \"0 25 * * *\" (hour",
+            ),
+            (
+                job("    schedule: '@daily'\n"),
+                "/etc/oe.yml:6: jobs.x: found no action; accepted: exactly one of backup, mirror, \
+                 restore_test",
+            ),
+            (
+                job("    schedule: '@daily'\n    backup: {}\n    mirror: {}\n"),
+                "/etc/oe.yml:6: jobs.x: found more than one action; accepted: exactly one of",
+            ),
+            (job("    backup: {}\n"), "/etc/oe.yml:6: jobs.x: found no `schedule`; accepted:"),
+            (
+                job("    schedule: '@daily'\n    backup: {databases: some}\n"),
+                "/etc/oe.yml:7: jobs.x.backup.databases: found \"some\"; accepted: all, or a list",
+            ),
+            (
+                job("    schedule: '@daily'\n    backup: {databases: []}\n"),
+                "/etc/oe.yml:7: jobs.x.backup.databases: found an empty list; accepted: all",
+            ),
+            (
+                job(
+                    "    schedule: '@daily'\n    backup:\n      exclude:\n        - a\n        - '('\n",
+                ),
+                "/etc/oe.yml:10: jobs.x.backup.exclude[1]: found \"(\" (error: unclosed group); \
+                 accepted: a regular expression",
+            ),
+            (
+                job(
+                    "    schedule: '@daily'\n    backup: {}\n  ok:\n    schedule: '@daily'\n    mirror: {}\n",
+                ),
+                "/etc/oe.yml:8: jobs.ok: found \"ok\" a second time; accepted: each name once",
+            ),
+            (
+                "timezone: Europe/Pariss\n".into(),
+                "/etc/oe.yml:1: timezone: found \"Europe/Pariss\" (unknown time zone); accepted:",
+            ),
+            (
+                "daemon:\n  catch_up: soon\n".into(),
+                "/etc/oe.yml:2: daemon.catch_up: found \"soon\" (not a duration); accepted: a \
+                 length of time like 30s",
+            ),
+            (
+                "daemon: {grace_period: -5s}\n".into(),
+                "/etc/oe.yml:1: daemon.grace_period: found \"-5s\" (negative); accepted:",
+            ),
+        ];
+        for (text, expected) in cases {
+            let e = parse(&text).unwrap_err();
+            assert!(e.starts_with(expected), "{text}\n{e}\nwanted:\n{expected}");
+        }
     }
 }

@@ -1,14 +1,16 @@
 //! The configuration file as written by people: every key optional, unknown keys rejected,
-//! errors located by file, line and key.
+//! every value checked while it is read, so that an error is located by file, line and key
+//! (`diagnostic`): types with their own rules reject a value from inside their visitor.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 use super::Error;
 use super::daemon::{DaemonFile, JobsFile, NotifyFile, Parsed};
+use super::diagnostic::{from_yaml, invalid};
 use jiff::tz::TimeZone;
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
@@ -33,7 +35,11 @@ pub struct ConfigFile {
     /// How many backups `oe backup` keeps (default 7 daily, 4 weekly, 3 monthly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<crate::retention::Policy>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "deserialize_names"
+    )]
     pub services: BTreeMap<String, ServiceFile>,
     /// `oe mirror`: the snapshot repository and the directories mirrored into it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,7 +48,11 @@ pub struct ConfigFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<Parsed<TimeZone>>,
     /// `oe daemon`'s jobs, by name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "deserialize_names"
+    )]
     pub jobs: JobsFile,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<NotifyFile>,
@@ -57,7 +67,11 @@ pub struct MirrorFile {
     pub repository: Option<PathBuf>,
     /// Absolute directory -> its settings; the format of the original mirror-dir
     /// `/etc/mirror-dir/config.yml`, which `--dirs-file` reads as a whole.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "deserialize_dirs"
+    )]
     pub dirs: DirsFile,
 }
 
@@ -68,7 +82,11 @@ pub type DirsFile = BTreeMap<String, MirrorDirFile>;
 #[serde(deny_unknown_fields)]
 pub struct MirrorDirFile {
     /// rsync exclude patterns, tried in order (`+ `/`- ` prefixes, `!` clears).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "deserialize_rules"
+    )]
     pub exclude: Vec<String>,
 }
 
@@ -181,19 +199,26 @@ impl Serialize for Switch {
     }
 }
 
+impl Switch {
+    const ACCEPTED: &str = "on or off (also true/false, yes/no)";
+}
+
 impl<'de> Deserialize<'de> for Switch {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Switch, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Bool(bool),
-            Text(String),
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = Switch;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(Switch::ACCEPTED)
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Switch, E> {
+                Ok(Switch(b))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Switch, E> {
+                Switch::parse(s).ok_or_else(|| invalid(format_args!("{s:?}"), Switch::ACCEPTED))
+            }
         }
-        let invalid = || serde::de::Error::custom("expected on or off");
-        match Raw::deserialize(d).map_err(|_: D::Error| invalid())? {
-            Raw::Bool(b) => Ok(Switch(b)),
-            Raw::Text(s) => Switch::parse(&s).ok_or_else(invalid),
-        }
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -212,8 +237,7 @@ impl ConfigFile {
         if text.trim().is_empty() {
             return Ok(ConfigFile::default());
         }
-        serde_yaml_ng::from_str(text)
-            .map_err(|e| Error::Invalid { path: path.to_path_buf(), message: describe(&e) })
+        from_yaml(text, path)
     }
 
     pub fn to_yaml(&self) -> String {
@@ -228,20 +252,112 @@ pub fn read_dirs_file(path: &Path) -> Result<DirsFile, Error> {
     if text.trim().is_empty() {
         return Ok(DirsFile::new());
     }
-    serde_yaml_ng::from_str(&text)
-        .map_err(|e| Error::Invalid { path: path.to_path_buf(), message: describe(&e) })
+    /// The map alone, its keys checked as in `mirror.dirs`.
+    #[derive(Deserialize)]
+    #[serde(transparent)]
+    struct Dirs(#[serde(deserialize_with = "deserialize_dirs")] DirsFile);
+    Ok(from_yaml::<Dirs>(&text, path)?.0)
 }
 
-/// `line L column C: key: problem`, the way editors jump to it.
-fn describe(e: &serde_yaml_ng::Error) -> String {
-    let message = e.to_string();
-    // serde_yaml_ng appends " at line L column C"; put the location first instead.
-    match (e.location(), message.rfind(" at line ")) {
-        (Some(loc), Some(at)) => {
-            format!("line {} column {}: {}", loc.line(), loc.column(), &message[..at])
+/// `mirror.dirs` (or a `--dirs-file`): every directory absolute and configured once.
+fn deserialize_dirs<'de, D: Deserializer<'de>>(d: D) -> Result<DirsFile, D::Error> {
+    const ACCEPTED: &str = "an absolute directory (starting with /), each once";
+    deserialize_unique(d, |dir, before| {
+        if !dir.starts_with('/') {
+            return Err((format!("{dir:?}"), ACCEPTED));
         }
-        _ => message,
+        let normalized = super::settings::normalize_dir(dir);
+        match before.keys().find(|b| super::settings::normalize_dir(b) == normalized) {
+            Some(b) => Err((format!("{dir:?}, the same directory as {b:?}"), ACCEPTED)),
+            None => Ok(()),
+        }
+    })
+}
+
+/// `services` and `jobs`: each name once.
+fn deserialize_names<'de, D, V>(d: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    deserialize_unique(d, |name, before| match before.contains_key(name) {
+        true => Err((format!("{name:?} a second time"), "each name once")),
+        false => Ok(()),
+    })
+}
+
+/// Checks a key of a map given the keys before it: `Err((found, accepted))`.
+type KeyCheck<V> = fn(&str, &BTreeMap<String, V>) -> Result<(), (String, &'static str)>;
+
+/// A map whose every key passes `check`. YAML lets a repeated key replace the first one
+/// silently; the keys are checked in their own visitor, so an error has the key's line.
+fn deserialize_unique<'de, D, V>(d: D, check: KeyCheck<V>) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Key<'a, V> {
+        before: &'a BTreeMap<String, V>,
+        check: KeyCheck<V>,
     }
+    impl<'de, V> de::DeserializeSeed<'de> for Key<'_, V> {
+        type Value = String;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    impl<V> de::Visitor<'_> for Key<'_, V> {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a name")
+        }
+        fn visit_str<E: de::Error>(self, key: &str) -> Result<String, E> {
+            (self.check)(key, self.before).map_err(|(found, accepted)| invalid(found, accepted))?;
+            Ok(key.to_owned())
+        }
+    }
+    struct Visitor<V>(KeyCheck<V>);
+    impl<'de, V: Deserialize<'de>> de::Visitor<'de> for Visitor<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a mapping of names")
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(key) = map.next_key_seed(Key { before: &out, check: self.0 })? {
+                let value = map.next_value()?;
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Visitor(check))
+}
+
+/// `exclude:` rules, each checked as `oe mirror` will parse it.
+fn deserialize_rules<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct Rule(String);
+    impl<'de> Deserialize<'de> for Rule {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Rule, D::Error> {
+            struct Visitor;
+            impl de::Visitor<'_> for Visitor {
+                type Value = Rule;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str(RULE_ACCEPTED)
+                }
+                fn visit_str<E: de::Error>(self, rule: &str) -> Result<Rule, E> {
+                    crate::mirror::filter::Filter::parse(&[rule.to_owned()]).map_err(|e| {
+                        invalid(format_args!("{rule:?} ({})", e.reason), RULE_ACCEPTED)
+                    })?;
+                    Ok(Rule(rule.to_owned()))
+                }
+            }
+            d.deserialize_str(Visitor)
+        }
+    }
+    const RULE_ACCEPTED: &str = "an rsync exclude rule (PATTERN, `- PATTERN`, `+ PATTERN` or `!`)";
+    let rules = Vec::<Rule>::deserialize(d)?;
+    Ok(rules.into_iter().map(|Rule(rule)| rule).collect())
 }
 
 #[cfg(test)]
@@ -273,23 +389,61 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_line_and_key() {
-        let e =
-            parse("client: acme\nservices:\n  odoo:\n    postgres:\n      hots: x\n").unwrap_err();
-        assert!(e.starts_with("invalid config /etc/oe.yml: line 5 column"), "{e}");
-        assert!(e.contains("unknown field `hots`, expected one of `host`"), "{e}");
+    fn errors_name_line_key_value_and_what_is_accepted() {
+        let cases = [
+            (
+                "client: acme\nservices:\n  odoo:\n    postgres:\n      hots: x\n",
+                "/etc/oe.yml:5: services.odoo.postgres.hots: found the unknown key `hots`; \
+                 accepted: the keys host, port,",
+            ),
+            (
+                "environment: prod\n",
+                "/etc/oe.yml:1: environment: found \"prod\"; accepted: production,",
+            ),
+            ("\nnginx: maybe\n", "/etc/oe.yml:2: nginx: found \"maybe\"; accepted: on or off"),
+            ("verbose: 3\n", "/etc/oe.yml:1: verbose: found 3; accepted: on or off"),
+            (
+                "services:\n  odoo:\n    postgres: {port: 99999}\n",
+                "/etc/oe.yml:3: services.odoo.postgres.port: found 99999; accepted: a whole number \
+                 from 0 to 65535",
+            ),
+            (
+                "retention:\n  last: 1\n  daily: -1\n",
+                "/etc/oe.yml:3: retention.daily: found -1; accepted: a whole number",
+            ),
+            (
+                "mirror:\n  dirs:\n    /srv: {}\n    srv/x: {}\n",
+                "/etc/oe.yml:4: mirror.dirs.srv/x: found \"srv/x\"; accepted: an absolute directory",
+            ),
+            (
+                "mirror:\n  dirs:\n    /srv:\n      exclude:\n        - a\n        - ''\n",
+                "/etc/oe.yml:6: mirror.dirs./srv.exclude[1]: found \"\" (empty pattern); \
+                 accepted: an rsync exclude rule",
+            ),
+            ("client: [a]\n", "/etc/oe.yml:1: client: found a list; accepted: a string"),
+            (
+                "mirror:\n  dirs:\n    /srv: {}\n    /srv/: {}\n",
+                "/etc/oe.yml:4: mirror.dirs./srv/: found \"/srv/\", the same directory as \"/srv\"",
+            ),
+            (
+                "services:\n  odoo: {}\n  erp: {}\n  odoo: {data_dir: /x}\n",
+                "/etc/oe.yml:4: services.odoo: found \"odoo\" a second time; accepted: each name once",
+            ),
+            ("[a]\n", "/etc/oe.yml:1: found a list; accepted: a mapping of keys"),
+        ];
+        for (text, expected) in cases {
+            let e = parse(text).unwrap_err();
+            assert!(e.starts_with(expected), "{text:?}:\n{e}\nwanted:\n{expected}");
+        }
+    }
 
-        let e = parse("environment: prod\n").unwrap_err();
-        assert!(e.contains("line 1"), "{e}");
-        assert!(
-            e.contains("environment: unknown variant `prod`, expected one of `production`"),
-            "{e}"
-        );
-
-        let e = parse("nginx: maybe\n").unwrap_err();
-        assert!(e.contains("expected on or off"), "{e}");
-
-        let e = parse("services:\n  odoo:\n    postgres: {port: 99999}\n").unwrap_err();
-        assert!(e.contains("line 3"), "{e}");
+    #[test]
+    fn a_dirs_file_is_checked_like_mirror_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dirs.yml");
+        std::fs::write(&path, "/srv: {}\nrelative: {}\n").unwrap();
+        let e = read_dirs_file(&path).unwrap_err().to_string();
+        let expected = format!("{}:2: relative: found \"relative\"; accepted:", path.display());
+        assert!(e.starts_with(&expected), "{e}");
     }
 }

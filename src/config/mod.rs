@@ -4,8 +4,11 @@
 //! The file is found at `--config PATH`, else `$OE_CONFIG`, else
 //! `$XDG_CONFIG_HOME/oe/config.yml` (`~/.config/oe/config.yml`). It is written atomically with
 //! mode 0600, since it may hold passwords. No I/O beyond reading and writing that file.
+//!
+//! A bad file is reported as `FILE:LINE: KEY: found …; accepted: …` (`diagnostic`).
 
 pub mod daemon;
+pub mod diagnostic;
 pub mod file;
 pub mod settings;
 
@@ -18,8 +21,20 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("cannot read config {}: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("invalid config {}: {message}", path.display())]
-    Invalid { path: PathBuf, message: String },
+    /// A key of the file has a bad value, a wrong type, or is unknown.
+    #[error("{}", located(path, *line, key, message))]
+    Invalid {
+        path: PathBuf,
+        /// 1-based; `None` when the YAML parser gave no position.
+        line: Option<usize>,
+        /// The full dotted path, `services.odoo.postgres.port`; empty for the whole file.
+        key: String,
+        /// `found …; accepted: …`.
+        message: String,
+    },
+    /// A command line the settings refuse.
+    #[error("{0}")]
+    Usage(String),
     #[error("cannot write config {}: {source}", path.display())]
     Write { path: PathBuf, source: std::io::Error },
     #[error(
@@ -33,7 +48,7 @@ pub enum Error {
     NoDatabase,
     #[error("invalid database name '{name}': {reason}")]
     BadDatabaseName { name: String, reason: &'static str },
-    #[error("invalid config {}: mirror directory '{dir}': {message}", path.display())]
+    #[error("{}: mirror directory '{dir}': {message}", path.display())]
     MirrorDir { path: PathBuf, dir: String, message: String },
     #[error(
         "no mirror repository: pass one, or set 'mirror: {{repository: PATH}}' in {}",
@@ -44,4 +59,16 @@ pub enum Error {
     NoMirrorDirs { path: PathBuf },
     #[error("'{dir}' is not a configured mirror directory (configured: {known})")]
     UnknownMirrorDir { dir: String, known: String },
+}
+
+/// `FILE:LINE: KEY: message`, the way compilers and editors write a position.
+fn located(path: &std::path::Path, line: Option<usize>, key: &str, message: &str) -> String {
+    let mut text = path.display().to_string();
+    if let Some(line) = line {
+        text.push_str(&format!(":{line}"));
+    }
+    if !key.is_empty() {
+        text.push_str(&format!(": {key}"));
+    }
+    format!("{text}: {message}")
 }

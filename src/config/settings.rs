@@ -186,7 +186,9 @@ impl Settings {
         let d = f.daemon.clone().unwrap_or_default();
         let invalid = |job: &str, message: String| Error::Invalid {
             path: self.path.clone(),
-            message: format!("job '{job}': {message}"),
+            line: None,
+            key: format!("jobs.{job}"),
+            message,
         };
         let mut jobs = Vec::with_capacity(f.jobs.len());
         for (name, job) in &f.jobs {

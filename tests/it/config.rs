@@ -116,20 +116,240 @@ fn flags_write_the_file_atomically_with_mode_0600() {
 }
 
 #[test]
-fn bad_files_and_values_exit_2_with_file_line_and_key() {
+fn every_key_of_the_example_rejects_a_wrong_type_naming_file_line_and_key() {
     let env = TestEnv::new();
-    env.write_config("client: acme\nservices:\n  odoo:\n    postgres:\n      hots: db\n");
-    let run = env.run(&["config"]).failure(2);
     let config = env.config.display().to_string();
-    assert!(run.stderr.contains(&config), "{}", run.stderr);
-    assert!(run.stderr.contains("line 5"), "{}", run.stderr);
-    assert!(run.stderr.contains("unknown field `hots`"), "{}", run.stderr);
+    let example = example();
+    // The example as written is valid: every failure below comes from the one bad value.
+    env.write_config(&emit(&example, &[]).0);
+    env.run(&["config"]).success();
+    let leaves = leaves(&example);
+    assert!(leaves.len() >= 40, "only {} keys found in the example", leaves.len());
+    for (path, value) in &leaves {
+        let key = path.join(".");
+        let empty_map = value.as_mapping().is_some_and(|m| m.is_empty());
+        // A mapping is a wrong type for every key but those whose value is a mapping, and
+        // there `oops` is an unknown key.
+        let bad: serde_yaml_ng::Value = serde_yaml_ng::from_str("{oops: 1}").unwrap();
+        let (text, line) = emit(&example, &[(path, &bad)]);
+        env.write_config(&text);
+        let stderr = env.run(&["config"]).failure(2).stderr;
+        let expected = if empty_map {
+            format!(
+                "{config}:{line}: {key}.oops: found the unknown key `oops`; accepted: the keys "
+            )
+        } else {
+            format!("{config}:{line}: {key}: found a mapping; accepted: ")
+        };
+        assert!(stderr.contains(&expected), "{key}: wanted {expected:?} in:\n{stderr}");
 
-    env.write_config("environment: prod\n");
-    env.run(&["config"]).failure(2).stderr_has("expected one of `production`");
+        // A word is accepted by free-text keys only; anywhere else it is refused and quoted.
+        let word = serde_yaml_ng::Value::String("oops".into());
+        let (text, line) = emit(&example, &[(path, &word)]);
+        env.write_config(&text);
+        let run = env.run(&["config"]);
+        let free_text = FREE_TEXT.contains(&path.last().unwrap().as_str());
+        if free_text {
+            run.success();
+        } else {
+            let stderr = run.failure(2).stderr;
+            // Values parsed from text add why in parentheses: `found "oops" (not a duration)`.
+            let expected = format!("oe: {config}:{line}: {key}: found \"oops\"");
+            let said = stderr.lines().find(|l| l.starts_with(&expected));
+            assert!(
+                said.is_some_and(|l| l.contains("; accepted: ")),
+                "{key}: wanted {expected:?}…; accepted: … in:\n{stderr}"
+            );
+        }
+    }
+}
 
-    env.write_config("nginx: maybe\n");
-    env.run(&["config"]).failure(2).stderr_has("expected on or off");
+/// Keys whose value is any text (names, URLs, paths): a word is valid there.
+const FREE_TEXT: [&str; 18] = [
+    "client",
+    "database",
+    "defapp",
+    "odoo_image",
+    "host",
+    "user",
+    "password",
+    "passfile",
+    "sslrootcert",
+    "bindir",
+    "data_dir",
+    "backup_dir",
+    "repository",
+    "state_file",
+    "service",
+    "webhook",
+    "ping_url",
+    "metrics_file",
+];
+
+/// `contrib/oe.example.yml` with its commented-out keys (`# password: secret`) enabled.
+fn example() -> serde_yaml_ng::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/oe.example.yml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let enabled: String = text
+        .lines()
+        .map(|line| {
+            let indent = line.len() - line.trim_start().len();
+            let commented = line.trim_start().strip_prefix("# ").and_then(|rest| {
+                let (key, _) = rest.split_once(": ")?;
+                let is_key =
+                    !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+                is_key.then(|| format!("{}{rest}", &line[..indent]))
+            });
+            commented.unwrap_or_else(|| line.to_owned()) + "\n"
+        })
+        .collect();
+    assert!(enabled.contains("password: secret"), "the example no longer shows password");
+    serde_yaml_ng::from_str(&enabled).unwrap()
+}
+
+/// Every key whose value is not a non-empty mapping, with its path and value.
+fn leaves(value: &serde_yaml_ng::Value) -> Vec<(Vec<String>, serde_yaml_ng::Value)> {
+    fn walk(
+        value: &serde_yaml_ng::Value,
+        path: &mut Vec<String>,
+        out: &mut Vec<(Vec<String>, serde_yaml_ng::Value)>,
+    ) {
+        match value.as_mapping() {
+            Some(map) if !map.is_empty() => {
+                for (key, child) in map {
+                    path.push(key.as_str().unwrap().to_owned());
+                    walk(child, path, out);
+                    path.pop();
+                }
+            }
+            _ => out.push((path.clone(), value.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, &mut Vec::new(), &mut out);
+    out
+}
+
+/// `value` as YAML, one key a line (block mappings), every other value on its key's line
+/// (JSON is YAML's flow style), with the value at `replace.0` replaced by `replace.1`; and the
+/// line of that key.
+fn emit(
+    value: &serde_yaml_ng::Value,
+    replace: &[(&Vec<String>, &serde_yaml_ng::Value)],
+) -> (String, usize) {
+    fn walk(
+        value: &serde_yaml_ng::Value,
+        path: &mut Vec<String>,
+        replace: &[(&Vec<String>, &serde_yaml_ng::Value)],
+        text: &mut String,
+        line: &mut usize,
+    ) {
+        for (key, child) in value.as_mapping().unwrap() {
+            path.push(key.as_str().unwrap().to_owned());
+            let indent = "  ".repeat(path.len() - 1);
+            let quoted = serde_json::to_string(&path[path.len() - 1]).unwrap();
+            let replaced = replace.iter().find(|(p, _)| **p == *path).map(|(_, v)| *v);
+            let child = replaced.unwrap_or(child);
+            match child.as_mapping() {
+                Some(map) if !map.is_empty() && replaced.is_none() => {
+                    text.push_str(&format!("{indent}{quoted}:\n"));
+                    walk(child, path, replace, text, line);
+                }
+                _ => {
+                    if replaced.is_some() {
+                        *line = text.lines().count() + 1;
+                    }
+                    let flow = serde_json::to_string(child).unwrap();
+                    text.push_str(&format!("{indent}{quoted}: {flow}\n"));
+                }
+            }
+            path.pop();
+        }
+    }
+    let (mut text, mut line) = (String::new(), 0);
+    walk(value, &mut Vec::new(), replace, &mut text, &mut line);
+    (text, line)
+}
+
+#[test]
+fn bad_values_and_unknown_keys_say_what_was_found_and_what_is_accepted() {
+    let env = TestEnv::new();
+    let config = env.config.display().to_string();
+    let cases = [
+        ("client: acme\nnginx: maybe\n", "2: nginx: found \"maybe\"; accepted: on or off"),
+        (
+            "environment: prod\n",
+            "1: environment: found \"prod\"; accepted: production, stagging, staging, development",
+        ),
+        (
+            "services:\n  odoo:\n    postgres:\n      host: db\n      sslmode: sometimes\n",
+            "5: services.odoo.postgres.sslmode: found \"sometimes\"; accepted: disable, allow, \
+             prefer, require, verify-ca, verify-full",
+        ),
+        (
+            "jobs:\n  nightly:\n    schedule: '0 2 * *'\n    backup: {}\n",
+            "3: jobs.nightly.schedule: found \"0 2 * *\" (",
+        ),
+        (
+            "daemon:\n  concurrency: 2\n  grace_period: 30 seconds please\n",
+            "3: daemon.grace_period: found \"30 seconds please\" (not a duration); accepted: a \
+             length of time like 30s",
+        ),
+        (
+            "retention:\n  daily: 7\n  weekly: -4\n",
+            "3: retention.weekly: found -4; accepted: a whole number from 0 to",
+        ),
+        (
+            "mirror:\n  dirs:\n    /home: {}\n    var/lib/odoo: {}\n",
+            "4: mirror.dirs.var/lib/odoo: found \"var/lib/odoo\"; accepted: an absolute directory",
+        ),
+        (
+            "jobs:\n  n:\n    schedule: '@daily'\n    backup: {databases: [a], exclud: [b]}\n",
+            "4: jobs.n.backup.exclud: found the unknown key `exclud`; accepted: the keys service, \
+             databases, exclude",
+        ),
+        // YAML would let a repeated name silently replace the first.
+        (
+            "jobs:\n  nightly: {schedule: '@daily', backup: {}}\n  nightly: {schedule: '@daily', mirror: {}}\n",
+            "3: jobs.nightly: found \"nightly\" a second time; accepted: each name once",
+        ),
+        // Unknown keys at every depth, with the keys accepted there.
+        ("clent: acme\n", "1: clent: found the unknown key `clent`; accepted: the keys client, "),
+        (
+            "services:\n  odoo:\n    postgress: {}\n",
+            "3: services.odoo.postgress: found the unknown key `postgress`; accepted: the keys \
+             postgres, data_dir, addons_path",
+        ),
+        (
+            "services:\n  erp:\n    postgres:\n      hots: db\n",
+            "4: services.erp.postgres.hots: found the unknown key `hots`; accepted: the keys host, ",
+        ),
+        (
+            "mirror:\n  dirs:\n    /home:\n      excludes: []\n",
+            "4: mirror.dirs./home.excludes: found the unknown key `excludes`; accepted: the keys \
+             exclude",
+        ),
+        (
+            "notify:\n  on_failure:\n    webhok: http://x\n",
+            "3: notify.on_failure.webhok: found the unknown key `webhok`; accepted: the keys \
+             webhook or command",
+        ),
+        (
+            "jobs:\n  m:\n    schedule: '@daily'\n    mirror:\n      retention: {dayly: 7}\n",
+            "5: jobs.m.mirror.retention.dayly: found the unknown key `dayly`; accepted: the keys \
+             last, daily, weekly, monthly, yearly",
+        ),
+    ];
+    for (text, expected) in cases {
+        env.write_config(text);
+        let run = env.run(&["config"]).failure(2);
+        let expected = format!("oe: {config}:{expected}");
+        assert!(
+            run.stderr.starts_with(&expected),
+            "{text}\nwanted {expected:?} in:\n{}",
+            run.stderr
+        );
+    }
 
     env.write_config("");
     env.run(&["config", "--environment", "test"]).failure(2);
