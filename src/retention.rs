@@ -262,8 +262,21 @@ pub fn parse_age(text: &str) -> Result<SignedDuration, String> {
     Ok(duration)
 }
 
+/// Reads `within` inside a visitor, so that a config error carries the value's own line.
 fn non_negative<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SignedDuration, D::Error> {
-    parse_age(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    struct Age;
+    impl serde::de::Visitor<'_> for Age {
+        type Value = SignedDuration;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a duration like 24h, 36h or 7d")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<SignedDuration, E> {
+            parse_age(text).map_err(|_| {
+                E::custom(format_args!("found {text:?}; accepted: a duration like 24h, 36h or 7d"))
+            })
+        }
+    }
+    d.deserialize_str(Age)
 }
 
 /// 24 hours within, 7 daily, 4 weekly, 3 monthly, like Odoo.sh.
@@ -957,7 +970,7 @@ mod tests {
         assert_eq!(parse("within: 2w").unwrap().within, SignedDuration::from_hours(336));
         for bad in ["within: soon", "within: -1h"] {
             let err = parse(bad).unwrap_err().to_string();
-            assert!(err.contains("invalid duration"), "{bad}: {err}");
+            assert!(err.contains("accepted: a duration like 24h"), "{bad}: {err}");
         }
         assert!(parse("within: 3").is_err());
         let text = serde_yaml_ng::to_string(&Policy::default()).unwrap();

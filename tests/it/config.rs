@@ -337,7 +337,7 @@ fn bad_values_and_unknown_keys_say_what_was_found_and_what_is_accepted() {
         (
             "jobs:\n  m:\n    schedule: '@daily'\n    mirror:\n      retention: {dayly: 7}\n",
             "5: jobs.m.mirror.retention.dayly: found the unknown key `dayly`; accepted: the keys \
-             last, daily, weekly, monthly, yearly",
+             within, last, daily, weekly, monthly, yearly",
         ),
     ];
     for (text, expected) in cases {
