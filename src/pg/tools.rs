@@ -86,11 +86,13 @@ impl Tools {
     }
 
     /// `psql` running the SQL written to its stdin in `db`, in one transaction, stopping at
-    /// the first error.
+    /// the first error. Its errors carry their SQLSTATE (`VERBOSITY=verbose`), by which the
+    /// one that stopped it is found in any language of the server.
     pub fn sql_loader(&self, db: &str) -> Result<ChildWriter, Error> {
         Ok(self
             .tool("psql")?
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "--file=-"])
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose"])
+            .args(["--single-transaction", "--file=-"])
             .arg(format!("--dbname={}", dbname_conninfo(db)))
             .spawn_writer()?)
     }
