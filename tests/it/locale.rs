@@ -38,6 +38,8 @@ fn start_german(extra: &[&str]) -> Result<Cluster, String> {
         format!("lc_messages = '{LOCALE}'"),
         "max_prepared_transactions = 4".to_string(),
         "log_line_prefix = '%e '".to_string(),
+        // TCP without TLS too, for the TLS refusals.
+        "listen_addresses = '127.0.0.1'".to_string(),
     ];
     conf.extend(extra.iter().map(|line| line.to_string()));
     let cluster = start_with(&Setup { conf, ..Setup::default() })?;
@@ -249,6 +251,30 @@ fn a_database_in_use_is_waited_for_in_german() {
     assert!(refused(&read_log(&c.log_file)), "the test did not make the database busy");
     assert_eq!(c.fingerprint(&target), c.fingerprint(&source));
     assert_no_leftovers(c, &target);
+}
+
+/// A server without TLS where the sslmode requires it is named as such (tokio-postgres's own
+/// words, which `pg::tls` recognises), and `prefer` goes on in plain text.
+#[test]
+fn a_server_without_tls_is_recognised_in_german() {
+    let c = german();
+    let env = env_for(c);
+    let db = c.unique_db("de_notls");
+    c.create_db(&db);
+    let tcp = |extra: &str| {
+        format!(
+            "services:\n  odoo:\n    postgres: {{host: 127.0.0.1, port: {}, user: postgres{extra}}}\n",
+            c.port
+        )
+    };
+    env.write_config(&tcp(", sslmode: require"));
+    run(&env, &["save-db", "odoo", "x.sql", "-d", &db])
+        .failure(6)
+        .stderr_has("with sslmode=require: the server does not support TLS");
+    assert!(!env.path("x.sql").exists());
+    env.write_config(&tcp(", sslmode: prefer"));
+    run(&env, &["save-db", "odoo", "x.sql", "-d", &db]).success();
+    assert!(env.path("x.sql").exists());
 }
 
 /// Without a `postgres` database (FATAL 3D000 at connection), `oe` works through `template1`;
