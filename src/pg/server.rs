@@ -113,7 +113,9 @@ impl Server {
             self.terminate(target).await?;
             match self.rename(target, old).await {
                 Ok(()) => break,
-                // A session that was just ended can take a moment to go.
+                // 55006: a session just ended is not gone yet, or one came back, or a
+                // prepared transaction holds the database (the server itself waits up to 5 s
+                // for the database to be free before it refuses).
                 Err(e) if attempt < 10 && e.code() == Some(&SqlState::OBJECT_IN_USE) => {
                     attempt += 1;
                     tracing::debug!("'{target}' is still in use, trying again: {e}");
