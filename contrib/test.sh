@@ -19,6 +19,22 @@ if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The tests of a server and a user whose messages are in German (tests/it/locale.rs) need
+# the de_DE.UTF-8 locale; Debian generates only what /etc/locale.gen lists.
+if ! locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8'; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing locale de_DE.UTF-8; run: sudo sh -c \"echo 'de_DE.UTF-8 UTF-8' >> /etc/locale.gen && locale-gen\"" >&2
+        exit 1
+    fi
+    if ! command -v locale-gen >/dev/null; then
+        echo "installing: locales" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends locales >/dev/null
+    fi
+    grep -qx 'de_DE.UTF-8 UTF-8' /etc/locale.gen || echo 'de_DE.UTF-8 UTF-8' >> /etc/locale.gen
+    locale-gen >/dev/null
+fi
+
 # Tests that need what this script cannot install (a Docker engine, an Odoo source tree) are
 # skipped with a line saying what is missing, collected here; with CI=true a skip fails.
 skips=$(mktemp)

@@ -42,6 +42,7 @@ pub(super) fn feed(
     format: DumpFormat,
 ) -> Result<(), Error> {
     let restorer = pump(restorer, &mut stream, name, format)?;
+    // pg_restore's own message, in English: the tools run with LC_MESSAGES=C (see `Tools`).
     restorer.close().map_err(|e| match e.stderr() {
         Some(stderr) if stderr.contains("could not read from input file: end of file") => {
             Error::Corrupt {
@@ -85,6 +86,7 @@ fn pump(
                 Ok(()) => Error::Pg(pg::Error::Query {
                     what: "loading the dump".into(),
                     reason: "the loader exited before reading all its input".into(),
+                    code: None,
                 }),
             })
         }

@@ -14,6 +14,10 @@
 //!
 //! Passwords reach child tools through `PGPASSWORD`/`PGPASSFILE`, never their arguments;
 //! database names are passed as quoted conninfo values, never interpolated into SQL.
+//!
+//! Decisions on a server's error are taken on its SQLSTATE (kept in [`Error`]), never on its
+//! text, which is in the server's `lc_messages`; the tools run with `LC_MESSAGES=C`, so what
+//! is read of their own messages is English whatever the user's locale.
 
 pub mod catalog;
 pub mod conn;
@@ -30,12 +34,17 @@ pub use tools::Tools;
 
 use std::path::PathBuf;
 
+pub use tokio_postgres::error::SqlState;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// `code` is the server's SQLSTATE when the server refused (not when it was unreachable);
+    /// boxed, as every error of `oe` carries a `pg::Error` and should stay small.
     #[error("cannot connect to PostgreSQL at {target}: {reason}")]
-    Connect { target: String, reason: String },
+    Connect { target: String, reason: String, code: Option<Box<SqlState>> },
+    /// `code` is the server's SQLSTATE when the server reported the error.
     #[error("{what}: {reason}")]
-    Query { what: String, reason: String },
+    Query { what: String, reason: String, code: Option<Box<SqlState>> },
     #[error("database '{0}' does not exist")]
     NoSuchDatabase(String),
     #[error(
@@ -61,6 +70,14 @@ impl Error {
             Error::Tool(e) => e.exit_code(),
             Error::Query { .. } | Error::NoSuchDatabase(_) => ExitCode::Failure,
             Error::Busy { .. } => ExitCode::Locked,
+        }
+    }
+
+    /// The SQLSTATE of the server's error, whatever the language of its message.
+    pub fn code(&self) -> Option<&SqlState> {
+        match self {
+            Error::Connect { code, .. } | Error::Query { code, .. } => code.as_deref(),
+            _ => None,
         }
     }
 }

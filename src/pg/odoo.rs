@@ -58,7 +58,11 @@ impl OdooDb {
             .collect();
         let base_version =
             modules.iter().find(|(name, _)| name == "base").map(|(_, v)| v.clone()).ok_or_else(
-                || Error::Query { what, reason: "module 'base' is not installed".into() },
+                || Error::Query {
+                    what,
+                    reason: "module 'base' is not installed".into(),
+                    code: None,
+                },
             )?;
         Ok(ManifestFacts { base_version, server_version_num: version as u32, modules })
     }

@@ -7,7 +7,7 @@ use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{Client, NoTls, Socket};
 
 use super::tls::{self, Policy};
-use super::{ConnParams, Error, reason};
+use super::{ConnParams, Error, SqlState, reason};
 
 /// A connection to a server, for work on whole databases.
 pub struct Server {
@@ -113,8 +113,12 @@ impl Server {
             self.terminate(target).await?;
             match self.rename(target, old).await {
                 Ok(()) => break,
-                Err(e) if attempt < 10 && e.to_string().contains("other users") => {
+                // 55006: a session just ended is not gone yet, or one came back, or a
+                // prepared transaction holds the database (the server itself waits up to 5 s
+                // for the database to be free before it refuses).
+                Err(e) if attempt < 10 && e.code() == Some(&SqlState::OBJECT_IN_USE) => {
                     attempt += 1;
+                    tracing::debug!("'{target}' is still in use, trying again: {e}");
                     tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
                 }
                 Err(e) => {
@@ -150,7 +154,7 @@ pub(crate) async fn connect_maintenance(
     application_name: &str,
 ) -> Result<Client, Error> {
     match connect_as(params, "postgres", application_name).await {
-        Err(Error::Connect { reason, .. }) if reason.contains("does not exist") => {
+        Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {
             connect_as(params, "template1", application_name).await
         }
         other => other,
@@ -179,8 +183,11 @@ pub(crate) async fn connect_as(
     if let Some(password) = params.password(dbname) {
         config.password(password);
     }
-    let refused =
-        |e: tokio_postgres::Error| Error::Connect { target: params.target(), reason: reason(&e) };
+    let refused = |e: tokio_postgres::Error| Error::Connect {
+        target: params.target(),
+        reason: reason(&e),
+        code: e.code().cloned().map(Box::new),
+    };
     let Policy::Tls { mode, fallback, check } = Policy::from_env(params)? else {
         config.ssl_mode(tokio_postgres::config::SslMode::Disable);
         return open(&config, NoTls).await.map_err(refused);
@@ -220,7 +227,7 @@ where
 }
 
 pub(crate) fn query(what: &str, e: &tokio_postgres::Error) -> Error {
-    Error::Query { what: what.to_owned(), reason: reason(e) }
+    Error::Query { what: what.to_owned(), reason: reason(e), code: e.code().cloned().map(Box::new) }
 }
 
 /// A quoted SQL identifier.

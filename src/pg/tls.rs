@@ -37,6 +37,11 @@ use crate::config::file::SslMode;
 /// libpq's root certificate file, relative to the home directory.
 const DEFAULT_ROOT_FILE: &str = ".postgresql/root.crt";
 
+/// The texts tokio-postgres gives its TLS errors, which it does not expose as kinds. They are
+/// the library's own constants: no server's message and no locale is involved.
+const TOKIO_TLS_FAILED: &str = "error performing TLS handshake";
+const TOKIO_NO_TLS: &str = "server does not support TLS";
+
 /// The special `sslrootcert` value for the system's certificate store.
 const SYSTEM: &str = "system";
 
@@ -248,7 +253,9 @@ pub(crate) fn failure(e: &tokio_postgres::Error, host: &str, check: &Check) -> O
         if let Some(tls) = error.downcast_ref::<rustls::Error>().or(inner) {
             return Some(describe(tls, host, check));
         }
-        if error.to_string() == "server does not support TLS" {
+        // tokio-postgres's own fixed text (the server only answers `N` to the TLS request),
+        // never a server's message nor translated; it has no error kind to match instead.
+        if error.to_string() == TOKIO_NO_TLS {
             return Some("the server does not support TLS".to_owned());
         }
         source = error.source();
@@ -256,9 +263,10 @@ pub(crate) fn failure(e: &tokio_postgres::Error, host: &str, check: &Check) -> O
     None
 }
 
-/// Whether `e` is a failed TLS handshake (after which `prefer` tries plain, as libpq does).
+/// Whether `e` is a failed TLS handshake (after which `prefer` tries plain, as libpq does):
+/// tokio-postgres's text for its private `Kind::Tls`, as for [`TOKIO_NO_TLS`].
 pub(crate) fn is_handshake_failure(e: &tokio_postgres::Error) -> bool {
-    e.to_string().starts_with("error performing TLS handshake")
+    e.to_string().starts_with(TOKIO_TLS_FAILED)
 }
 
 fn describe(e: &rustls::Error, host: &str, check: &Check) -> String {

@@ -1,6 +1,10 @@
 //! pg_dump, psql and pg_restore as streams, of the server's major version: a pg_dump older
 //! than the server refuses to dump, and psql must understand what pg_dump of the same
 //! generation writes (`\restrict` since 15.14/16.10/17.6).
+//!
+//! The tools' own messages are in English whatever the user's locale (`LC_MESSAGES=C`, see
+//! [`message_locale`]): `load` reads pg_restore's stderr to tell a truncated dump from a
+//! failed restore. What a tool relays from the server stays in the server's `lc_messages`.
 
 use std::path::{Path, PathBuf};
 
@@ -56,7 +60,8 @@ impl Tools {
 
     fn tool(&self, name: &'static str) -> Result<Tool, Error> {
         let mut tool = Tool::new(self.locate(name)?);
-        for (key, value) in self.params.tool_env() {
+        let locale = message_locale(|key| std::env::var(key).ok());
+        for (key, value) in self.params.tool_env().into_iter().chain(locale) {
             tool = match value {
                 Some(value) => tool.env(key, value),
                 None => tool.env_remove(key),
@@ -81,11 +86,13 @@ impl Tools {
     }
 
     /// `psql` running the SQL written to its stdin in `db`, in one transaction, stopping at
-    /// the first error.
+    /// the first error. Its errors carry their SQLSTATE (`VERBOSITY=verbose`), by which the
+    /// one that stopped it is found in any language of the server.
     pub fn sql_loader(&self, db: &str) -> Result<ChildWriter, Error> {
         Ok(self
             .tool("psql")?
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "--file=-"])
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose"])
+            .args(["--single-transaction", "--file=-"])
             .arg(format!("--dbname={}", dbname_conninfo(db)))
             .spawn_writer()?)
     }
@@ -108,7 +115,52 @@ impl Tools {
     }
 }
 
+/// The locale variables of a tool, from `env` (this process's environment): messages in
+/// English (`LC_MESSAGES=C`; GNU's `LANGUAGE` removed, since it would win over it), every
+/// other category as the user has it. An `LC_ALL` would override `LC_MESSAGES`, so it is
+/// replaced by the categories it stood for.
+fn message_locale(env: impl Fn(&str) -> Option<String>) -> Vec<(&'static str, Option<String>)> {
+    const CATEGORIES: [&str; 5] =
+        ["LC_CTYPE", "LC_COLLATE", "LC_NUMERIC", "LC_TIME", "LC_MONETARY"];
+    let mut vars = vec![("LC_MESSAGES", Some("C".to_owned())), ("LANGUAGE", None)];
+    if let Some(all) = env("LC_ALL").filter(|v| !v.is_empty()) {
+        vars.push(("LC_ALL", None));
+        vars.extend(CATEGORIES.map(|category| (category, Some(all.clone()))));
+    }
+    vars
+}
+
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tools_speak_english_and_keep_the_other_categories() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |key: &str| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string())
+        };
+        let german = message_locale(env(&[("LANG", "de_DE.UTF-8"), ("LANGUAGE", "de:en")]));
+        assert_eq!(
+            german,
+            [("LC_MESSAGES", Some("C".to_owned())), ("LANGUAGE", None)],
+            "LANG stays: LC_MESSAGES wins over it"
+        );
+        let all = message_locale(env(&[("LC_ALL", "fr_FR.UTF-8"), ("LC_MESSAGES", "fr_FR")]));
+        assert_eq!(
+            all[..3],
+            [("LC_MESSAGES", Some("C".to_owned())), ("LANGUAGE", None), ("LC_ALL", None)]
+        );
+        assert_eq!(all.len(), 8, "{all:?}");
+        assert!(
+            all[3..]
+                .iter()
+                .all(|(k, v)| k.starts_with("LC_") && v.as_deref() == Some("fr_FR.UTF-8"))
+        );
+        assert_eq!(message_locale(env(&[("LC_ALL", "")])).len(), 2);
+    }
 }

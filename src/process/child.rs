@@ -302,12 +302,30 @@ fn describe(status: ExitStatus) -> String {
 }
 
 /// The line of a tool's stderr that best explains a failure: the first error, else the last line.
+///
+/// A server's error is found by its SQLSTATE, in any language (`FEHLER:  42P01: …`, as psql
+/// writes it with `VERBOSITY=verbose`); the tools' own words are English (`LC_MESSAGES=C`).
 fn first_error_line(stderr: &str) -> &str {
     let lines = || stderr.lines().map(str::trim).filter(|l| !l.is_empty());
     lines()
-        .find(|l| l.contains("ERROR") || l.contains("error") || l.contains("FATAL"))
+        .find(|l| has_error_sqlstate(l))
+        .or_else(|| {
+            lines().find(|l| l.contains("ERROR") || l.contains("error") || l.contains("FATAL"))
+        })
         .or_else(|| lines().next_back())
         .unwrap_or("no error output")
+}
+
+/// Whether `line` holds libpq's `SEVERITY:  XXXXX: ` with an SQLSTATE of an error (any class
+/// but 00 success, 01 warning and 02 no data).
+fn has_error_sqlstate(line: &str) -> bool {
+    line.match_indices(":  ").any(|(at, _)| {
+        let code = line.as_bytes().get(at + 3..at + 9).unwrap_or_default();
+        code.len() == 6
+            && code[..5].iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+            && code[5] == b':'
+            && !matches!(&code[..2], b"00" | b"01" | b"02")
+    })
 }
 
 #[cfg(test)]
@@ -322,6 +340,18 @@ mod tests {
             "pg_restore: error: could not read input file: end of file"
         );
         assert_eq!(first_error_line("a\nb\n\n"), "b");
+        // A German server, through psql -v VERBOSITY=verbose with LC_MESSAGES=C.
+        let german = "psql:<stdin>:3: HINWEIS:  00000: Erweiterung »pg_trgm« existiert bereits\n\
+                      psql:<stdin>:9: WARNUNG:  01000: Achtung\n\
+                      psql:<stdin>:12: FEHLER:  42P01: Relation »x« existiert nicht\n\
+                      LINE 1: SELECT * FROM x;\n                      ^\n\
+                      LOCATION:  parserOpenTable, parse_relation.c:1392\n";
+        assert_eq!(
+            first_error_line(german),
+            "psql:<stdin>:12: FEHLER:  42P01: Relation »x« existiert nicht"
+        );
+        assert!(!has_error_sqlstate("ERROR:  4201: short"));
+        assert!(!has_error_sqlstate("psql:<stdin>:1: ERROR:  42p01: lower case"));
         assert_eq!(first_error_line(""), "no error output");
     }
 

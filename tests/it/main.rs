@@ -7,6 +7,7 @@ mod config;
 mod daemon;
 mod harness;
 mod load_db;
+mod locale;
 mod mirror;
 mod mirror_filter;
 mod neutralize;

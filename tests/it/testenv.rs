@@ -111,6 +111,16 @@ impl TestEnv {
         self.run_with_stdin(args, Stdio::null())
     }
 
+    /// Runs `oe --config <config> <args...>` like [`TestEnv::run`], with the variables `vars`
+    /// added to its environment (a user's locale: `LANG`, `LC_ALL`...).
+    pub fn run_with_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut cmd = self.oe();
+        cmd.args(args).envs(vars.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let output =
+            cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", env!("CARGO_BIN_EXE_oe")));
+        Run::new(format!("oe {}", args.join(" ")), output)
+    }
+
     /// Runs `oe --config <config> <args...>` with `stdin` (a file, or a pipe from another
     /// child's stdout: `Stdio::from(child.stdout.take().unwrap())`).
     pub fn run_with_stdin(&self, args: &[&str], stdin: Stdio) -> Run {
@@ -147,7 +157,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn new(command: String, output: Output) -> Run {
+    pub fn new(command: String, output: Output) -> Run {
         Run {
             command,
             code: output.status.code(),
