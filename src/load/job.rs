@@ -14,7 +14,7 @@ use crate::neutralize;
 use crate::odoo::filestore::Staged;
 use crate::pg::odoo::OdooDb;
 use crate::pg::server::derived_name;
-use crate::pg::{ConnParams, Server, Tools};
+use crate::pg::{Claims, ConnParams, Server, Tools};
 use crate::pipeline::Payload;
 use crate::process::interrupt;
 
@@ -85,6 +85,15 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
     if replaced && !force {
         return Err(Error::Exists(database));
     }
+    // The helper databases' names are this run's while it lives: `oe clean` leaves them alone.
+    let temporary = derived_name(&database, "tmp");
+    let _claims = Claims::open(&conn, &format!("oe load {database}")).await?;
+    for name in [&temporary, &derived_name(&database, "old")] {
+        if !_claims.claim(name).await? {
+            let holder = "another run".to_owned();
+            return Err(crate::pg::Error::Busy { database: name.clone(), holder }.into());
+        }
+    }
     // An archive's filestore is staged; a bare dump leaves the filestore alone.
     let staged = match (&filestore, format.payload) {
         (Some(dir), Payload::Zip) => Some(
@@ -93,7 +102,6 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         _ => None,
     };
 
-    let temporary = derived_name(&database, "tmp");
     server.create(&temporary).await?;
     if finishing.odoo {
         prepare_odoo(&conn, &temporary).await;
