@@ -190,7 +190,7 @@ async fn backup_one(
 
 async fn restore_test_one(
     ctx: Arc<Context>,
-    _job: String,
+    job: String,
     service: Service,
     database: String,
 ) -> anyhow::Result<Done> {
@@ -198,6 +198,8 @@ async fn restore_test_one(
     let newest = backup::newest(&backup_dir, &database)?;
     let conn = ConnParams::from_env(&service.postgres);
     let scratch = derived_name(&database, "rtest");
+    // Held until the scratch copy is gone: `oe clean` leaves it alone meanwhile.
+    let _lock = lock_database(&conn, &scratch, ctx.daemon.lock_wait, &holder(&job)).await?;
     let filestore = filestore_dir(&service.data_dir, &scratch);
     let tested = restore_test(&ctx, &conn, &service, &database, &newest, &scratch).await;
     // Whatever happened, nothing of the scratch copy stays.
@@ -210,6 +212,47 @@ async fn restore_test_one(
     }
     let (bytes, detail) = tested.with_context(|| format!("restoring {}", newest.display()))?;
     Ok((bytes, format!("{}: {detail}", newest.display())))
+}
+
+/// Removes what killed runs left on the servers and in the directories of the services the
+/// jobs use (`oe clean`), before the first job starts; a failure is logged, never fatal.
+pub async fn clean_leftovers(settings: &Settings, daemon: &DaemonSettings) {
+    let mut services: Vec<&str> = daemon
+        .jobs
+        .iter()
+        .filter_map(|job| match &job.action {
+            Action::Backup(spec) | Action::RestoreTest(spec) => {
+                Some(spec.service.as_deref().unwrap_or(DEFAULT_SERVICE))
+            }
+            Action::Mirror(_) => None,
+        })
+        .collect();
+    services.sort_unstable();
+    services.dedup();
+    for name in services {
+        let cleaned = async {
+            let service = settings.service(name)?;
+            let conn = ConnParams::from_env(&service.postgres);
+            let places = crate::clean::Places {
+                data_dir: service.data_dir.clone(),
+                backup_dir: settings.file.backup_dir.clone(),
+            };
+            let (plan, _claims) = crate::clean::plan(&conn, &places).await?;
+            for what in &plan.in_use {
+                tracing::info!("clean: in use, left alone: {what}");
+            }
+            for kept in &plan.kept {
+                tracing::warn!("clean: kept {}: {}", kept.what, kept.why);
+            }
+            crate::clean::apply(&conn, &plan).await?;
+            anyhow::Ok(plan.steps.len())
+        };
+        match cleaned.await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("service {name}: cleaned {n} leftover(s) of killed runs"),
+            Err(e) => tracing::error!("service {name}: cleaning leftovers of killed runs: {e:#}"),
+        }
+    }
 }
 
 async fn restore_test(
