@@ -16,7 +16,9 @@
 //! complete and what it replaced is removed. A database or directory whose target cannot be
 //! told is kept and reported. Plan, then apply: [`plan`] looks, [`decide`] (pure) decides,
 //! [`apply`] carries the steps out in order (filestores before databases: the temporary
-//! database is how a second `clean` knows where the first stopped).
+//! database is how a second `clean` knows where the first stopped). A load settles its own
+//! target first ([`settle`]), so a killed run's half-done swap is always judged before a
+//! later run changes the target.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -26,7 +28,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::odoo::filestore::Aside;
-use crate::pg::server::{Derived, derived_name_of, is_derived};
+use crate::pg::server::{Derived, derived_name_of, is_derived, run_id};
 use crate::pg::{self, Claims, ConnParams, Server};
 use crate::process::owner;
 
@@ -179,6 +181,59 @@ pub async fn plan(conn: &ConnParams, places: &Places) -> Result<(Plan, Claims), 
         }
     }
     Ok((decide(&found), claims))
+}
+
+/// Finishes or undoes what killed runs on `database` left, before a new run works on it, so
+/// that a killed run's half-done swap is never judged after a later run changed the target.
+/// The caller holds the database's lock: every other run on it that left something is dead.
+/// `filestore_root` is where its filestore lives, when the run restores one.
+pub async fn settle(
+    conn: &ConnParams,
+    filestore_root: Option<&Path>,
+    database: &str,
+) -> Result<(), Error> {
+    let server = Server::connect(conn).await?;
+    let claims = Claims::open(conn, &format!("oe settling {database}")).await?;
+    let run = run_id();
+    let mut found = Found {
+        filestore_root: filestore_root.map(Path::to_path_buf).unwrap_or_default(),
+        ..Found::default()
+    };
+    let helpers = server.helper_databases().await?;
+    found.databases = server.databases().await?.into_iter().chain(helpers.clone()).collect();
+    for name in helpers {
+        let ours = Derived::parse(&name).is_some_and(|d| {
+            d.run != run && (d.base == database || (d.maybe_cut() && database.starts_with(d.base)))
+        });
+        if ours {
+            // A name cut to fit may be another database's: its own lock says.
+            let alive = !claims.claim(&name).await?;
+            found.helpers.push((name, alive));
+        }
+    }
+    if let Some(root) = filestore_root {
+        for entry in read_dir(root)? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = name == database
+                || Aside::parse(&name)
+                    .is_some_and(|a| a.database == database && a.run != Some(run));
+            if ours {
+                found.dirs.push((name, false));
+            }
+        }
+    }
+    let plan = decide(&found);
+    for kept in &plan.kept {
+        tracing::warn!("left by a killed run, kept: {}: {}", kept.what, kept.why);
+    }
+    if !plan.steps.is_empty() {
+        tracing::warn!(
+            "'{database}': finishing what a killed run left ({} steps)",
+            plan.steps.len()
+        );
+    }
+    apply(conn, &plan).await?;
+    Ok(())
 }
 
 /// Whether the run that made helper database (or scratch filestore) `name` is gone: the

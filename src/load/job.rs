@@ -79,6 +79,10 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
     tracing::info!("{}: {format}", input_name(&input));
 
     let server = Server::connect(&conn).await?;
+    // A killed run on this database (the caller holds its lock) left something: finished or
+    // undone now, before this run changes the target.
+    let root = filestore.as_deref().and_then(Path::parent);
+    crate::clean::settle(&conn, root, &database).await.map_err(Error::Settle)?;
     let tools = Tools::new(&conn, server.major());
     tools.locate(if format.payload == Payload::Custom { "pg_restore" } else { "psql" })?;
     let replaced = server.exists(&database).await?;
