@@ -6,9 +6,12 @@
 //! - `restore_test`: the newest backup of each database loaded into a scratch database and
 //!   filestore (made a neutralized copy, so no Odoo ever runs its crons or mail), its filestore
 //!   verified against its attachments, the rows of Odoo's core tables counted and compared with
-//!   the source database when it exists, then everything dropped;
+//!   the source database when it exists, then everything dropped (the scratch name is locked
+//!   meanwhile, so `oe clean` leaves it alone);
 //! - `mirror`: `oe mirror run` over the configured directories, then `forget` and `prune`
 //!   when the job has retention rules.
+//!
+//! At start, [`clean_leftovers`] removes what killed runs left for the services of the jobs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

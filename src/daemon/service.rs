@@ -1,7 +1,8 @@
 //! The service loop: sleeps until the next fire time, starts due jobs (never one that is still
 //! running), records runs in the state file and sends notifications; at start removes what
-//! killed runs left (`oe clean`) and makes up a missed run; reloads the configuration on SIGHUP; on SIGTERM or SIGINT starts nothing more, stops
-//! the children and waits up to the grace period for the jobs to clean up.
+//! killed runs left (`oe clean`) and makes up a missed run; reloads the configuration on
+//! SIGHUP; on SIGTERM or SIGINT starts nothing more, stops the children and waits up to the
+//! grace period for the jobs to clean up.
 //!
 //! Between fire times it only sleeps (waking at least every [`MAX_SLEEP`] to follow changes of
 //! the wall clock), so an idle daemon uses no CPU.

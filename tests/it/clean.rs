@@ -2,18 +2,53 @@
 //! set-aside filestores) is listed by `--dry-run`, removed by `clean`, and never touched
 //! while its run is alive; `.partial` files by the pid that writes them; the daemon cleans
 //! at start.
+//!
+//! `oe clean` removes every dead run's leftovers on a server, so these tests use a cluster
+//! of their own ([`clean_cluster`]), one test at a time: no other test's `clean` or daemon
+//! removes what one of them waits to see listed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cluster::cluster;
-use crate::support::{config_with, fake_bindir};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use crate::cluster::{Cluster, Setup, start_with};
+use crate::support::fake_bindir;
 use crate::testenv::TestEnv;
 
 const FIXTURE_ZIP: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/odoo18/odoo18_ref.zip");
+
+/// The cluster of these tests, started on first use.
+fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+    match CLUSTER.get_or_init(|| start_with(&Setup::default())) {
+        Ok(cluster) => cluster,
+        Err(message) => panic!("the clean tests' cluster could not be started: {message}"),
+    }
+}
+
+/// Held by each test for its whole run: one test at a time on the cluster.
+fn alone() -> MutexGuard<'static, ()> {
+    static ALONE: Mutex<()> = Mutex::new(());
+    ALONE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A test root whose `odoo` service is the clean tests' cluster; returns the config text.
+fn env_on(cluster: &Cluster) -> (TestEnv, String) {
+    let env = TestEnv::new();
+    let text = format!(
+        "services:\n  odoo:\n    postgres: {{host: '{}', port: {}, user: postgres}}\n    \
+         data_dir: '{}'\n",
+        cluster.socket_dir.display(),
+        cluster.port,
+        env.path("odoo-data").display()
+    );
+    env.write_config(&text);
+    (env, text)
+}
 
 fn filestore_root(env: &TestEnv) -> PathBuf {
     env.path("odoo-data/filestore")
@@ -110,7 +145,8 @@ fn kill_after(mut child: Child, delay: Duration) {
 
 #[test]
 fn sigkill_during_load_leaves_what_clean_lists_then_removes() {
-    let env = TestEnv::new();
+    let _alone = alone();
+    let (env, _) = env_on(cluster());
     let root = filestore_root(&env);
     let db = cluster().unique_db("clean_kill");
     env.run(&["load", "odoo", FIXTURE_ZIP, &db]).success();
@@ -181,7 +217,7 @@ fn sigkill_during_load_leaves_what_clean_lists_then_removes() {
 }
 
 /// Starts `oe load --force` of the fixture with a psql that stalls, and waits for its helper
-/// database and its staged filestore to appear. The config (from `config_with`) gets the
+/// database and its staged filestore to appear. The config (from `env_on`) gets the
 /// stalling psql only while the load starts.
 fn stalled_load(env: &TestEnv, db: &str) -> Child {
     let bindir = fake_bindir(env, "psql", "exec sleep 20");
@@ -206,8 +242,8 @@ fn stalled_load(env: &TestEnv, db: &str) -> Child {
 
 #[test]
 fn a_live_run_is_never_touched() {
-    let env = TestEnv::new();
-    config_with(&env, "");
+    let _alone = alone();
+    let (env, _) = env_on(cluster());
     let root = filestore_root(&env);
     let db = cluster().unique_db("clean_live");
     env.run(&["load", "odoo", FIXTURE_ZIP, &db]).success();
@@ -253,8 +289,8 @@ fn a_live_run_is_never_touched() {
 
 #[test]
 fn a_load_finishes_what_a_killed_load_of_its_database_left() {
-    let env = TestEnv::new();
-    config_with(&env, "");
+    let _alone = alone();
+    let (env, _) = env_on(cluster());
     let db = cluster().unique_db("clean_settle");
     env.run(&["load", "odoo", FIXTURE_ZIP, &db]).success();
     let load = stalled_load(&env, &db);
@@ -267,8 +303,8 @@ fn a_load_finishes_what_a_killed_load_of_its_database_left() {
 
 #[test]
 fn the_daemon_cleans_at_start() {
-    let env = TestEnv::new();
-    let service = config_with(&env, "");
+    let _alone = alone();
+    let (env, service) = env_on(cluster());
     let db = cluster().unique_db("clean_daemon");
     env.run(&["load", "odoo", FIXTURE_ZIP, &db]).success();
     let load = stalled_load(&env, &db);
