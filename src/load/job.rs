@@ -91,9 +91,9 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
     }
     // The helper databases' names are this run's while it lives: `oe clean` leaves them alone.
     let temporary = derived_name(&database, "tmp");
-    let _claims = Claims::open(&conn, &format!("oe load {database}")).await?;
+    let claims = Claims::open(&conn, &format!("oe load {database}")).await?;
     for name in [&temporary, &derived_name(&database, "old")] {
-        if !_claims.claim(name).await? {
+        if !claims.claim(name).await? {
             let holder = "another run".to_owned();
             return Err(crate::pg::Error::Busy { database: name.clone(), holder }.into());
         }
