@@ -114,6 +114,9 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
     if let Some(e) = cause.downcast_ref::<daemon::state::Error>() {
         return Some(e.exit_code());
     }
+    if let Some(e) = cause.downcast_ref::<crate::clean::Error>() {
+        return Some(e.exit_code());
+    }
     if let Some(e) = cause.downcast_ref::<save::Error>() {
         return Some(e.exit_code());
     }

@@ -5,8 +5,9 @@
 //! - drivers: [`cli`] (clap types, one file per subcommand, signals), [`daemon`] (the
 //!   nightly service: schedules, state, notifications) and `main.rs`;
 //! - jobs: [`dump`] (`save-db`), [`load`] (`load-db`, `load`, `restore`), [`save`],
-//!   [`backup`], [`verify`], [`neutralize`], [`mirror`] (`mirror::job`, `mirror::run`,
-//!   `mirror::restore`): short functions chaining steps;
+//!   [`backup`], [`verify`], [`neutralize`], [`clean`] (what killed runs left),
+//!   [`mirror`] (`mirror::job`, `mirror::run`, `mirror::restore`): short functions chaining
+//!   steps;
 //! - adapters: [`pg`] (the only module talking to PostgreSQL or running its tools),
 //!   [`process`] (the only module spawning children), [`atomic`] (files that appear whole),
 //!   [`odoo`] (archive layout, manifest, filestore, neutralization), `mirror::repo` (the
@@ -17,6 +18,7 @@
 
 pub mod atomic;
 pub mod backup;
+pub mod clean;
 pub mod cli;
 pub mod config;
 pub mod daemon;

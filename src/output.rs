@@ -403,6 +403,43 @@ impl Printer {
         writeln!(out, "checked {} snapshots, {} trees{data}: {verdict}", r.snapshots, r.trees)
     }
 
+    /// `oe clean`: the plan (`summary` is `None` for `--dry-run`) and what was done.
+    pub fn clean_plan(
+        &self,
+        plan: &crate::clean::Plan,
+        summary: Option<&crate::clean::Summary>,
+    ) -> io::Result<()> {
+        let dry_run = summary.is_none();
+        if self.json {
+            let doc = serde_json::json!({
+                "dry_run": dry_run,
+                "steps": plan.steps,
+                "done": summary.map_or(0, |s| s.done.len()),
+                "in_use": plan.in_use,
+                "kept": plan.kept,
+            });
+            return self.json_line(&doc);
+        }
+        if self.quiet {
+            return Ok(());
+        }
+        let mut out = io::stdout().lock();
+        let would = if dry_run { "would " } else { "" };
+        for step in &plan.steps {
+            writeln!(out, "{would}{step}")?;
+        }
+        for what in &plan.in_use {
+            writeln!(out, "in use, left alone: {what}")?;
+        }
+        for kept in &plan.kept {
+            writeln!(out, "kept: {}: {}", kept.what, kept.why)?;
+        }
+        if plan.steps.is_empty() {
+            writeln!(out, "nothing to clean")?;
+        }
+        Ok(())
+    }
+
     pub fn mirror_forget_plan(&self, plan: &ForgetPlan, dry_run: bool) -> io::Result<()> {
         if self.json {
             return self.json_line(&serde_json::json!({ "dry_run": dry_run, "forget": plan }));

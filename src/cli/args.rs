@@ -48,6 +48,9 @@ pub enum Command {
     Backups(super::backup::BackupsArgs),
     /// Restore a backup (the newest of the database unless -z) into its database
     Restore(super::backup::RestoreArgs),
+    /// Remove what killed runs left (temporary databases, set-aside filestores, partial
+    /// files) once their owner is gone; never anything a live run uses
+    Clean(super::clean::CleanArgs),
     /// Make a staging copy safe like odoo-bin neutralize (no mail out, no scheduled actions,
     /// no live payments) and cancel queued mail, in one transaction
     Neutralize(super::neutralize::NeutralizeArgs),

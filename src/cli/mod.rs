@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod backup;
+pub mod clean;
 pub mod config;
 pub mod daemon;
 pub mod load;

@@ -6,9 +6,12 @@
 //! - `restore_test`: the newest backup of each database loaded into a scratch database and
 //!   filestore (made a neutralized copy, so no Odoo ever runs its crons or mail), its filestore
 //!   verified against its attachments, the rows of Odoo's core tables counted and compared with
-//!   the source database when it exists, then everything dropped;
+//!   the source database when it exists, then everything dropped (the scratch name is locked
+//!   meanwhile, so `oe clean` leaves it alone);
 //! - `mirror`: `oe mirror run` over the configured directories, then `forget` and `prune`
 //!   when the job has retention rules.
+//!
+//! At start, [`clean_leftovers`] removes what killed runs left for the services of the jobs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -190,7 +193,7 @@ async fn backup_one(
 
 async fn restore_test_one(
     ctx: Arc<Context>,
-    _job: String,
+    job: String,
     service: Service,
     database: String,
 ) -> anyhow::Result<Done> {
@@ -198,6 +201,8 @@ async fn restore_test_one(
     let newest = backup::newest(&backup_dir, &database)?;
     let conn = ConnParams::from_env(&service.postgres);
     let scratch = derived_name(&database, "rtest");
+    // Held until the scratch copy is gone: `oe clean` leaves it alone meanwhile.
+    let _lock = lock_database(&conn, &scratch, ctx.daemon.lock_wait, &holder(&job)).await?;
     let filestore = filestore_dir(&service.data_dir, &scratch);
     let tested = restore_test(&ctx, &conn, &service, &database, &newest, &scratch).await;
     // Whatever happened, nothing of the scratch copy stays.
@@ -210,6 +215,47 @@ async fn restore_test_one(
     }
     let (bytes, detail) = tested.with_context(|| format!("restoring {}", newest.display()))?;
     Ok((bytes, format!("{}: {detail}", newest.display())))
+}
+
+/// Removes what killed runs left on the servers and in the directories of the services the
+/// jobs use (`oe clean`), before the first job starts; a failure is logged, never fatal.
+pub async fn clean_leftovers(settings: &Settings, daemon: &DaemonSettings) {
+    let mut services: Vec<&str> = daemon
+        .jobs
+        .iter()
+        .filter_map(|job| match &job.action {
+            Action::Backup(spec) | Action::RestoreTest(spec) => {
+                Some(spec.service.as_deref().unwrap_or(DEFAULT_SERVICE))
+            }
+            Action::Mirror(_) => None,
+        })
+        .collect();
+    services.sort_unstable();
+    services.dedup();
+    for name in services {
+        let cleaned = async {
+            let service = settings.service(name)?;
+            let conn = ConnParams::from_env(&service.postgres);
+            let places = crate::clean::Places {
+                data_dir: service.data_dir.clone(),
+                backup_dir: settings.file.backup_dir.clone(),
+            };
+            let (plan, _claims) = crate::clean::plan(&conn, &places).await?;
+            for what in &plan.in_use {
+                tracing::info!("clean: in use, left alone: {what}");
+            }
+            for kept in &plan.kept {
+                tracing::warn!("clean: kept {}: {}", kept.what, kept.why);
+            }
+            crate::clean::apply(&conn, &plan).await?;
+            anyhow::Ok(plan.steps.len())
+        };
+        match cleaned.await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("service {name}: cleaned {n} leftover(s) of killed runs"),
+            Err(e) => tracing::error!("service {name}: cleaning leftovers of killed runs: {e:#}"),
+        }
+    }
 }
 
 async fn restore_test(

@@ -1,7 +1,8 @@
 //! The service loop: sleeps until the next fire time, starts due jobs (never one that is still
-//! running), records runs in the state file and sends notifications; makes up a missed run at
-//! start; reloads the configuration on SIGHUP; on SIGTERM or SIGINT starts nothing more, stops
-//! the children and waits up to the grace period for the jobs to clean up.
+//! running), records runs in the state file and sends notifications; at start removes what
+//! killed runs left (`oe clean`) and makes up a missed run; reloads the configuration on
+//! SIGHUP; on SIGTERM or SIGINT starts nothing more, stops the children and waits up to the
+//! grace period for the jobs to clean up.
 //!
 //! Between fire times it only sleeps (waking at least every [`MAX_SLEEP`] to follow changes of
 //! the wall clock), so an idle daemon uses no CPU.
@@ -111,6 +112,9 @@ pub async fn serve(settings: Settings, threads: usize) -> anyhow::Result<()> {
         daemon.timezone.iana_name().unwrap_or("(system)"),
         daemon.state_file.display()
     );
+
+    // What runs killed with the daemon (or the host) left goes first.
+    job::clean_leftovers(&settings, &daemon).await;
 
     // A run missed while the daemon was down is made up now, once.
     let now = Timestamp::now();

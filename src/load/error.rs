@@ -12,6 +12,8 @@ use crate::process::interrupt;
 pub enum Error {
     #[error(transparent)]
     Pg(#[from] pg::Error),
+    #[error("finishing what a killed run on the database left: {0}")]
+    Settle(#[source] crate::clean::Error),
     #[error(transparent)]
     Neutralize(#[from] crate::neutralize::Error),
     #[error("loading {input}: {source}")]
@@ -50,6 +52,7 @@ impl Error {
         match self {
             Error::Pg(e) | Error::Load { source: e, .. } => e.exit_code(),
             Error::Neutralize(e) => e.exit_code(),
+            Error::Settle(e) => e.exit_code(),
             Error::Exists(_) => ExitCode::Exists,
             Error::Open { .. } | Error::Spool { .. } | Error::Filestore { .. } => ExitCode::Io,
             Error::UnsafeEntry { .. } => ExitCode::BadInput,

@@ -14,7 +14,7 @@ use crate::neutralize;
 use crate::odoo::filestore::Staged;
 use crate::pg::odoo::OdooDb;
 use crate::pg::server::derived_name;
-use crate::pg::{ConnParams, Server, Tools};
+use crate::pg::{Claims, ConnParams, Server, Tools};
 use crate::pipeline::Payload;
 use crate::process::interrupt;
 
@@ -79,11 +79,24 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
     tracing::info!("{}: {format}", input_name(&input));
 
     let server = Server::connect(&conn).await?;
+    // A killed run on this database (the caller holds its lock) left something: finished or
+    // undone now, before this run changes the target.
+    let root = filestore.as_deref().and_then(Path::parent);
+    crate::clean::settle(&conn, root, &database).await.map_err(Error::Settle)?;
     let tools = Tools::new(&conn, server.major());
     tools.locate(if format.payload == Payload::Custom { "pg_restore" } else { "psql" })?;
     let replaced = server.exists(&database).await?;
     if replaced && !force {
         return Err(Error::Exists(database));
+    }
+    // The helper databases' names are this run's while it lives: `oe clean` leaves them alone.
+    let temporary = derived_name(&database, "tmp");
+    let claims = Claims::open(&conn, &format!("oe load {database}")).await?;
+    for name in [&temporary, &derived_name(&database, "old")] {
+        if !claims.claim(name).await? {
+            let holder = "another run".to_owned();
+            return Err(crate::pg::Error::Busy { database: name.clone(), holder }.into());
+        }
     }
     // An archive's filestore is staged; a bare dump leaves the filestore alone.
     let staged = match (&filestore, format.payload) {
@@ -93,7 +106,6 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         _ => None,
     };
 
-    let temporary = derived_name(&database, "tmp");
     server.create(&temporary).await?;
     if finishing.odoo {
         prepare_odoo(&conn, &temporary).await;

@@ -2,13 +2,16 @@
 //! when complete: `load-db`, `load` and `restore` share this job.
 //!
 //! Steps: detect the input's format by content (compression, then payload: `input`); connect;
-//! refuse an existing target without `--force`; create a temporary database beside the target
-//! the way Odoo creates databases; stream the dump into it (`feed`: psql in one transaction
+//! finish or undo what a killed run on the same database left (`clean::settle`); refuse an
+//! existing target without `--force`; create a temporary database beside the target the way
+//! Odoo creates databases, holding the advisory locks of its name and of the name the target
+//! gets while it is replaced; stream the dump into it (`feed`: psql in one transaction
 //! stopping at the first error, or pg_restore stopping at the first error) while an archive's
 //! filestore is extracted into a temporary directory beside its target (`archive`); run the
 //! finishing SQL (copy, neutralization) on the temporary database; then swap filestore and
 //! database into place (`job`). Any failure, including a signal, removes the temporary
-//! database and directory and leaves an existing target untouched.
+//! database and directory and leaves an existing target untouched; what a SIGKILL leaves,
+//! `oe clean` (or the next load of the database) removes.
 
 mod error;
 mod feed;

@@ -123,7 +123,7 @@ pub struct Staged {
 }
 
 impl Staged {
-    /// Creates `.<name>-oe-tmp-<pid>` next to `target` (and the parent directories).
+    /// Creates `.<name>-oe-tmp-<run>-<pid>` next to `target` (and the parent directories).
     pub fn create(target: &Path) -> io::Result<Staged> {
         let temporary = sibling(target, "tmp");
         if let Some(parent) = target.parent() {
@@ -219,10 +219,52 @@ impl Swapped {
     }
 }
 
-/// `<parent>/.<name>-oe-<tag>-<pid>`: hidden, beside `path`, on the same file system.
+/// `<parent>/.<name>-oe-<tag>-<run>-<pid>`: hidden, beside `path`, on the same file system;
+/// `<run>` is the run id of the helper databases of the same run (`pg::server::run_id`), so
+/// `oe clean` can tell which of a killed run's steps were done (see [`Aside::parse`]).
 fn sibling(path: &Path, tag: &str) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}-oe-{tag}-{}", std::process::id()))
+    let (run, pid) = (crate::pg::server::run_id(), std::process::id());
+    path.with_file_name(format!(".{name}-oe-{tag}-{run:08x}-{pid}"))
+}
+
+/// A directory a restore keeps beside a filestore, its name taken apart:
+/// `.<database>-oe-<tag>-<run>-<pid>`, or `.<database>-oe-<tag>-<pid>` as oe named them
+/// before runs had ids (`run` is then `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aside<'a> {
+    pub database: &'a str,
+    /// `tmp`: the new filestore being written; `old`: the previous one, kept until the end.
+    pub tag: &'a str,
+    pub run: Option<u32>,
+    pub pid: u32,
+}
+
+impl<'a> Aside<'a> {
+    pub fn parse(name: &'a str) -> Option<Aside<'a>> {
+        let rest = name.strip_prefix('.')?;
+        let (rest, pid) = rest.rsplit_once('-')?;
+        let pid: u32 = pid.parse().ok().filter(|_| pid.bytes().all(|b| b.is_ascii_digit()))?;
+        let (rest, last) = rest.rsplit_once('-')?;
+        let is_tag = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_lowercase());
+        let (rest, tag, run) = if is_tag(last) {
+            (rest, last, None)
+        } else {
+            let run = u32::from_str_radix(last, 16).ok().filter(|_| last.len() == 8)?;
+            let (rest, tag) = rest.rsplit_once('-')?;
+            (rest, tag, Some(run))
+        };
+        let database = rest.strip_suffix("-oe").filter(|d| !d.is_empty())?;
+        is_tag(tag).then_some(Aside { database, tag, run, pid })
+    }
+
+    /// The name of the directory of the same run with tag `tag`.
+    pub fn with_tag(&self, tag: &str) -> String {
+        match self.run {
+            Some(run) => format!(".{}-oe-{tag}-{run:08x}-{}", self.database, self.pid),
+            None => format!(".{}-oe-{tag}-{}", self.database, self.pid),
+        }
+    }
 }
 
 fn sync_parent(path: &Path) -> io::Result<()> {
@@ -270,6 +312,30 @@ mod tests {
         staged.swap().unwrap().finish().unwrap();
         assert!(target.join("bb/new").exists() && !target.join("aa/old").exists());
         assert_eq!(fs::read_dir(root.path().join("filestore")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn aside_names_parse_back() {
+        let target = Path::new("/srv/filestore/acme-prod");
+        let name = sibling(target, "tmp");
+        let name = name.file_name().unwrap().to_str().unwrap();
+        let aside = Aside::parse(name).unwrap();
+        assert_eq!(aside.database, "acme-prod");
+        assert_eq!(aside.tag, "tmp");
+        assert_eq!(aside.run, Some(crate::pg::server::run_id()));
+        assert_eq!(aside.pid, std::process::id());
+        assert_eq!(aside.with_tag("tmp"), name);
+        let legacy = Aside::parse(".acme-oe-old-4242").unwrap();
+        assert_eq!(
+            (legacy.database, legacy.tag, legacy.run, legacy.pid),
+            ("acme", "old", None, 4242)
+        );
+        assert_eq!(legacy.with_tag("tmp"), ".acme-oe-tmp-4242");
+        for other in
+            ["acme", ".acme", ".acme-oe-tmp", ".-oe-tmp-1", "acme-oe-tmp-1", ".a-oe-tmp-x1"]
+        {
+            assert!(Aside::parse(other).is_none(), "{other}");
+        }
     }
 
     #[test]

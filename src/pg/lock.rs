@@ -6,6 +6,10 @@
 //! server releases it when the holder's connection ends, however that process died, so a
 //! lock is never stale. The holder names itself in `application_name`, which is how a
 //! waiting run can say who it waits for.
+//!
+//! The helper databases a run makes (`server::derived_name`) are locked the same way under
+//! their own names, by [`Claims`]: a free lock on such a name means the run that made it is
+//! gone, which is how `oe clean` tells a leftover from work in progress, on any host.
 
 use std::time::{Duration, Instant};
 
@@ -64,6 +68,32 @@ pub async fn lock_database(
             return Err(Error::Busy { database: database.to_owned(), holder });
         }
         tokio::time::sleep(POLL.min(deadline - Instant::now())).await;
+    }
+}
+
+/// Advisory locks of several names, all on one connection of their own, held until dropped
+/// (or until the process dies).
+pub struct Claims {
+    client: Client,
+}
+
+impl Claims {
+    /// A connection for claims; `holder` names the run in `pg_stat_activity`.
+    pub async fn open(params: &ConnParams, holder: &str) -> Result<Claims, Error> {
+        let name = format!("{holder} (pid {})", std::process::id());
+        Ok(Claims { client: connect_maintenance(params, &name).await? })
+    }
+
+    /// Takes the lock of `name` if it is free (or already ours); false when another run
+    /// holds it. Never waits.
+    pub async fn claim(&self, name: &str) -> Result<bool, Error> {
+        let taken: bool = self
+            .client
+            .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&CLASS, &key(name)])
+            .await
+            .map_err(|e| query(&format!("locking '{name}'"), &e))?
+            .get(0);
+        Ok(taken)
     }
 }
 

@@ -28,7 +28,7 @@ mod tls;
 pub mod tools;
 
 pub use conn::ConnParams;
-pub use lock::{DatabaseLock, lock_database};
+pub use lock::{Claims, DatabaseLock, lock_database};
 pub use server::Server;
 pub use tools::Tools;
 

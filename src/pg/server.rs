@@ -56,6 +56,16 @@ impl Server {
         Ok(rows.iter().map(|r| r.get::<_, String>(0)).filter(|name| !is_derived(name)).collect())
     }
 
+    /// The helper databases of oe's runs ([`derived_name`]), finished or left by a killed run.
+    pub async fn helper_databases(&self) -> Result<Vec<String>, Error> {
+        let rows = self
+            .client
+            .query("SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY datname", &[])
+            .await
+            .map_err(|e| query("listing the databases", &e))?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).filter(|name| is_derived(name)).collect())
+    }
+
     /// Creates an empty database the way Odoo does.
     pub async fn create(&self, db: &str) -> Result<(), Error> {
         let sql = format!(
@@ -89,7 +99,7 @@ impl Server {
         Ok(())
     }
 
-    async fn rename(&self, from: &str, to: &str) -> Result<(), Error> {
+    pub async fn rename(&self, from: &str, to: &str) -> Result<(), Error> {
         let sql = format!("ALTER DATABASE {} RENAME TO {}", ident(from), ident(to));
         self.execute(&sql, &format!("renaming database '{from}' to '{to}'")).await
     }
@@ -237,27 +247,75 @@ pub fn ident(name: &str) -> String {
 
 /// Whether `name` is one of [`derived_name`]'s.
 pub fn is_derived(name: &str) -> bool {
-    let Some((rest, suffix)) = name.rsplit_once('-') else { return false };
-    let Some((rest, _tag)) = rest.rsplit_once('-') else { return false };
-    suffix.len() == 8 && suffix.bytes().all(|b| b.is_ascii_hexdigit()) && rest.ends_with("-oe")
+    Derived::parse(name).is_some()
 }
 
-/// A name for a helper database derived from `base` (`<base>-oe-<tag>-<suffix>`), at most 63
-/// bytes, cut at a character boundary.
+/// A helper database's name taken apart: `<base>-oe-<tag>-<run>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Derived<'a> {
+    /// What is left of the name it was derived from (all of it when `name` is shorter than
+    /// 63 bytes, a prefix otherwise).
+    pub base: &'a str,
+    pub tag: &'a str,
+    /// The run that made it ([`run_id`]).
+    pub run: u32,
+}
+
+impl<'a> Derived<'a> {
+    pub fn parse(name: &'a str) -> Option<Derived<'a>> {
+        let (rest, suffix) = name.rsplit_once('-')?;
+        let (rest, tag) = rest.rsplit_once('-')?;
+        let base = rest.strip_suffix("-oe")?;
+        if suffix.len() != 8 || !suffix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let run = u32::from_str_radix(suffix, 16).ok()?;
+        Some(Derived { base, tag, run })
+    }
+
+    /// Whether `base` may have been cut to fit: the name is as long as a name can be, less
+    /// the bytes of a character cut at its boundary.
+    pub fn maybe_cut(&self) -> bool {
+        self.base.len() + self.tag.len() + "-oe--12345678".len() + 3 >= MAX_NAME
+    }
+}
+
+/// PostgreSQL's longest name in bytes.
+const MAX_NAME: usize = 63;
+
+/// A name for a helper database derived from `base` (`<base>-oe-<tag>-<run>`), at most 63
+/// bytes, cut at a character boundary. `<run>` is this process's [`run_id`], so the names
+/// one run makes (its temporary and its replaced database) say they belong together, and
+/// `oe clean` can tell what a killed run left half done. One process makes each name once
+/// at a time: the runs that make them hold the advisory lock of the name (`pg::lock`).
 pub fn derived_name(base: &str, tag: &str) -> String {
-    let suffix = format!("-oe-{tag}-{:08x}", unique_suffix());
-    let mut keep = 63usize.saturating_sub(suffix.len()).min(base.len());
+    derived_name_of(base, tag, run_id())
+}
+
+/// [`derived_name`] for the run `run`.
+pub fn derived_name_of(base: &str, tag: &str, run: u32) -> String {
+    let suffix = format!("-oe-{tag}-{run:08x}");
+    let mut keep = MAX_NAME.saturating_sub(suffix.len()).min(base.len());
     while !base.is_char_boundary(keep) {
         keep -= 1;
     }
     format!("{}{suffix}", &base[..keep])
 }
 
-fn unique_suffix() -> u32 {
+/// This process's run id: random, fixed for the life of the process.
+pub fn run_id() -> u32 {
     use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    h.finish() as u32
+    static RUN: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *RUN.get_or_init(|| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.finish() as u32
+    })
 }
 
 #[cfg(test)]
@@ -275,8 +333,15 @@ mod tests {
         let name = derived_name(&long, "tmp");
         assert!(name.len() <= 63, "{name}");
         assert!(name.contains("-oe-tmp-"));
-        assert_ne!(derived_name("acme", "tmp"), derived_name("acme", "tmp"));
+        assert_ne!(derived_name_of("acme", "tmp", 1), derived_name_of("acme", "tmp", 2));
         assert!(derived_name("acme", "old").starts_with("acme-oe-old-"));
+        let tmp = derived_name("acme", "tmp");
+        let parsed = Derived::parse(&tmp).unwrap();
+        assert_eq!((parsed.base, parsed.tag, parsed.run), ("acme", "tmp", run_id()));
+        assert!(!parsed.maybe_cut());
+        assert_eq!(derived_name_of("acme", "old", parsed.run), derived_name("acme", "old"));
+        let cut = Derived::parse(&name).unwrap();
+        assert!(cut.maybe_cut() && long.starts_with(cut.base));
         assert!(is_derived(&derived_name("acme", "tmp")));
         assert!(is_derived(&name));
         for user_name in

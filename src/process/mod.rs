@@ -7,9 +7,11 @@
 //! [`interrupt`], so a signal received by `oe` stops all of them (and so unblocks the threads
 //! that pump their pipes) before the jobs clean up.
 //!
-//! Programs are started with an argument vector, never through a shell.
+//! Programs are started with an argument vector, never through a shell. [`owner`] tells
+//! whether the process that left a file behind is still running.
 
 pub mod child;
 pub mod interrupt;
+pub mod owner;
 
 pub use child::{ChildReader, ChildWriter, Error, Tool};

@@ -2,6 +2,7 @@
 //! installed server binaries (see `cluster`), one module per subcommand.
 
 mod archive;
+mod clean;
 mod cluster;
 mod config;
 mod daemon;
