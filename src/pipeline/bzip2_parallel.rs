@@ -17,6 +17,9 @@
 //! A magic can occur by chance inside compressed data. A segment that fails to decode is
 //! merged with the segments that follow it, up to the largest block a stream's level allows,
 //! before it is declared corrupt; a segment that decodes, CRC and all, proves its start real.
+//! That recovery is linear in the block however many false magics it holds: segments are
+//! merged in rounds that double the merged length, one pass finds where the block ends, it is
+//! decoded once, and segments merged past its end are handed out next.
 //! An end-of-stream candidate followed by something other than the end of the input or another
 //! `BZh` header is likewise treated as possibly false, and is trailing garbage only if the
 //! block before it decodes.
