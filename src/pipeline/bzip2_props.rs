@@ -359,15 +359,14 @@ proptest! {
     }
 }
 
-/// Small single-stream files: text with runs, from our encoder and from libbzip2.
+/// Small single-stream files: text with a run and random bytes, from our encoder (level 9)
+/// and from libbzip2 (level 1).
 fn small_files() -> Vec<(String, Vec<u8>, Vec<u8>, u8)> {
-    let mut data = text(2_500, 1);
+    let mut data = text(700, 1);
     data.extend([b'x'; 300]);
-    data.extend(random_bytes(200, 2));
+    data.extend(random_bytes(60, 2));
     let mut files = vec![("ours".to_string(), data.clone(), compress(&data).unwrap(), 9)];
-    for level in [1, 9] {
-        files.push((format!("bzip2 -{level}"), data.clone(), libbzip2_compress(&data, level), 9));
-    }
+    files.push(("bzip2 -1".to_string(), data.clone(), libbzip2_compress(&data, 1), 1));
     files
 }
 
