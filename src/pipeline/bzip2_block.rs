@@ -13,15 +13,19 @@
 //!   next entry in its high 24 bits and that entry's byte in its low 8 (libbzip2's "fast"
 //!   mode), built both forwards and backwards (`link`);
 //! - the walk of the links, forwards from the start and backwards from the end at the same
-//!   time: it is one cache miss after another, and two walks wait for two at once (`walk`);
+//!   time: it is one cache miss after another, and two walks wait for two at once (`walk`;
+//!   links no encoder writes, where the two walks do not meet, are walked again forwards
+//!   only, as libbzip2 walks them);
 //! - the undoing of the initial run-length encoding, finding runs 6 bytes at a time
 //!   (`expand_runs`), and the CRC, 8 bytes at a time ([`crc`]).
+//!
+//! [`BlockDecoder::block_end`] runs only the first two stages, to find where a block ends.
 //!
 //! What it must not do: hand out bytes whose CRC does not match the stored one; accept a block
 //! that does not end exactly at the end it is given; index out of bounds, loop forever or
 //! allocate without bound on corrupt input (every count read from the input is checked
 //! against the block size the stream's level allows before it is used). It accepts exactly
-//! the blocks libbzip2 accepts, except randomised blocks (written only by bzip2 0.9.0 and
+//! the blocks libbzip2 accepts, with the bytes it gives, except randomised blocks (written only by bzip2 0.9.0 and
 //! older), which it refuses with [`BlockError::Randomised`] so the caller can decode them
 //! another way. Pure: no I/O, no threads, no `unsafe`.
 
@@ -269,12 +273,66 @@ impl BlockDecoder {
         end: u64,
         level: u8,
     ) -> Result<Block, BlockError> {
+        let (header, len, counts, position) = self.symbols(bytes, start, end, level)?;
+        if position < end {
+            return Err(BlockError::EndsEarly);
+        }
+        if header.orig_ptr >= len {
+            return Err(BlockError::Invalid("origin pointer beyond the block"));
+        }
+        let (forward, backward) = (&mut self.forward[..len], &mut self.backward[..len]);
+        let bytes = &mut self.bytes[..len];
+        link(bytes, forward, backward, &counts);
+        if !walk(forward, backward, header.orig_ptr, bytes) {
+            walk_forwards(forward, header.orig_ptr, bytes);
+        }
+        let data = expand_runs(bytes)?;
+        let computed = crc(&data);
+        if computed != header.stored_crc {
+            return Err(BlockError::Crc { stored: header.stored_crc, computed });
+        }
+        Ok(Block { data, crc: computed })
+    }
+
+    /// Where the block that starts at bit `start` ends: the bit after its end-of-block
+    /// symbol, if that is at `limit` at most; else [`BlockError::Truncated`]. One pass over
+    /// its header and coded symbols, without the inverse transform or the CRC (so a block
+    /// it finds may still fail [`BlockDecoder::decode`]).
+    pub fn block_end(
+        &mut self,
+        bytes: &[u8],
+        start: u64,
+        limit: u64,
+        level: u8,
+    ) -> Result<u64, BlockError> {
+        self.symbols(bytes, start, limit, level).map(|(.., position)| position)
+    }
+
+    /// Reads the header and the coded symbols of the block at bit `start`, which must end by
+    /// bit `end`: the header, the length and byte counts of the transformed block, and the
+    /// bit after the end-of-block symbol.
+    ///
+    /// Past `end` the reader sees zeros, so invalid data found there, or so near it that a
+    /// code may reach past it, is [`BlockError::Truncated`]: more bits might make it valid.
+    fn symbols(
+        &mut self,
+        bytes: &[u8],
+        start: u64,
+        end: u64,
+        level: u8,
+    ) -> Result<(Header, usize, [u32; 256], u64), BlockError> {
         if !(1..=9).contains(&level) {
             return Err(BlockError::Level(level));
         }
         let max_len = usize::from(level) * 100_000;
         let mut reader = BitReader::new(bytes, start);
-        let header = read_header(&mut reader, max_len)?;
+        let cut = |reader: &BitReader, error| match error {
+            BlockError::Invalid(_) if reader.position() + u64::from(MAX_CODE_LEN) > end => {
+                BlockError::Truncated
+            }
+            error => error,
+        };
+        let header = read_header(&mut reader, max_len, end).map_err(|e| cut(&reader, e))?;
         if reader.position() > end {
             return Err(BlockError::Truncated);
         }
@@ -283,30 +341,18 @@ impl BlockDecoder {
             self.forward.resize(max_len, 0);
             self.backward.resize(max_len, 0);
         }
-        let (len, counts) = decode_symbols(&mut reader, &header, &mut self.bytes[..max_len], end)?;
-        match reader.position() {
-            position if position > end => return Err(BlockError::Truncated),
-            position if position < end => return Err(BlockError::EndsEarly),
-            _ => {}
+        let (len, counts) = decode_symbols(&mut reader, &header, &mut self.bytes[..max_len], end)
+            .map_err(|e| cut(&reader, e))?;
+        let position = reader.position();
+        if position > end {
+            return Err(BlockError::Truncated);
         }
-        if header.orig_ptr >= len {
-            return Err(BlockError::Invalid("origin pointer beyond the block"));
-        }
-        let (forward, backward) = (&mut self.forward[..len], &mut self.backward[..len]);
-        let bytes = &mut self.bytes[..len];
-        link(bytes, forward, backward, &counts);
-        walk(forward, backward, header.orig_ptr, bytes);
-        let data = expand_runs(bytes)?;
-        let computed = crc(&data);
-        if computed != header.stored_crc {
-            return Err(BlockError::Crc { stored: header.stored_crc, computed });
-        }
-        Ok(Block { data, crc: computed })
+        Ok((header, len, counts, position))
     }
 }
 
 #[inline(never)]
-fn read_header(reader: &mut BitReader, max_len: usize) -> Result<Header, BlockError> {
+fn read_header(reader: &mut BitReader, max_len: usize, end: u64) -> Result<Header, BlockError> {
     let magic = (u64::from(reader.bits(24)) << 24) | u64::from(reader.bits(24));
     if magic != BLOCK_MAGIC {
         return Err(BlockError::NoMagic);
@@ -345,6 +391,10 @@ fn read_header(reader: &mut BitReader, max_len: usize) -> Result<Header, BlockEr
     let mut order: [u8; 6] = [0, 1, 2, 3, 4, 5];
     let mut selectors = Vec::with_capacity(selector_count.min(MAX_SELECTORS));
     for _ in 0..selector_count {
+        // Past the end the reader sees zeros, each a selector: stop there, not 32 767 later.
+        if reader.position() > end {
+            return Err(BlockError::Truncated);
+        }
         let mut index = 0;
         while reader.bit() {
             index += 1;
@@ -536,8 +586,13 @@ fn link(bytes: &[u8], forward: &mut [u32], backward: &mut [u32], counts: &[u32; 
 /// Walks the links from `orig_ptr` into `out`, as long as the links: forwards from the start
 /// and backwards from the end at the same time, so that two cache misses are waited for at
 /// once (each walk is one load after another, each at an unpredictable place).
+///
+/// Both walks give the bytes of libbzip2's forward walk only if `len` steps forwards lead
+/// back to `orig_ptr`, as they do in every block an encoder wrote (whose links form one cycle,
+/// or cycles of a length that divides `len`). Returns whether they do, by checking that the
+/// two walks meet; if not (a crafted block), [`walk_forwards`] must redo it.
 #[inline(never)]
-fn walk(forward: &[u32], backward: &[u32], orig_ptr: usize, out: &mut [u8]) {
+fn walk(forward: &[u32], backward: &[u32], orig_ptr: usize, out: &mut [u8]) -> bool {
     // Entry `orig_ptr` holds the original text: its forward link leads to the first byte,
     // its own byte is the last.
     let (mut ahead, mut behind) = (orig_ptr, orig_ptr);
@@ -551,6 +606,20 @@ fn walk(forward: &[u32], backward: &[u32], orig_ptr: usize, out: &mut [u8]) {
     }
     if front.len() > end.len() {
         front[end.len()] = forward[ahead] as u8;
+        // `len` is odd: one more step backwards reaches where the forward walk is.
+        behind = (backward[behind] >> 8) as usize;
+    }
+    ahead == behind
+}
+
+/// Walks the links forwards only from `orig_ptr`, `out.len()` steps, as libbzip2 does.
+#[cold]
+fn walk_forwards(forward: &[u32], orig_ptr: usize, out: &mut [u8]) {
+    let mut at = orig_ptr;
+    for byte in out {
+        let next = forward[at];
+        *byte = next as u8;
+        at = (next >> 8) as usize;
     }
 }
 
@@ -600,35 +669,12 @@ fn find_run(bytes: &[u8], mut from: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::bzip2_samples::{
+        XorShift, block_of_symbols, blocks, decode_blocks, libbzip2_decompress, random_bytes,
+    };
     use super::*;
     use std::io::{Read, Write};
     use std::iter;
-
-    const END_MAGIC: u64 = 0x1772_4538_5090;
-
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn new(seed: u64) -> Self {
-            XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-        }
-
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
-    fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-        let mut rng = XorShift::new(seed);
-        (0..len).map(|_| rng.next() as u8).collect()
-    }
 
     /// Rows of an SQL dump, with runs of one byte and a skewed spread of all byte values
     /// (whose rare bytes get Huffman codes longer than the lookup table).
@@ -670,42 +716,9 @@ mod tests {
         encoder.finish().unwrap()
     }
 
-    fn bit(data: &[u8], at: u64) -> u64 {
-        u64::from((data[(at / 8) as usize] >> (7 - at % 8)) & 1)
-    }
-
-    /// Bit ranges of the blocks of a single-stream file (from each block magic to the next
-    /// magic), found one bit at a time, and the stored stream CRC.
-    fn blocks(compressed: &[u8]) -> (Vec<(u64, u64)>, u32) {
-        let mut starts = Vec::new();
-        let mut window = 0u64;
-        for at in 32..compressed.len() as u64 * 8 {
-            window = ((window << 1) | bit(compressed, at)) & ((1 << 48) - 1);
-            if window == BLOCK_MAGIC || window == END_MAGIC {
-                starts.push(at - 47);
-                if window == END_MAGIC {
-                    let crc = (at + 1..at + 33).fold(0, |crc, at| (crc << 1) | bit(compressed, at));
-                    let ranges = starts.windows(2).map(|pair| (pair[0], pair[1])).collect();
-                    return (ranges, crc as u32);
-                }
-            }
-        }
-        panic!("no end-of-stream magic");
-    }
-
     /// Decodes every block of `compressed` with [`BlockDecoder`], checking the stream CRC.
     fn decode_file(compressed: &[u8], level: u8) -> Vec<u8> {
-        let mut decoder = BlockDecoder::new();
-        let (ranges, stored_crc) = blocks(compressed);
-        let mut out = Vec::new();
-        let mut stream_crc = 0u32;
-        for (start, end) in ranges {
-            let block = decoder.decode(compressed, start, end, level).unwrap();
-            stream_crc = stream_crc.rotate_left(1) ^ block.crc;
-            out.extend(block.data);
-        }
-        assert_eq!(stream_crc, stored_crc);
-        out
+        decode_blocks(compressed, level).unwrap()
     }
 
     fn decode_with_crate(compressed: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -917,6 +930,16 @@ mod tests {
         }
         assert!(mutations > 3000, "{mutations} mutations");
         assert!(decoded < mutations / 100, "{decoded} of {mutations} mutations decoded");
+    }
+
+    /// Links that do not form one cycle (no encoder writes them): walking forwards and
+    /// backwards at once gave other bytes than libbzip2's forward walk.
+    #[test]
+    fn a_block_whose_links_are_not_one_cycle_decodes_as_libbzip2_does() {
+        let symbols: Vec<u8> = (0..600u32).map(|i| 2 + (i * 7 % 11) as u8).collect();
+        let (stream, data) = block_of_symbols(&symbols);
+        let theirs = libbzip2_decompress(&stream).expect("libbzip2 decodes the block");
+        assert!(theirs == data, "libbzip2 reads other bytes");
     }
 
     #[test]
