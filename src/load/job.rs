@@ -215,16 +215,24 @@ async fn swap(
     Ok(Some(files))
 }
 
-/// The result of a blocking step, or `Interrupted` as soon as a signal arrives: the step may
-/// be blocked reading a pipe that stays silent, and cleaning up must not wait for it.
+/// The result of a blocking step, or `Interrupted` once a signal arrived. The signal stopped
+/// the step's children, so it normally returns at once and its guards (a staged filestore, a
+/// spooled dump) clean up: that is waited for, a bounded time, since the step may instead be
+/// blocked reading a pipe that stays silent, and cleaning up must not wait for it.
 async fn until_interrupted<T>(
-    job: tokio::task::JoinHandle<Result<T, Error>>,
+    mut job: tokio::task::JoinHandle<Result<T, Error>>,
     input: &Path,
 ) -> Result<T, Error> {
     tokio::select! {
-        joined = job => joined.unwrap_or_else(|e| {
+        joined = &mut job => joined.unwrap_or_else(|e| {
             Err(Error::Open { input: input_name(input), source: io::Error::other(e) })
         }),
-        signal = interrupt::raised() => Err(Error::Interrupted(signal)),
+        signal = interrupt::raised() => {
+            let _ = tokio::time::timeout(STEP_CLEAN_UP, job).await;
+            Err(Error::Interrupted(signal))
+        }
     }
 }
+
+/// How long an interrupted step gets to return and clean up after itself.
+const STEP_CLEAN_UP: std::time::Duration = std::time::Duration::from_secs(10);

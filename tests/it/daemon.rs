@@ -447,7 +447,7 @@ fn a_mirror_job_snapshots_the_configured_directories() {
         "",
         &format!(
             "mirror:\n  repository: '{}'\n  dirs:\n    '{}': {{exclude: ['*.tmp']}}\n\
-             jobs:\n  files:\n    schedule: '30 3 * * *'\n    mirror: {{retention: {{last: 1}}}}\n\
+             jobs:\n  files:\n    schedule: '30 3 * * *'\n    mirror: {{retention: {{within: 0s, last: 1}}}}\n\
              notify:\n  on_success: {{command: [tee, '{}']}}\n",
             repo.display(),
             data.display(),
