@@ -5,7 +5,8 @@
 //! refuse an existing target without `--force`; create a temporary database beside the target
 //! the way Odoo creates databases; stream the dump into it (`feed`: psql in one transaction
 //! stopping at the first error, or pg_restore stopping at the first error) while an archive's
-//! filestore is extracted into a temporary directory beside its target (`archive`); run the
+//! filestore is extracted into a temporary directory beside its target (`archive`); when asked,
+//! compare the rows of every table with those the archive's manifest recorded; run the
 //! finishing SQL (copy, neutralization) on the temporary database; then swap filestore and
 //! database into place (`job`). Any failure, including a signal, removes the temporary
 //! database and directory and leaves an existing target untouched.
@@ -17,4 +18,4 @@ mod job;
 mod restore;
 
 pub use error::Error;
-pub use job::{Finishing, LoadRequest, LoadSummary, load_db};
+pub use job::{Finishing, LoadRequest, LoadSummary, RowsChecked, load_db};
