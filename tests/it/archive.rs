@@ -458,9 +458,12 @@ fn odoo_db_with_odd_names(env: &TestEnv, prefix: &str) -> String {
     db
 }
 
-/// Scratch databases and filestores of restore tests.
-fn scratch_left(env: &TestEnv) -> Vec<String> {
-    let dbs = cluster().databases().into_iter().filter(|d| d.contains("-oe-rtest-"));
+/// Scratch databases of restores of archives whose names start with `db` or `odoo18_ref`
+/// (the scratch database is named after the archive), and scratch filestores of `env`.
+fn scratch_left(env: &TestEnv, db: &str) -> Vec<String> {
+    let dbs = cluster().databases().into_iter().filter(|d| {
+        d.contains("-oe-rtest-") && (d.starts_with(db) || d.starts_with("odoo18_ref-"))
+    });
     let dirs = std::fs::read_dir(env.path("odoo-data/filestore"))
         .map(|entries| {
             entries
@@ -476,16 +479,16 @@ fn scratch_left(env: &TestEnv) -> Vec<String> {
 fn verify_restore_compares_every_table_and_names_the_one_that_lost_rows() {
     let env = TestEnv::new();
     let db = odoo_db_with_odd_names(&env, "arch_vrest");
-    let good = env.path("good.zip");
+    let good = env.path(&format!("{db}_good.zip"));
     env.run(&["save", "odoo", &db, good.to_str().unwrap()]).success();
     let tables = table_rows(&db).values().map(|t| t.len()).sum::<usize>();
     env.run(&["verify", good.to_str().unwrap(), "--restore"])
         .success()
         .stdout_has(&format!("in {tables} tables, as recorded"));
-    assert!(scratch_left(&env).is_empty(), "{:?}", scratch_left(&env));
+    assert!(scratch_left(&env, &db).is_empty(), "{:?}", scratch_left(&env, &db));
 
     // Rows gone from the dump, which still loads: the restore names the table.
-    let lost = env.path("lost.zip");
+    let lost = env.path(&format!("{db}_lost.zip"));
     crate::support::drop_copy_rows(&good, &lost, "\"Odd Schema\".\"Mixed Case\"", 3);
     let run = env.run(&["verify", lost.to_str().unwrap(), "--restore", "odoo"]).failure(1);
     assert!(
@@ -494,7 +497,7 @@ fn verify_restore_compares_every_table_and_names_the_one_that_lost_rows() {
         "{}",
         run.stderr
     );
-    assert!(scratch_left(&env).is_empty(), "{:?}", scratch_left(&env));
+    assert!(scratch_left(&env, &db).is_empty(), "{:?}", scratch_left(&env, &db));
     // Without --restore the archive itself looks whole.
     env.run(&["verify", lost.to_str().unwrap()]).success();
 
@@ -503,7 +506,7 @@ fn verify_restore_compares_every_table_and_names_the_one_that_lost_rows() {
         .success()
         .stdout_has("no row counts recorded in the archive")
         .stdout_has("res_partner");
-    assert!(scratch_left(&env).is_empty(), "{:?}", scratch_left(&env));
+    assert!(scratch_left(&env, &db).is_empty(), "{:?}", scratch_left(&env, &db));
     env.run(&["verify", "odoo", &db, "--restore"])
         .failure(2)
         .stderr_has("--restore takes an archive");
