@@ -511,3 +511,30 @@ fn verify_restore_compares_every_table_and_names_the_one_that_lost_rows() {
         .failure(2)
         .stderr_has("--restore takes an archive");
 }
+
+#[test]
+fn sigterm_during_verify_restore_drops_the_scratch_database_and_filestore() {
+    let env = TestEnv::new();
+    let db = load_fixture(&env, "arch_vterm");
+    let archive = env.path(&format!("{db}.zip"));
+    env.run(&["save", "odoo", &db, archive.to_str().unwrap()]).success();
+    // psql loads the dump, then hangs as a slow server would: the load is under way.
+    let bindir = fake_bindir(&env, "psql", "\"$REAL/psql\" \"$@\"\nsleep 9873");
+    crate::support::config_with(&env, &format!(", bindir: '{}'", bindir.display()));
+    let mut child = env.oe();
+    child.args(["verify", archive.to_str().unwrap(), "--restore"]);
+    let mut child = child.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while crate::support::processes_with("9873").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the restore never reached psql");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!scratch_left(&env, &db).is_empty(), "no scratch database or filestore to clean");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{stderr}");
+    assert!(scratch_left(&env, &db).is_empty(), "{:?}", scratch_left(&env, &db));
+    assert!(crate::support::processes_with("9873").is_empty());
+}

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::cluster::cluster;
-use crate::support::{config_with, fake_bindir, leftovers, partial_files};
+use crate::support::{config_with, fake_bindir, leftovers, partial_files, processes_with};
 use crate::testenv::TestEnv;
 
 const FIXTURE_ZIP: &str =
@@ -101,18 +101,6 @@ fn ran_two_hours_ago(env: &TestEnv, job: &str) {
     }}}});
     std::fs::create_dir_all(state_file(env).parent().unwrap()).unwrap();
     std::fs::write(state_file(env), state.to_string()).unwrap();
-}
-
-/// Processes whose command line contains `needle` (as one argument).
-fn processes_with(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        if cmdline.split(|b| *b == 0).any(|arg| arg == needle.as_bytes()) {
-            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
-        }
-    }
-    found
 }
 
 /// An HTTP server on 127.0.0.1 answering 200 to everything: each request (its request line,

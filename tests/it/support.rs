@@ -99,3 +99,15 @@ os.replace(out + ".new", out)
         .expect("python3 is needed: contrib/test.sh installs it");
     assert!(run.status.success(), "python: {}", String::from_utf8_lossy(&run.stderr));
 }
+
+/// Processes whose command line contains `needle` (as one argument).
+pub fn processes_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if cmdline.split(|b| *b == 0).any(|arg| arg == needle.as_bytes()) {
+            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    found
+}
