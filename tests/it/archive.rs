@@ -523,7 +523,7 @@ fn sigterm_during_verify_restore_drops_the_scratch_database_and_filestore() {
     crate::support::config_with(&env, &format!(", bindir: '{}'", bindir.display()));
     let mut child = env.oe();
     child.args(["verify", archive.to_str().unwrap(), "--restore"]);
-    let mut child = child.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = child.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while crate::support::processes_with("9873").is_empty() {
         assert!(std::time::Instant::now() < deadline, "the restore never reached psql");
