@@ -19,7 +19,7 @@ use crate::mirror::tree::Kind;
 use crate::neutralize::NeutralizeSummary;
 use crate::odoo::neutralize::Plan;
 use crate::save::SaveSummary;
-use crate::verify::Report;
+use crate::verify::{Report, RestoreReport};
 
 /// How results are shown.
 #[derive(Debug, Clone, Copy)]
@@ -159,6 +159,23 @@ impl Printer {
             }
         }
         Ok(())
+    }
+
+    pub fn restored(&self, r: &RestoreReport) -> io::Result<()> {
+        if self.json {
+            return self.json_line(r);
+        }
+        if self.quiet {
+            return Ok(());
+        }
+        let mut out = io::stdout().lock();
+        writeln!(
+            out,
+            "{}: restored into a scratch database, checked, dropped",
+            r.archive.display()
+        )?;
+        writeln!(out, "  rows: {}", r.rows_line())?;
+        writeln!(out, "  filestore: {}", r.files_line())
     }
 
     pub fn loaded(&self, s: &LoadSummary) -> io::Result<()> {

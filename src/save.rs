@@ -2,8 +2,8 @@
 //! Odoo's database manager restores, written far faster than Odoo writes it.
 //!
 //! `dump.sql` streams from `pg_dump --no-owner` straight into the zip entry (no temporary
-//! dump), then `manifest.json` with Odoo's keys in Odoo's order, then the filestore files read
-//! in place. Entries are compressed on every core; those that do not compress are stored.
+//! dump), then `manifest.json` with Odoo's keys in Odoo's order (and, in its `oe` key, the rows
+//! of every table, counted as the dump streamed past), then the filestore files read in place. Entries are compressed on every core; those that do not compress are stored.
 //! The archive is written to `<file>.<pid>.partial`, fsynced, and renamed into place only
 //! after pg_dump exited 0 and every entry was written.
 
@@ -24,6 +24,7 @@ use crate::pg::odoo::OdooDb;
 use crate::pg::tools::DumpKind;
 use crate::pg::{self, ConnParams, Server, Tools};
 use crate::pipeline::meter::Meter;
+use crate::pipeline::sql::CountRows;
 use crate::process::interrupt;
 
 /// How many missing attachment names a warning or error quotes.
@@ -126,11 +127,12 @@ pub async fn save(request: SaveRequest) -> Result<SaveSummary, Error> {
         version: env!("CARGO_PKG_VERSION").into(),
         filestore_files: filestore.files.len() as u64,
         filestore_bytes: filestore.files.iter().map(|f| f.size).sum(),
+        rows: None,
     });
     let job = {
         let (database, output) = (database.clone(), output.clone());
         tokio::task::spawn_blocking(move || {
-            write_archive(&tools, &database, &manifest, &filestore, &output, threads, progress)
+            write_archive(&tools, &database, manifest, &filestore, &output, threads, progress)
         })
     };
     let written = job
@@ -172,11 +174,12 @@ struct Written {
     written_bytes: u64,
 }
 
-/// The data step: pg_dump → `dump.sql`, the manifest, the filestore → the archive.
+/// The data step: pg_dump → `dump.sql`, the manifest (with the rows counted in the dump),
+/// the filestore → the archive.
 fn write_archive(
     tools: &Tools,
     db: &str,
-    manifest: &Manifest,
+    mut manifest: Manifest,
     filestore: &Listing,
     path: &Path,
     threads: usize,
@@ -190,7 +193,9 @@ fn write_archive(
     let mut zip = ZipWriter::new(Meter::new(output, ProgressBar::hidden()), threads);
     let now = SystemTime::now();
     let mut pg_dump = tools.dump(db, DumpKind::PlainSql)?;
-    let streamed = zip.add_stream(DUMP_ENTRY, &mut Meter::new(&mut pg_dump, progress.clone()), now);
+    let mut dump = CountRows::new(Meter::new(&mut pg_dump, progress.clone()));
+    let streamed = zip.add_stream(DUMP_ENTRY, &mut dump, now);
+    let rows = dump.finish();
     // pg_dump's verdict first: a dump cut short must never become an archive.
     let closed = pg_dump.close();
     if let Some(signal) = interrupt::signal() {
@@ -198,6 +203,9 @@ fn write_archive(
     }
     closed.map_err(pg::Error::from)?;
     let dump_bytes = streamed.map_err(write_error)?;
+    if let Some(oe) = manifest.oe.as_mut() {
+        oe.rows = Some(rows);
+    }
     zip.add_bytes(MANIFEST_ENTRY, &manifest.to_json(), now).map_err(write_error)?;
     let mut file_bytes = 0;
     let names = filestore.files.iter().map(|f| FILESTORE_PREFIX.len() + f.relative.len()).sum();

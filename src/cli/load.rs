@@ -87,6 +87,7 @@ pub(super) async fn load_archive(
         database,
         input,
         force: options.force,
+        check_rows: false,
         finishing: Finishing {
             odoo: true,
             copy: options.copy || staging,

@@ -41,6 +41,7 @@ pub async fn run(global: &Global, args: LoadDbArgs, settings: Settings) -> anyho
         input: args.input,
         filestore: None,
         force: args.force,
+        check_rows: false,
         finishing: Finishing::default(),
         jobs: args.jobs.get(),
         threads: threads(),

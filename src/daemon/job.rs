@@ -4,10 +4,11 @@
 //!
 //! - `backup`: `backup` of each database into the backup directory, with retention;
 //! - `restore_test`: the newest backup of each database loaded into a scratch database and
-//!   filestore (made a neutralized copy, so no Odoo ever runs its crons or mail), its filestore
-//!   verified against its attachments, the rows of Odoo's core tables counted and compared with
-//!   the source database when it exists, then everything dropped (the scratch name is locked
-//!   meanwhile, so `oe clean` leaves it alone);
+//!   filestore (made a neutralized copy, so no Odoo ever runs its crons or mail), the rows of
+//!   every table compared with those its manifest recorded (archives without counts: Odoo's
+//!   core tables must have rows, compared with the source database when it exists), its
+//!   filestore verified against its attachments, then everything dropped (`verify`; the scratch name is locked meanwhile, so `oe clean`
+//!   leaves it alone);
 //! - `mirror`: `oe mirror run` over the configured directories, then `forget` and `prune`
 //!   when the job has retention rules.
 //!
@@ -26,17 +27,11 @@ use crate::backup::{self, BackupRequest};
 use crate::config::Settings;
 use crate::config::daemon::{Action, Databases, DatabasesFile, MirrorJobFile};
 use crate::config::settings::{DEFAULT_SERVICE, DaemonSettings, Job, Service};
-use crate::load::{Finishing, LoadRequest, load_db};
 use crate::mirror::{self, repo::LockMode, repo::Repository};
-use crate::odoo::layout::filestore_dir;
-use crate::pg::odoo::OdooDb;
 use crate::pg::server::derived_name;
 use crate::pg::{ConnParams, Server, lock_database};
 use crate::process::interrupt;
-
-/// Odoo's tables a restore test counts: every real database has rows in each.
-const CORE_TABLES: &[&str] =
-    &["res_company", "res_users", "res_partner", "ir_module_module", "ir_model", "ir_ui_view"];
+use crate::verify::{RestoreRequest, restore_archive};
 
 /// What every job of a daemon shares.
 pub struct Context {
@@ -193,28 +188,27 @@ async fn backup_one(
 
 async fn restore_test_one(
     ctx: Arc<Context>,
-    job: String,
+    _job: String,
     service: Service,
     database: String,
 ) -> anyhow::Result<Done> {
     let backup_dir = ctx.settings.file.backup_dir.clone().context("no backup_dir")?;
     let newest = backup::newest(&backup_dir, &database)?;
-    let conn = ConnParams::from_env(&service.postgres);
-    let scratch = derived_name(&database, "rtest");
-    // Held until the scratch copy is gone: `oe clean` leaves it alone meanwhile.
-    let _lock = lock_database(&conn, &scratch, ctx.daemon.lock_wait, &holder(&job)).await?;
-    let filestore = filestore_dir(&service.data_dir, &scratch);
-    let tested = restore_test(&ctx, &conn, &service, &database, &newest, &scratch).await;
-    // Whatever happened, nothing of the scratch copy stays.
-    let server = Server::connect(&conn).await?;
-    server.drop(&scratch).await?;
-    match std::fs::remove_dir_all(&filestore) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).context(format!("removing {}", filestore.display())),
-    }
-    let (bytes, detail) = tested.with_context(|| format!("restoring {}", newest.display()))?;
-    Ok((bytes, format!("{}: {detail}", newest.display())))
+    let request = RestoreRequest {
+        conn: ConnParams::from_env(&service.postgres),
+        data_dir: service.data_dir.clone(),
+        addons_path: service.addons_path.clone(),
+        archive: newest.clone(),
+        scratch: derived_name(&database, "rtest"),
+        source: Some(database),
+        threads: ctx.threads,
+    };
+    let restored = restore_archive(request)
+        .await
+        .with_context(|| format!("restoring {}", newest.display()))?;
+    let detail =
+        format!("{}: {}; rows: {}", newest.display(), restored.files_line(), restored.rows_line());
+    Ok((Some(restored.read_bytes), detail))
 }
 
 /// Removes what killed runs left on the servers and in the directories of the services the
@@ -256,87 +250,6 @@ pub async fn clean_leftovers(settings: &Settings, daemon: &DaemonSettings) {
             Err(e) => tracing::error!("service {name}: cleaning leftovers of killed runs: {e:#}"),
         }
     }
-}
-
-async fn restore_test(
-    ctx: &Context,
-    conn: &ConnParams,
-    service: &Service,
-    source: &str,
-    backup_file: &std::path::Path,
-    scratch: &str,
-) -> anyhow::Result<Done> {
-    let request = LoadRequest {
-        conn: conn.clone(),
-        database: scratch.to_owned(),
-        input: backup_file.to_path_buf(),
-        filestore: Some(filestore_dir(&service.data_dir, scratch)),
-        force: false,
-        finishing: Finishing {
-            odoo: true,
-            copy: true,
-            neutralize: true,
-            addons_path: service.addons_path.clone(),
-        },
-        jobs: 1,
-        threads: ctx.threads,
-        progress: ProgressBar::hidden(),
-    };
-    let loaded = load_db(request).await?;
-    let mut report = crate::verify::verify_database(conn, &service.data_dir, scratch).await?;
-    // Files the source's filestore lacks too were already missing when the backup was made
-    // (`backup` warned then): a gap of the source, not a defect of the backup.
-    let source_store = filestore_dir(&service.data_dir, source);
-    let (gaps, lost): (Vec<String>, Vec<String>) =
-        report.missing.drain(..).partition(|name| !source_store.join(name).exists());
-    report.missing = lost;
-    report.check()?;
-    let restored = OdooDb::connect(conn, scratch).await?.row_counts(CORE_TABLES).await?;
-    let server = Server::connect(conn).await?;
-    let original = if server.exists(source).await? {
-        Some(OdooDb::connect(conn, source).await?.row_counts(CORE_TABLES).await?)
-    } else {
-        None
-    };
-    let counts = compare_rows(&restored, original.as_deref())
-        .map_err(|problems| anyhow::anyhow!("the restored database is not whole: {problems}"))?;
-    Ok((
-        Some(loaded.read_bytes),
-        format!(
-            "{} attachment files verified{}; rows: {}",
-            report.checked,
-            match gaps.len() {
-                0 => String::new(),
-                n => format!(" ({n} missing from the source's filestore as well)"),
-            },
-            counts
-        ),
-    ))
-}
-
-type RowCounts = [(String, Option<i64>)];
-
-/// The row counts of the core tables of a restored database, against those of its source
-/// when it exists (same tables, same order): a line of counts, or the problems. With the
-/// source at hand, a table it lacks too is no problem and only emptiness where the source has
-/// rows counts (the source moved on since the backup); without it, every table must be there
-/// and have rows. Pure.
-fn compare_rows(restored: &RowCounts, source: Option<&RowCounts>) -> Result<String, String> {
-    let mut problems = Vec::new();
-    let mut counts = Vec::new();
-    for (i, (table, rows)) in restored.iter().enumerate() {
-        match (rows, source.map(|s| s[i].1)) {
-            (_, Some(None)) => {}
-            (None, _) => problems.push(format!("table {table} is missing")),
-            (Some(0), Some(Some(n))) if n > 0 => {
-                problems.push(format!("table {table} is empty (the source has {n} rows)"))
-            }
-            (Some(0), None) => problems.push(format!("table {table} is empty")),
-            (Some(n), Some(Some(s))) => counts.push(format!("{table} {n} (source {s})")),
-            (Some(n), None) => counts.push(format!("{table} {n}")),
-        }
-    }
-    if problems.is_empty() { Ok(counts.join(", ")) } else { Err(problems.join("; ")) }
 }
 
 async fn mirror(ctx: &Arc<Context>, job: &Job, spec: &MirrorJobFile) -> anyhow::Result<Vec<Item>> {
@@ -392,34 +305,4 @@ fn mirror_blocking(ctx: &Context, job: &Job, spec: &MirrorJobFile) -> anyhow::Re
         repo.prune(&prune)?;
     }
     Ok(items)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::compare_rows;
-
-    fn counts(rows: &[(&str, Option<i64>)]) -> Vec<(String, Option<i64>)> {
-        rows.iter().map(|(t, n)| (t.to_string(), *n)).collect()
-    }
-
-    #[test]
-    fn restored_rows_are_judged_against_the_source() {
-        let source =
-            counts(&[("res_partner", Some(40)), ("ir_model", None), ("res_users", Some(3))]);
-        let good = counts(&[("res_partner", Some(38)), ("ir_model", None), ("res_users", Some(3))]);
-        assert_eq!(
-            compare_rows(&good, Some(&source)).unwrap(),
-            "res_partner 38 (source 40), res_users 3 (source 3)"
-        );
-        let emptied = counts(&[("res_partner", Some(0)), ("ir_model", None), ("res_users", None)]);
-        assert_eq!(
-            compare_rows(&emptied, Some(&source)).unwrap_err(),
-            "table res_partner is empty (the source has 40 rows); table res_users is missing"
-        );
-        // Without a source, every core table must be there with rows.
-        assert_eq!(compare_rows(&good, None).unwrap_err(), "table ir_model is missing");
-        let whole = counts(&[("res_partner", Some(1))]);
-        assert_eq!(compare_rows(&whole, None).unwrap(), "res_partner 1");
-        assert!(compare_rows(&counts(&[("res_partner", Some(0))]), None).is_err());
-    }
 }

@@ -43,6 +43,11 @@ pub enum Error {
     Filestore { path: std::path::PathBuf, source: io::Error },
     #[error("spooling {input} for pg_restore --jobs: {source}")]
     Spool { input: String, source: io::Error },
+    #[error(
+        "{input}: the loaded database does not hold the rows its dump recorded: {}",
+        quoted(problems)
+    )]
+    RowsDiffer { input: String, problems: Vec<String> },
     #[error("interrupted by {}; the temporary database was dropped", interrupt::signal_name(*.0))]
     Interrupted(i32),
 }
@@ -54,6 +59,7 @@ impl Error {
             Error::Neutralize(e) => e.exit_code(),
             Error::Settle(e) => e.exit_code(),
             Error::Exists(_) => ExitCode::Exists,
+            Error::RowsDiffer { .. } => ExitCode::Failure,
             Error::Open { .. } | Error::Spool { .. } | Error::Filestore { .. } => ExitCode::Io,
             Error::UnsafeEntry { .. } => ExitCode::BadInput,
             Error::UnknownFormat { .. }
@@ -64,4 +70,14 @@ impl Error {
             Error::Interrupted(signal) => ExitCode::from_signal(*signal),
         }
     }
+}
+
+/// The first few problems, and how many more there are.
+fn quoted(problems: &[String]) -> String {
+    const QUOTED: usize = 10;
+    let mut text = problems.iter().take(QUOTED).cloned().collect::<Vec<_>>().join("; ");
+    if problems.len() > QUOTED {
+        text.push_str(&format!("; … ({} more)", problems.len() - QUOTED));
+    }
+    text
 }

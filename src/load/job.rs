@@ -1,4 +1,5 @@
-//! The load job: input → temporary database (and filestore) → finishing SQL → swap.
+//! The load job: input → temporary database (and filestore) → row counts checked against
+//! those the archive recorded, when asked → finishing SQL → swap.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,10 +13,12 @@ use super::input::{Input, input_name};
 use super::restore::restore;
 use crate::neutralize;
 use crate::odoo::filestore::Staged;
+use crate::pg::catalog;
 use crate::pg::odoo::OdooDb;
 use crate::pg::server::derived_name;
 use crate::pg::{Claims, ConnParams, Server, Tools};
 use crate::pipeline::Payload;
+use crate::pipeline::sql::{TableRows, differences};
 use crate::process::interrupt;
 
 /// What to load, where to.
@@ -27,6 +30,10 @@ pub struct LoadRequest {
     /// The filestore directory to restore an archive's filestore into; `None` ignores it.
     pub filestore: Option<PathBuf>,
     pub force: bool,
+    /// Compare the rows of every table, once loaded and before any finishing SQL changes
+    /// them, with those the archive's manifest recorded (`oe save`); a difference fails the
+    /// load. Archives without counts load as usual (`LoadSummary::rows_checked` is `None`).
+    pub check_rows: bool,
     /// What to run on the loaded database before it gets its name.
     pub finishing: Finishing,
     /// pg_restore jobs for custom-format dumps (1 = stream, no temporary file).
@@ -63,13 +70,32 @@ pub struct LoadSummary {
     pub copied: bool,
     /// Rows the neutralization changed, when it ran.
     pub neutralized_rows: Option<u64>,
+    /// With `check_rows`, when the archive recorded its rows: every table has them.
+    pub rows_checked: Option<RowsChecked>,
     pub seconds: f64,
+}
+
+/// The tables and rows found as the archive recorded them.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RowsChecked {
+    pub tables: u64,
+    pub rows: u64,
 }
 
 pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
     let started = Instant::now();
-    let LoadRequest { conn, database, input, filestore, force, finishing, jobs, threads, progress } =
-        request;
+    let LoadRequest {
+        conn,
+        database,
+        input,
+        filestore,
+        force,
+        check_rows,
+        finishing,
+        jobs,
+        threads,
+        progress,
+    } = request;
     let opened = {
         let (path, progress) = (input.clone(), progress.clone());
         let job = tokio::task::spawn_blocking(move || Input::open(&path, threads, progress));
@@ -123,19 +149,27 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         e => e,
     });
     progress.finish_and_clear();
-    let finished = match loaded {
-        Ok((read, staged)) => {
-            finish(&conn, &temporary, &finishing).await.map(|rows| (read, staged, rows))
+    let checked = match loaded {
+        Ok(((read, recorded), staged)) if check_rows => {
+            let checked = compare_rows(&conn, &temporary, recorded.as_ref(), &input).await;
+            checked.map(|checked| (read, staged, checked))
+        }
+        Ok(((read, _), staged)) => Ok((read, staged, None)),
+        Err(e) => Err(e),
+    };
+    let finished = match checked {
+        Ok((read, staged, checked)) => {
+            finish(&conn, &temporary, &finishing).await.map(|rows| (read, staged, checked, rows))
         }
         Err(e) => Err(e),
     };
     let swapped = match finished {
-        Ok((read, staged, rows)) => {
-            swap(&server, &temporary, &database, staged).await.map(|n| (read, n, rows))
+        Ok((read, staged, checked, rows)) => {
+            swap(&server, &temporary, &database, staged).await.map(|n| (read, n, checked, rows))
         }
         Err(e) => Err(e),
     };
-    let (read_bytes, filestore_files, neutralized_rows) = match swapped {
+    let (read_bytes, filestore_files, rows_checked, neutralized_rows) = match swapped {
         Ok(done) => done,
         Err(e) => {
             if let Err(drop_error) = server.drop(&temporary).await {
@@ -156,8 +190,30 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         replaced,
         copied: finishing.copy,
         neutralized_rows,
+        rows_checked,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Counts the rows of every table `recorded` names in the loaded database `db`: an error
+/// naming each table whose count differs or that is missing; `None` without counts.
+async fn compare_rows(
+    conn: &ConnParams,
+    db: &str,
+    recorded: Option<&TableRows>,
+    input: &Path,
+) -> Result<Option<RowsChecked>, Error> {
+    let Some(recorded) = recorded else {
+        return Ok(None);
+    };
+    let counted = catalog::count_rows(conn, db, recorded).await?;
+    let problems = differences(recorded, &counted);
+    if !problems.is_empty() {
+        return Err(Error::RowsDiffer { input: input_name(input), problems });
+    }
+    let tables = recorded.values().map(|t| t.len() as u64).sum();
+    let rows = recorded.values().flat_map(|t| t.values()).sum();
+    Ok(Some(RowsChecked { tables, rows }))
 }
 
 /// What Odoo runs in a database it creates; best effort, as in Odoo, where a server without

@@ -7,7 +7,8 @@
 //! Odoo creates databases, holding the advisory locks of its name and of the name the target
 //! gets while it is replaced; stream the dump into it (`feed`: psql in one transaction
 //! stopping at the first error, or pg_restore stopping at the first error) while an archive's
-//! filestore is extracted into a temporary directory beside its target (`archive`); run the
+//! filestore is extracted into a temporary directory beside its target (`archive`); when asked,
+//! compare the rows of every table with those the archive's manifest recorded; run the
 //! finishing SQL (copy, neutralization) on the temporary database; then swap filestore and
 //! database into place (`job`). Any failure, including a signal, removes the temporary
 //! database and directory and leaves an existing target untouched; what a SIGKILL leaves,
@@ -20,4 +21,4 @@ mod job;
 mod restore;
 
 pub use error::Error;
-pub use job::{Finishing, LoadRequest, LoadSummary, load_db};
+pub use job::{Finishing, LoadRequest, LoadSummary, RowsChecked, load_db};

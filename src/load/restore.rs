@@ -4,7 +4,8 @@
 //! From a zip file, the dump and the filestore are restored at the same time from two
 //! readers of the archive (psql keeps the server busy while the files are written); from a
 //! stream, entries are restored in archive order, whether the dump comes first (Odoo) or
-//! last (click-odoo-contrib).
+//! last (click-odoo-contrib). The rows an archive's manifest recorded per table (`oe save`)
+//! come back with the bytes read, for the job to compare after the load.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -14,23 +15,30 @@ use super::Error;
 use super::feed::{feed, load_sql, spool};
 use super::input::{Input, Source};
 use crate::odoo::filestore::Staged;
-use crate::odoo::layout::{self, DUMP_ENTRY, Entry};
+use crate::odoo::layout::{self, DUMP_ENTRY, Entry, MANIFEST_ENTRY};
+use crate::odoo::manifest::Manifest;
 use crate::odoo::zip_stream::{self, StreamError};
 use crate::pg::Tools;
 use crate::pipeline::meter::Meter;
+use crate::pipeline::sql::TableRows;
 use crate::pipeline::{DumpFormat, Payload};
 use crate::process::interrupt;
 
+/// A manifest bigger than this is not one Odoo or `oe` wrote: its row counts are ignored.
+const MAX_MANIFEST: u64 = 64 << 20;
+
 /// Streams the payload into `db` and an archive's filestore into `filestore` (ignored when
-/// `None`); returns the bytes of input read.
+/// `None`); returns the bytes of input read and the rows per table an archive's manifest
+/// recorded, if it did.
 pub(super) fn restore(
     input: Input,
     tools: &Tools,
     db: &str,
     jobs: usize,
     filestore: Option<&mut Staged>,
-) -> Result<u64, Error> {
+) -> Result<(u64, Option<TableRows>), Error> {
     let Input { name, format, source, progress } = input;
+    let mut recorded = None;
     match (format.payload, source) {
         (Payload::PlainSql, Source::Stream(stream)) => load_sql(tools, db, stream, &name, format)?,
         (Payload::Custom, Source::CustomFile(path, _)) if jobs > 1 => {
@@ -53,13 +61,22 @@ pub(super) fn restore(
                 let files = files.map_or(Ok(()), |t| t.join().unwrap_or_else(|_| Err(panicked())));
                 dump.and(files)
             })?;
+            recorded = archive.recorded_rows();
         }
         (Payload::Zip, Source::Stream(stream)) => {
-            restore_stream(stream, tools, db, filestore, &name, format)?;
+            recorded = restore_stream(stream, tools, db, filestore, &name, format)?;
         }
         (_, _) => unreachable!("sources are built to match their payload"),
     }
-    Ok(progress.position())
+    Ok((progress.position(), recorded))
+}
+
+/// The rows per table the manifest read from `content` recorded; `None` for a manifest
+/// without them (Odoo's, older `oe`'s) or one that cannot be read, which `verify` reports.
+fn recorded_rows(content: &mut dyn Read) -> Option<TableRows> {
+    let mut bytes = Vec::new();
+    content.take(MAX_MANIFEST).read_to_end(&mut bytes).ok()?;
+    Manifest::parse(&bytes).ok()?.oe?.rows
 }
 
 /// A zip file whose entries were checked when it was opened.
@@ -93,6 +110,12 @@ impl Archive<'_> {
         load_sql(tools, db, Meter::new(entry, progress.clone()), self.name, self.format)
     }
 
+    fn recorded_rows(&self) -> Option<TableRows> {
+        let mut archive = self.open().ok()?;
+        let mut entry = archive.by_name(MANIFEST_ENTRY).ok()?;
+        recorded_rows(&mut entry)
+    }
+
     fn extract(&self, staged: &mut Staged) -> Result<(), Error> {
         let mut archive = self.open()?;
         for i in 0..archive.len() {
@@ -116,7 +139,8 @@ impl Archive<'_> {
     }
 }
 
-/// A zip read from a stream, entry after entry (see `odoo::zip_stream`).
+/// A zip read from a stream, entry after entry (see `odoo::zip_stream`); returns the rows its
+/// manifest recorded.
 fn restore_stream(
     stream: impl Read,
     tools: &Tools,
@@ -124,9 +148,10 @@ fn restore_stream(
     mut filestore: Option<&mut Staged>,
     name: &str,
     format: DumpFormat,
-) -> Result<(), Error> {
+) -> Result<Option<TableRows>, Error> {
     let mut stream = io::BufReader::with_capacity(1 << 20, stream);
     let mut loaded = false;
+    let mut recorded = None;
     let walked = zip_stream::for_each_entry(&mut stream, |entry_name, content| {
         // Link and device modes are only in the central directory, which comes last: an
         // entry is always written as a plain file, inside the staged directory.
@@ -137,6 +162,7 @@ fn restore_stream(
                 load_sql(tools, db, content, name, format)?;
                 loaded = true;
             }
+            (Entry::Manifest, _) => recorded = recorded_rows(content),
             (Entry::Filestore(relative), Some(staged)) => {
                 write_file(staged, &relative, content, name, format)?;
             }
@@ -160,7 +186,7 @@ fn restore_stream(
         format,
         source,
     })?;
-    if loaded { Ok(()) } else { Err(Error::NoDumpInZip { input: name.to_owned() }) }
+    if loaded { Ok(recorded) } else { Err(Error::NoDumpInZip { input: name.to_owned() }) }
 }
 
 /// One filestore file; a read error is the archive's fault, a write error the disk's.

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::pipeline::sql::TableRows;
+
 /// The manifest of an Odoo backup.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -26,6 +28,10 @@ pub struct OeInfo {
     /// Files of the filestore in the archive.
     pub filestore_files: u64,
     pub filestore_bytes: u64,
+    /// The rows of every table in `dump.sql` (schema → table → rows), counted as it was
+    /// written; absent in archives of older `oe` versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<TableRows>,
 }
 
 impl Manifest {

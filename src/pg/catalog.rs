@@ -4,14 +4,17 @@
 //! changed.
 //!
 //! Knows no rule about what to change: callers say which tables to look at and what to run.
-//! Names asked about travel as query parameters, never inside the SQL text.
+//! Names asked about travel as query parameters, never inside the SQL text; only the tables
+//! whose rows are counted are named in it, quoted as identifiers and only once the catalog
+//! says they exist.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use tokio_postgres::SimpleQueryMessage;
 
-use super::server::{connect_to, query};
+use super::server::{connect_to, ident, query};
 use super::{ConnParams, Error};
+use crate::pipeline::sql::TableRows;
 
 /// What a database holds, as far as the caller asked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,6 +106,40 @@ pub async fn catalog(params: &ConnParams, db: &str, tables: &[&str]) -> Result<C
         catalog.neutralized = row.is_some();
     }
     Ok(catalog)
+}
+
+/// The exact number of rows of each of `tables` that exists in `db` (the counts asked about
+/// are ignored), each table without its inheritance children, as pg_dump dumps it.
+pub async fn count_rows(
+    params: &ConnParams,
+    db: &str,
+    tables: &TableRows,
+) -> Result<TableRows, Error> {
+    let client = connect_to(params, db).await?;
+    let what = format!("counting the rows of the tables of '{db}'");
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('r', 'p')",
+            &[],
+        )
+        .await
+        .map_err(|e| query(&what, &e))?;
+    let existing: BTreeSet<(String, String)> =
+        rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    let mut counted = TableRows::new();
+    for (schema, names) in tables {
+        for name in names.keys() {
+            if !existing.contains(&(schema.clone(), name.clone())) {
+                continue;
+            }
+            let sql = format!("SELECT count(*) FROM ONLY {}.{}", ident(schema), ident(name));
+            let rows: i64 = client.query_one(&sql, &[]).await.map_err(|e| query(&what, &e))?.get(0);
+            counted.entry(schema.clone()).or_default().insert(name.clone(), rows as u64);
+        }
+    }
+    Ok(counted)
 }
 
 /// Runs `batches` in order in one transaction on `db` and commits. Returns the rows each

@@ -441,3 +441,143 @@ fn click_odoo_layout_and_custom_dumps_load() {
     assert_eq!(cluster().fingerprint(&db), cluster().fingerprint(&reference));
     assert!(!filestore(&env, &db).exists());
 }
+
+/// Every ordinary table of `db` (not the system's) and its exact row count:
+/// schema → table → rows.
+fn table_rows(db: &str) -> BTreeMap<String, BTreeMap<String, u64>> {
+    let sql = "SELECT format('SELECT json_build_array(%L, %L, count(*)) FROM ONLY %I.%I', \
+               n.nspname, c.relname, n.nspname, c.relname) \
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+               WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+               AND n.nspname NOT LIKE 'pg\\_%' \\gexec";
+    let mut rows: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for line in cluster().psql(db, sql).lines().filter(|l| !l.is_empty()) {
+        let (schema, table, count): (String, String, u64) = serde_json::from_str(line).unwrap();
+        rows.entry(schema).or_default().insert(table, count);
+    }
+    rows
+}
+
+/// The `oe.rows` of an archive's manifest.
+fn manifest_rows(zip: &Path) -> serde_json::Value {
+    let text = python_zip(
+        zip,
+        "import sys,zipfile,json\nm=json.loads(zipfile.ZipFile(sys.argv[1]).read('manifest.json'))\nprint(json.dumps(m.get('oe', {}).get('rows')))",
+    );
+    serde_json::from_str(text.trim()).unwrap()
+}
+
+#[test]
+fn save_records_the_rows_of_every_table_in_the_manifest() {
+    let (db, _) = crate::support::sample_db("arch_rows");
+    // Just enough of Odoo for `oe save` to write its manifest.
+    cluster().psql(
+        &db,
+        "CREATE TABLE public.ir_module_module (name varchar, latest_version varchar, state varchar);
+         INSERT INTO public.ir_module_module VALUES ('base', '18.0.1.3', 'installed');",
+    );
+    let env = TestEnv::new();
+    let out = env.path("rows.zip");
+    env.run(&["save", "odoo", &db, out.to_str().unwrap(), "--no-filestore"]).success();
+    let recorded = manifest_rows(&out);
+    let expected = table_rows(&db);
+    assert!(expected.values().map(|t| t.len()).sum::<usize>() >= 14, "{expected:?}");
+    assert_eq!(recorded, serde_json::to_value(&expected).unwrap());
+    assert_eq!(recorded["Odd Schema"]["Mixed Case"], 25);
+    assert_eq!(recorded["public"]["note_samples"], 24);
+    assert_eq!(recorded["sales"]["sale_order_line"], 12000);
+}
+
+/// An Odoo database from the fixture, plus a table whose names need quoting.
+fn odoo_db_with_odd_names(env: &TestEnv, prefix: &str) -> String {
+    let db = load_fixture(env, prefix);
+    cluster().psql(
+        &db,
+        r#"CREATE SCHEMA "Odd Schema";
+           CREATE TABLE "Odd Schema"."Mixed Case" ("Id" integer PRIMARY KEY, "quote""d" text);
+           INSERT INTO "Odd Schema"."Mixed Case"
+           SELECT i, CASE WHEN i % 3 = 0 THEN E'q"\n\\.' || i END FROM generate_series(1, 25) AS i;"#,
+    );
+    db
+}
+
+/// Scratch databases of restores of archives whose names start with `db` or `odoo18_ref`
+/// (the scratch database is named after the archive), and scratch filestores of `env`.
+fn scratch_left(env: &TestEnv, db: &str) -> Vec<String> {
+    let dbs = cluster().databases().into_iter().filter(|d| {
+        d.contains("-oe-rtest-") && (d.starts_with(db) || d.starts_with("odoo18_ref-"))
+    });
+    let dirs = std::fs::read_dir(env.path("odoo-data/filestore"))
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|name| name.contains("-oe-"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    dbs.chain(dirs).collect()
+}
+
+#[test]
+fn verify_restore_compares_every_table_and_names_the_one_that_lost_rows() {
+    let env = TestEnv::new();
+    let db = odoo_db_with_odd_names(&env, "arch_vrest");
+    let good = env.path(&format!("{db}_good.zip"));
+    env.run(&["save", "odoo", &db, good.to_str().unwrap()]).success();
+    let tables = table_rows(&db).values().map(|t| t.len()).sum::<usize>();
+    env.run(&["verify", good.to_str().unwrap(), "--restore"])
+        .success()
+        .stdout_has(&format!("in {tables} tables, as recorded"));
+    assert!(scratch_left(&env, &db).is_empty(), "{:?}", scratch_left(&env, &db));
+
+    // Rows gone from the dump, which still loads: the restore names the table.
+    let lost = env.path(&format!("{db}_lost.zip"));
+    crate::support::drop_copy_rows(&good, &lost, "\"Odd Schema\".\"Mixed Case\"", 3);
+    let run = env.run(&["verify", lost.to_str().unwrap(), "--restore", "odoo"]).failure(1);
+    assert!(
+        run.stderr
+            .contains("table \"Odd Schema\".\"Mixed Case\" has 22 rows, the dump recorded 25"),
+        "{}",
+        run.stderr
+    );
+    assert!(scratch_left(&env, &db).is_empty(), "{:?}", scratch_left(&env, &db));
+    // Without --restore the archive itself looks whole.
+    env.run(&["verify", lost.to_str().unwrap()]).success();
+
+    // Odoo's own archive records no counts: the core tables are checked, and it says so.
+    env.run(&["verify", FIXTURE_ZIP, "--restore"])
+        .success()
+        .stdout_has("no row counts recorded in the archive")
+        .stdout_has("res_partner");
+    assert!(scratch_left(&env, &db).is_empty(), "{:?}", scratch_left(&env, &db));
+    env.run(&["verify", "odoo", &db, "--restore"])
+        .failure(2)
+        .stderr_has("--restore takes an archive");
+}
+
+#[test]
+fn sigterm_during_verify_restore_drops_the_scratch_database_and_filestore() {
+    let env = TestEnv::new();
+    let db = load_fixture(&env, "arch_vterm");
+    let archive = env.path(&format!("{db}.zip"));
+    env.run(&["save", "odoo", &db, archive.to_str().unwrap()]).success();
+    // psql loads the dump, then hangs as a slow server would: the load is under way.
+    let bindir = fake_bindir(&env, "psql", "\"$REAL/psql\" \"$@\"\nsleep 9873");
+    crate::support::config_with(&env, &format!(", bindir: '{}'", bindir.display()));
+    let mut child = env.oe();
+    child.args(["verify", archive.to_str().unwrap(), "--restore"]);
+    let child = child.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while crate::support::processes_with("9873").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the restore never reached psql");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!scratch_left(&env, &db).is_empty(), "no scratch database or filestore to clean");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{stderr}");
+    assert!(scratch_left(&env, &db).is_empty(), "{:?}", scratch_left(&env, &db));
+    assert!(crate::support::processes_with("9873").is_empty());
+}

@@ -111,3 +111,46 @@ fn a_skip_is_logged_and_fails_under_ci() {
     let under_ci = std::panic::catch_unwind(|| skip_with(true, None, Some("x"), "y"));
     assert!(under_ci.is_err(), "CI=true must turn a skip into a failure");
 }
+
+/// Rewrites the Odoo archive `zip` into `out` with the first `rows` data rows of the `COPY`
+/// block of `table` (as the dump names it: `public.x`, `"Odd Schema"."Mixed Case"`) removed
+/// from its `dump.sql`: still a valid zip of valid SQL, with fewer rows than its manifest says.
+pub fn drop_copy_rows(zip: &Path, out: &Path, table: &str, rows: usize) {
+    let script = r#"
+import sys, zipfile
+src, out, table, rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+with zipfile.ZipFile(src) as z, zipfile.ZipFile(out + ".new", "w", zipfile.ZIP_DEFLATED) as w:
+    for info in z.infolist():
+        data = z.read(info)
+        if info.filename == "dump.sql":
+            lines = data.split(b"\n")
+            start = next(i for i, l in enumerate(lines) if l.startswith(b"COPY " + table.encode() + b" "))
+            dropped = lines[start + 1:start + 1 + rows]
+            assert len(dropped) == rows and b"\\." not in dropped, dropped
+            data = b"\n".join(lines[:start + 1] + lines[start + 1 + rows:])
+        w.writestr(info, data)
+import os
+os.replace(out + ".new", out)
+"#;
+    let run = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(zip)
+        .arg(out)
+        .arg(table)
+        .arg(rows.to_string())
+        .output()
+        .expect("python3 is needed: contrib/test.sh installs it");
+    assert!(run.status.success(), "python: {}", String::from_utf8_lossy(&run.stderr));
+}
+
+/// Processes whose command line contains `needle` (as one argument).
+pub fn processes_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if cmdline.split(|b| *b == 0).any(|arg| arg == needle.as_bytes()) {
+            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    found
+}
