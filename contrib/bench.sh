@@ -12,6 +12,7 @@
 #   BENCH_SECTIONS  sections to run, in order (default: "load save"; see section_* below;
 #                   odoo_zip and mirror also generate a filestore of ~5 GiB at scale 1,
 #                   mirror_million a million small files; mirror needs rsync, restic, borgbackup;
+#                   save_million `oe save` of a million small files, BENCH_FILES to change it;
 #                   mirror_nightly 14 nights of a changing dump, daemon_memory an idle daemon)
 #   BENCH_DIR       where the temporary files go: a directory is made inside it and removed at
 #                   the end (default: a new directory under /var/tmp). Needs ~3 GB at scale 1,
@@ -722,6 +723,70 @@ PY
     rm -rf "$m"
 
     echo "- mirror: first run over $million small files in $many_s s, peak RSS $(mib $(($(maximum <"$many_rss") * 1024))) MiB (target < 256 MiB at a million: $(verdict "$(mib $(($(maximum <"$many_rss") * 1024)))" 256)); a run with nothing changed in $again_s s." >>"$notes"
+}
+
+# `oe save` of a filestore of a million small files (BENCH_FILES, default 1000000): time and
+# peak memory, which must not grow with the number of files (target < 100 MiB). The files are
+# named by their SHA-1 as Odoo names them, and the copy of bench_src gets an ir_attachment row
+# for each, so the check for missing files merges a million names too. Generated once, run by
+# hand (not in the default sections); run it with a small BENCH_SCALE, the database's size
+# does not matter here.
+section_save_million() {
+    local files=${BENCH_FILES:-1000000} id=save_million db=bench_many
+    case $files in '' | *[!0-9]* | 0) say "BENCH_FILES must be a positive integer"; return 1 ;; esac
+    odoo_data=$(oe_setting services.odoo.data_dir)
+    local store=$odoo_data/filestore/$db t0
+    drop_db "$db"
+    createdb -T bench_src "$db"
+    rm -rf "$store"
+    say "save_million: $files files in $store"
+    t0=$(now)
+    local list=$dir/results/$id.tsv
+    python3 - "$store" "$files" "$list" <<'PY'
+import hashlib, os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+with open(sys.argv[3], "w") as listing:
+    for i in range(1, n + 1):
+        data = b"attachment %d\n" % i
+        h = hashlib.sha1(data).hexdigest()
+        d = os.path.join(root, h[:2])
+        if not os.path.isdir(d):
+            os.makedirs(d)
+        with open(os.path.join(d, h), "wb") as f:
+            f.write(data)
+        listing.write("%d\t%s\t%d\n" % (i, h, len(data)))
+PY
+    {
+        echo 'CREATE TEMP TABLE fs (n integer, h varchar, size integer);'
+        echo 'COPY fs FROM STDIN;'
+        cat "$list"
+        echo '\.'
+        cat <<'SQL'
+-- Only the generated files: the database's own attachments have none here.
+UPDATE ir_attachment SET store_fname = NULL WHERE store_fname IS NOT NULL;
+INSERT INTO ir_attachment (res_id, company_id, file_size, create_uid, write_uid, name, res_model,
+                           type, store_fname, checksum, mimetype, public, create_date, write_date)
+SELECT 1, 1, size, 2, 2, 'attachment_' || n || '.txt', 'mail.message', 'binary',
+       substr(h, 1, 2) || '/' || h, h, 'text/plain', false,
+       timestamp '2024-06-01 12:00:00', timestamp '2024-06-01 12:00:00'
+FROM fs ORDER BY n;
+VACUUM (ANALYZE) ir_attachment;
+SQL
+    } | psql -X -q -v ON_ERROR_STOP=1 -d "$db"
+    rm -f "$list"
+    say "save_million: generated in $(elapsed "$t0" "$(now)") s"
+    local rss=$dir/results/$id.rss save_s
+    : >"$rss"
+    rm -f "$dir/work/many.zip"
+    save_s=$(time_oe "$dir/logs/$id" "$rss" save --strict odoo "$db" many.zip)
+    local peak entries
+    peak=$(mib $(($(maximum <"$rss") * 1024)))
+    # Every entry is there and hashes to its name (untimed).
+    "$oe_bin" --config "$dir/cluster/config.yml" -q verify "$dir/work/many.zip"
+    entries=$(python3 -c 'import sys, zipfile; print(len(zipfile.ZipFile(sys.argv[1]).infolist()))' "$dir/work/many.zip")
+    rm -rf "$store" "$dir/work/many.zip"
+    drop_db "$db"
+    echo "- save_million: \`oe save --strict\` of $files small files ($entries entries) in $save_s s, peak RSS $peak MiB (target < 100 MiB: $(verdict "$peak" 100))." >>"$notes"
 }
 
 # An idle daemon: resident memory and CPU time over a minute between fire times (it must

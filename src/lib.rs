@@ -12,7 +12,7 @@
 //!   [`process`] (the only module spawning children), [`atomic`] (files that appear whole),
 //!   [`odoo`] (archive layout, manifest, filestore, neutralization), `mirror::repo` (the
 //!   snapshot repository and its storage);
-//! - pure: [`pipeline`] (format detection, codecs, meters), [`config`] (settings),
+//! - pure: [`pipeline`] (format detection, codecs, meters, spill buffers), [`config`] (settings),
 //!   [`retention`] (keep rules), [`schedule`] (cron schedules), `mirror::filter` (rsync's
 //!   rules), [`exit`] (exit codes), [`output`] (the only module writing to stdout).
 

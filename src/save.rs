@@ -3,9 +3,15 @@
 //!
 //! `dump.sql` streams from `pg_dump --no-owner` straight into the zip entry (no temporary
 //! dump), then `manifest.json` with Odoo's keys in Odoo's order (and, in its `oe` key, the rows
-//! of every table, counted as the dump streamed past), then the filestore files read in place. Entries are compressed on every core; those that do not compress are stored.
+//! of every table, counted as the dump streamed past), then the filestore files read in
+//! place. Entries are compressed on every core; those that do not compress are stored.
 //! The archive is written to `<file>.<pid>.partial`, fsynced, and renamed into place only
 //! after pg_dump exited 0 and every entry was written.
+//!
+//! Memory stays bounded at any number of filestore files: the listing and the zip's central
+//! directory, the only things that grow with it, spill to unlinked temporary files beside the
+//! archive (in the temporary directory for standard output) past a few MiB, and the check
+//! for missing attachment files merges the database's names with the listing in order.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -16,7 +22,7 @@ use serde::Serialize;
 
 use crate::atomic::Output;
 use crate::exit::{ExitCode, io_exit_code};
-use crate::odoo::filestore::{self, FileEntry, Listing};
+use crate::odoo::filestore::{self, Listing};
 use crate::odoo::layout::{DUMP_ENTRY, FILESTORE_PREFIX, MANIFEST_ENTRY, filestore_dir};
 use crate::odoo::manifest::{Manifest, OeInfo};
 use crate::odoo::zip_writer::ZipWriter;
@@ -101,22 +107,26 @@ pub async fn save(request: SaveRequest) -> Result<SaveSummary, Error> {
     let odoo = OdooDb::connect(&conn, &database).await?;
     let facts = odoo.manifest_facts().await?;
     let store = filestore_dir(&data_dir, &database);
-    let (filestore, missing) = if with_filestore {
-        let listed = filestore::list(&store);
-        let listed = listed.map_err(|source| Error::Filestore { path: store.clone(), source })?;
-        let missing = missing_files(&odoo.stored_files().await?, &listed.files);
+    let (mut filestore, missing) = if with_filestore {
+        let filestore_error = |source| Error::Filestore { path: store.clone(), source };
+        let (store, spill) = (store.clone(), spill_dir(&output));
+        let listed = tokio::task::spawn_blocking(move || filestore::list(&store, &spill))
+            .await
+            .map_err(|e| filestore_error(io::Error::other(e)))?;
+        let mut listed = listed.map_err(filestore_error)?;
+        let missing = missing_files(&odoo, &mut listed).await?.map_err(filestore_error)?;
         (listed, missing)
     } else {
-        (Listing::empty(&store), Vec::new())
+        (Listing::empty(&store), Missing::default())
     };
-    if !missing.is_empty() {
-        let first: Vec<String> = missing.iter().take(QUOTED_MISSING).cloned().collect();
+    if missing.count > 0 {
+        let first = missing.first;
         if strict {
-            return Err(Error::Missing { count: missing.len(), first, dir: store });
+            return Err(Error::Missing { count: missing.count, first, dir: store });
         }
         tracing::warn!(
             "{} attachment file(s) referenced by {database} are missing from {} (e.g. {})",
-            missing.len(),
+            missing.count,
             store.display(),
             first.join(", ")
         );
@@ -125,14 +135,14 @@ pub async fn save(request: SaveRequest) -> Result<SaveSummary, Error> {
         Manifest::new(&database, &facts.base_version, facts.server_version_num, facts.modules);
     manifest.oe = Some(OeInfo {
         version: env!("CARGO_PKG_VERSION").into(),
-        filestore_files: filestore.files.len() as u64,
-        filestore_bytes: filestore.files.iter().map(|f| f.size).sum(),
+        filestore_files: filestore.files(),
+        filestore_bytes: filestore.bytes(),
         rows: None,
     });
     let job = {
         let (database, output) = (database.clone(), output.clone());
         tokio::task::spawn_blocking(move || {
-            write_archive(&tools, &database, manifest, &filestore, &output, threads, progress)
+            write_archive(&tools, &database, manifest, &mut filestore, &output, threads, progress)
         })
     };
     let written = job
@@ -151,20 +161,72 @@ pub async fn save(request: SaveRequest) -> Result<SaveSummary, Error> {
         filestore_files: written.files,
         filestore_bytes: written.file_bytes,
         written_bytes: written.written_bytes,
-        missing_files: missing.len(),
+        missing_files: missing.count,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
-/// Attachment files the database references that are not in the listed filestore.
-fn missing_files(stored: &[pg::odoo::StoredFile], files: &[FileEntry]) -> Vec<String> {
-    let present: std::collections::HashSet<&str> =
-        files.iter().map(|f| f.relative.as_str()).collect();
-    stored
-        .iter()
-        .filter(|s| !present.contains(s.store_fname.as_str()))
-        .map(|s| s.store_fname.clone())
-        .collect()
+/// Where what grows with the number of files spills (see `pipeline::spill`): beside the
+/// archive, on the file system that must have room for it anyway; for standard output, the
+/// system's temporary directory (`TMPDIR`, else `/tmp`).
+fn spill_dir(output: &Path) -> PathBuf {
+    if output == Path::new("-") {
+        return std::env::temp_dir();
+    }
+    match output.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Attachment files the database references that the filestore lacks: how many, and the
+/// first few names.
+#[derive(Debug, Default)]
+struct Missing {
+    count: usize,
+    first: Vec<String>,
+}
+
+/// Compares the database's attachment files with the listing, both in bytewise order, one
+/// name at a time: nothing of either is held whole in memory. The outer error is the
+/// database's, the inner one reading the listing back.
+async fn missing_files(
+    odoo: &OdooDb,
+    listing: &mut Listing,
+) -> Result<io::Result<Missing>, pg::Error> {
+    let mut entries = match listing.entries() {
+        Ok(entries) => entries.peekable(),
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut missing = Missing::default();
+    let mut failed = None;
+    odoo.each_stored_name(|name| {
+        if failed.is_some() {
+            return;
+        }
+        loop {
+            match entries.peek() {
+                Some(Ok(file)) if file.relative.as_str() < name => {
+                    entries.next();
+                }
+                Some(Ok(file)) if file.relative == name => return,
+                Some(Err(_)) => {
+                    failed = entries.next().and_then(Result::err);
+                    return;
+                }
+                _ => break,
+            }
+        }
+        missing.count += 1;
+        if missing.first.len() < QUOTED_MISSING {
+            missing.first.push(name.to_owned());
+        }
+    })
+    .await?;
+    Ok(match failed {
+        Some(e) => Err(e),
+        None => Ok(missing),
+    })
 }
 
 struct Written {
@@ -180,7 +242,7 @@ fn write_archive(
     tools: &Tools,
     db: &str,
     mut manifest: Manifest,
-    filestore: &Listing,
+    filestore: &mut Listing,
     path: &Path,
     threads: usize,
     progress: ProgressBar,
@@ -191,6 +253,7 @@ fn write_archive(
     };
     let output = Output::create(path).map_err(write_error)?;
     let mut zip = ZipWriter::new(Meter::new(output, ProgressBar::hidden()), threads);
+    zip.spill_in(&spill_dir(path));
     let now = SystemTime::now();
     let mut pg_dump = tools.dump(db, DumpKind::PlainSql)?;
     let mut dump = CountRows::new(Meter::new(&mut pg_dump, progress.clone()));
@@ -208,13 +271,16 @@ fn write_archive(
     }
     zip.add_bytes(MANIFEST_ENTRY, &manifest.to_json(), now).map_err(write_error)?;
     let mut file_bytes = 0;
-    let names = filestore.files.iter().map(|f| FILESTORE_PREFIX.len() + f.relative.len()).sum();
-    zip.reserve(filestore.files.len(), names);
-    let mut readahead = filestore::Readahead::new(filestore);
-    for (index, file) in filestore.files.iter().enumerate() {
-        readahead.reading(index);
+    let count = filestore.files() as usize;
+    // Names of Odoo's files: `filestore/` and `ab/<40 hex digits>`.
+    zip.reserve(count, count * (FILESTORE_PREFIX.len() + 43));
+    let dir = filestore.dir.clone();
+    let listing_error = |source| Error::Filestore { path: dir.clone(), source };
+    let entries = filestore.entries().map_err(listing_error)?;
+    for file in filestore::Readahead::new(&dir, entries) {
+        let file = file.map_err(listing_error)?;
         let name = format!("{FILESTORE_PREFIX}{}", file.relative);
-        let file_path = file.path(&filestore.dir);
+        let file_path = file.path(&dir);
         zip.add_file(&name, &file_path).map_err(|source| match source.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => {
                 Error::Filestore { path: file_path.clone(), source }
@@ -228,6 +294,6 @@ fn write_archive(
     let output = zip.finish().map_err(write_error)?;
     let written_bytes = output.total();
     output.into_inner().commit().map_err(write_error)?;
-    let files = filestore.files.len() as u64;
+    let files = filestore.files();
     Ok(Written { dump_bytes, files, file_bytes, written_bytes })
 }

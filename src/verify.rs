@@ -145,14 +145,14 @@ fn check_filestore(dir: &Path, stored: &[StoredFile], subject: String) -> Result
         }
     }
     let referenced: HashSet<&str> = stored.iter().map(|f| f.store_fname.as_str()).collect();
-    let listed =
-        filestore::list(dir).map_err(|source| Error::Read { path: dir.to_path_buf(), source })?;
-    report.orphans = listed
-        .files
-        .into_iter()
-        .map(|f| f.relative)
-        .filter(|r| !r.starts_with("checklist/") && !referenced.contains(r.as_str()))
-        .collect();
+    let read_error = |source| Error::Read { path: dir.to_path_buf(), source };
+    let mut listed = filestore::list(dir, &std::env::temp_dir()).map_err(read_error)?;
+    for file in listed.entries().map_err(read_error)? {
+        let relative = file.map_err(read_error)?.relative;
+        if !relative.starts_with("checklist/") && !referenced.contains(relative.as_str()) {
+            report.orphans.push(relative);
+        }
+    }
     Ok(report)
 }
 

@@ -1,14 +1,20 @@
-//! The filestore of one database on disk: listing its files for an archive, and replacing
-//! it whole. A restored filestore is written into a temporary directory beside the target
+//! The filestore of one database on disk: listing its files for an archive (in bounded
+//! memory at any number of files), and replacing it whole. A restored filestore is written into a temporary directory beside the target
 //! and swapped in by renames, so the previous filestore stays intact until the new one is
 //! complete, and comes back if the database swap fails.
 
+use std::collections::VecDeque;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::pipeline::spill::{Spill, SpillReader};
+
+/// The largest listing kept in memory (about 70,000 files of Odoo's names); a larger one
+/// spills to an unlinked temporary file.
+const LISTING_IN_MEMORY: usize = 4 << 20;
+
 /// A file of the filestore: its path relative to the filestore directory (with `/`), and size.
-/// No more: a filestore can have hundreds of thousands of files, all listed at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
     pub relative: String,
@@ -22,85 +28,205 @@ impl FileEntry {
     }
 }
 
-/// The files of a filestore directory.
-#[derive(Debug)]
+/// The files of a filestore directory, sorted by path (bytewise), with their count and total
+/// size. A filestore can have millions of files: the entries are kept in memory up to
+/// `LISTING_IN_MEMORY` bytes, then in an unlinked temporary file ([`Spill`]), and read back as
+/// often as needed with [`Listing::entries`].
 pub struct Listing {
     pub dir: PathBuf,
-    pub files: Vec<FileEntry>,
+    files: u64,
+    bytes: u64,
+    /// Each file as its size (u64), the length of its name (u32), both little-endian, and
+    /// its name.
+    entries: Spill,
 }
 
 impl Listing {
     /// No files (a save without the filestore).
     pub fn empty(dir: &Path) -> Listing {
-        Listing { dir: dir.to_path_buf(), files: Vec::new() }
+        Listing::new(dir, dir, LISTING_IN_MEMORY)
+    }
+
+    fn new(dir: &Path, spill_dir: &Path, threshold: usize) -> Listing {
+        let entries = Spill::new(spill_dir, threshold);
+        Listing { dir: dir.to_path_buf(), files: 0, bytes: 0, entries }
+    }
+
+    /// Number of files.
+    pub fn files(&self) -> u64 {
+        self.files
+    }
+
+    /// Their total size.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    fn push(&mut self, relative: &str, size: u64) -> io::Result<()> {
+        let mut record = Vec::with_capacity(12 + relative.len());
+        record.extend_from_slice(&size.to_le_bytes());
+        record.extend_from_slice(&(relative.len() as u32).to_le_bytes());
+        record.extend_from_slice(relative.as_bytes());
+        self.entries.append(&record)?;
+        self.files += 1;
+        self.bytes += size;
+        Ok(())
+    }
+
+    /// The files, in order, from the first.
+    pub fn entries(&mut self) -> io::Result<Entries<'_>> {
+        let reader = BufReader::with_capacity(64 << 10, self.entries.reader()?);
+        Ok(Entries { reader, left: self.files })
+    }
+}
+
+/// The files of a [`Listing`], in order.
+pub struct Entries<'a> {
+    reader: BufReader<SpillReader<'a>>,
+    left: u64,
+}
+
+impl Entries<'_> {
+    fn read_entry(&mut self) -> io::Result<FileEntry> {
+        let mut head = [0; 12];
+        self.reader.read_exact(&mut head)?;
+        let size = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
+        let len = u32::from_le_bytes(head[8..].try_into().unwrap_or_default());
+        let mut name = vec![0; len as usize];
+        self.reader.read_exact(&mut name)?;
+        let relative = String::from_utf8(name).map_err(io::Error::other)?;
+        Ok(FileEntry { relative, size })
+    }
+}
+
+impl Iterator for Entries<'_> {
+    type Item = io::Result<FileEntry>;
+
+    fn next(&mut self) -> Option<io::Result<FileEntry>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let entry = self.read_entry();
+        if entry.is_err() {
+            self.left = 0;
+        }
+        Some(entry)
     }
 }
 
 /// Every regular file below `dir`, sorted by path; an absent directory is an empty
 /// filestore. Symbolic links and names that are not UTF-8 are skipped with a warning (zip
-/// entry names are UTF-8, and Odoo never writes either).
-pub fn list(dir: &Path) -> io::Result<Listing> {
-    let mut files = Vec::new();
+/// entry names are UTF-8, and Odoo never writes either). A long listing spills to a
+/// temporary file in `spill_dir`.
+///
+/// Directories are walked depth first, each one's entries sorted so that the files come out
+/// in bytewise order of their whole paths (a directory `a` sorts as `a/`, after a file `a.x`):
+/// no global sort, and only the directories on the current path are held in memory.
+pub fn list(dir: &Path, spill_dir: &Path) -> io::Result<Listing> {
+    list_with(dir, spill_dir, LISTING_IN_MEMORY)
+}
+
+fn list_with(dir: &Path, spill_dir: &Path, threshold: usize) -> io::Result<Listing> {
+    let mut listing = Listing::new(dir, spill_dir, threshold);
     if !dir.exists() {
-        return Ok(Listing::empty(dir));
+        return Ok(listing);
     }
-    let mut pending = vec![(dir.to_path_buf(), String::new())];
-    while let Some((path, prefix)) = pending.pop() {
-        let mut children: Vec<fs::DirEntry> = fs::read_dir(&path)?.collect::<Result<_, _>>()?;
-        children.sort_by_key(|e| e.file_name());
-        for child in children.into_iter().rev() {
-            let Some(name) = child.file_name().to_str().map(str::to_owned) else {
-                tracing::warn!("skipping {}: name is not UTF-8", child.path().display());
-                continue;
-            };
-            let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
-            let kind = child.file_type()?;
-            if kind.is_dir() {
-                pending.push((child.path(), relative));
-            } else if kind.is_file() {
-                files.push(FileEntry { relative, size: child.metadata()?.len() });
-            } else {
-                tracing::warn!("skipping {}: not a regular file", child.path().display());
+    let mut pending = vec![children(dir, "")?.into_iter()];
+    while let Some(top) = pending.last_mut() {
+        match top.next() {
+            None => {
+                pending.pop();
             }
+            Some(Child { key, size: None }) => {
+                pending.push(children(&dir.join(&key), &key)?.into_iter());
+            }
+            Some(Child { key, size: Some(size) }) => listing.push(&key, size)?,
         }
     }
-    files.sort_by(|a, b| a.relative.cmp(&b.relative));
-    files.shrink_to_fit();
-    Ok(Listing { dir: dir.to_path_buf(), files })
+    Ok(listing)
+}
+
+/// An entry of a directory being listed: its path relative to the filestore, ending with
+/// `/` for a directory (which has no size).
+struct Child {
+    key: String,
+    size: Option<u64>,
+}
+
+/// The regular files and directories of `path`, sorted; `prefix` is its own relative path.
+fn children(path: &Path, prefix: &str) -> io::Result<Vec<Child>> {
+    let mut children = Vec::new();
+    for child in fs::read_dir(path)? {
+        let child = child?;
+        let Some(name) = child.file_name().to_str().map(str::to_owned) else {
+            tracing::warn!("skipping {}: name is not UTF-8", child.path().display());
+            continue;
+        };
+        let kind = child.file_type()?;
+        if kind.is_dir() {
+            children.push(Child { key: format!("{prefix}{name}/"), size: None });
+        } else if kind.is_file() {
+            let size = child.metadata()?.len();
+            children.push(Child { key: format!("{prefix}{name}"), size: Some(size) });
+        } else {
+            tracing::warn!("skipping {}: not a regular file", child.path().display());
+        }
+    }
+    children.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    Ok(children)
 }
 
 /// Tells the kernel which files will be read next, so that the disk reads ahead while the
 /// files before them are compressed: reading a cold filestore file after file otherwise
-/// leaves the disk idle whenever the reader waits for the compressors. Keeps up to
-/// [`READAHEAD_FILES`] files and [`READAHEAD_BYTES`] ahead of the reader; only a hint
-/// (`posix_fadvise(WILLNEED)`), so errors are ignored: the real read reports them.
-pub struct Readahead<'a> {
+/// leaves the disk idle whenever the reader waits for the compressors. Yields the files of
+/// `entries`, keeping up to [`READAHEAD_FILES`] files and [`READAHEAD_BYTES`] hinted ahead of
+/// the one yielded; only a hint (`posix_fadvise(WILLNEED)`), so errors are ignored: the real
+/// read reports them.
+pub struct Readahead<'a, I> {
     dir: &'a Path,
-    files: &'a [FileEntry],
-    /// The next file to hint.
-    next: usize,
+    entries: I,
+    /// Files hinted, not yet yielded.
+    ahead: VecDeque<FileEntry>,
+    ahead_bytes: u64,
+    /// An error of `entries`, yielded after the files before it.
+    failed: Option<io::Error>,
 }
 
 pub const READAHEAD_FILES: usize = 64;
 pub const READAHEAD_BYTES: u64 = 128 << 20;
 
-impl<'a> Readahead<'a> {
-    pub fn new(listing: &'a Listing) -> Readahead<'a> {
-        Readahead { dir: &listing.dir, files: &listing.files, next: 0 }
+impl<'a, I: Iterator<Item = io::Result<FileEntry>>> Readahead<'a, I> {
+    pub fn new(dir: &'a Path, entries: I) -> Readahead<'a, I> {
+        Readahead { dir, entries, ahead: VecDeque::new(), ahead_bytes: 0, failed: None }
     }
+}
 
-    /// The reader is about to read `files[index]`: hint the files after it.
-    pub fn reading(&mut self, index: usize) {
-        self.next = self.next.max(index + 1);
-        let mut ahead: u64 = self.files[index + 1..self.next].iter().map(|f| f.size).sum();
-        while self.next < self.files.len()
-            && self.next <= index + READAHEAD_FILES
-            && ahead < READAHEAD_BYTES
+impl<I: Iterator<Item = io::Result<FileEntry>>> Iterator for Readahead<'_, I> {
+    type Item = io::Result<FileEntry>;
+
+    fn next(&mut self) -> Option<io::Result<FileEntry>> {
+        // The file to yield, and up to READAHEAD_FILES after it.
+        while self.failed.is_none()
+            && self.ahead.len() <= READAHEAD_FILES
+            && (self.ahead.len() < 2 || self.ahead_bytes < READAHEAD_BYTES)
         {
-            let file = &self.files[self.next];
-            hint(&file.path(self.dir));
-            ahead += file.size;
-            self.next += 1;
+            match self.entries.next() {
+                Some(Ok(file)) => {
+                    hint(&file.path(self.dir));
+                    self.ahead_bytes += file.size;
+                    self.ahead.push_back(file);
+                }
+                Some(Err(e)) => self.failed = Some(e),
+                None => break,
+            }
+        }
+        match self.ahead.pop_front() {
+            Some(file) => {
+                self.ahead_bytes -= file.size;
+                Some(Ok(file))
+            }
+            None => self.failed.take().map(Err),
         }
     }
 }
@@ -278,19 +404,69 @@ fn sync_parent(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    fn names(listing: &mut Listing) -> Vec<String> {
+        listing.entries().unwrap().map(|f| f.unwrap().relative).collect()
+    }
+
     #[test]
     fn lists_regular_files_sorted() {
         let dir = tempfile::tempdir().unwrap();
-        for rel in ["b1/b15", "0a/0a2", "checklist/0a/0a2"] {
+        let spill = tempfile::tempdir().unwrap();
+        // `a.x` and `a-y` sort before the files of directory `a` (bytewise, '-' < '.' < '/').
+        let files = ["b1/b15", "0a/0a2", "checklist/0a/0a2", "a/b", "a.x", "a-y", "a/a/z"];
+        for rel in files {
             let path = dir.path().join(rel);
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(&path, rel).unwrap();
         }
         std::os::unix::fs::symlink("/etc/passwd", dir.path().join("b1/link")).unwrap();
-        let names: Vec<String> =
-            list(dir.path()).unwrap().files.into_iter().map(|f| f.relative).collect();
-        assert_eq!(names, ["0a/0a2", "b1/b15", "checklist/0a/0a2"]);
-        assert!(list(&dir.path().join("absent")).unwrap().files.is_empty());
+        let mut listing = list(dir.path(), spill.path()).unwrap();
+        let mut sorted: Vec<&str> = files.to_vec();
+        sorted.sort();
+        assert_eq!(names(&mut listing), sorted);
+        assert_eq!(listing.files(), files.len() as u64);
+        assert_eq!(listing.bytes(), files.iter().map(|f| f.len() as u64).sum::<u64>());
+        let sizes: Vec<u64> = listing.entries().unwrap().map(|f| f.unwrap().size).collect();
+        assert_eq!(sizes, sorted.iter().map(|f| f.len() as u64).collect::<Vec<_>>());
+        let mut absent = list(&dir.path().join("absent"), spill.path()).unwrap();
+        assert_eq!((absent.files(), absent.entries().unwrap().count()), (0, 0));
+    }
+
+    #[test]
+    fn a_long_listing_spills_and_reads_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = tempfile::tempdir().unwrap();
+        let mut expected = Vec::new();
+        for i in 0..500 {
+            let rel = format!("{:02x}/{i:040x}", i % 16);
+            let path = dir.path().join(&rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, vec![b'x'; i]).unwrap();
+            expected.push(FileEntry { relative: rel, size: i as u64 });
+        }
+        expected.sort_by(|a, b| a.relative.cmp(&b.relative));
+        let mut in_memory = list(dir.path(), spill.path()).unwrap();
+        assert!(!in_memory.entries.spilled());
+        let mut spilled = list_with(dir.path(), spill.path(), 1000).unwrap();
+        assert!(spilled.entries.spilled());
+        assert_eq!(crate::pipeline::spill::open_deleted_in(spill.path()), 1);
+        for listing in [&mut in_memory, &mut spilled] {
+            let read: Vec<FileEntry> = listing.entries().unwrap().map(Result::unwrap).collect();
+            assert_eq!(read, expected);
+            // Through the read-ahead, and twice.
+            let dir = listing.dir.clone();
+            let ahead: Vec<FileEntry> =
+                Readahead::new(&dir, listing.entries().unwrap()).map(Result::unwrap).collect();
+            assert_eq!(ahead, expected);
+        }
+        assert_eq!(spilled.files(), 500);
+        drop(spilled);
+        // The spill file never had a name and is gone with the listing.
+        assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0);
+        assert_eq!(crate::pipeline::spill::open_deleted_in(spill.path()), 0);
+        // A listing that cannot spill fails, naming where.
+        let error = list_with(dir.path(), &spill.path().join("absent"), 1000).err().unwrap();
+        assert!(error.to_string().contains("absent"), "{error}");
     }
 
     #[test]

@@ -52,12 +52,19 @@
 //! `write(2)`. At most `2 × threads` blocks of input are in flight, plus the two blocks being
 //! read and `OUT_DEPTH` blocks waiting to be written.
 //!
+//! The only memory that grows with the number of entries is the central directory (about 100
+//! bytes an entry). Up to `CENTRAL_IN_MEMORY` (40,000 filestore entries or so) it stays in
+//! memory; past that it goes on to an unlinked temporary file ([`Spill`], in the directory
+//! given to [`ZipWriter::spill_in`], else the system's temporary directory), which is copied
+//! to the output at the end. That file has no name, so it disappears with the writer whatever
+//! ends the process.
+//!
 //! # Must not
 //!
-//! Seek or read back the output (it may be a pipe to ssh); stage anything in temporary files;
-//! walk directories or choose files (the caller does); leave threads behind: dropping the writer
-//! early stops and joins them. After an error the archive is incomplete and every later call
-//! fails.
+//! Seek or read back the output (it may be a pipe to ssh); stage entry data in temporary files
+//! (only the central directory spills); walk directories or choose files (the caller does);
+//! leave threads behind: dropping the writer early stops and joins them. After an error the
+//! archive is incomplete and every later call fails.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
@@ -93,8 +100,11 @@ const ZIP64_ENTRIES: usize = 0xFFFF;
 const CENTRAL_FIXED: usize = 46;
 /// Buffers (up to a block each) waiting for the output's writer thread.
 const OUT_DEPTH: usize = 4;
+/// The largest central directory kept in memory; a larger one spills to a temporary file.
+const CENTRAL_IN_MEMORY: usize = 4 << 20;
 
 use crate::pipeline::background::BackgroundWriter;
+use crate::pipeline::spill::Spill;
 
 use super::zip_format::{
     CENTRAL_HEADER, DATA_DESCRIPTOR, END_OF_CENTRAL_DIRECTORY, LOCAL_HEADER, ZIP64_END,
@@ -145,15 +155,19 @@ pub struct ZipWriter<W: Write + Send + 'static> {
     offset: u64,
     /// The large entry being written, between its `Begin` and its `End`.
     open: Option<Open>,
-    /// The central directory so far, as it will be written: about 100 bytes per entry, the
-    /// only memory that grows with the number of entries.
-    central: Vec<u8>,
+    /// The central directory so far, as it will be written: about 100 bytes per entry, in
+    /// memory up to `CENTRAL_IN_MEMORY`, then in a temporary file.
+    central: Spill,
+    /// One central directory header, before it goes to `central`.
+    scratch: Vec<u8>,
     recorded: usize,
     added: usize,
     /// The first error, after which the archive cannot be completed.
     failed: Option<String>,
     /// `ZIP64_LIMIT`, lowered by tests to exercise zip64 fields with little data.
     zip64_limit: u64,
+    /// `CENTRAL_IN_MEMORY`, lowered by tests (before `spill_in`) to spill with few entries.
+    central_in_memory: usize,
 }
 
 impl<W: Write + Send + 'static> ZipWriter<W> {
@@ -171,11 +185,13 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
             max_bytes: 2 * threads * BLOCK,
             offset: 0,
             open: None,
-            central: Vec::new(),
+            central: Spill::new(&std::env::temp_dir(), CENTRAL_IN_MEMORY),
+            scratch: Vec::with_capacity(256),
             recorded: 0,
             added: 0,
             failed: None,
             zip64_limit: ZIP64_LIMIT,
+            central_in_memory: CENTRAL_IN_MEMORY,
         }
     }
 
@@ -250,11 +266,21 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
         self.added
     }
 
+    /// Where a large central directory spills (see the module docs): beside the output, so
+    /// that it is on a file system with room. Call before adding entries; a spill already
+    /// begun stays where it is.
+    pub fn spill_in(&mut self, dir: &Path) {
+        if self.central.is_empty() {
+            self.central = Spill::new(dir, self.central_in_memory);
+        }
+    }
+
     /// Makes room in the central directory for `entries` more entries with names of
     /// `name_bytes` bytes in all, so that it grows once instead of by doubling (a copy of
-    /// it all each time, and up to twice its size in memory at the end).
+    /// it all each time, and up to twice its size in memory at the end); only up to what
+    /// stays in memory.
     pub fn reserve(&mut self, entries: usize, name_bytes: usize) {
-        self.central.reserve_exact(entries * CENTRAL_FIXED + name_bytes);
+        self.central.reserve(entries * CENTRAL_FIXED + name_bytes);
     }
 
     /// Waits for every queued entry, writes it and flushes the output.
@@ -416,7 +442,7 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
                 let offset = self.offset;
                 self.put(&local_header(&meta, body.method, sizes, zip64))?;
                 self.put_owned(body.data)?;
-                self.record(Record::new(meta, body.method, sizes, offset, zip64));
+                self.record(Record::new(meta, body.method, sizes, offset, zip64))?;
             }
             Item::Begin(Begin { mut meta, method, exact, zip64 }) => {
                 let sizes = match exact {
@@ -469,8 +495,7 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
             Some((crc, _)) => {
                 let sizes = Sizes { crc, ..sizes };
                 let record = Record::new(open.meta, open.method, sizes, open.offset, open.zip64);
-                self.record(record);
-                return Ok(());
+                return self.record(record);
             }
             None => {}
         }
@@ -488,8 +513,7 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
             put32(&mut descriptor, sizes.size as u32);
         }
         self.put(&descriptor)?;
-        self.record(Record::new(open.meta, open.method, sizes, open.offset, open.zip64));
-        Ok(())
+        self.record(Record::new(open.meta, open.method, sizes, open.offset, open.zip64))
     }
 
     fn wait(&mut self, seq: u64) -> io::Result<Output> {
@@ -517,15 +541,33 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
     }
 
     /// Adds a written entry to the central directory.
-    fn record(&mut self, record: Record) {
-        record.write_central(&mut self.central, self.zip64_limit);
+    fn record(&mut self, record: Record) -> io::Result<()> {
+        self.scratch.clear();
+        record.write_central(&mut self.scratch, self.zip64_limit);
+        self.central.append(&self.scratch)?;
         self.recorded += 1;
+        Ok(())
     }
 
     fn write_central_directory(&mut self) -> io::Result<()> {
         let start = self.offset;
-        let central = std::mem::take(&mut self.central);
-        self.put_owned(central)?;
+        let mut central = std::mem::replace(&mut self.central, Spill::new(Path::new(""), 0));
+        if central.spilled() {
+            // Copied back in blocks: no more than `OUT_DEPTH` of them in memory at once.
+            let mut reader = central.reader()?;
+            loop {
+                let block = read_block(&mut reader)?;
+                if block.is_empty() {
+                    break;
+                }
+                self.put_owned(block)?;
+            }
+            if self.offset - start != central.len() {
+                return Err(mismatch());
+            }
+        } else if let Some(bytes) = central.into_memory() {
+            self.put_owned(bytes)?;
+        }
         let size = self.offset - start;
         let count = self.recorded;
         let mut buffer = Vec::with_capacity(128);
@@ -1387,6 +1429,95 @@ for i in z.infolist():
         assert_eq!(archive[record..record + 4], ZIP64_END.to_le_bytes());
         assert_eq!(archive[record + 32..record + 40], (count as u64).to_le_bytes());
         check_all(&archive, &expected);
+    }
+
+    /// An archive of every kind of entry, its central directory spilled to a temporary file
+    /// in `spill` past `threshold` bytes (`None`: the default, in memory for so few entries).
+    fn mixed_archive(spill: Option<(&Path, usize)>, zip64_limit: u64) -> (Vec<u8>, Expected) {
+        let dir = tempfile::tempdir().unwrap();
+        let text = sql(3 * BLOCK + 7);
+        let noise = random(2 * BLOCK + 3, 11);
+        let mut expected: Expected = vec![
+            ("dump.sql".into(), text.clone()),
+            ("manifest.json".into(), sql(5000)),
+            ("filestore/ab/text".into(), text),
+            ("filestore/ab/noise".into(), noise),
+        ];
+        for i in 0..300 {
+            expected.push((format!("filestore/{:02x}/{i:040x}", i % 7), sql(i * 37)));
+        }
+        let mut zip = ZipWriter::new(Vec::new(), 2);
+        zip.zip64_limit = zip64_limit;
+        if let Some((spill, threshold)) = spill {
+            zip.central_in_memory = threshold;
+            zip.spill_in(spill);
+        }
+        zip.add_stream("dump.sql", &mut &expected[0].1[..], at(0)).unwrap();
+        zip.add_bytes("manifest.json", &expected[1].1, at(0)).unwrap();
+        for (i, (name, data)) in expected[2..].iter().enumerate() {
+            let path = write_file(dir.path(), &i.to_string(), data);
+            // The same times in both archives.
+            File::options().write(true).open(&path).unwrap().set_modified(at(0)).unwrap();
+            zip.add_file(name, &path).unwrap();
+        }
+        if let Some((spill, _)) = spill {
+            zip.flush().unwrap();
+            assert!(zip.central.spilled(), "the central directory spilled");
+            assert_eq!(crate::pipeline::spill::open_deleted_in(spill), 1, "spill file open");
+        }
+        (zip.finish().unwrap(), expected)
+    }
+
+    #[test]
+    fn a_spilled_central_directory_reads_back_identically() {
+        for zip64_limit in [ZIP64_LIMIT, 2000] {
+            let spill = tempfile::tempdir().unwrap();
+            let (in_memory, expected) = mixed_archive(None, zip64_limit);
+            let (spilled, _) = mixed_archive(Some((spill.path(), 1000)), zip64_limit);
+            assert!(in_memory == spilled, "spilling changed the archive (zip64 at {zip64_limit})");
+            check_all(&spilled, &expected);
+            // The spill file never had a name, and is closed with the writer.
+            assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+            assert_eq!(crate::pipeline::spill::open_deleted_in(spill.path()), 0);
+        }
+    }
+
+    #[test]
+    fn the_spill_file_is_gone_after_an_error_or_an_early_drop() {
+        let spill = tempfile::tempdir().unwrap();
+        let open = || crate::pipeline::spill::open_deleted_in(spill.path());
+        // The disk fills up while the central directory is written from the spill file.
+        let mut zip = ZipWriter::new(Full { room: 1000 }, 2);
+        zip.central_in_memory = 100;
+        zip.spill_in(spill.path());
+        for i in 0..20 {
+            zip.add_bytes(&format!("entry{i:03}"), b"x", at(0)).unwrap();
+        }
+        zip.flush().unwrap();
+        assert_eq!(open(), 1);
+        assert_eq!(zip.finish().unwrap_err().raw_os_error(), Some(libc::ENOSPC));
+        assert_eq!(open(), 0);
+        // Dropped in the middle.
+        let mut zip = ZipWriter::new(Vec::new(), 2);
+        zip.central_in_memory = 100;
+        zip.spill_in(spill.path());
+        for i in 0..20 {
+            zip.add_bytes(&format!("entry{i:03}"), b"x", at(0)).unwrap();
+        }
+        zip.flush().unwrap();
+        assert_eq!(open(), 1);
+        drop(zip);
+        assert_eq!(open(), 0);
+        assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+        // A directory the spill file cannot be made in: an error naming it, not a panic.
+        let mut zip = ZipWriter::new(Vec::new(), 2);
+        zip.central_in_memory = 100;
+        zip.spill_in(&spill.path().join("absent"));
+        let error = (0..20)
+            .find_map(|i| zip.add_bytes(&format!("entry{i:03}"), b"x", at(0)).err())
+            .or_else(|| zip.finish().err())
+            .unwrap();
+        assert!(error.to_string().contains("absent"), "{error}");
     }
 
     #[test]

@@ -6,6 +6,9 @@ use tokio_postgres::Client;
 use super::server::{connect_to, query};
 use super::{ConnParams, Error};
 
+/// Rows fetched at a time by [`OdooDb::each_stored_name`].
+const NAMES_BATCH: usize = 10_000;
+
 /// A connection to one Odoo database.
 pub struct OdooDb {
     client: Client,
@@ -65,6 +68,46 @@ impl OdooDb {
                 },
             )?;
         Ok(ManifestFacts { base_version, server_version_num: version as u32, modules })
+    }
+
+    /// Every distinct non-empty `store_fname` of `ir_attachment`, in bytewise order (as
+    /// `filestore::list` lists files), given to `each` one at a time: read through a cursor,
+    /// `NAMES_BATCH` rows at a time, so that memory stays bounded at any number of
+    /// attachments.
+    pub async fn each_stored_name(&self, mut each: impl FnMut(&str)) -> Result<(), Error> {
+        let what = format!("reading the attachments of '{}'", self.name);
+        let fail = |e: tokio_postgres::Error| query(&what, &e);
+        let declared = self
+            .client
+            .batch_execute(
+                "BEGIN READ ONLY; \
+                 DECLARE oe_stored_names NO SCROLL CURSOR FOR \
+                 SELECT DISTINCT store_fname COLLATE \"C\" FROM ir_attachment \
+                 WHERE store_fname IS NOT NULL AND store_fname <> '' ORDER BY 1",
+            )
+            .await
+            .map_err(|e| (self.client.batch_execute("ROLLBACK"), fail(e)));
+        if let Err((rollback, e)) = declared {
+            let _ = rollback.await;
+            return Err(e);
+        }
+        let fetch = format!("FETCH {NAMES_BATCH} FROM oe_stored_names");
+        loop {
+            let rows = match self.client.query(&fetch, &[]).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    let _ = self.client.batch_execute("ROLLBACK").await;
+                    return Err(fail(e));
+                }
+            };
+            for row in &rows {
+                each(row.get(0));
+            }
+            if rows.len() < NAMES_BATCH {
+                break;
+            }
+        }
+        self.client.batch_execute("COMMIT").await.map_err(fail)
     }
 
     /// Every distinct non-empty `store_fname` of `ir_attachment`, with the size and checksum

@@ -1,5 +1,6 @@
 //! Byte streams: what a dump is (detected by content), how it is compressed and decompressed,
-//! and how its progress is metered.
+//! how its progress is metered, and where what grows with the number of files spills
+//! (`spill`, the one place here that makes a file: an unlinked temporary one).
 //!
 //! Pure data plane: synchronous `Read`/`Write` on threads, no PostgreSQL and no child
 //! processes here. Compression uses every core: blocks are compressed in parallel and
@@ -20,6 +21,7 @@ pub mod copy;
 pub mod decode;
 pub mod encode;
 pub mod meter;
+pub mod spill;
 pub mod sql;
 
 pub use codec::{Codec, DumpFormat, Payload};

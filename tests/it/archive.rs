@@ -412,6 +412,66 @@ fn missing_attachments_warn_or_fail_with_strict() {
 }
 
 #[test]
+fn save_spills_the_listing_and_central_directory_of_a_large_filestore() {
+    // 80,000 more files than the fixture's: past what `oe save` keeps in memory of the
+    // listing (4 MiB, about 70,000 files) and of the central directory (about 40,000), so
+    // both go to unlinked temporary files beside the archive.
+    let env = TestEnv::new();
+    let db = load_fixture(&env, "arch_many");
+    let store = filestore(&env, &db);
+    let extra = 80_000u32;
+    for i in 0..extra {
+        use sha1::Digest;
+        let content = format!("extra attachment {i}\n");
+        let name = format!("{:x}", sha1::Sha1::digest(&content));
+        let dir = store.join(&name[..2]);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(&name), content).unwrap();
+    }
+    // A referenced file missing: found among the spilled listing, in order.
+    let victim = cluster().psql(
+        &db,
+        "SELECT store_fname FROM ir_attachment WHERE store_fname <> '' ORDER BY id DESC LIMIT 1",
+    );
+    std::fs::remove_file(store.join(&victim)).unwrap();
+    let outdir = env.path("archives");
+    std::fs::create_dir(&outdir).unwrap();
+    let out = outdir.join("many.zip");
+    let run = env.run(&["save", "odoo", &db, out.to_str().unwrap(), "--strict"]).failure(4);
+    assert!(
+        run.stderr.contains("1 attachment file(s)") && run.stderr.contains(&victim),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_dir(&outdir).unwrap().count(), 0, "nothing left beside the archive");
+
+    env.run(&["save", "odoo", &db, out.to_str().unwrap()]).success().stderr_has(&victim);
+    let names: Vec<String> = std::fs::read_dir(&outdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["many.zip"], "only the archive beside it");
+    let files = tree(&store);
+    assert!(files.len() > extra as usize);
+    let listed = python_zip(
+        &out,
+        "import sys,zipfile,hashlib\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nfor i in z.infolist()[2:]: print(i.filename, hashlib.sha1(z.read(i)).hexdigest())",
+    );
+    let mut expected: Vec<String> = files
+        .iter()
+        .map(|(name, data)| {
+            use sha1::Digest;
+            format!("filestore/{name} {:x}", sha1::Sha1::digest(data))
+        })
+        .collect();
+    expected.sort();
+    let listed: Vec<String> = listed.lines().map(str::to_owned).collect();
+    assert!(listed == expected, "the archive's filestore differs from the filestore");
+    let unzip = Command::new("unzip").arg("-tq").arg(&out).output().expect("unzip is needed");
+    assert!(unzip.status.success(), "{}", String::from_utf8_lossy(&unzip.stdout));
+}
+
+#[test]
 fn click_odoo_layout_and_custom_dumps_load() {
     let env = TestEnv::new();
     let reference = load_fixture(&env, "arch_click_ref");
