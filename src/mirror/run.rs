@@ -595,7 +595,10 @@ impl Pool {
                             Ok((id, new, None)) => Ok((id, new)),
                             Ok((id, new, Some(pack))) => match packs.send(pack) {
                                 Ok(()) => Ok((id, new)),
-                                Err(_) => Err(Error::WriterStopped),
+                                Err(unsent) => {
+                                    repo.abandon_full_pack(unsent.0);
+                                    Err(Error::WriterStopped)
+                                }
                             },
                             Err(e) => Err(e.into()),
                         };
@@ -639,7 +642,7 @@ mod tests {
 
     /// Incompressible bytes (xorshift).
     fn noise(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed | 1;
+        let mut x = (seed << 1) | 1;
         (0..len)
             .map(|_| {
                 x ^= x << 13;
@@ -688,7 +691,8 @@ mod tests {
         );
         assert!(repo.snapshots().unwrap().is_empty());
 
-        // Once the storage works again, a run stores everything and restores it.
+        // Once the storage works again, a run with the same repository (as the next
+        // directory of a batch) stores everything again, none of it taken for stored.
         std::fs::remove_file(dir.path().join("repo/tmp")).unwrap();
         std::fs::create_dir(dir.path().join("repo/tmp")).unwrap();
         let outcome = run(&request(&repo, src, &filter)).unwrap();

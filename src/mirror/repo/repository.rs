@@ -581,16 +581,27 @@ impl Repository {
                 if pending >= INDEX_EVERY_BLOBS { self.write_pending_index() } else { Ok(()) }
             }
             Err(e) => {
-                // Its blobs are not stored: forget them, so that nothing refers to them.
-                for entry in &entries {
-                    if state.index.get(&entry.id).is_some_and(|l| l.pack == number) {
-                        state.index.remove(&entry.id);
-                        state.bases.remove(&entry.id);
-                    }
-                }
+                Self::forget(&mut state, number, &entries);
                 Err(Error::io(format!("writing pack {name}"))(e))
             }
         }
+    }
+
+    /// Forgets the blobs of a pack [`store_blob`](Self::store_blob) filled that will not be
+    /// written (the writer stopped on an error), so that nothing stored later refers to them.
+    pub fn abandon_full_pack(&self, FullPack(finished): FullPack) {
+        Self::forget(&mut self.lock_state(), finished.number, &finished.entries);
+    }
+
+    /// A pack's blobs are not stored: forget them, so that nothing refers to them.
+    fn forget(state: &mut State, number: u32, entries: &[Entry]) {
+        for entry in entries {
+            if state.index.get(&entry.id).is_some_and(|l| l.pack == number) {
+                state.index.remove(&entry.id);
+                state.bases.remove(&entry.id);
+            }
+        }
+        state.packs[number as usize] = Slot::Writing(Arc::default());
     }
 
     /// Writes the pack being filled, then one index file listing every pack not yet in one:
