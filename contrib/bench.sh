@@ -550,7 +550,9 @@ section_odoo_zip() {
 # the plain dump of bench_src (about 500 MB): a first snapshot, a run with nothing changed, a
 # full restore; then 14 "nights" of a dump of which 1% of the rows change each night (the
 # repository's growth); then the peak memory of a run over a tree of a million small files
-# (times the scale). Page cache dropped before every timed run when the kernel allows it.
+# (times the scale). First snapshots are timed with a cold page cache (dropped before every
+# timed run, when the kernel allows it) and with a warm one (the tree read once beforehand,
+# as after the nightly backup job); the other runs with a cold one.
 
 # Changes about 1% of the data rows of a plain dump in place (COPY lines: the last field gets
 # a new value), the same rows whatever the night, a different value each night.
@@ -584,8 +586,8 @@ dir_bytes() { du -sb "$1" | cut -f1; }
 section_mirror() {
     ensure_tools rsync:rsync restic:restic borg:borgbackup
     local m=$dir/mirror src i s
-    local settle_before=$settle_mode
-    if (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then settle_mode=drop; else settle_mode=sync; fi
+    local settle_before=$settle_mode cold_mode=sync
+    if (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then cold_mode=drop; else say "mirror: cannot drop the page cache: the cold runs are only synced"; fi
     rm -rf "$m"
     mkdir -p "$m/src"
     say "mirror: generating the tree (scale $scale)"
@@ -606,45 +608,67 @@ section_mirror() {
     local borg_again='borg create --compression zstd,3 "$M/borg::again-$RANDOM$RANDOM" "$SRC"'
     local restic_restore='rm -rf "$M/restic-out" && restic -q -r "$M/restic" restore latest --target "$M/restic-out"'
     local id=mirror r
-    local t_first_oe=$dir/results/$id.first.oe t_first_restic=$dir/results/$id.first.restic
-    local t_first_borg=$dir/results/$id.first.borg t_first_rsync=$dir/results/$id.first.rsync
+    local t_first_rsync=$dir/results/$id.first.rsync
     local t_same_oe=$dir/results/$id.same.oe t_same_rsync=$dir/results/$id.same.rsync
     local t_same_restic=$dir/results/$id.same.restic t_same_borg=$dir/results/$id.same.borg
     local t_restore_oe=$dir/results/$id.restore.oe t_restore_restic=$dir/results/$id.restore.restic
-    local rss=$dir/results/$id.rss
-    for f in "$t_first_oe" "$t_first_restic" "$t_first_borg" "$t_first_rsync" "$t_same_oe" \
-        "$t_same_rsync" "$t_same_restic" "$t_same_borg" "$t_restore_oe" "$t_restore_restic" "$rss"; do
+    local rss=$dir/results/$id.rss cache
+    for cache in cold warm; do
+        for f in oe restic borg; do : >"$dir/results/$id.first.$cache.$f"; done
+    done
+    for f in "$t_first_rsync" "$t_same_oe" "$t_same_rsync" "$t_same_restic" "$t_same_borg" \
+        "$t_restore_oe" "$t_restore_restic" "$rss"; do
         : >"$f"
     done
-    for ((i = 1; i <= runs; i++)); do
-        rm -rf "$m/oe" "$m/restic" "$m/borg" "$m/rsync" "$m/restic-cache" "$m/borg-base"
+    fresh_repos() {
+        rm -rf "$m/oe" "$m/restic" "$m/borg" "$m/restic-cache" "$m/borg-base"
         restic -q -r "$m/restic" init >/dev/null
         borg init -e none "$m/borg" >/dev/null 2>&1
         "$oe_bin" "${oe_mirror[@]}" init >/dev/null
-        # First snapshots (fresh repositories), then runs with nothing changed.
-        s=$(time_peer "$dir/logs/$id.first.rsync.$i" "$rsync_cmd"); echo "$s" >>"$t_first_rsync"; say "mirror first run $i: rsync ${s}s"
-        s=$(time_peer "$dir/logs/$id.first.restic.$i" "$restic_first"); echo "$s" >>"$t_first_restic"; say "mirror first run $i: restic ${s}s"
-        s=$(time_peer "$dir/logs/$id.first.borg.$i" "$borg_first"); echo "$s" >>"$t_first_borg"; say "mirror first run $i: borg ${s}s"
-        s=$(time_oe "$dir/logs/$id.first.oe.$i" "$rss" "${oe_mirror[@]}" run); echo "$s" >>"$t_first_oe"; say "mirror first run $i: oe ${s}s"
+    }
+    # A first snapshot into fresh repositories of each of restic, borg and oe, alternating.
+    first_snapshots() {
+        local cache=$1 run=$2 t=$dir/results/$id.first.$1 s
+        fresh_repos
+        s=$(time_peer "$dir/logs/$id.first.$cache.restic.$run" "$restic_first"); echo "$s" >>"$t.restic"; say "mirror first run $run ($cache cache): restic ${s}s"
+        s=$(time_peer "$dir/logs/$id.first.$cache.borg.$run" "$borg_first"); echo "$s" >>"$t.borg"; say "mirror first run $run ($cache cache): borg ${s}s"
+        s=$(time_oe "$dir/logs/$id.first.$cache.oe.$run" "$rss" "${oe_mirror[@]}" run); echo "$s" >>"$t.oe"; say "mirror first run $run ($cache cache): oe ${s}s"
+    }
+    for ((i = 1; i <= runs; i++)); do
+        # Cold page cache: every timed run reads the tree from the disk (when the kernel lets
+        # us drop the cache; else only synced).
+        settle_mode=$cold_mode
+        rm -rf "$m/rsync"
+        s=$(time_peer "$dir/logs/$id.first.rsync.$i" "$rsync_cmd"); echo "$s" >>"$t_first_rsync"; say "mirror first copy $i: rsync ${s}s"
+        first_snapshots cold "$i"
+        # Warm page cache, as for the nightly mirror job right after the backup job wrote the
+        # zips: the tree is read once untimed, and only written data is synced between runs.
+        settle_mode=sync
+        tar -cf - -C "$src" . | cat >/dev/null
+        first_snapshots warm "$i"
+        # Runs with nothing changed, then full restores into empty directories (cold cache).
+        settle_mode=$cold_mode
         s=$(time_peer "$dir/logs/$id.same.rsync.$i" "$rsync_cmd"); echo "$s" >>"$t_same_rsync"; say "mirror unchanged run $i: rsync ${s}s"
         s=$(time_peer "$dir/logs/$id.same.restic.$i" "$restic_again"); echo "$s" >>"$t_same_restic"; say "mirror unchanged run $i: restic ${s}s"
         s=$(time_peer "$dir/logs/$id.same.borg.$i" "$borg_again"); echo "$s" >>"$t_same_borg"; say "mirror unchanged run $i: borg ${s}s"
         s=$(time_oe "$dir/logs/$id.same.oe.$i" "$rss" "${oe_mirror[@]}" run); echo "$s" >>"$t_same_oe"; say "mirror unchanged run $i: oe ${s}s"
-        # Full restores into empty directories.
         s=$(time_peer "$dir/logs/$id.restore.restic.$i" "$restic_restore"); echo "$s" >>"$t_restore_restic"; say "mirror restore $i: restic ${s}s"
         rm -rf "$m/oe-out"
         s=$(time_oe "$dir/logs/$id.restore.oe.$i" "$rss" "${oe_mirror[@]}" restore latest --dir "$src" --target "$m/oe-out"); echo "$s" >>"$t_restore_oe"; say "mirror restore $i: oe ${s}s"
         diff -r "$src" "$m/oe-out" >/dev/null || { say "oe's restore differs from the source"; return 1; }
         rm -rf "$m/oe-out" "$m/restic-out"
     done
-    local first_oe first_restic first_borg fastest
-    first_oe=$(median <"$t_first_oe"); first_restic=$(median <"$t_first_restic"); first_borg=$(median <"$t_first_borg")
-    fastest=$(awk -v a="$first_restic" -v b="$first_borg" 'BEGIN { print (a < b) ? a : b }')
-    local rss_kib
+    local rss_kib first_oe first_restic first_borg fastest
     rss_kib=$(maximum <"$rss")
-    table_row "mirror first snapshot vs restic" "$restic_first" "$first_restic" "$first_oe" "$fastest" 1.0 "fastest of restic and borg" "$rss_kib"
-    table_row "mirror first snapshot vs borg" "$borg_first" "$first_borg" "$first_oe" "$fastest" 1.0 "fastest of restic and borg" "$rss_kib"
-    table_row "mirror first copy (rsync, report)" "$rsync_cmd" "$(median <"$t_first_rsync")" "$first_oe" "$(median <"$t_first_rsync")" "" peer "$rss_kib"
+    for cache in cold warm; do
+        first_oe=$(median <"$dir/results/$id.first.$cache.oe")
+        first_restic=$(median <"$dir/results/$id.first.$cache.restic")
+        first_borg=$(median <"$dir/results/$id.first.$cache.borg")
+        fastest=$(awk -v a="$first_restic" -v b="$first_borg" 'BEGIN { print (a < b) ? a : b }')
+        table_row "mirror first snapshot, $cache cache, vs restic" "$restic_first" "$first_restic" "$first_oe" "$fastest" 1.0 "fastest of restic and borg" "$rss_kib"
+        table_row "mirror first snapshot, $cache cache, vs borg" "$borg_first" "$first_borg" "$first_oe" "$fastest" 1.0 "fastest of restic and borg" "$rss_kib"
+    done
+    table_row "mirror first copy (rsync, report)" "$rsync_cmd" "$(median <"$t_first_rsync")" "$(median <"$dir/results/$id.first.cold.oe")" "$(median <"$t_first_rsync")" "" peer "$rss_kib"
     local same_oe
     same_oe=$(median <"$t_same_oe")
     table_row "mirror nothing changed vs rsync" "$rsync_cmd" "$(median <"$t_same_rsync")" "$same_oe" "$(median <"$t_same_rsync")" 5 peer "$rss_kib"

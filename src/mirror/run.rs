@@ -4,11 +4,13 @@
 //! The walk is depth first on the calling thread, one directory in memory at a time: it lists
 //! a directory, reads each changed file and cuts it into content-defined chunks (FastCDC,
 //! about 1 MiB on average; a file smaller than the minimum is one chunk), and hands the chunks
-//! to a pool of workers that hash, compress and pack them ([`Repository::put_blob`]). Once
-//! every chunk of a directory is stored, its tree is stored, and the directory above refers to
-//! it. The snapshot is written only after [`Repository::flush`] made every blob durable and
-//! indexed: an interrupted run leaves packs that the next run reuses, never a snapshot that
-//! refers to missing data.
+//! to a pool of workers that hash, compress and pack them ([`Repository::store_blob`], each
+//! worker with a zstd context of its own). A pack they fill goes to a writer thread, which
+//! writes and fsyncs it while they go on. Once every chunk of a directory is stored, its tree
+//! is stored, and the directory above refers to it. The snapshot is written only after the
+//! writer has written every full pack and [`Repository::flush`] the last one and the index:
+//! an interrupted run leaves packs that the next run reuses, never a snapshot that refers to
+//! missing data.
 //!
 //! A new chunk of a file that the previous snapshot has at the same path is stored as a delta
 //! against the previous chunks covering the same offsets ([`Repository::put_blob_near`]),
@@ -23,9 +25,11 @@
 //! changes again, or cannot be read at all, the snapshot is written without a complete copy of
 //! it, marked partial, with the reason.
 //!
-//! Memory stays bounded: the chunks in flight are limited to two per worker; deltas add the
-//! repository's cache of decoded bases (64 MiB) and, per worker, a zstd context with a
-//! 16 MiB window and the prefix (at most two chunks) being compressed against or decoded.
+//! Memory stays bounded: the chunks in flight are limited to two per worker; full packs (16
+//! MiB) to the one being written and one per worker waiting to hand its own over, besides the
+//! one being filled; each worker keeps a zstd context (about 3 MiB); deltas add the repository's cache of decoded bases (64 MiB)
+//! and, per worker, a zstd context with a 16 MiB window and the prefix (at most two chunks)
+//! being compressed against or decoded.
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
@@ -40,7 +44,7 @@ use indicatif::ProgressBar;
 use serde_bytes::ByteBuf;
 
 use super::filter::Filter;
-use super::repo::{self, BlobId, BlobKind, Repository};
+use super::repo::{self, BlobId, BlobKind, Compressor, FullPack, Repository};
 use super::snapshot::{Listed, Snapshot, Stats};
 use super::tree::{Kind, Node, Time, Tree};
 use super::walk::{self, Entry};
@@ -77,6 +81,9 @@ pub enum Error {
     Tree(#[from] super::tree::Error),
     #[error("stopped by a signal; what was stored so far is reused by the next run")]
     Interrupted,
+    /// A worker's full pack found the writer stopped: the writer's own error is reported.
+    #[error("the pack writer stopped")]
+    WriterStopped,
 }
 
 /// The snapshot written.
@@ -101,7 +108,7 @@ pub fn run(request: &Request) -> Result<Outcome, Error> {
     }
 
     let (tree, stats, errors) = std::thread::scope(|scope| {
-        let pool = Pool::start(scope, request.repo, request.threads);
+        let (pool, writer) = Pool::start(scope, request.repo, request.threads);
         let mut walker = Walker {
             request,
             root,
@@ -112,8 +119,10 @@ pub fn run(request: &Request) -> Result<Outcome, Error> {
         };
         let tree = walker.directory(&mut Vec::new(), parent_tree.as_ref());
         let Walker { stats, errors, .. } = walker;
-        // Dropping the pool ends the workers; the scope waits for them.
+        // Dropping the pool ends the workers, which ends the writer once it wrote their packs.
         drop(pool);
+        // A pack that could not be written is the cause of whatever the walk saw after it.
+        writer.join().expect("the pack writer does not panic")?;
         tree.map(|tree| (tree, stats, errors))
     })?;
     request.repo.flush()?;
@@ -537,7 +546,7 @@ fn display(bytes: &[u8]) -> String {
 }
 
 /// The answer of a worker about one chunk: its id, and whether the repository did not have it.
-type Stored = Receiver<Result<(BlobId, bool), repo::Error>>;
+type Stored = Receiver<Result<(BlobId, bool), Error>>;
 
 /// A chunk to store, with where to send its id.
 struct Job {
@@ -545,36 +554,60 @@ struct Job {
     data: Vec<u8>,
     /// Blobs to store it as a delta against, if it is new.
     near: Vec<BlobId>,
-    reply: SyncSender<Result<(BlobId, bool), repo::Error>>,
+    reply: SyncSender<Result<(BlobId, bool), Error>>,
 }
 
-/// Workers storing chunks: hashing, compressing and packing happen on them.
+/// Workers storing chunks: hashing, compressing and packing happen on them, each with a zstd
+/// context of its own; a pack they fill goes to a writer thread, which writes and syncs it
+/// while they go on (on two cores, a worker waiting in fsync was half the machine idle).
 struct Pool {
     jobs: SyncSender<Job>,
 }
 
 impl Pool {
-    /// Starts `threads` workers in `scope`; they stop when the pool is dropped.
+    /// Starts `threads` workers and the writer in `scope`; they stop when the pool is
+    /// dropped. The writer's handle says whether every pack was written.
     fn start<'scope, 'env>(
         scope: &'scope std::thread::Scope<'scope, 'env>,
         repo: &'env Repository,
         threads: usize,
-    ) -> Pool {
+    ) -> (Pool, std::thread::ScopedJoinHandle<'scope, Result<(), repo::Error>>) {
         let threads = threads.max(1);
         let (jobs, queue) = sync_channel::<Job>(threads * 2);
         let queue = Arc::new(Mutex::new(queue));
+        // A rendezvous: a worker with a full pack waits while the previous one is written
+        // (back-pressure when the disk is the slower side; no queue of packs in memory).
+        let (packs, full) = sync_channel::<FullPack>(0);
+        let writer = scope.spawn(move || {
+            // Returning on an error drops the receiver: the workers then stop storing.
+            full.into_iter().try_for_each(|pack| repo.write_full_pack(pack))
+        });
         for _ in 0..threads {
             let queue = Arc::clone(&queue);
+            let packs = packs.clone();
             scope.spawn(move || {
+                let mut compressor = Compressor::new();
                 loop {
                     let job = queue.lock().expect("no worker panics holding the queue").recv();
                     let Ok(job) = job else { return };
+                    let stored =
+                        match repo.store_blob(&mut compressor, job.kind, &job.data, &job.near) {
+                            Ok((id, new, None)) => Ok((id, new)),
+                            Ok((id, new, Some(pack))) => match packs.send(pack) {
+                                Ok(()) => Ok((id, new)),
+                                Err(unsent) => {
+                                    repo.abandon_full_pack(unsent.0);
+                                    Err(Error::WriterStopped)
+                                }
+                            },
+                            Err(e) => Err(e.into()),
+                        };
                     // The walk may have stopped on an error and dropped the receiver.
-                    let _ = job.reply.send(repo.put_blob_near(job.kind, &job.data, &job.near));
+                    let _ = job.reply.send(stored);
                 }
             });
         }
-        Pool { jobs }
+        (Pool { jobs }, writer)
     }
 
     fn submit(&self, kind: BlobKind, data: Vec<u8>, near: Vec<BlobId>) -> Stored {
@@ -605,5 +638,72 @@ mod tests {
             assert_eq!(reference(&old, start, length), expected, "{start}+{length}");
         }
         assert!(reference(&[], 0, 10).is_empty());
+    }
+
+    /// Incompressible bytes (xorshift).
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = (seed << 1) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect()
+    }
+
+    fn request<'a>(repo: &'a Repository, dir: &'a str, filter: &'a Filter) -> Request<'a> {
+        Request {
+            repo,
+            dir,
+            filter,
+            parent: None,
+            threads: 2,
+            host: "test".into(),
+            time: 1,
+            progress: ProgressBar::hidden(),
+        }
+    }
+
+    /// Packs are written on a thread of their own: a pack that cannot be written fails the
+    /// run with the cause, and no snapshot refers to it.
+    #[test]
+    fn a_pack_that_cannot_be_written_fails_the_run_and_writes_no_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        // 40 MiB of incompressible chunks: two packs fill during the walk.
+        for n in 0..40u64 {
+            std::fs::write(src.join(format!("f{n}")), noise(n, 1 << 20)).unwrap();
+        }
+        let repo = Repository::init(&dir.path().join("repo")).unwrap();
+        // Objects are written into tmp/ first: a file in its place fails every write (even
+        // for root, who ignores permissions).
+        std::fs::remove_dir(dir.path().join("repo/tmp")).unwrap();
+        std::fs::write(dir.path().join("repo/tmp"), b"").unwrap();
+        let filter = Filter::parse(&[]).unwrap();
+        let src = src.to_str().unwrap();
+        let error = run(&request(&repo, src, &filter)).unwrap_err();
+        assert!(
+            matches!(&error, Error::Repo(repo::Error::Io { what, .. }) if what.starts_with("writing pack")),
+            "{error:?}"
+        );
+        assert!(repo.snapshots().unwrap().is_empty());
+
+        // Once the storage works again, a run with the same repository (as the next
+        // directory of a batch) stores everything again, none of it taken for stored.
+        std::fs::remove_file(dir.path().join("repo/tmp")).unwrap();
+        std::fs::create_dir(dir.path().join("repo/tmp")).unwrap();
+        let outcome = run(&request(&repo, src, &filter)).unwrap();
+        assert_eq!(outcome.snapshot.stats.files, 40);
+        let reopened = Repository::open(&dir.path().join("repo")).unwrap();
+        let tree = load_tree(&reopened, outcome.snapshot.tree).unwrap();
+        for node in &tree.nodes {
+            let n: u64 = std::str::from_utf8(&node.name[1..]).unwrap().parse().unwrap();
+            let content: Vec<u8> =
+                node.content.iter().flat_map(|id| reopened.get_blob(id).unwrap()).collect();
+            assert!(content == noise(n, 1 << 20), "{n} differs");
+        }
     }
 }

@@ -79,8 +79,9 @@ mod repository;
 mod storage;
 
 pub use lock::{LockGuard, LockMode};
+pub use pack::Compressor;
 pub use repository::{
-    CheckReport, DamagedPack, PrunePlan, PruneStats, Repository, Stats, hostname,
+    CheckReport, DamagedPack, FullPack, PrunePlan, PruneStats, Repository, Stats, hostname,
 };
 pub use storage::{LocalStorage, ObjectKind, Storage};
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use super::lock::{self, LockGuard, LockMode};
-use super::pack::{self, Builder, Entry, IndexedPack};
+use super::pack::{self, Builder, Compressor, Entry, IndexedPack};
 use super::storage::{LocalStorage, ObjectKind, Storage};
 use super::{BlobId, BlobKind, Error};
 
@@ -105,6 +105,10 @@ impl Location {
         }
     }
 }
+
+/// A pack filled by [`Repository::store_blob`], to be written by
+/// [`Repository::write_full_pack`].
+pub struct FullPack(Finished);
 
 /// A pack closed by [`Repository::finish_current`], to be written.
 struct Finished {
@@ -432,9 +436,28 @@ impl Repository {
         data: &[u8],
         reference: &[BlobId],
     ) -> Result<(BlobId, bool), Error> {
+        let (id, new, full) = self.store_blob(&mut Compressor::new(), kind, data, reference)?;
+        if let Some(full) = full {
+            self.write_full_pack(full)?;
+        }
+        Ok((id, new))
+    }
+
+    /// [`put_blob_near`](Self::put_blob_near) with the caller's compressor, for a thread
+    /// that stores many blobs. A pack this fills is returned, to be written with
+    /// [`write_full_pack`](Self::write_full_pack) (on another thread, so that storing goes on
+    /// meanwhile); its blobs are readable and deduplicated against until then, and
+    /// [`flush`](Self::flush) must wait for it to be written.
+    pub fn store_blob(
+        &self,
+        compressor: &mut Compressor,
+        kind: BlobKind,
+        data: &[u8],
+        reference: &[BlobId],
+    ) -> Result<(BlobId, bool, Option<FullPack>), Error> {
         let id = BlobId::of(data);
         if self.has_blob(&id) {
-            return Ok((id, false));
+            return Ok((id, false, None));
         }
         // A delta of less than 1/64 of the blob is taken without trying plain compression,
         // which rarely does as well (and costs as much again); a larger one must beat it.
@@ -444,7 +467,7 @@ impl Repository {
                 (delta, true, reference.to_vec(), depth)
             }
             delta => {
-                let (plain, compressed) = pack::compress(data);
+                let (plain, compressed) = compressor.compress(data);
                 match delta {
                     Some((delta, depth)) if delta.len() < plain.len() => {
                         (delta, true, reference.to_vec(), depth)
@@ -459,7 +482,7 @@ impl Repository {
         let full = {
             let mut state = self.lock_state();
             if state.index.contains_key(&id) {
-                return Ok((id, false));
+                return Ok((id, false, None));
             }
             if state.current.is_none() {
                 let number = state.packs.len() as u32;
@@ -476,10 +499,13 @@ impl Repository {
             }
             full.then(|| Self::finish_current(&mut state)).flatten()
         };
-        if let Some(finished) = full {
-            self.write_pack(finished)?;
-        }
-        Ok((id, true))
+        Ok((id, true, full.map(FullPack)))
+    }
+
+    /// Writes a pack [`store_blob`](Self::store_blob) filled (durably, as every object). On
+    /// failure its blobs are forgotten, so that nothing stored later refers to them.
+    pub fn write_full_pack(&self, FullPack(finished): FullPack) -> Result<(), Error> {
+        self.write_pack(finished)
     }
 
     /// `data` compressed against the bytes of `reference`, with its depth, when the chain
@@ -555,16 +581,27 @@ impl Repository {
                 if pending >= INDEX_EVERY_BLOBS { self.write_pending_index() } else { Ok(()) }
             }
             Err(e) => {
-                // Its blobs are not stored: forget them, so that nothing refers to them.
-                for entry in &entries {
-                    if state.index.get(&entry.id).is_some_and(|l| l.pack == number) {
-                        state.index.remove(&entry.id);
-                        state.bases.remove(&entry.id);
-                    }
-                }
+                Self::forget(&mut state, number, &entries);
                 Err(Error::io(format!("writing pack {name}"))(e))
             }
         }
+    }
+
+    /// Forgets the blobs of a pack [`store_blob`](Self::store_blob) filled that will not be
+    /// written (the writer stopped on an error), so that nothing stored later refers to them.
+    pub fn abandon_full_pack(&self, FullPack(finished): FullPack) {
+        Self::forget(&mut self.lock_state(), finished.number, &finished.entries);
+    }
+
+    /// A pack's blobs are not stored: forget them, so that nothing refers to them.
+    fn forget(state: &mut State, number: u32, entries: &[Entry]) {
+        for entry in entries {
+            if state.index.get(&entry.id).is_some_and(|l| l.pack == number) {
+                state.index.remove(&entry.id);
+                state.bases.remove(&entry.id);
+            }
+        }
+        state.packs[number as usize] = Slot::Writing(Arc::default());
     }
 
     /// Writes the pack being filled, then one index file listing every pack not yet in one:
