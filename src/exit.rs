@@ -129,10 +129,54 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
     None
 }
 
-/// Broken input is the user's file; anything else from the file system is an I/O failure.
+/// Broken input is the user's file; a worker thread's panic is a failure of `oe` itself;
+/// anything else from the file system is an I/O failure.
 pub fn io_exit_code(e: &std::io::Error) -> ExitCode {
+    if crate::pipeline::pool::Error::of_io(e).is_some() {
+        return ExitCode::Failure;
+    }
     match e.kind() {
         std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => ExitCode::BadInput,
         _ => ExitCode::Io,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::pipeline::pool;
+
+    fn panicked() -> io::Error {
+        let thread = "compress-1".to_owned();
+        pool::Error::Panicked { thread, message: "index out of bounds".into() }.into()
+    }
+
+    /// A worker's panic, however a job wraps it, exits 1 and says so.
+    #[test]
+    fn a_worker_panic_exits_1_and_says_so() {
+        let path = PathBuf::from("acme.dump.gz");
+        let format = crate::pipeline::DumpFormat::from_name(&path).unwrap();
+        let input = "acme.sql.bz2".to_owned();
+        let errors: [anyhow::Error; 4] = [
+            crate::dump::Error::Write { path: path.clone(), source: panicked() }.into(),
+            crate::save::Error::Write { path: path.clone(), source: panicked() }.into(),
+            crate::load::Error::Corrupt { input, format, source: panicked() }.into(),
+            anyhow::Error::from(panicked()).context("saving acme"),
+        ];
+        for error in errors {
+            assert_eq!(ExitCode::of(&error), ExitCode::Failure, "{error:#}");
+            let message = describe(&error);
+            assert!(
+                message.contains("worker thread compress-1 panicked: index out of bounds"),
+                "{message}"
+            );
+            assert!(!message.contains("corrupt"), "{message}");
+        }
+        // Other I/O errors keep their codes.
+        assert_eq!(io_exit_code(&io::Error::from_raw_os_error(libc::ENOSPC)), ExitCode::Io);
+        assert_eq!(io_exit_code(&io::ErrorKind::InvalidData.into()), ExitCode::BadInput);
     }
 }

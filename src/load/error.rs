@@ -5,7 +5,7 @@ use std::io;
 use crate::exit::ExitCode;
 use crate::odoo::layout::{DUMP_ENTRY, UnsafeEntry};
 use crate::pg;
-use crate::pipeline::DumpFormat;
+use crate::pipeline::{DumpFormat, pool};
 use crate::process::interrupt;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +29,9 @@ pub enum Error {
          dump or an Odoo backup zip, optionally compressed with gzip, bzip2 or zstd"
     )]
     UnknownFormat { input: String, head: String },
-    #[error("{input} ({format}) is corrupt or truncated: {source}")]
+    /// Reading the input failed: it is corrupt or truncated, or (a bug) a decoding worker
+    /// thread panicked, which the message and the exit code tell apart.
+    #[error("{input} ({format}) {}: {source}", what_failed(.source))]
     Corrupt { input: String, format: DumpFormat, source: io::Error },
     #[error("{input} is truncated: the SQL dump ends without pg_dump's completion line")]
     Incomplete { input: String },
@@ -62,6 +64,9 @@ impl Error {
             Error::RowsDiffer { .. } => ExitCode::Failure,
             Error::Open { .. } | Error::Spool { .. } | Error::Filestore { .. } => ExitCode::Io,
             Error::UnsafeEntry { .. } => ExitCode::BadInput,
+            Error::Corrupt { source, .. } if pool::Error::of_io(source).is_some() => {
+                ExitCode::Failure
+            }
             Error::UnknownFormat { .. }
             | Error::Corrupt { .. }
             | Error::Incomplete { .. }
@@ -80,4 +85,12 @@ fn quoted(problems: &[String]) -> String {
         text.push_str(&format!("; … ({} more)", problems.len() - QUOTED));
     }
     text
+}
+
+/// What a read error says about the input: nothing when a worker panicked.
+fn what_failed(source: &io::Error) -> &'static str {
+    match pool::Error::of_io(source) {
+        Some(_) => "could not be decoded",
+        None => "is corrupt or truncated",
+    }
 }

@@ -50,7 +50,8 @@
 //! thread reads streams and large files and puts the output in order; a thread of its own
 //! writes it ([`BackgroundWriter`]), so that neither reading nor compressing waits in
 //! `write(2)`. At most `2 × threads` blocks of input are in flight, plus the two blocks being
-//! read and `OUT_DEPTH` blocks waiting to be written.
+//! read and `OUT_DEPTH` blocks waiting to be written. The workers are the shared [`Pool`], each
+//! keeping its zlib compressor; a worker's panic fails the archive with an error saying so.
 //!
 //! The only memory that grows with the number of entries is the central directory (about 100
 //! bytes an entry). Up to `CENTRAL_IN_MEMORY` (40,000 filestore entries or so) it stays in
@@ -66,15 +67,10 @@
 //! leave threads behind: dropping the writer early stops and joins them. After an error the
 //! archive is incomplete and every later call fails.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crc32fast::Hasher;
@@ -104,6 +100,7 @@ const OUT_DEPTH: usize = 4;
 const CENTRAL_IN_MEMORY: usize = 4 << 20;
 
 use crate::pipeline::background::BackgroundWriter;
+use crate::pipeline::pool::{Pool, Ticket};
 use crate::pipeline::spill::Spill;
 
 use super::zip_format::{
@@ -142,12 +139,11 @@ impl Method {
 /// 3%, then stored. `add_stream` always deflates.
 pub struct ZipWriter<W: Write + Send + 'static> {
     out: BackgroundWriter<W>,
-    pool: Pool,
-    /// What is still to be written, in order: (sequence number, input bytes, item).
-    queue: VecDeque<(u64, usize, Item)>,
-    /// Worker results that arrived before their turn.
-    results: BTreeMap<u64, io::Result<Output>>,
-    next_seq: u64,
+    /// What is still to be written, in order: (input bytes, item, its worker's result if it
+    /// has a job). Declared before the pool, so that dropping the writer early drops the
+    /// tickets first and the workers skip their jobs.
+    queue: VecDeque<(usize, Item, Option<Answer>)>,
+    pool: Pool<'static, Job, io::Result<Output>>,
     in_flight: usize,
     max_items: usize,
     max_bytes: usize,
@@ -173,15 +169,22 @@ pub struct ZipWriter<W: Write + Send + 'static> {
 impl<W: Write + Send + 'static> ZipWriter<W> {
     /// A writer compressing on `threads` worker threads (at least one), deflate level 1.
     pub fn new(out: W, threads: usize) -> Self {
+        ZipWriter::with_work(out, threads, Job::run)
+    }
+
+    /// A writer whose workers run `work` (tests inject a fault there).
+    fn with_work(out: W, threads: usize, work: Work) -> Self {
         let threads = threads.max(1);
+        let max_items = 16 * threads + 4;
         ZipWriter {
             out: BackgroundWriter::new(out, OUT_DEPTH),
-            pool: Pool::new(threads),
+            // Never full: `push` keeps fewer than `max_items` items queued.
             queue: VecDeque::new(),
-            results: BTreeMap::new(),
-            next_seq: 0,
+            pool: Pool::new("zip", threads, max_items, Deflater::new, move |deflater, job| {
+                work(job, deflater)
+            }),
             in_flight: 0,
-            max_items: 16 * threads + 4,
+            max_items,
             max_bytes: 2 * threads * BLOCK,
             offset: 0,
             open: None,
@@ -412,12 +415,8 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
         {
             self.write_front()?;
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        if let Some(job) = job {
-            self.pool.send(seq, job)?;
-        }
-        self.queue.push_back((seq, bytes, item));
+        let ticket = job.map(|job| self.pool.submit(job)).transpose()?;
+        self.queue.push_back((bytes, item, ticket));
         self.in_flight += bytes;
         Ok(())
     }
@@ -431,11 +430,11 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
 
     /// Writes the oldest queued item, waiting for its worker if needed.
     fn write_front(&mut self) -> io::Result<()> {
-        let Some((seq, bytes, item)) = self.queue.pop_front() else { return Ok(()) };
+        let Some((bytes, item, ticket)) = self.queue.pop_front() else { return Ok(()) };
         self.in_flight -= bytes;
         match item {
             Item::Whole(meta) => {
-                let Output::Whole(body) = self.wait(seq)? else { return Err(mismatch()) };
+                let Output::Whole(body) = wait(ticket)? else { return Err(mismatch()) };
                 let sizes =
                     Sizes { crc: body.crc, size: body.size, compressed: body.data.len() as u64 };
                 let zip64 = sizes.size >= self.zip64_limit || sizes.compressed >= self.zip64_limit;
@@ -467,7 +466,7 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
                 });
             }
             Item::Block => {
-                let Output::Block(chunk) = self.wait(seq)? else { return Err(mismatch()) };
+                let Output::Block(chunk) = wait(ticket)? else { return Err(mismatch()) };
                 let open = self.open.as_mut().ok_or_else(mismatch)?;
                 open.hasher.combine(&chunk.hasher);
                 open.size += chunk.size;
@@ -514,16 +513,6 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
         }
         self.put(&descriptor)?;
         self.record(Record::new(open.meta, open.method, sizes, open.offset, open.zip64))
-    }
-
-    fn wait(&mut self, seq: u64) -> io::Result<Output> {
-        loop {
-            if let Some(result) = self.results.remove(&seq) {
-                return result;
-            }
-            let (done, result) = self.pool.recv()?;
-            self.results.insert(done, result);
-        }
     }
 
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -602,6 +591,11 @@ impl<W: Write + Send + 'static> ZipWriter<W> {
 }
 
 /// The value of a 32-bit field, or 0xFFFFFFFF when the zip64 field holds it.
+/// A worker's result, in its turn: a panic is an error too.
+fn wait(ticket: Option<Answer>) -> io::Result<Output> {
+    ticket.ok_or_else(mismatch)?.wait()?
+}
+
 fn clamp32(value: u64, limit: u64) -> u32 {
     if value >= limit { u32::MAX } else { value as u32 }
 }
@@ -918,6 +912,12 @@ enum Policy {
     Deflate,
 }
 
+/// A worker's answer to a job, in the pool.
+type Answer = Ticket<io::Result<Output>>;
+
+/// What a worker does with a job: [`Job::run`], with the worker's own deflater.
+type Work = fn(Job, &mut Deflater) -> io::Result<Output>;
+
 /// Work for the worker threads.
 enum Job {
     /// A whole entry in memory.
@@ -1018,79 +1018,10 @@ struct Open {
     compressed: u64,
 }
 
-type Done = (u64, io::Result<Output>);
-
-/// Worker threads taking jobs in order of submission; results come back tagged.
-///
-/// Both channels are unbounded: the writer bounds what is in flight, so a worker never blocks
-/// on sending, and dropping the pool stops and joins every thread.
-struct Pool {
-    jobs: Option<Sender<(u64, Job)>>,
-    done: Receiver<Done>,
-    stop: Arc<AtomicBool>,
-    workers: Vec<JoinHandle<()>>,
-}
-
-impl Pool {
-    fn new(threads: usize) -> Pool {
-        let (jobs, job_rx) = channel::<(u64, Job)>();
-        let job_rx = Arc::new(Mutex::new(job_rx));
-        let (done_tx, done) = channel::<Done>();
-        let stop = Arc::new(AtomicBool::new(false));
-        let workers = (0..threads)
-            .map(|_| {
-                let job_rx = job_rx.clone();
-                let done_tx = done_tx.clone();
-                let stop = stop.clone();
-                std::thread::spawn(move || {
-                    let mut deflater = Deflater::new();
-                    loop {
-                        let job = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                        let Ok((seq, job)) = job else { break };
-                        if stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let result = catch_unwind(AssertUnwindSafe(|| job.run(&mut deflater)))
-                            .unwrap_or_else(|_| {
-                                Err(io::Error::other("zip compression worker panicked"))
-                            });
-                        if done_tx.send((seq, result)).is_err() {
-                            break;
-                        }
-                    }
-                })
-            })
-            .collect();
-        Pool { jobs: Some(jobs), done, stop, workers }
-    }
-
-    fn send(&self, seq: u64, job: Job) -> io::Result<()> {
-        let jobs = self.jobs.as_ref().ok_or_else(stopped)?;
-        jobs.send((seq, job)).map_err(|_| stopped())
-    }
-
-    fn recv(&self) -> io::Result<Done> {
-        self.done.recv().map_err(|_| stopped())
-    }
-}
-
-fn stopped() -> io::Error {
-    io::Error::other("zip compression workers stopped")
-}
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.jobs = None;
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::pool::within_a_minute;
     use std::io::Cursor;
     use std::process::Command;
     use std::time::Duration;
@@ -1728,6 +1659,50 @@ for i in z.infolist():
         }
         zip.add_stream("dump.sql", &mut &text[..], at(0)).unwrap();
         drop(zip); // joins the workers: returns only if none hangs
+    }
+
+    /// [`Job::run`], except for input starting with `PANIC`.
+    fn run_or_panic(job: Job, deflater: &mut Deflater) -> io::Result<Output> {
+        let data = match &job {
+            Job::Whole { data, .. } | Job::Block { data, .. } => &data[..],
+            Job::File { .. } => &[],
+        };
+        assert!(!data.starts_with(b"PANIC"), "a marked input");
+        job.run(deflater)
+    }
+
+    #[test]
+    fn a_worker_panic_is_an_error_not_a_hang() {
+        // A whole entry, and the third block of a stream.
+        let mut marked = sql(5 * BLOCK);
+        marked[2 * BLOCK..][..5].copy_from_slice(b"PANIC");
+        for (threads, whole) in [(1, true), (2, true), (2, false), (3, false)] {
+            let marked = marked.clone();
+            let error = within_a_minute(move || {
+                let mut zip = ZipWriter::with_work(Vec::new(), threads, run_or_panic);
+                let mut added = Ok(());
+                for i in 0..40 {
+                    added = if i != 20 {
+                        zip.add_bytes(&format!("f{i}"), &sql(1000), at(0))
+                    } else if whole {
+                        zip.add_bytes("marked", b"PANIC here", at(0))
+                    } else {
+                        zip.add_stream("marked", &mut &marked[..], at(0)).map(drop)
+                    };
+                    if added.is_err() {
+                        break;
+                    }
+                }
+                // The error comes with a later call, at the latest with finish.
+                let later = zip.finish().map(drop);
+                added.and(later).unwrap_err()
+            });
+            let text = error.to_string();
+            assert!(
+                text.contains("worker thread zip-") && text.contains("panicked: a marked input"),
+                "{threads} threads, whole {whole}: {text}"
+            );
+        }
     }
 
     #[test]

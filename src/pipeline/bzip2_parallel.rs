@@ -24,12 +24,18 @@
 //! `BZh` header is likewise treated as possibly false, and is trailing garbage only if the
 //! block before it decodes.
 //!
+//! The workers are the shared [`Pool`], owned by the reader thread: it submits each segment
+//! and sends the segment's ticket to the reading side, which waits on the tickets in order. A
+//! worker that panics makes the read fail with an error saying so (an I/O error of kind
+//! `Other`, not `InvalidData`: the input is not to blame).
+//!
 //! What it must not do: hand out bytes that no block CRC checked; end without an error on
 //! truncated input, on corrupt input or on anything after the last stream (even zero padding);
-//! hold the whole input in memory (about 2 × threads segments are in flight, a segment being
-//! at most one block); or leave threads blocked once the decoder is dropped (dropping it
-//! closes the channels its threads send on, and a flag stops them between blocks; only a read
-//! of `inner` already under way is waited out by the reader thread). Output is
+//! hold the whole input in memory (about 3 × threads segments are in flight, a segment being
+//! at most one block); or leave threads blocked once the decoder is dropped (dropping it drops
+//! the tickets, so the workers skip their segments, closes the channel the reader thread sends
+//! on, and a flag stops the reader thread between reads; only a read of `inner` already under
+//! way is waited out by the reader thread, which then joins the workers). Output is
 //! handed out as soon as its block is checked, so a stream-level error (stream CRC, truncation)
 //! comes after the stream's earlier blocks: a caller must treat any error as a failed input.
 
@@ -37,15 +43,16 @@ use std::collections::VecDeque;
 use std::fmt::Display;
 use std::io::{self, ErrorKind, Read};
 use std::iter;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
 use bzip2::{Decompress, Status};
 use memchr::memmem::Finder;
 
 use super::bzip2_block::{Block, BlockDecoder, BlockError};
+use super::pool::{Pool, Ticket};
 
 /// Starts every block (the BCD digits of pi).
 const BLOCK_MAGIC: u64 = 0x3141_5926_5359;
@@ -67,7 +74,7 @@ fn max_block_bits(level: u8) -> u64 {
 pub struct ParallelDecoder {
     /// The segments' results in input order, and the reader thread's end or error.
     order: Receiver<Item>,
-    /// Tells the threads to stop; set on drop and on error.
+    /// Tells the reader thread to stop; set on drop and on error.
     stop: Arc<AtomicBool>,
     /// Decoded bytes of the current block, handed out from `block_pos` on.
     block: Vec<u8>,
@@ -109,11 +116,16 @@ impl ParallelDecoder {
     /// written by pbzip2/lbzip2 or by concatenating files) using `threads` worker threads
     /// (0 is taken as 1), plus one thread that reads `inner`.
     pub fn new<R: Read + Send + 'static>(inner: R, threads: usize) -> Self {
+        ParallelDecoder::with_work(inner, threads, decode_job)
+    }
+
+    /// A decoder whose workers run `work` (tests inject a fault there).
+    fn with_work<R: Read + Send + 'static>(inner: R, threads: usize, work: Work) -> Self {
         let threads = threads.max(1);
         let stop = Arc::new(AtomicBool::new(false));
         let (order_sender, order) = sync_channel(2 * threads);
         let mut decoder = ParallelDecoder::reading(order, Arc::clone(&stop));
-        if let Err(error) = spawn_threads(inner, threads, order_sender, stop) {
+        if let Err(error) = spawn_threads(inner, threads, work, order_sender, stop) {
             decoder.fail(&error);
         }
         decoder
@@ -182,7 +194,7 @@ impl ParallelDecoder {
             return Ok(None);
         }
         match self.order.recv() {
-            Ok(Item::Segment(outcome)) => receive(&outcome).map(Some),
+            Ok(Item::Segment(ticket)) => receive(ticket).map(Some),
             Ok(Item::Failed(error)) => Err(error),
             Ok(Item::End) => {
                 self.input_ended = true;
@@ -303,62 +315,43 @@ impl Drop for ParallelDecoder {
     }
 }
 
-/// Starts the workers and the reader thread; on error the threads already started stop by
-/// themselves, as the channels they wait on close.
+/// Starts the workers and the reader thread; on error the workers stop as their pool is
+/// dropped.
 fn spawn_threads<R: Read + Send + 'static>(
     inner: R,
     threads: usize,
+    work: Work,
     order: SyncSender<Item>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<()> {
-    let (jobs_sender, jobs) = sync_channel(threads);
-    let jobs = Arc::new(Mutex::new(jobs));
-    for number in 0..threads {
-        let jobs = Arc::clone(&jobs);
-        let stop = Arc::clone(&stop);
-        thread::Builder::new()
-            .name(format!("bzip2-decode-{number}"))
-            .spawn(move || work(&jobs, &stop))?;
-    }
-    let scanner = Scanner { input: Input::new(inner, stop), order, jobs: jobs_sender };
+    let pool = Pool::new("bzip2-decode", threads, threads, BlockDecoder::new, work);
+    let scanner = Scanner { input: Input::new(inner, stop), order, pool };
     thread::Builder::new().name("bzip2-read".to_string()).spawn(move || scanner.run())?;
     Ok(())
 }
 
-/// A worker: decodes segments until the queue closes or the decoder stops.
-fn work(jobs: &Mutex<Receiver<Job>>, stop: &AtomicBool) {
-    let mut decoder = BlockDecoder::new();
-    loop {
-        let next = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        let Ok(Job { segment, reply }) = next else {
-            return;
-        };
-        if stop.load(Ordering::Relaxed) {
-            return;
-        }
-        let decoded = decode_segment(&segment, &mut decoder);
-        // The decoder may be gone; then nobody wants the result.
-        let _ = reply.send(Outcome { segment, decoded });
-    }
+/// What a worker does with a segment: [`decode_job`], with the worker's own block decoder.
+type Work = fn(&mut BlockDecoder, Segment) -> Outcome;
+
+/// A worker's job: decodes one segment.
+fn decode_job(decoder: &mut BlockDecoder, segment: Segment) -> Outcome {
+    let decoded = decode_segment(&segment, decoder);
+    Outcome { segment, decoded }
 }
 
-fn receive(outcome: &Receiver<Outcome>) -> io::Result<Outcome> {
-    outcome.recv().map_err(|_| invalid("a decoding thread stopped unexpectedly"))
+/// A segment's outcome, in its turn; a worker's panic is an error (not the input's fault).
+fn receive(ticket: Ticket<Outcome>) -> io::Result<Outcome> {
+    Ok(ticket.wait()?)
 }
 
 /// What the reader thread sends to the decoder, in input order.
 enum Item {
-    /// A segment, whose result a worker will send.
-    Segment(Receiver<Outcome>),
+    /// A segment, whose result a worker will put in the ticket.
+    Segment(Ticket<Outcome>),
     /// Reading stopped with this error (after the segments sent before it).
     Failed(io::Error),
     /// The input ended after a complete stream.
     End,
-}
-
-struct Job {
-    segment: Segment,
-    reply: SyncSender<Outcome>,
 }
 
 /// A segment and what decoding it gave: its block, or why it failed.
@@ -801,7 +794,9 @@ impl<R: Read> Input<R> {
 struct Scanner<R> {
     input: Input<R>,
     order: SyncSender<Item>,
-    jobs: SyncSender<Job>,
+    /// Dropped last, when the reader thread ends: the workers finish the segments whose
+    /// tickets are still wanted.
+    pool: Pool<'static, Segment, Outcome>,
 }
 
 impl<R: Read> Scanner<R> {
@@ -955,9 +950,8 @@ impl<R: Read> Scanner<R> {
             byte_offset: start / 8,
             end,
         };
-        let (reply, outcome) = sync_channel(1);
-        self.order.send(Item::Segment(outcome)).map_err(|_| Halt::Cancelled)?;
-        self.jobs.send(Job { segment, reply }).map_err(|_| Halt::Cancelled)?;
+        let ticket = self.pool.submit(segment).map_err(|e| Halt::Failed(e.into()))?;
+        self.order.send(Item::Segment(ticket)).map_err(|_| Halt::Cancelled)?;
         self.input.release_before(end_bit / 8);
         Ok(())
     }
@@ -975,6 +969,7 @@ fn truncated(where_cut: &str) -> io::Error {
 mod tests {
     use super::super::bzip2_samples::{XorShift, libbzip2_compress, magic_positions};
     use super::*;
+    use crate::pipeline::pool::within_a_minute;
     use std::io::Write;
     use std::sync::OnceLock;
     use std::sync::mpsc;
@@ -1358,6 +1353,35 @@ mod tests {
         }
     }
 
+    /// [`decode_job`], except for the segments from byte 100 000 on.
+    fn panic_late(decoder: &mut BlockDecoder, segment: Segment) -> Outcome {
+        assert!(segment.byte_offset < 100_000, "a marked segment");
+        decode_job(decoder, segment)
+    }
+
+    #[test]
+    fn a_worker_panic_is_an_error_not_a_hang() {
+        for threads in [1, 2, 4] {
+            let (decoded, result) = within_a_minute(move || {
+                let input = io::Cursor::new(level1().compressed.clone());
+                let mut decoder = ParallelDecoder::with_work(input, threads, panic_late);
+                let mut out = Vec::new();
+                let result = decoder.read_to_end(&mut out);
+                (out.len(), result)
+            });
+            let error = result.unwrap_err();
+            let text = error.to_string();
+            assert!(
+                text.contains("worker thread bzip2-decode-")
+                    && text.contains("panicked: a marked segment"),
+                "{threads} threads: {text}"
+            );
+            // Not the input's fault: not reported as corrupt.
+            assert_eq!(error.kind(), ErrorKind::Other, "{text}");
+            assert!(decoded > 0 && decoded < level1().data.len(), "{decoded} bytes decoded");
+        }
+    }
+
     #[test]
     fn files_written_by_the_bzip2_tool_decode() {
         let data = sample(2_500_000, 11);
@@ -1373,11 +1397,9 @@ mod tests {
     /// Feeds `segments` to a decoder as the reader thread would, decoding each first.
     fn decode_segments(segments: Vec<Segment>) -> io::Result<Vec<u8>> {
         let (order_sender, order) = sync_channel(segments.len() + 1);
+        let pool = Pool::new("test", 1, segments.len(), BlockDecoder::new, decode_job);
         for segment in segments {
-            let (reply, outcome) = sync_channel(1);
-            let decoded = decode_segment(&segment, &mut BlockDecoder::new());
-            reply.send(Outcome { segment, decoded }).unwrap();
-            order_sender.send(Item::Segment(outcome)).unwrap();
+            order_sender.send(Item::Segment(pool.submit(segment).unwrap())).unwrap();
         }
         order_sender.send(Item::End).unwrap();
         let mut out = Vec::new();

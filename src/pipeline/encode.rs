@@ -3,15 +3,15 @@
 //! gzip and bzip2 compress one stream on one core, so [`BlockWriter`] cuts the input into
 //! blocks, compresses them on worker threads as independent gzip members or bzip2 streams
 //! (the layout pigz's `-i`, pbzip2 and BGZF use; every gzip and bzip2 reader reads such files
-//! whole) and writes them in order. zstd has worker threads of its own. Memory stays bounded:
-//! at most two blocks per worker are in flight.
+//! whole) and writes them in order, on the shared worker [`Pool`]. zstd has worker threads of
+//! its own. Memory stays bounded: at most two blocks per worker are in flight. A worker that
+//! panics makes the write fail with an error saying so (the block is lost, never skipped).
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::JoinHandle;
 
 use super::Codec;
+use super::pool::{Pool, Ticket};
 
 /// gzip level, as pigz and Odoo use by default.
 const GZIP_LEVEL: u32 = 6;
@@ -96,98 +96,68 @@ fn bzip2_block(input: &[u8]) -> io::Result<Vec<u8>> {
 }
 
 type Compress = fn(&[u8]) -> io::Result<Vec<u8>>;
-type Job = (u64, Vec<u8>);
-type Done = (u64, io::Result<Vec<u8>>);
+type Compressed = io::Result<Vec<u8>>;
 
 /// Compresses fixed-size blocks on worker threads and writes them to `out` in order.
 pub struct BlockWriter<W: Write> {
     out: W,
     block_size: usize,
     pending: Vec<u8>,
-    jobs: Option<SyncSender<Job>>,
-    done: Receiver<Done>,
-    workers: Vec<JoinHandle<()>>,
-    /// Compressed blocks that arrived before their predecessors.
-    ready: BTreeMap<u64, Vec<u8>>,
-    next_submit: u64,
-    next_write: u64,
-    max_in_flight: u64,
+    /// The blocks handed to the workers and not yet written, in order. Declared before the
+    /// pool, so that dropping the writer early drops them first and the workers skip them.
+    tickets: VecDeque<Ticket<Compressed>>,
+    pool: Pool<'static, Vec<u8>, Compressed>,
+    /// Whether a block was submitted: an empty input still makes one.
+    started: bool,
+    max_in_flight: usize,
 }
 
 impl<W: Write> BlockWriter<W> {
     pub fn new(out: W, threads: usize, block_size: usize, compress: Compress) -> BlockWriter<W> {
         let threads = threads.max(1);
-        let (jobs, job_rx) = sync_channel::<Job>(threads);
-        let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
-        let (done_tx, done) = sync_channel::<Done>(threads * 2);
-        let workers = (0..threads)
-            .map(|_| {
-                let job_rx = job_rx.clone();
-                let done_tx = done_tx.clone();
-                std::thread::spawn(move || {
-                    loop {
-                        let job = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                        let Ok((seq, block)) = job else { break };
-                        if done_tx.send((seq, compress(&block))).is_err() {
-                            break;
-                        }
-                    }
-                })
-            })
-            .collect();
+        let work = move |_: &mut (), block: Vec<u8>| compress(&block);
         BlockWriter {
             out,
             block_size,
             pending: Vec::with_capacity(block_size),
-            jobs: Some(jobs),
-            done,
-            workers,
-            ready: BTreeMap::new(),
-            next_submit: 0,
-            next_write: 0,
-            max_in_flight: 2 * threads as u64,
+            tickets: VecDeque::with_capacity(2 * threads),
+            pool: Pool::new("compress", threads, threads, || (), work),
+            started: false,
+            max_in_flight: 2 * threads,
         }
     }
 
     fn submit(&mut self) -> io::Result<()> {
-        while self.next_submit - self.next_write >= self.max_in_flight {
+        while self.tickets.len() >= self.max_in_flight {
             self.write_one()?;
         }
         let block = std::mem::replace(&mut self.pending, Vec::with_capacity(self.block_size));
-        let jobs = self.jobs.as_ref().ok_or_else(|| io::Error::other("encoder finished"))?;
-        jobs.send((self.next_submit, block))
-            .map_err(|_| io::Error::other("compression worker stopped"))?;
-        self.next_submit += 1;
+        self.tickets.push_back(self.pool.submit(block)?);
+        self.started = true;
         Ok(())
     }
 
-    /// Waits for the next block in order and writes it.
+    /// Waits for the oldest block and writes it.
     fn write_one(&mut self) -> io::Result<()> {
-        while !self.ready.contains_key(&self.next_write) {
-            let (seq, result) =
-                self.done.recv().map_err(|_| io::Error::other("compression worker stopped"))?;
-            self.ready.insert(seq, result?);
+        if let Some(ticket) = self.tickets.pop_front() {
+            let block = ticket.wait()??;
+            self.out.write_all(&block)?;
         }
-        let block = self.ready.remove(&self.next_write).unwrap_or_default();
-        self.out.write_all(&block)?;
-        self.next_write += 1;
         Ok(())
     }
 
     pub fn finish(mut self) -> io::Result<W> {
-        if !self.pending.is_empty() || self.next_submit == 0 {
+        if !self.pending.is_empty() || !self.started {
             // An empty input still becomes one valid (empty) member.
             self.submit()?;
         }
-        while self.next_write < self.next_submit {
+        while !self.tickets.is_empty() {
             self.write_one()?;
         }
-        self.jobs = None;
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
-        }
-        self.out.flush()?;
-        Ok(self.out)
+        let BlockWriter { mut out, pool, .. } = self;
+        drop(pool);
+        out.flush()?;
+        Ok(out)
     }
 }
 
@@ -210,6 +180,7 @@ impl<W: Write> Write for BlockWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::pool::within_a_minute;
     use std::io::Read;
 
     fn sample(len: usize) -> Vec<u8> {
@@ -275,5 +246,38 @@ mod tests {
         let data = sample(GZIP_BLOCK * 8);
         let err = e.write_all(&data).and_then(|_| e.finish().map(drop)).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
+    }
+
+    /// gzip, except for a block starting with `PANIC`.
+    fn gzip_or_panic(block: &[u8]) -> io::Result<Vec<u8>> {
+        assert!(!block.starts_with(b"PANIC"), "a marked block");
+        gzip_block(block)
+    }
+
+    #[test]
+    fn a_worker_panic_is_an_error_not_a_hang() {
+        for (threads, marked) in [(1, 0), (2, 0), (2, 7), (3, 39)] {
+            let err = within_a_minute(move || {
+                let mut data = sample(40 * 1000);
+                data[marked * 1000..][..5].copy_from_slice(b"PANIC");
+                let mut writer = BlockWriter::new(Vec::new(), threads, 1000, gzip_or_panic);
+                writer.write_all(&data).and_then(|()| writer.finish().map(drop)).unwrap_err()
+            });
+            let text = err.to_string();
+            assert!(
+                text.contains("worker thread compress-")
+                    && text.contains("panicked: a marked block"),
+                "{threads} threads, block {marked}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn dropping_the_writer_early_stops_its_workers() {
+        within_a_minute(|| {
+            let mut writer = BlockWriter::new(Vec::new(), 2, 1000, gzip_block);
+            writer.write_all(&sample(10_000)).unwrap();
+            drop(writer);
+        });
     }
 }

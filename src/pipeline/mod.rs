@@ -5,7 +5,8 @@
 //! Pure data plane: synchronous `Read`/`Write` on threads, no PostgreSQL and no child
 //! processes here. Compression uses every core: blocks are compressed in parallel and
 //! written in order (gzip and bzip2), or by zstd's own worker threads; bzip2 is also decoded
-//! in parallel, because its blocks are independent.
+//! in parallel, because its blocks are independent. These stages, and the zip writer's, run on
+//! [`pool`]'s workers, which turn a worker's panic into an error of the command.
 
 pub mod background;
 pub mod bzip2_block;
@@ -21,6 +22,7 @@ pub mod copy;
 pub mod decode;
 pub mod encode;
 pub mod meter;
+pub mod pool;
 pub mod spill;
 pub mod sql;
 
