@@ -71,7 +71,9 @@ fn run_code(e: &run::Error) -> ExitCode {
         run::Error::Root { source, .. } => crate::exit::io_exit_code(source),
         run::Error::Repo(e) => e.exit_code(),
         run::Error::Tree(_) => ExitCode::BadInput,
-        run::Error::Interrupted | run::Error::WriterStopped => ExitCode::Failure,
+        run::Error::Interrupted | run::Error::WriterStopped | run::Error::Worker(_) => {
+            ExitCode::Failure
+        }
     }
 }
 

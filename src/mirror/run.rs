@@ -37,8 +37,7 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::sync_channel;
 
 use indicatif::ProgressBar;
 use serde_bytes::ByteBuf;
@@ -48,6 +47,7 @@ use super::repo::{self, BlobId, BlobKind, Compressor, FullPack, Repository};
 use super::snapshot::{Listed, Snapshot, Stats};
 use super::tree::{Kind, Node, Time, Tree};
 use super::walk::{self, Entry};
+use crate::pipeline::pool::{self, Ticket};
 use crate::process::interrupt;
 
 /// FastCDC sizes: chunks of 256 KiB to 4 MiB, about 1 MiB on average.
@@ -84,6 +84,9 @@ pub enum Error {
     /// A worker's full pack found the writer stopped: the writer's own error is reported.
     #[error("the pack writer stopped")]
     WriterStopped,
+    /// A worker panicked: a bug in `oe`, reported instead of a hang.
+    #[error(transparent)]
+    Worker(#[from] pool::Error),
 }
 
 /// The snapshot written.
@@ -241,7 +244,7 @@ pub fn load_tree(repo: &Repository, id: BlobId) -> Result<Tree, Error> {
 struct Walker<'a, 'p> {
     request: &'a Request<'a>,
     root: &'a Path,
-    pool: &'p Pool,
+    pool: &'p Pool<'p>,
     stats: Stats,
     /// Why the snapshot is partial.
     errors: Vec<String>,
@@ -289,7 +292,7 @@ impl Walker<'_, '_> {
         let mut tree = Tree { nodes: Vec::with_capacity(pending.len()) };
         for PendingNode { mut node, chunks } in pending {
             for (chunk, size) in chunks.answers.into_iter().zip(chunks.sizes) {
-                let (id, new) = chunk.recv().expect("a worker answers every chunk")?;
+                let (id, new) = chunk.wait()??;
                 if new {
                     self.stats.new_bytes += size;
                     self.stats.new_blobs += 1;
@@ -437,7 +440,9 @@ impl Walker<'_, '_> {
                 self.request.progress.inc(data.len() as u64);
                 chunks.sizes.push(data.len() as u64);
                 let near = reference(old, 0, data.len() as u64);
-                chunks.answers.push(self.pool.submit(BlobKind::Data, data, near));
+                let stored =
+                    self.pool.submit(BlobKind::Data, data, near).map_err(io::Error::other)?;
+                chunks.answers.push(stored);
             }
             let after = file.metadata()?;
             return Ok((chunks, after));
@@ -452,7 +457,9 @@ impl Walker<'_, '_> {
             self.request.progress.inc(chunk.length as u64);
             chunks.sizes.push(chunk.length as u64);
             let near = reference(old, chunk.offset, chunk.length as u64);
-            chunks.answers.push(self.pool.submit(BlobKind::Data, chunk.data, near));
+            let stored =
+                self.pool.submit(BlobKind::Data, chunk.data, near).map_err(io::Error::other)?;
+            chunks.answers.push(stored);
         }
         let after = file.metadata()?;
         Ok((chunks, after))
@@ -546,35 +553,52 @@ fn display(bytes: &[u8]) -> String {
 }
 
 /// The answer of a worker about one chunk: its id, and whether the repository did not have it.
-type Stored = Receiver<Result<(BlobId, bool), Error>>;
+type Stored = Ticket<Result<(BlobId, bool), Error>>;
 
-/// A chunk to store, with where to send its id.
+/// [`Repository::store_blob`]'s signature.
+type StoreBlob = fn(
+    &Repository,
+    &mut Compressor,
+    BlobKind,
+    &[u8],
+    &[BlobId],
+) -> Result<(BlobId, bool, Option<FullPack>), repo::Error>;
+
+/// A chunk to store.
 struct Job {
     kind: BlobKind,
     data: Vec<u8>,
     /// Blobs to store it as a delta against, if it is new.
     near: Vec<BlobId>,
-    reply: SyncSender<Result<(BlobId, bool), Error>>,
 }
 
-/// Workers storing chunks: hashing, compressing and packing happen on them, each with a zstd
-/// context of its own; a pack they fill goes to a writer thread, which writes and syncs it
-/// while they go on (on two cores, a worker waiting in fsync was half the machine idle).
-struct Pool {
-    jobs: SyncSender<Job>,
+/// Workers storing chunks (the shared [`pool`](crate::pipeline::pool)): hashing, compressing
+/// and packing happen on them, each with a zstd context of its own; a pack they fill goes to a
+/// writer thread, which writes and syncs it while they go on (on two cores, a worker waiting
+/// in fsync was half the machine idle).
+struct Pool<'scope> {
+    workers: pool::Pool<'scope, Job, Result<(BlobId, bool), Error>>,
 }
 
-impl Pool {
+impl<'scope> Pool<'scope> {
     /// Starts `threads` workers and the writer in `scope`; they stop when the pool is
     /// dropped. The writer's handle says whether every pack was written.
-    fn start<'scope, 'env>(
+    fn start<'env>(
         scope: &'scope std::thread::Scope<'scope, 'env>,
         repo: &'env Repository,
         threads: usize,
-    ) -> (Pool, std::thread::ScopedJoinHandle<'scope, Result<(), repo::Error>>) {
+    ) -> (Pool<'scope>, std::thread::ScopedJoinHandle<'scope, Result<(), repo::Error>>) {
+        Self::start_storing(scope, repo, threads, Repository::store_blob)
+    }
+
+    /// [`start`](Self::start) with the function that stores a chunk (tests inject faults).
+    fn start_storing<'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        repo: &'env Repository,
+        threads: usize,
+        store_blob: StoreBlob,
+    ) -> (Pool<'scope>, std::thread::ScopedJoinHandle<'scope, Result<(), repo::Error>>) {
         let threads = threads.max(1);
-        let (jobs, queue) = sync_channel::<Job>(threads * 2);
-        let queue = Arc::new(Mutex::new(queue));
         // A rendezvous: a worker with a full pack waits while the previous one is written
         // (back-pressure when the disk is the slower side; no queue of packs in memory).
         let (packs, full) = sync_channel::<FullPack>(0);
@@ -582,44 +606,72 @@ impl Pool {
             // Returning on an error drops the receiver: the workers then stop storing.
             full.into_iter().try_for_each(|pack| repo.write_full_pack(pack))
         });
-        for _ in 0..threads {
-            let queue = Arc::clone(&queue);
-            let packs = packs.clone();
-            scope.spawn(move || {
-                let mut compressor = Compressor::new();
-                loop {
-                    let job = queue.lock().expect("no worker panics holding the queue").recv();
-                    let Ok(job) = job else { return };
-                    let stored =
-                        match repo.store_blob(&mut compressor, job.kind, &job.data, &job.near) {
-                            Ok((id, new, None)) => Ok((id, new)),
-                            Ok((id, new, Some(pack))) => match packs.send(pack) {
-                                Ok(()) => Ok((id, new)),
-                                Err(unsent) => {
-                                    repo.abandon_full_pack(unsent.0);
-                                    Err(Error::WriterStopped)
-                                }
-                            },
-                            Err(e) => Err(e.into()),
-                        };
-                    // The walk may have stopped on an error and dropped the receiver.
-                    let _ = job.reply.send(stored);
+        // The workers own the only sender: once they are joined, the writer ends.
+        let store = move |compressor: &mut Compressor, job: Job| match store_blob(
+            repo, compressor, job.kind, &job.data, &job.near,
+        ) {
+            Ok((id, new, None)) => Ok((id, new)),
+            Ok((id, new, Some(pack))) => match packs.send(pack) {
+                Ok(()) => Ok((id, new)),
+                Err(unsent) => {
+                    repo.abandon_full_pack(unsent.0);
+                    Err(Error::WriterStopped)
                 }
-            });
-        }
-        (Pool { jobs }, writer)
+            },
+            Err(e) => Err(e.into()),
+        };
+        let workers =
+            pool::Pool::scoped(scope, "mirror", threads, threads * 2, Compressor::new, store);
+        (Pool { workers }, writer)
     }
 
-    fn submit(&self, kind: BlobKind, data: Vec<u8>, near: Vec<BlobId>) -> Stored {
-        let (reply, answer) = sync_channel(1);
-        self.jobs.send(Job { kind, data, near, reply }).expect("workers run while the pool exists");
-        answer
+    fn submit(&self, kind: BlobKind, data: Vec<u8>, near: Vec<BlobId>) -> Result<Stored, Error> {
+        Ok(self.workers.submit(Job { kind, data, near })?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_panic_is_an_error_not_a_hang() {
+        fn store_or_panic(
+            repo: &Repository,
+            compressor: &mut Compressor,
+            kind: BlobKind,
+            data: &[u8],
+            near: &[BlobId],
+        ) -> Result<(BlobId, bool, Option<FullPack>), repo::Error> {
+            assert!(data != b"boom", "injected panic");
+            repo.store_blob(compressor, kind, data, near)
+        }
+        pool::within_a_minute(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("repo");
+            let repo = Repository::init(&path).unwrap();
+            std::thread::scope(|scope| {
+                let (pool, writer) = Pool::start_storing(scope, &repo, 2, store_or_panic);
+                let tickets: Vec<Stored> = [&b"fine"[..], b"boom", b"after"]
+                    .into_iter()
+                    .map(|data| pool.submit(BlobKind::Data, data.to_vec(), Vec::new()).unwrap())
+                    .collect();
+                let answers: Vec<_> = tickets.into_iter().map(|t| t.wait()).collect();
+                assert!(
+                    matches!(answers[0], Ok(Ok((_, true)))),
+                    "{:?}",
+                    answers[0].as_ref().map(|_| ())
+                );
+                let panicked = answers[1].as_ref().unwrap_err().to_string();
+                assert!(panicked.contains("injected panic"), "{panicked}");
+                let error = Error::from(answers[1].as_ref().unwrap_err().clone());
+                assert_eq!(crate::mirror::exit_code(&error), Some(crate::exit::ExitCode::Failure));
+                assert!(matches!(answers[2], Ok(Ok((_, true)))), "the pool goes on");
+                drop(pool);
+                writer.join().unwrap().unwrap();
+            });
+        });
+    }
 
     #[test]
     fn the_reference_is_the_old_chunk_holding_the_start_and_its_successor() {

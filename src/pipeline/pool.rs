@@ -1,6 +1,6 @@
 //! The one pool of worker threads behind every parallel stage: the zip writer's compression,
-//! the gzip and bzip2 block encoders, the parallel bzip2 decoder (and the mirror's chunk
-//! storing).
+//! the gzip and bzip2 block encoders, the parallel bzip2 decoder and the mirror's chunk
+//! storing.
 //!
 //! [`Pool::submit`] hands a job to the workers and returns a [`Ticket`] for its result; a
 //! caller that waits on its tickets in the order it submitted the jobs gets the results in that
