@@ -7,30 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::cluster::cluster;
-use crate::support::{assert_no_leftovers, fake_bindir};
+use crate::support::{assert_no_leftovers, fake_bindir, tree};
 use crate::testenv::TestEnv;
 
 const FIXTURE_ZIP: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/odoo18/odoo18_ref.zip");
-
-/// Every file below `dir`: relative path → content.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for e in entries {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                files.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
-}
 
 /// The filestore entries of a zip, read with Python's zipfile: relative path → content.
 fn python_zip(path: &Path, script: &str) -> String {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use crate::cluster::{Cluster, Setup, start_with};
-use crate::support::fake_bindir;
+use crate::support::{fake_bindir, tree};
 use crate::testenv::TestEnv;
 
 const FIXTURE_ZIP: &str =
@@ -52,25 +52,6 @@ fn env_on(cluster: &Cluster) -> (TestEnv, String) {
 
 fn filestore_root(env: &TestEnv) -> PathBuf {
     env.path("odoo-data/filestore")
-}
-
-/// Every file below `dir`: relative path → content.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for e in entries {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                files.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
 }
 
 /// The helper databases derived from `db`.

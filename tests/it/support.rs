@@ -17,6 +17,25 @@ pub fn sample_db(prefix: &str) -> (String, std::collections::BTreeMap<String, (i
     (db, fingerprint)
 }
 
+/// Every file below `dir`: relative path → content.
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                files.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
 /// Databases `oe` made for its own use (temporary loads, replaced databases).
 pub fn leftovers() -> Vec<String> {
     cluster().databases().into_iter().filter(|d| d.contains("-oe-")).collect()
