@@ -16,10 +16,10 @@
 use std::io::{Read, Write};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use oe::codec::bzip2::block::BlockDecoder;
+use oe::codec::bzip2::encode;
+use oe::codec::bzip2::parallel::ParallelDecoder;
 use oe::pipeline::Codec;
-use oe::pipeline::bzip2_block::BlockDecoder;
-use oe::pipeline::bzip2_encode;
-use oe::pipeline::bzip2_parallel::ParallelDecoder;
 use oe::pipeline::decode::decoder;
 use oe::pipeline::encode::Encoder;
 use oe::pipeline::sql::CountRows;
@@ -65,7 +65,7 @@ fn bzip2_encode_block(c: &mut Criterion) {
     let mut group = c.benchmark_group("bzip2_encode_block");
     group.throughput(Throughput::Bytes(block.len() as u64));
     group.sample_size(10);
-    group.bench_function("ours", |b| b.iter(|| bzip2_encode::compress(block).unwrap().len()));
+    group.bench_function("ours", |b| b.iter(|| encode::compress(block).unwrap().len()));
     group.bench_function("libbzip2", |b| {
         b.iter(|| {
             let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use oe::odoo::zip_writer::ZipWriter;
+use oe::codec::zip::writer::ZipWriter;
 
 /// SQL-like rows: mixed text and numbers, compressing like real dumps.
 fn sql(len: usize) -> Vec<u8> {

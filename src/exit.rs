@@ -78,9 +78,8 @@ impl From<ExitCode> for std::process::ExitCode {
 }
 
 fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
-    use crate::{
-        backup, config, daemon, dump, load, mirror, neutralize, pg, process, save, verify,
-    };
+    use crate::jobs::{backup, load, mirror, neutralize, save, save_db as dump, verify};
+    use crate::{config, daemon, pg, process};
     if let Some(e) = cause.downcast_ref::<config::Error>() {
         return Some(match e {
             config::Error::Read { .. } | config::Error::Write { .. } => ExitCode::Io,
@@ -114,7 +113,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
     if let Some(e) = cause.downcast_ref::<daemon::state::Error>() {
         return Some(e.exit_code());
     }
-    if let Some(e) = cause.downcast_ref::<crate::clean::Error>() {
+    if let Some(e) = cause.downcast_ref::<crate::jobs::clean::Error>() {
         return Some(e.exit_code());
     }
     if let Some(e) = cause.downcast_ref::<save::Error>() {
@@ -161,9 +160,9 @@ mod tests {
         let format = crate::pipeline::DumpFormat::from_name(&path).unwrap();
         let input = "acme.sql.bz2".to_owned();
         let errors: [anyhow::Error; 4] = [
-            crate::dump::Error::Write { path: path.clone(), source: panicked() }.into(),
-            crate::save::Error::Write { path: path.clone(), source: panicked() }.into(),
-            crate::load::Error::Corrupt { input, format, source: panicked() }.into(),
+            crate::jobs::save_db::Error::Write { path: path.clone(), source: panicked() }.into(),
+            crate::jobs::save::Error::Write { path: path.clone(), source: panicked() }.into(),
+            crate::jobs::load::Error::Corrupt { input, format, source: panicked() }.into(),
             anyhow::Error::from(panicked()).context("saving acme"),
         ];
         for error in errors {

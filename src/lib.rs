@@ -1,38 +1,30 @@
 //! `oe`: the operations tool for people who host Odoo.
 //!
-//! Layout, from the top down (dependencies only point downward; nothing imports `cli`):
+//! The map, from the top down; dependencies only point downward:
 //!
-//! - drivers: [`cli`] (clap types, one file per subcommand, signals), [`daemon`] (the
-//!   nightly service: schedules, state, notifications) and `main.rs`;
-//! - jobs: [`dump`] (`save-db`), [`load`] (`load-db`, `load`, `restore`), [`save`],
-//!   [`backup`], [`verify`], [`neutralize`], [`clean`] (what killed runs left),
-//!   [`mirror`] (`mirror::job`, `mirror::run`, `mirror::restore`): short functions chaining
-//!   steps;
-//! - adapters: [`pg`] (the only module talking to PostgreSQL or running its tools),
-//!   [`process`] (the only module spawning children), [`atomic`] (files that appear whole),
-//!   [`odoo`] (archive layout, manifest, filestore, neutralization), `mirror::repo` (the
-//!   snapshot repository and its storage);
-//! - pure: [`pipeline`] (format detection, codecs, meters, spill buffers), [`config`] (settings),
-//!   [`retention`] (keep rules), [`schedule`] (cron schedules), `mirror::filter` (rsync's
-//!   rules), [`exit`] (exit codes), [`output`] (the only module writing to stdout).
+//! - drivers: [`cli`] (clap types, one file per command, `output`: the only writer to
+//!   stdout) and [`daemon`] (the nightly service); nothing imports them;
+//! - [`jobs`]: one module per user-level operation (save, save_db, load, backup, verify,
+//!   neutralize, clean, mirror), each a request in and a summary or a typed error out;
+//! - adapters, the only code touching the system: [`pg`] (PostgreSQL and its tools),
+//!   [`process`] (children and signals), [`odoo`] (archive layout, manifest, filestore,
+//!   neutralization), [`repo`] (the snapshot repository and its storage), [`atomic`] (files
+//!   that appear whole);
+//! - pure: [`codec`] (bzip2, zip), [`pipeline`] (format detection, compression stages, the
+//!   worker pool, meters, spill buffers), [`config`] (settings), [`rules`] (retention,
+//!   schedules, rsync's exclude rules), and [`exit`], the leaf every error's exit code comes
+//!   from.
 
 pub mod atomic;
-pub mod backup;
-pub mod clean;
 pub mod cli;
+pub mod codec;
 pub mod config;
 pub mod daemon;
-pub mod dump;
 pub mod exit;
-pub mod load;
-pub mod mirror;
-pub mod neutralize;
+pub mod jobs;
 pub mod odoo;
-pub mod output;
 pub mod pg;
 pub mod pipeline;
 pub mod process;
-pub mod retention;
-pub mod save;
-pub mod schedule;
-pub mod verify;
+pub mod repo;
+pub mod rules;

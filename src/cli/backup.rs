@@ -8,10 +8,10 @@ use anyhow::Context;
 use super::args::Global;
 use super::load::{LoadOptions, load_archive};
 use super::run::{LOCK_WAIT, progress_bar, threads};
-use crate::backup::{self, BackupRequest, backup};
+use crate::cli::output::Printer;
 use crate::config::Settings;
 use crate::config::settings::DEFAULT_SERVICE;
-use crate::output::Printer;
+use crate::jobs::backup::{self, BackupRequest, backup};
 use crate::pg::{ConnParams, lock_database};
 
 #[derive(Debug, clap::Args)]

@@ -3,10 +3,10 @@
 use anyhow::Context;
 
 use super::args::Global;
-use crate::clean::{self, Places};
+use crate::cli::output::Printer;
 use crate::config::Settings;
 use crate::config::settings::DEFAULT_SERVICE;
-use crate::output::Printer;
+use crate::jobs::clean::{self, Places};
 use crate::pg::ConnParams;
 
 #[derive(Debug, clap::Args)]

@@ -3,8 +3,8 @@
 use anyhow::Context;
 
 use super::args::Global;
+use crate::cli::output::Printer;
 use crate::config::{Environment, Settings, Switch};
-use crate::output::Printer;
 
 #[derive(Debug, clap::Args)]
 pub struct ConfigArgs {

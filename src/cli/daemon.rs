@@ -7,12 +7,12 @@ use jiff::Timestamp;
 
 use super::args::Global;
 use super::run::threads;
+use crate::cli::output::{JobStatus, Printer};
 use crate::config::Settings;
 use crate::daemon::Error;
 use crate::daemon::job::Context;
 use crate::daemon::service::{Recorder, run_recorded, serve};
 use crate::daemon::state::{Outcome, State};
-use crate::output::{JobStatus, Printer};
 
 #[derive(Debug, clap::Args)]
 pub struct DaemonArgs {

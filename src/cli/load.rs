@@ -6,10 +6,10 @@ use anyhow::Context;
 
 use super::args::Global;
 use super::run::{LOCK_WAIT, progress_bar, threads};
+use crate::cli::output::Printer;
 use crate::config::{Environment, Settings};
-use crate::load::{Finishing, LoadRequest, load_db};
+use crate::jobs::load::{Finishing, LoadRequest, load_db};
 use crate::odoo::layout::filestore_dir;
-use crate::output::Printer;
 use crate::pg::{ConnParams, lock_database};
 
 #[derive(Debug, clap::Args)]

@@ -7,9 +7,9 @@ use anyhow::Context;
 
 use super::args::Global;
 use super::run::{LOCK_WAIT, progress_bar, threads};
+use crate::cli::output::Printer;
 use crate::config::Settings;
-use crate::load::{Finishing, LoadRequest, load_db};
-use crate::output::Printer;
+use crate::jobs::load::{Finishing, LoadRequest, load_db};
 use crate::pg::{ConnParams, lock_database};
 
 #[derive(Debug, clap::Args)]

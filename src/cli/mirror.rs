@@ -6,10 +6,11 @@ use anyhow::Context;
 
 use super::args::Global;
 use super::run::{progress_bar, threads};
+use crate::cli::output::Printer;
 use crate::config::Settings;
-use crate::mirror::{self, repo::LockMode, repo::Repository};
-use crate::output::Printer;
-use crate::retention::Policy;
+use crate::jobs::mirror;
+use crate::repo::{LockMode, Repository};
+use crate::rules::retention::Policy;
 
 #[derive(Debug, clap::Args)]
 pub struct MirrorArgs {
@@ -89,7 +90,7 @@ enum MirrorCommand {
         #[arg(long, value_name = "N", default_value_t = 0)]
         keep_yearly: u32,
         /// Keep every snapshot younger than this (`24h`, `7d`)
-        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::retention::parse_age)]
+        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::rules::retention::parse_age)]
         keep_within: jiff::SignedDuration,
         /// Then remove the data no snapshot uses any more
         #[arg(long)]

@@ -11,6 +11,7 @@ pub mod load;
 pub mod load_db;
 pub mod mirror;
 pub mod neutralize;
+pub mod output;
 pub mod run;
 pub mod save;
 pub mod save_db;

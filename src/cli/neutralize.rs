@@ -4,10 +4,10 @@
 use anyhow::Context;
 
 use super::args::Global;
+use crate::cli::output::Printer;
 use crate::config::settings::validate_database_name;
 use crate::config::{Environment, Settings};
-use crate::neutralize::{self, apply, plan};
-use crate::output::Printer;
+use crate::jobs::neutralize::{self, apply, plan};
 use crate::pg::ConnParams;
 
 #[derive(Debug, clap::Args)]

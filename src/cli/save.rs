@@ -6,10 +6,10 @@ use anyhow::Context;
 
 use super::args::Global;
 use super::run::{progress_bar, threads};
+use crate::cli::output::Printer;
 use crate::config::Settings;
-use crate::output::Printer;
+use crate::jobs::save::{SaveRequest, save};
 use crate::pg::ConnParams;
-use crate::save::{SaveRequest, save};
 
 #[derive(Debug, clap::Args)]
 pub struct SaveArgs {

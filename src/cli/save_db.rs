@@ -6,9 +6,9 @@ use anyhow::Context;
 
 use super::args::Global;
 use super::run::{progress_bar, threads};
+use crate::cli::output::Printer;
 use crate::config::Settings;
-use crate::dump::{DumpRequest, save_db};
-use crate::output::Printer;
+use crate::jobs::save_db::{DumpRequest, save_db};
 use crate::pg::ConnParams;
 
 #[derive(Debug, clap::Args)]

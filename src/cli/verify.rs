@@ -8,12 +8,12 @@ use anyhow::Context;
 
 use super::args::Global;
 use super::run::threads;
+use crate::cli::output::Printer;
 use crate::config::Settings;
 use crate::config::settings::DEFAULT_SERVICE;
-use crate::output::Printer;
+use crate::jobs::verify::{RestoreRequest, restore_archive, verify_archive, verify_database};
 use crate::pg::ConnParams;
 use crate::pg::server::derived_name;
-use crate::verify::{RestoreRequest, restore_archive, verify_archive, verify_database};
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {

@@ -16,8 +16,8 @@ use std::marker::PhantomData;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 use super::diagnostic::invalid;
-use crate::retention::Policy;
-use crate::schedule::Schedule;
+use crate::rules::retention::Policy;
+use crate::rules::schedule::Schedule;
 
 /// `daemon:` settings of the service itself.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]

@@ -34,7 +34,7 @@ pub struct ConfigFile {
     pub backup_dir: Option<PathBuf>,
     /// How many backups `oe backup` keeps (default 7 daily, 4 weekly, 3 monthly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retention: Option<crate::retention::Policy>,
+    pub retention: Option<crate::rules::retention::Policy>,
     #[serde(
         default,
         skip_serializing_if = "BTreeMap::is_empty",
@@ -346,7 +346,7 @@ fn deserialize_rules<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::
                     f.write_str(RULE_ACCEPTED)
                 }
                 fn visit_str<E: de::Error>(self, rule: &str) -> Result<Rule, E> {
-                    crate::mirror::filter::Filter::parse(&[rule.to_owned()]).map_err(|e| {
+                    crate::rules::filter::Filter::parse(&[rule.to_owned()]).map_err(|e| {
                         invalid(format_args!("{rule:?} ({})", e.reason), RULE_ACCEPTED)
                     })?;
                     Ok(Rule(rule.to_owned()))

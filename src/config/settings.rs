@@ -7,7 +7,7 @@ use super::Error;
 use super::daemon::{Action, NotifyFile};
 use super::file::{ConfigFile, DirsFile, Environment, PostgresFile, Switch, read_dirs_file};
 use crate::atomic::AtomicFile;
-use crate::mirror::filter::Filter;
+use crate::rules::filter::Filter;
 
 /// Connection settings of a service as configured; `pg` fills the rest from PG* variables
 /// and libpq's defaults.
@@ -58,7 +58,7 @@ pub struct DaemonSettings {
 #[derive(Debug, Clone)]
 pub struct Job {
     pub name: String,
-    pub schedule: crate::schedule::Schedule,
+    pub schedule: crate::rules::schedule::Schedule,
     pub action: Action,
 }
 
@@ -260,7 +260,7 @@ impl Settings {
         push("backup_dir", path(&f.backup_dir), None);
         let policy = f.retention.unwrap_or_default();
         let source = |v: u32| if f.retention.is_some() { Some(v.to_string()) } else { None };
-        let default = crate::retention::Policy::default();
+        let default = crate::rules::retention::Policy::default();
         let within = |d: jiff::SignedDuration| format!("{d:#}");
         push(
             "retention.within",

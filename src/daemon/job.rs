@@ -23,15 +23,16 @@ use jiff::Timestamp;
 use tokio::sync::Semaphore;
 
 use super::state::{Item, Outcome, Run};
-use crate::backup::{self, BackupRequest};
 use crate::config::Settings;
 use crate::config::daemon::{Action, Databases, DatabasesFile, MirrorJobFile};
 use crate::config::settings::{DEFAULT_SERVICE, DaemonSettings, Job, Service};
-use crate::mirror::{self, repo::LockMode, repo::Repository};
+use crate::jobs::backup::{self, BackupRequest};
+use crate::jobs::mirror;
+use crate::jobs::verify::{RestoreRequest, restore_archive};
 use crate::pg::server::derived_name;
 use crate::pg::{ConnParams, Server, lock_database};
 use crate::process::interrupt;
-use crate::verify::{RestoreRequest, restore_archive};
+use crate::repo::{self, LockMode, Repository};
 
 /// What every job of a daemon shares.
 pub struct Context {
@@ -78,7 +79,7 @@ pub async fn run(ctx: Arc<Context>, job: Job) -> Run {
     Run {
         job: job.name.clone(),
         kind: job.action.kind().to_owned(),
-        host: mirror::repo::hostname(),
+        host: repo::hostname(),
         started,
         finished: Timestamp::now(),
         seconds: clock.elapsed().as_secs_f64(),
@@ -230,18 +231,18 @@ pub async fn clean_leftovers(settings: &Settings, daemon: &DaemonSettings) {
         let cleaned = async {
             let service = settings.service(name)?;
             let conn = ConnParams::from_env(&service.postgres);
-            let places = crate::clean::Places {
+            let places = crate::jobs::clean::Places {
                 data_dir: service.data_dir.clone(),
                 backup_dir: settings.file.backup_dir.clone(),
             };
-            let (plan, _claims) = crate::clean::plan(&conn, &places).await?;
+            let (plan, _claims) = crate::jobs::clean::plan(&conn, &places).await?;
             for what in &plan.in_use {
                 tracing::info!("clean: in use, left alone: {what}");
             }
             for kept in &plan.kept {
                 tracing::warn!("clean: kept {}: {}", kept.what, kept.why);
             }
-            crate::clean::apply(&conn, &plan).await?;
+            crate::jobs::clean::apply(&conn, &plan).await?;
             anyhow::Ok(plan.steps.len())
         };
         match cleaned.await {
@@ -265,7 +266,7 @@ fn mirror_blocking(ctx: &Context, job: &Job, spec: &MirrorJobFile) -> anyhow::Re
     let deadline = Instant::now() + ctx.daemon.lock_wait;
     let _lock = loop {
         match repo.lock(LockMode::Exclusive) {
-            Err(mirror::repo::Error::Locked { .. }) if Instant::now() < deadline => {
+            Err(repo::Error::Locked { .. }) if Instant::now() < deadline => {
                 interrupt::check()?;
                 std::thread::sleep(Duration::from_millis(500));
             }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::schedule::Schedule;
+use crate::rules::schedule::Schedule;
 
 /// The latest fire time of `schedule` that is due (at or before `now`), came after the job's
 /// last run started, and is younger than `max_age`: the run to make up at start. A job that

@@ -13,7 +13,4 @@ pub const PREPARE_SQL: &str = "CREATE EXTENSION IF NOT EXISTS pg_trgm;\n\
 pub mod filestore;
 pub mod layout;
 pub mod manifest;
-pub mod neutralize;
-pub mod zip_format;
-pub mod zip_stream;
-pub mod zip_writer;
+pub mod neutralization;

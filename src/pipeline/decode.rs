@@ -8,7 +8,7 @@
 use std::io::{self, Read};
 
 use super::Codec;
-use super::bzip2_parallel::ParallelDecoder;
+use crate::codec::bzip2::parallel::ParallelDecoder;
 
 /// A boxed stream of bytes that can move to another thread.
 pub type Stream = Box<dyn Read + Send>;

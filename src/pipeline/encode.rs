@@ -92,7 +92,7 @@ fn gzip_block(input: &[u8]) -> io::Result<Vec<u8>> {
 
 /// One bzip2 stream, by our encoder: libbzip2's ratio at about twice its speed.
 fn bzip2_block(input: &[u8]) -> io::Result<Vec<u8>> {
-    super::bzip2_encode::compress(input)
+    crate::codec::bzip2::encode::compress(input)
 }
 
 type Compress = fn(&[u8]) -> io::Result<Vec<u8>>;

@@ -9,14 +9,6 @@
 //! [`pool`]'s workers, which turn a worker's panic into an error of the command.
 
 pub mod background;
-pub mod bzip2_block;
-pub mod bzip2_crc;
-pub mod bzip2_encode;
-pub mod bzip2_parallel;
-#[cfg(test)]
-mod bzip2_props;
-#[cfg(test)]
-mod bzip2_samples;
 pub mod codec;
 pub mod copy;
 pub mod decode;

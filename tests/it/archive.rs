@@ -294,7 +294,7 @@ fn backup_restore_and_retention() {
 
 #[test]
 fn retention_keeps_recent_backups_and_judges_age_by_the_older_time() {
-    use oe::retention::Timestamp;
+    use oe::rules::retention::Timestamp;
     use std::time::{Duration, SystemTime};
     let env = TestEnv::new();
     let db = load_fixture(&env, "arch_within");

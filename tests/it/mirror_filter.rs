@@ -21,8 +21,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use oe::mirror::filter::{Filter, FilterError};
-use oe::mirror::walk;
+use oe::jobs::mirror::walk;
+use oe::rules::filter::{Filter, FilterError};
 
 /// Trees generated, and lists tried on each.
 const TREES: u64 = 40;

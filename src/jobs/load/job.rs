@@ -1,0 +1,294 @@
+//! The load job: input → temporary database (and filestore) → row counts checked against
+//! those the archive recorded, when asked → finishing SQL → swap.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use super::Error;
+use super::input::{Input, input_name};
+use super::unpack::unpack;
+use crate::jobs::neutralize;
+use crate::odoo::filestore::Staged;
+use crate::pg::catalog;
+use crate::pg::odoo::OdooDb;
+use crate::pg::server::derived_name;
+use crate::pg::{Claims, ConnParams, Server, Tools};
+use crate::pipeline::Payload;
+use crate::pipeline::sql::{TableRows, differences};
+use crate::process::interrupt;
+
+/// What to load, where to.
+pub struct LoadRequest {
+    pub conn: ConnParams,
+    pub database: String,
+    /// A file path, or `-` for standard input.
+    pub input: PathBuf,
+    /// The filestore directory to restore an archive's filestore into; `None` ignores it.
+    pub filestore: Option<PathBuf>,
+    pub force: bool,
+    /// Compare the rows of every table, once loaded and before any finishing SQL changes
+    /// them, with those the archive's manifest recorded (`oe save`); a difference fails the
+    /// load. Archives without counts load as usual (`LoadSummary::rows_checked` is `None`).
+    pub check_rows: bool,
+    /// What to run on the loaded database before it gets its name.
+    pub finishing: Finishing,
+    /// pg_restore jobs for custom-format dumps (1 = stream, no temporary file).
+    pub jobs: usize,
+    pub threads: usize,
+    pub progress: ProgressBar,
+}
+
+/// SQL run on the temporary database before it is swapped in, so nothing (no Odoo worker,
+/// no cron) ever sees the database without it.
+#[derive(Debug, Clone, Default)]
+pub struct Finishing {
+    /// Prepare the empty database as Odoo does before loading (`pg_trgm`, and `CREATE` on
+    /// schema `public` for everyone, as Odoo 17+ grants).
+    pub odoo: bool,
+    /// Regenerate the database's identity (`odoo::COPY_SQL`).
+    pub copy: bool,
+    /// Neutralize it (see `neutralize`), with Odoo's own files when the addons are given.
+    pub neutralize: bool,
+    pub addons_path: Option<Vec<PathBuf>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoadSummary {
+    pub database: String,
+    pub input: PathBuf,
+    pub format: String,
+    /// Bytes of the input read.
+    pub read_bytes: u64,
+    /// Files restored into the filestore, when one was restored.
+    pub filestore_files: Option<u64>,
+    /// Whether an existing database was replaced.
+    pub replaced: bool,
+    pub copied: bool,
+    /// Rows the neutralization changed, when it ran.
+    pub neutralized_rows: Option<u64>,
+    /// With `check_rows`, when the archive recorded its rows: every table has them.
+    pub rows_checked: Option<RowsChecked>,
+    pub seconds: f64,
+}
+
+/// The tables and rows found as the archive recorded them.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RowsChecked {
+    pub tables: u64,
+    pub rows: u64,
+}
+
+pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
+    let started = Instant::now();
+    let LoadRequest {
+        conn,
+        database,
+        input,
+        filestore,
+        force,
+        check_rows,
+        finishing,
+        jobs,
+        threads,
+        progress,
+    } = request;
+    let opened = {
+        let (path, progress) = (input.clone(), progress.clone());
+        let job = tokio::task::spawn_blocking(move || Input::open(&path, threads, progress));
+        until_interrupted(job, &input).await?
+    };
+    let format = opened.format;
+    tracing::info!("{}: {format}", input_name(&input));
+
+    let server = Server::connect(&conn).await?;
+    // A killed run on this database (the caller holds its lock) left something: finished or
+    // undone now, before this run changes the target.
+    let root = filestore.as_deref().and_then(Path::parent);
+    crate::jobs::clean::settle(&conn, root, &database).await.map_err(Error::Settle)?;
+    let tools = Tools::new(&conn, server.major());
+    tools.locate(if format.payload == Payload::Custom { "pg_restore" } else { "psql" })?;
+    let replaced = server.exists(&database).await?;
+    if replaced && !force {
+        return Err(Error::Exists(database));
+    }
+    // The helper databases' names are this run's while it lives: `oe clean` leaves them alone.
+    let temporary = derived_name(&database, "tmp");
+    let claims = Claims::open(&conn, &format!("oe load {database}")).await?;
+    for name in [&temporary, &derived_name(&database, "old")] {
+        if !claims.claim(name).await? {
+            let holder = "another run".to_owned();
+            return Err(crate::pg::Error::Busy { database: name.clone(), holder }.into());
+        }
+    }
+    // An archive's filestore is staged; a bare dump leaves the filestore alone.
+    let staged = match (&filestore, format.payload) {
+        (Some(dir), Payload::Zip) => Some(
+            Staged::create(dir).map_err(|source| Error::Filestore { path: dir.clone(), source })?,
+        ),
+        _ => None,
+    };
+
+    server.create(&temporary).await?;
+    if finishing.odoo {
+        prepare_odoo(&conn, &temporary).await;
+    }
+    let job = {
+        let temporary = temporary.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut staged = staged;
+            let read = unpack(opened, &tools, &temporary, jobs, staged.as_mut())?;
+            Ok((read, staged))
+        })
+    };
+    let loaded = until_interrupted(job, &input).await.map_err(|e| match e {
+        Error::Pg(source) => Error::Load { input: input_name(&input), source },
+        e => e,
+    });
+    progress.finish_and_clear();
+    let checked = match loaded {
+        Ok(((read, recorded), staged)) if check_rows => {
+            let checked = compare_rows(&conn, &temporary, recorded.as_ref(), &input).await;
+            checked.map(|checked| (read, staged, checked))
+        }
+        Ok(((read, _), staged)) => Ok((read, staged, None)),
+        Err(e) => Err(e),
+    };
+    let finished = match checked {
+        Ok((read, staged, checked)) => {
+            finish(&conn, &temporary, &finishing).await.map(|rows| (read, staged, checked, rows))
+        }
+        Err(e) => Err(e),
+    };
+    let swapped = match finished {
+        Ok((read, staged, checked, rows)) => {
+            swap(&server, &temporary, &database, staged).await.map(|n| (read, n, checked, rows))
+        }
+        Err(e) => Err(e),
+    };
+    let (read_bytes, filestore_files, rows_checked, neutralized_rows) = match swapped {
+        Ok(done) => done,
+        Err(e) => {
+            if let Err(drop_error) = server.drop(&temporary).await {
+                tracing::warn!("could not drop the temporary database '{temporary}': {drop_error}");
+            }
+            return Err(match interrupt::signal() {
+                Some(signal) => Error::Interrupted(signal),
+                None => e,
+            });
+        }
+    };
+    Ok(LoadSummary {
+        database,
+        input,
+        format: format.to_string(),
+        read_bytes,
+        filestore_files,
+        replaced,
+        copied: finishing.copy,
+        neutralized_rows,
+        rows_checked,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Counts the rows of every table `recorded` names in the loaded database `db`: an error
+/// naming each table whose count differs or that is missing; `None` without counts.
+async fn compare_rows(
+    conn: &ConnParams,
+    db: &str,
+    recorded: Option<&TableRows>,
+    input: &Path,
+) -> Result<Option<RowsChecked>, Error> {
+    let Some(recorded) = recorded else {
+        return Ok(None);
+    };
+    let counted = catalog::count_rows(conn, db, recorded).await?;
+    let problems = differences(recorded, &counted);
+    if !problems.is_empty() {
+        return Err(Error::RowsDiffer { input: input_name(input), problems });
+    }
+    let tables = recorded.values().map(|t| t.len() as u64).sum();
+    let rows = recorded.values().flat_map(|t| t.values()).sum();
+    Ok(Some(RowsChecked { tables, rows }))
+}
+
+/// What Odoo runs in a database it creates; best effort, as in Odoo, where a server without
+/// the extension still restores.
+async fn prepare_odoo(conn: &ConnParams, db: &str) {
+    let prepared = async {
+        let mut odoo = OdooDb::connect(conn, db).await?;
+        odoo.execute_batch(crate::odoo::PREPARE_SQL, "preparing the database as Odoo does").await
+    };
+    if let Err(e) = prepared.await {
+        tracing::warn!("{e}");
+    }
+}
+
+/// Runs the finishing SQL on the loaded temporary database; returns the rows the
+/// neutralization changed, when it ran.
+async fn finish(conn: &ConnParams, db: &str, finishing: &Finishing) -> Result<Option<u64>, Error> {
+    if finishing.copy {
+        let mut odoo = OdooDb::connect(conn, db).await?;
+        odoo.execute_batch(crate::odoo::COPY_SQL, "making the database a copy").await?;
+    }
+    if !finishing.neutralize {
+        return Ok(None);
+    }
+    let plan = neutralize::plan(conn, db, finishing.addons_path.as_deref()).await?;
+    let summary = neutralize::apply(conn, db, plan).await?;
+    tracing::info!("neutralized: {} rows changed", summary.rows);
+    Ok(Some(summary.rows))
+}
+
+/// Puts the staged filestore, then the database, in place; if the database cannot be
+/// swapped, the previous filestore comes back. Returns the files restored.
+async fn swap(
+    server: &Server,
+    temporary: &str,
+    database: &str,
+    staged: Option<Staged>,
+) -> Result<Option<u64>, Error> {
+    let Some(staged) = staged else {
+        server.replace(temporary, database, &derived_name(database, "old")).await?;
+        return Ok(None);
+    };
+    let files = staged.files();
+    let filestore_error = |source| Error::Filestore { path: database.into(), source };
+    let swapped = staged.swap().map_err(filestore_error)?;
+    if let Err(e) = server.replace(temporary, database, &derived_name(database, "old")).await {
+        if let Err(undo) = swapped.undo() {
+            tracing::error!("could not put the previous filestore of '{database}' back: {undo}");
+        }
+        return Err(e.into());
+    }
+    if let Err(e) = swapped.finish() {
+        tracing::warn!("could not remove the previous filestore of '{database}': {e}");
+    }
+    Ok(Some(files))
+}
+
+/// The result of a blocking step, or `Interrupted` once a signal arrived. The signal stopped
+/// the step's children, so it normally returns at once and its guards (a staged filestore, a
+/// spooled dump) clean up: that is waited for, a bounded time, since the step may instead be
+/// blocked reading a pipe that stays silent, and cleaning up must not wait for it.
+async fn until_interrupted<T>(
+    mut job: tokio::task::JoinHandle<Result<T, Error>>,
+    input: &Path,
+) -> Result<T, Error> {
+    tokio::select! {
+        joined = &mut job => joined.unwrap_or_else(|e| {
+            Err(Error::Open { input: input_name(input), source: io::Error::other(e) })
+        }),
+        signal = interrupt::raised() => {
+            let _ = tokio::time::timeout(STEP_CLEAN_UP, job).await;
+            Err(Error::Interrupted(signal))
+        }
+    }
+}
+
+/// How long an interrupted step gets to return and clean up after itself.
+const STEP_CLEAN_UP: std::time::Duration = std::time::Duration::from_secs(10);

@@ -1,0 +1,501 @@
+//! The `oe mirror` jobs over a whole repository: run every directory (a failing one does not
+//! stop the others), list, look into and restore snapshots, check, forget and prune.
+//!
+//! Each is a short function chaining the steps of [`run`](super::run), [`restore`],
+//! [`tree`](crate::repo::tree) and the [`repo`](crate::repo); the CLI prints what they return.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::rc::Rc;
+
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use super::restore::{self, Outcome as Restored};
+use super::run::{self, Outcome, load_tree};
+use crate::config::settings::MirrorDir;
+use crate::repo::snapshot::{self, Listed, Snapshot};
+use crate::repo::tree::{Kind, Node, Tree};
+use crate::repo::{self, BlobId, Repository};
+use crate::rules::retention::{self, Policy, Reason};
+
+pub use crate::config::settings::normalize_dir;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Repo(#[from] repo::Error),
+    #[error(transparent)]
+    Snapshot(#[from] snapshot::Error),
+    #[error(transparent)]
+    Run(#[from] run::Error),
+    #[error(transparent)]
+    Restore(#[from] restore::Error),
+    #[error("no keep rule given: pass at least one --keep-* above 0")]
+    NoKeepRule,
+    #[error("the clock is outside years 0000-9999: cannot judge the snapshots' ages")]
+    Clock,
+    #[error("{failed} of {total} directories failed: {names}")]
+    Failed { failed: usize, total: usize, names: String },
+    #[error("{partial} snapshot(s) are partial (some files could not be read): {names}")]
+    Partial { partial: usize, names: String },
+    #[error("the repository has {0} problem(s): see the report above")]
+    Damaged(usize),
+}
+
+pub struct RunOptions {
+    pub dry_run: bool,
+    pub threads: usize,
+    pub progress: ProgressBar,
+}
+
+/// What `run` did, directory by directory.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub dry_run: bool,
+    pub dirs: Vec<DirReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DirReport {
+    pub dir: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<snapshot::Stats>,
+    pub seconds: f64,
+    /// Files that could not be read (the snapshot is partial).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// Why no snapshot was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+impl RunReport {
+    /// An error when a directory failed or a snapshot is partial.
+    pub fn check(&self) -> Result<(), Error> {
+        let failed: Vec<&str> =
+            self.dirs.iter().filter(|d| d.failed.is_some()).map(|d| d.dir.as_str()).collect();
+        if !failed.is_empty() {
+            return Err(Error::Failed {
+                failed: failed.len(),
+                total: self.dirs.len(),
+                names: failed.join(", "),
+            });
+        }
+        let partial: Vec<&str> =
+            self.dirs.iter().filter(|d| !d.errors.is_empty()).map(|d| d.dir.as_str()).collect();
+        if !partial.is_empty() {
+            return Err(Error::Partial { partial: partial.len(), names: partial.join(", ") });
+        }
+        Ok(())
+    }
+}
+
+/// Snapshots every directory of `dirs`, each from its latest snapshot; goes on after a
+/// failure.
+pub fn run(
+    repo: &Repository,
+    dirs: &[MirrorDir],
+    options: &RunOptions,
+) -> Result<RunReport, Error> {
+    let all = list(repo)?;
+    let mut report = RunReport { dry_run: options.dry_run, dirs: Vec::new() };
+    for dir in dirs {
+        let started = std::time::Instant::now();
+        let parent = snapshot::select(&all, &dir.dir, "latest").ok();
+        let request = run::Request {
+            repo,
+            dir: &dir.dir,
+            filter: &dir.filter,
+            parent,
+            threads: options.threads,
+            host: crate::repo::hostname(),
+            // Times have whole seconds: a run in the same second as its parent (or after the
+            // clock went back) is dated a second later, so that it is the latest.
+            time: parent.map_or(now(), |p| now().max(p.snapshot.time + 1)),
+            progress: options.progress.clone(),
+        };
+        let result = if options.dry_run { run::plan(&request) } else { run::run(&request) };
+        let seconds = started.elapsed().as_secs_f64();
+        let entry = match result {
+            Ok(Outcome { id, snapshot }) => DirReport {
+                dir: dir.dir.clone(),
+                snapshot: (!options.dry_run).then_some(id),
+                errors: snapshot.errors,
+                stats: Some(snapshot.stats),
+                seconds,
+                failed: None,
+            },
+            Err(run::Error::Interrupted) => return Err(run::Error::Interrupted.into()),
+            Err(e) => {
+                tracing::error!("mirroring {}: {e}", dir.dir);
+                DirReport {
+                    dir: dir.dir.clone(),
+                    snapshot: None,
+                    stats: None,
+                    seconds,
+                    errors: Vec::new(),
+                    failed: Some(e.to_string()),
+                }
+            }
+        };
+        report.dirs.push(entry);
+    }
+    options.progress.finish_and_clear();
+    Ok(report)
+}
+
+/// Every snapshot of the repository, oldest first.
+pub fn list(repo: &Repository) -> Result<Vec<Listed>, Error> {
+    let mut all = Vec::new();
+    for (id, bytes) in repo.snapshots()? {
+        let snapshot = Snapshot::decode(&id, &bytes)?;
+        all.push(Listed { id, snapshot });
+    }
+    snapshot::sort(&mut all);
+    Ok(all)
+}
+
+/// The snapshots of `dir` (all when `None`), oldest first.
+pub fn snapshots(repo: &Repository, dir: Option<&str>) -> Result<Vec<Listed>, Error> {
+    let mut all = list(repo)?;
+    all.retain(|s| dir.is_none_or(|d| s.snapshot.dir == d));
+    Ok(all)
+}
+
+/// One line of `ls`: a path of the snapshot and its node.
+pub struct LsLine<'a> {
+    pub path: &'a [u8],
+    pub node: &'a Node,
+}
+
+/// Every path of snapshot `wanted` of `dir` below `path` (all when `None`), depth first in
+/// name order, each given to `emit`.
+pub fn ls(
+    repo: &Repository,
+    dir: &str,
+    wanted: &str,
+    path: Option<&str>,
+    emit: &mut dyn FnMut(LsLine) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    let all = list(repo)?;
+    let listed = snapshot::select(&all, dir, wanted)?;
+    let mut tree = load_tree(repo, listed.snapshot.tree)?;
+    let mut prefix = Vec::new();
+    let wanted_path = path.unwrap_or("").trim_matches('/');
+    if !wanted_path.is_empty() {
+        let components: Vec<&str> = wanted_path.split('/').filter(|c| !c.is_empty()).collect();
+        let (last, dirs) = components.split_last().expect("a non-empty path has a component");
+        let not_found =
+            || restore::Error::NoSuchPath { path: wanted_path.into(), snapshot: listed.id.clone() };
+        for component in dirs {
+            let node = tree
+                .find(component.as_bytes())
+                .filter(|n| n.kind == Kind::Dir)
+                .ok_or_else(not_found)?;
+            tree = load_tree(repo, node.subtree.ok_or_else(not_found)?)?;
+            prefix.extend_from_slice(component.as_bytes());
+            prefix.push(b'/');
+        }
+        let node = tree.find(last.as_bytes()).ok_or_else(not_found)?.clone();
+        prefix.extend_from_slice(last.as_bytes());
+        emit(LsLine { path: &prefix, node: &node }).map_err(write_error)?;
+        return match (node.kind, node.subtree) {
+            (Kind::Dir, Some(id)) => {
+                prefix.push(b'/');
+                ls_tree(repo, &load_tree(repo, id)?, &mut prefix, emit)
+            }
+            _ => Ok(()),
+        };
+    }
+    ls_tree(repo, &tree, &mut prefix, emit)
+}
+
+fn ls_tree(
+    repo: &Repository,
+    tree: &Tree,
+    prefix: &mut Vec<u8>,
+    emit: &mut dyn FnMut(LsLine) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    for node in &tree.nodes {
+        let len = prefix.len();
+        prefix.extend_from_slice(&node.name);
+        emit(LsLine { path: prefix, node }).map_err(write_error)?;
+        if let (Kind::Dir, Some(id)) = (node.kind, node.subtree) {
+            prefix.push(b'/');
+            ls_tree(repo, &load_tree(repo, id)?, prefix, emit)?;
+        }
+        prefix.truncate(len);
+    }
+    Ok(())
+}
+
+fn write_error(e: std::io::Error) -> Error {
+    Error::Restore(restore::Error::Write { path: "stdout".into(), source: e })
+}
+
+/// Restores snapshot `wanted` of `dir` (or its `path`) into `target`.
+pub fn restore(
+    repo: &Repository,
+    dir: &str,
+    wanted: &str,
+    target: &Path,
+    path: Option<&str>,
+    progress: ProgressBar,
+) -> Result<Restored, Error> {
+    let all = list(repo)?;
+    let listed = snapshot::select(&all, dir, wanted)?;
+    let request = restore::Request {
+        repo,
+        snapshot: listed,
+        target,
+        path: path.map(str::as_bytes),
+        progress,
+    };
+    let outcome = restore::restore(&request)?;
+    request.progress.finish_and_clear();
+    Ok(outcome)
+}
+
+/// What `check` found: the repository's own findings, then what every snapshot refers to.
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub read_data: bool,
+    pub snapshots: usize,
+    /// Distinct trees walked.
+    pub trees: usize,
+    /// Structural problems: of the repository, and blobs that snapshots refer to but that the
+    /// index does not have, or trees that do not decode.
+    pub problems: Vec<String>,
+    /// Damaged packs, each with the snapshots and files it affects.
+    pub damaged: Vec<DamagedPack>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DamagedPack {
+    pub pack: String,
+    pub reason: String,
+    /// `(snapshot id, directory, path)` of every file or tree with a blob in the pack.
+    pub affected: Vec<(String, String, String)>,
+}
+
+impl CheckReport {
+    pub fn result(&self) -> Result<(), Error> {
+        match self.problems.len() + self.damaged.len() {
+            0 => Ok(()),
+            n => Err(Error::Damaged(n)),
+        }
+    }
+}
+
+/// Checks the repository ([`Repository::check`]) and that every snapshot's trees decode and
+/// every blob they refer to is indexed; maps damaged blobs to the snapshots and files using
+/// them.
+pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport, Error> {
+    let found = repo.check(read_data)?;
+    let mut report = CheckReport {
+        read_data,
+        snapshots: 0,
+        trees: 0,
+        problems: found.problems.clone(),
+        damaged: Vec::new(),
+    };
+    let damaged: HashMap<BlobId, usize> = found
+        .damaged
+        .iter()
+        .enumerate()
+        .flat_map(|(i, pack)| pack.blobs.iter().map(move |id| (*id, i)))
+        .collect();
+    let mut affected: Vec<Vec<(String, String, String)>> = vec![Vec::new(); found.damaged.len()];
+    let mut scanner = Scanner { repo, damaged: &damaged, memo: HashMap::new() };
+    for (id, bytes) in repo.snapshots()? {
+        report.snapshots += 1;
+        let snapshot = match Snapshot::decode(&id, &bytes) {
+            Ok(s) => s,
+            Err(e) => {
+                report.problems.push(e.to_string());
+                continue;
+            }
+        };
+        for finding in scanner.tree(snapshot.tree).iter() {
+            let path = String::from_utf8_lossy(&finding.path).into_owned();
+            let short = id[..id.len().min(8)].to_owned();
+            match finding.what {
+                Finding::Damaged(pack) => affected[pack].push((short, snapshot.dir.clone(), path)),
+                Finding::Missing(blob) => report.problems.push(format!(
+                    "snapshot {short} of {}: {} refers to blob {blob}, which the repository does not have",
+                    snapshot.dir,
+                    if path.is_empty() { "." } else { &path }
+                )),
+                Finding::BadTree(ref reason) => {
+                    report.problems.push(format!("snapshot {short} of {}: {reason}", snapshot.dir))
+                }
+            }
+        }
+    }
+    report.trees = scanner.memo.len();
+    for (pack, affected) in found.damaged.iter().zip(affected) {
+        report.damaged.push(DamagedPack {
+            pack: pack.pack.clone(),
+            reason: pack.reason.clone(),
+            affected,
+        });
+    }
+    Ok(report)
+}
+
+/// A problem below a tree, at a path relative to it.
+struct Found {
+    path: Vec<u8>,
+    what: Finding,
+}
+
+#[derive(Clone)]
+enum Finding {
+    /// A blob in the damaged pack with this index.
+    Damaged(usize),
+    Missing(BlobId),
+    BadTree(String),
+}
+
+/// Walks trees once each, remembering what was found below each.
+struct Scanner<'a> {
+    repo: &'a Repository,
+    damaged: &'a HashMap<BlobId, usize>,
+    memo: HashMap<BlobId, Rc<Vec<Found>>>,
+}
+
+impl Scanner<'_> {
+    fn tree(&mut self, id: BlobId) -> Rc<Vec<Found>> {
+        if let Some(found) = self.memo.get(&id) {
+            return Rc::clone(found);
+        }
+        let mut found = Vec::new();
+        let here = |what| Found { path: Vec::new(), what };
+        if let Some(&pack) = self.damaged.get(&id) {
+            found.push(here(Finding::Damaged(pack)));
+        } else if !self.repo.has_blob(&id) {
+            found.push(here(Finding::Missing(id)));
+        } else {
+            match load_tree(self.repo, id) {
+                Err(e) => found.push(here(Finding::BadTree(e.to_string()))),
+                Ok(tree) => {
+                    for node in &tree.nodes {
+                        let at = |what| Found { path: node.name.to_vec(), what };
+                        for blob in &node.content {
+                            if let Some(&pack) = self.damaged.get(blob) {
+                                found.push(at(Finding::Damaged(pack)));
+                            } else if !self.repo.has_blob(blob) {
+                                found.push(at(Finding::Missing(*blob)));
+                            }
+                        }
+                        if let Some(subtree) = node.subtree {
+                            for below in self.tree(subtree).iter() {
+                                let mut path = node.name.to_vec();
+                                if !below.path.is_empty() {
+                                    path.push(b'/');
+                                    path.extend_from_slice(&below.path);
+                                }
+                                found.push(Found { path, what: below.what.clone() });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let found = Rc::new(found);
+        self.memo.insert(id, Rc::clone(&found));
+        found
+    }
+}
+
+/// What `forget` deletes and keeps, directory by directory.
+#[derive(Debug, Serialize)]
+pub struct ForgetPlan {
+    pub dirs: BTreeMap<String, DirPlan>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DirPlan {
+    /// Kept snapshots, newest first, with why.
+    pub keep: Vec<(String, i64, Vec<String>)>,
+    /// Deleted snapshots, newest first.
+    pub delete: Vec<(String, i64)>,
+}
+
+impl ForgetPlan {
+    pub fn deleted_ids(&self) -> impl Iterator<Item = &str> {
+        self.dirs.values().flat_map(|d| d.delete.iter().map(|(id, _)| id.as_str()))
+    }
+}
+
+/// Applies `policy` to the snapshots of each directory (of `dir` only when given).
+pub fn forget_plan(
+    repo: &Repository,
+    dir: Option<&str>,
+    policy: Policy,
+) -> Result<ForgetPlan, Error> {
+    let now =
+        retention::Timestamp::from_system_time(std::time::SystemTime::now()).ok_or(Error::Clock)?;
+    let mut by_dir: BTreeMap<String, Vec<(Listed, retention::Timestamp)>> = BTreeMap::new();
+    for listed in snapshots(repo, dir)? {
+        let time = listed.timestamp();
+        by_dir.entry(listed.snapshot.dir.clone()).or_default().push((listed, time));
+    }
+    let mut plan = ForgetPlan { dirs: BTreeMap::new() };
+    for (dir, snapshots) in by_dir {
+        let selected = retention::select(&snapshots, policy, now);
+        let keep = selected
+            .keep
+            .into_iter()
+            .map(|(s, reasons)| {
+                (s.id, s.snapshot.time, reasons.iter().map(Reason::to_string).collect())
+            })
+            .collect();
+        let delete = selected.delete.into_iter().map(|s| (s.id, s.snapshot.time)).collect();
+        plan.dirs.insert(dir, DirPlan { keep, delete });
+    }
+    Ok(plan)
+}
+
+/// Deletes the snapshots `plan` says to delete (their data stays until `prune`).
+pub fn forget(repo: &Repository, plan: &ForgetPlan) -> Result<(), Error> {
+    for id in plan.deleted_ids() {
+        repo.delete_snapshot(id)?;
+    }
+    Ok(())
+}
+
+/// What `prune` would remove once the snapshots `forgotten` are gone too.
+pub fn prune_plan(repo: &Repository, forgotten: &[&str]) -> Result<repo::PrunePlan, Error> {
+    let forgotten: HashSet<&str> = forgotten.iter().copied().collect();
+    let mut used = HashSet::new();
+    for listed in list(repo)? {
+        if !forgotten.contains(listed.id.as_str()) {
+            mark_used(repo, listed.snapshot.tree, &mut used)?;
+        }
+    }
+    Ok(repo.prune_plan(&used)?)
+}
+
+/// Adds the tree `id` and every blob below it to `used`; a tree already there was walked.
+fn mark_used(repo: &Repository, id: BlobId, used: &mut HashSet<BlobId>) -> Result<(), Error> {
+    if !used.insert(id) {
+        return Ok(());
+    }
+    for node in load_tree(repo, id)?.nodes {
+        used.extend(node.content.iter().copied());
+        if let Some(subtree) = node.subtree {
+            mark_used(repo, subtree, used)?;
+        }
+    }
+    Ok(())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

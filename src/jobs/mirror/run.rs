@@ -1,0 +1,764 @@
+//! `oe mirror run` for one directory: walk it through its filter, store what changed since
+//! the previous snapshot, then write the new snapshot.
+//!
+//! The walk is depth first on the calling thread, one directory in memory at a time: it lists
+//! a directory, reads each changed file and cuts it into content-defined chunks (FastCDC,
+//! about 1 MiB on average; a file smaller than the minimum is one chunk), and hands the chunks
+//! to a pool of workers that hash, compress and pack them ([`Repository::store_blob`], each
+//! worker with a zstd context of its own). A pack they fill goes to a writer thread, which
+//! writes and fsyncs it while they go on. Once every chunk of a directory is stored, its tree
+//! is stored, and the directory above refers to it. The snapshot is written only after the
+//! writer has written every full pack and [`Repository::flush`] the last one and the index:
+//! an interrupted run leaves packs that the next run reuses, never a snapshot that refers to
+//! missing data.
+//!
+//! A new chunk of a file that the previous snapshot has at the same path is stored as a delta
+//! against the previous chunks covering the same offsets ([`Repository::put_blob_near`]),
+//! when that is smaller: a file with scattered small changes costs the changes, not a new
+//! copy of every chunk they touch. Those previous chunks are the only file content a run
+//! reads from the repository, and only for new chunks; decoding one decodes its chain of
+//! deltas, through the repository's cache, which consecutive new chunks share.
+//!
+//! A file whose size, mtime, ctime and inode equal those of the same path in the previous
+//! snapshot is not read again: its chunk list is copied. Hard links (same device and inode)
+//! are read once per run. A file that changes while it is read is read again once; if it
+//! changes again, or cannot be read at all, the snapshot is written without a complete copy of
+//! it, marked partial, with the reason.
+//!
+//! Memory stays bounded: the chunks in flight are limited to two per worker; full packs (16
+//! MiB) to the one being written and one per worker waiting to hand its own over, besides the
+//! one being filled; each worker keeps a zstd context (about 3 MiB); deltas add the repository's cache of decoded bases (64 MiB)
+//! and, per worker, a zstd context with a 16 MiB window and the prefix (at most two chunks)
+//! being compressed against or decoded.
+
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+use std::sync::mpsc::sync_channel;
+
+use indicatif::ProgressBar;
+use serde_bytes::ByteBuf;
+
+use super::walk::{self, Entry};
+use crate::pipeline::pool::{self, Ticket};
+use crate::process::interrupt;
+use crate::repo::snapshot::{Listed, Snapshot, Stats};
+use crate::repo::tree::{Kind, Node, Time, Tree};
+use crate::repo::{self, BlobId, BlobKind, Compressor, FullPack, Repository};
+use crate::rules::filter::Filter;
+
+/// FastCDC sizes: chunks of 256 KiB to 4 MiB, about 1 MiB on average.
+pub const MIN_CHUNK: u32 = 256 * 1024;
+pub const AVG_CHUNK: u32 = 1024 * 1024;
+pub const MAX_CHUNK: u32 = 4 * 1024 * 1024;
+
+/// One directory to snapshot.
+pub struct Request<'a> {
+    pub repo: &'a Repository,
+    /// The configured directory, as configured.
+    pub dir: &'a str,
+    pub filter: &'a Filter,
+    /// The previous snapshot of the directory, whose unchanged files are not read again.
+    pub parent: Option<&'a Listed>,
+    pub threads: usize,
+    pub host: String,
+    /// Seconds since the Unix epoch: the snapshot's time.
+    pub time: i64,
+    /// Advanced by the bytes read.
+    pub progress: ProgressBar,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read the directory {dir}: {source}")]
+    Root { dir: String, source: io::Error },
+    #[error(transparent)]
+    Repo(#[from] repo::Error),
+    #[error(transparent)]
+    Tree(#[from] crate::repo::tree::Error),
+    #[error("stopped by a signal; what was stored so far is reused by the next run")]
+    Interrupted,
+    /// A worker's full pack found the writer stopped: the writer's own error is reported.
+    #[error("the pack writer stopped")]
+    WriterStopped,
+    /// A worker panicked: a bug in `oe`, reported instead of a hang.
+    #[error(transparent)]
+    Worker(#[from] pool::Error),
+}
+
+/// The snapshot written.
+#[derive(Debug)]
+pub struct Outcome {
+    pub id: String,
+    pub snapshot: Snapshot,
+}
+
+/// Takes a snapshot of `request.dir`.
+pub fn run(request: &Request) -> Result<Outcome, Error> {
+    let root = Path::new(request.dir);
+    let parent_tree = match request.parent {
+        Some(parent) => Some(load_tree(request.repo, parent.snapshot.tree)?),
+        None => None,
+    };
+    let metadata = std::fs::metadata(root)
+        .map_err(|source| Error::Root { dir: request.dir.into(), source })?;
+    if !metadata.is_dir() {
+        let source = io::Error::new(io::ErrorKind::NotADirectory, "not a directory");
+        return Err(Error::Root { dir: request.dir.into(), source });
+    }
+
+    let (tree, stats, errors) = std::thread::scope(|scope| {
+        let (pool, writer) = Pool::start(scope, request.repo, request.threads);
+        let mut walker = Walker {
+            request,
+            root,
+            pool: &pool,
+            stats: Stats::default(),
+            errors: Vec::new(),
+            links: HashMap::new(),
+        };
+        let tree = walker.directory(&mut Vec::new(), parent_tree.as_ref());
+        let Walker { stats, errors, .. } = walker;
+        // Dropping the pool ends the workers, which ends the writer once it wrote their packs.
+        drop(pool);
+        // A pack that could not be written is the cause of whatever the walk saw after it.
+        writer.join().expect("the pack writer does not panic")?;
+        tree.map(|tree| (tree, stats, errors))
+    })?;
+    request.repo.flush()?;
+    let snapshot = Snapshot {
+        dir: request.dir.into(),
+        time: request.time,
+        host: request.host.clone(),
+        tree,
+        parent: request.parent.map(|p| p.id.clone()),
+        stats,
+        partial: !errors.is_empty(),
+        errors,
+        oe: env!("CARGO_PKG_VERSION").into(),
+    };
+    let id = request.repo.put_snapshot(&snapshot.encode())?;
+    Ok(Outcome { id, snapshot })
+}
+
+/// What [`run`] would do, reading no file and storing nothing: a snapshot (never written,
+/// id empty) whose `files_read` and `new_bytes` count the files that changed since the parent
+/// snapshot, which a run would read.
+pub fn plan(request: &Request) -> Result<Outcome, Error> {
+    let root = Path::new(request.dir);
+    let parent_tree = match request.parent {
+        Some(parent) => Some(load_tree(request.repo, parent.snapshot.tree)?),
+        None => None,
+    };
+    let mut stats = Stats::default();
+    let mut errors = Vec::new();
+    plan_dir(request, root, &mut Vec::new(), parent_tree.as_ref(), &mut stats, &mut errors)?;
+    let snapshot = Snapshot {
+        dir: request.dir.into(),
+        time: request.time,
+        host: request.host.clone(),
+        tree: BlobId([0; 32]),
+        parent: request.parent.map(|p| p.id.clone()),
+        stats,
+        partial: !errors.is_empty(),
+        errors,
+        oe: env!("CARGO_PKG_VERSION").into(),
+    };
+    Ok(Outcome { id: String::new(), snapshot })
+}
+
+fn plan_dir(
+    request: &Request,
+    root: &Path,
+    rel: &mut Vec<u8>,
+    parent: Option<&Tree>,
+    stats: &mut Stats,
+    errors: &mut Vec<String>,
+) -> Result<(), Error> {
+    interrupted()?;
+    let entries = match walk::list_dir(root, rel, request.filter) {
+        Ok(entries) => entries,
+        Err(source) if rel.is_empty() => {
+            return Err(Error::Root { dir: request.dir.into(), source });
+        }
+        Err(e) => {
+            errors.push(format!("{}: cannot list: {e}", display(rel)));
+            return Ok(());
+        }
+    };
+    stats.dirs += 1;
+    for entry in entries {
+        let node = node_of(&entry.name, &entry.metadata);
+        let previous = parent.and_then(|t| t.find(&entry.name));
+        match node.kind {
+            Kind::Dir => {
+                let subtree = previous
+                    .filter(|p| p.kind == Kind::Dir)
+                    .and_then(|p| p.subtree)
+                    .and_then(|id| load_tree(request.repo, id).ok());
+                let len = rel.len();
+                if !rel.is_empty() {
+                    rel.push(b'/');
+                }
+                rel.extend_from_slice(&entry.name);
+                let result = plan_dir(request, root, rel, subtree.as_ref(), stats, errors);
+                rel.truncate(len);
+                result?;
+            }
+            Kind::File => {
+                stats.files += 1;
+                stats.bytes += node.size;
+                if unchanged(request.repo, &node, previous).is_none() {
+                    stats.files_read += 1;
+                    stats.new_bytes += node.size;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The content of `previous` when the file `node` did not change since (same size, mtime,
+/// ctime, inode and device) and all its chunks are still in the repository.
+fn unchanged(repo: &Repository, node: &Node, previous: Option<&Node>) -> Option<Vec<BlobId>> {
+    let p = previous?;
+    let same = p.kind == Kind::File
+        && p.size == node.size
+        && p.mtime == node.mtime
+        && p.ctime == node.ctime
+        && p.inode == node.inode
+        && p.device == node.device;
+    (same && p.content.iter().all(|id| repo.has_blob(id))).then(|| p.content.clone())
+}
+
+/// Loads and decodes a tree blob.
+pub fn load_tree(repo: &Repository, id: BlobId) -> Result<Tree, Error> {
+    Ok(Tree::decode(id, &repo.get_blob(&id)?)?)
+}
+
+/// The state of one walk.
+struct Walker<'a, 'p> {
+    request: &'a Request<'a>,
+    root: &'a Path,
+    pool: &'p Pool<'p>,
+    stats: Stats,
+    /// Why the snapshot is partial.
+    errors: Vec<String>,
+    /// Content of the hard-linked files read so far, by device and inode.
+    links: HashMap<(u64, u64), Vec<BlobId>>,
+}
+
+/// A node whose content or subtree is still being stored.
+struct PendingNode {
+    node: Node,
+    chunks: Chunks,
+}
+
+/// A file's chunks handed to the pool: the workers' answers, and the size of each chunk (for
+/// the new-bytes count).
+#[derive(Default)]
+struct Chunks {
+    answers: Vec<Stored>,
+    sizes: Vec<u64>,
+}
+
+impl Walker<'_, '_> {
+    /// Stores the directory `rel` (raw bytes, `/`-joined, empty for the root) and everything
+    /// below it; returns its tree's id.
+    fn directory(&mut self, rel: &mut Vec<u8>, parent: Option<&Tree>) -> Result<BlobId, Error> {
+        interrupted()?;
+        let entries = match walk::list_dir(self.root, rel, self.request.filter) {
+            Ok(entries) => entries,
+            Err(source) if rel.is_empty() => {
+                return Err(Error::Root { dir: self.request.dir.into(), source });
+            }
+            Err(e) => {
+                self.errors.push(format!("{}: cannot list: {e}", display(rel)));
+                Vec::new()
+            }
+        };
+        self.stats.dirs += 1;
+        let mut pending = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let previous = parent.and_then(|t| t.find(&entry.name));
+            if let Some(node) = self.entry(rel, &entry, previous)? {
+                pending.push(node);
+            }
+        }
+        let mut tree = Tree { nodes: Vec::with_capacity(pending.len()) };
+        for PendingNode { mut node, chunks } in pending {
+            for (chunk, size) in chunks.answers.into_iter().zip(chunks.sizes) {
+                let (id, new) = chunk.wait()??;
+                if new {
+                    self.stats.new_bytes += size;
+                    self.stats.new_blobs += 1;
+                }
+                node.content.push(id);
+            }
+            tree.nodes.push(node);
+        }
+        let (id, new) = self.request.repo.put_blob(BlobKind::Tree, &tree.encode())?;
+        if new {
+            self.stats.new_blobs += 1;
+        }
+        Ok(id)
+    }
+
+    /// The node of one entry of the directory `rel`; `None` when it vanished or could not be
+    /// read (recorded as an error).
+    fn entry(
+        &mut self,
+        rel: &mut Vec<u8>,
+        entry: &Entry,
+        previous: Option<&Node>,
+    ) -> Result<Option<PendingNode>, Error> {
+        let mut node = node_of(&entry.name, &entry.metadata);
+        let mut pending = PendingNode { node: node.clone(), chunks: Chunks::default() };
+        match node.kind {
+            Kind::Dir => {
+                let len = rel.len();
+                if !rel.is_empty() {
+                    rel.push(b'/');
+                }
+                rel.extend_from_slice(&entry.name);
+                let subtree = match previous.filter(|p| p.kind == Kind::Dir).and_then(|p| p.subtree)
+                {
+                    Some(id) => self.previous_tree(id),
+                    None => None,
+                };
+                let id = self.directory(rel, subtree.as_ref());
+                rel.truncate(len);
+                node.subtree = Some(id?);
+            }
+            Kind::File => {
+                self.stats.files += 1;
+                self.stats.bytes += node.size;
+                let link = (node.links > 1).then_some((node.device, node.inode));
+                if let Some(content) = link.and_then(|key| self.links.get(&key)) {
+                    node.content = content.clone();
+                } else if let Some(content) = unchanged(self.request.repo, &node, previous) {
+                    node.content = content;
+                } else {
+                    let previous = previous.filter(|p| p.kind == Kind::File);
+                    match self.read_file(rel, entry, previous, &mut node)? {
+                        Some(chunks) => pending.chunks = chunks,
+                        None => return Ok(None),
+                    }
+                }
+                if let (Some(key), true) = (link, pending.chunks.answers.is_empty()) {
+                    self.links.entry(key).or_insert_with(|| node.content.clone());
+                }
+            }
+            Kind::Symlink => match std::fs::read_link(&entry.path) {
+                Ok(target) => {
+                    node.target = Some(ByteBuf::from(target.as_os_str().as_bytes().to_vec()))
+                }
+                Err(e) => {
+                    self.errors.push(format!(
+                        "{}: cannot read the link: {e}",
+                        display_in(rel, &entry.name)
+                    ));
+                    return Ok(None);
+                }
+            },
+            Kind::Fifo | Kind::Socket | Kind::CharDevice | Kind::BlockDevice => {}
+        }
+        pending.node = node;
+        Ok(Some(pending))
+    }
+
+    /// The previous snapshot's tree `id`, if it can still be read (else every file below is
+    /// simply read again).
+    fn previous_tree(&self, id: BlobId) -> Option<Tree> {
+        match load_tree(self.request.repo, id) {
+            Ok(tree) => Some(tree),
+            Err(e) => {
+                tracing::warn!("previous snapshot unreadable here, reading again: {e}");
+                None
+            }
+        }
+    }
+
+    /// Reads a changed file into chunks handed to the pool; reads once more if it changed
+    /// meanwhile. `None` when it cannot be read (recorded). Updates `node` with what was read.
+    fn read_file(
+        &mut self,
+        rel: &[u8],
+        entry: &Entry,
+        previous: Option<&Node>,
+        node: &mut Node,
+    ) -> Result<Option<Chunks>, Error> {
+        let name = || display_in(rel, &entry.name);
+        let mut before = entry.metadata.clone();
+        let old = previous.map(|p| old_chunks(self.request.repo, &p.content)).unwrap_or_default();
+        for attempt in 1..=2 {
+            let read = self.chunk_file(&entry.path, &old);
+            let (chunks, after) = match read {
+                Ok(read) => read,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(_) if interrupt::signal().is_some() => return Err(Error::Interrupted),
+                Err(e) => {
+                    self.errors.push(format!("{}: cannot read: {e}", name()));
+                    return Ok(None);
+                }
+            };
+            self.stats.files_read += 1;
+            let read_bytes: u64 = chunks.sizes.iter().sum();
+            if same_file_state(&before, &after) && read_bytes == after.len() {
+                *node = Node { content: Vec::new(), ..node_of(&entry.name, &after) };
+                return Ok(Some(chunks));
+            }
+            if attempt == 2 {
+                self.errors
+                    .push(format!("{}: changed while being read; stored as last read", name()));
+                *node =
+                    Node { content: Vec::new(), size: read_bytes, ..node_of(&entry.name, &after) };
+                return Ok(Some(chunks));
+            }
+            tracing::info!("{} changed while being read: reading it again", name());
+            before = after;
+        }
+        unreachable!("the loop returns on its second attempt")
+    }
+
+    /// Cuts one file into chunks handed to the pool, each with its [`reference`] in the
+    /// `old` chunks of the file; returns them with the file's metadata after the read (fstat
+    /// of the open file).
+    fn chunk_file(&mut self, path: &Path, old: &[(u64, BlobId)]) -> io::Result<(Chunks, Metadata)> {
+        let mut file = File::open(path)?;
+        let mut chunks = Chunks::default();
+        let size = file.metadata()?.len();
+        if size < u64::from(MIN_CHUNK) {
+            // One chunk, as FastCDC would cut it, without its 4 MiB buffer per file.
+            let mut data = Vec::with_capacity(size as usize);
+            file.read_to_end(&mut data)?;
+            if !data.is_empty() {
+                self.request.progress.inc(data.len() as u64);
+                chunks.sizes.push(data.len() as u64);
+                let near = reference(old, 0, data.len() as u64);
+                let stored =
+                    self.pool.submit(BlobKind::Data, data, near).map_err(io::Error::other)?;
+                chunks.answers.push(stored);
+            }
+            let after = file.metadata()?;
+            return Ok((chunks, after));
+        }
+        let cutter = fastcdc::v2020::StreamCDC::new(&file, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK);
+        for chunk in cutter {
+            let chunk = chunk.map_err(|e| match e {
+                fastcdc::v2020::Error::IoError(e) => e,
+                other => io::Error::other(other.to_string()),
+            })?;
+            interrupt::check()?;
+            self.request.progress.inc(chunk.length as u64);
+            chunks.sizes.push(chunk.length as u64);
+            let near = reference(old, chunk.offset, chunk.length as u64);
+            let stored =
+                self.pool.submit(BlobKind::Data, chunk.data, near).map_err(io::Error::other)?;
+            chunks.answers.push(stored);
+        }
+        let after = file.metadata()?;
+        Ok((chunks, after))
+    }
+}
+
+/// The chunks of a file's previous content as `(end offset, id)`, as far as their sizes are
+/// known (a chunk missing from the repository ends the list).
+fn old_chunks(repo: &Repository, content: &[BlobId]) -> Vec<(u64, BlobId)> {
+    let mut end = 0;
+    content
+        .iter()
+        .map_while(|id| {
+            end += repo.blob_size(id)?;
+            Some((end, *id))
+        })
+        .collect()
+}
+
+/// What a new chunk at `start`, `length` bytes long, is stored as a delta against: the old
+/// chunk (`(end offset, id)`, in order) whose range holds `start`, and its successor when the
+/// new chunk reaches beyond it. Offsets drift a little as rows change length; content-defined
+/// boundaries keep the two close. Empty past the old end. Pure.
+fn reference(old: &[(u64, BlobId)], start: u64, length: u64) -> Vec<BlobId> {
+    let at = old.partition_point(|(end, _)| *end <= start);
+    let Some(&(end, id)) = old.get(at) else { return Vec::new() };
+    let mut near = vec![id];
+    if let (true, Some(&(_, next))) = (start + length > end, old.get(at + 1)) {
+        near.push(next);
+    }
+    near
+}
+
+/// Size and modification time unchanged: what tells a file was not written while read.
+fn same_file_state(before: &Metadata, after: &Metadata) -> bool {
+    before.len() == after.len()
+        && before.mtime() == after.mtime()
+        && before.mtime_nsec() == after.mtime_nsec()
+        && before.ino() == after.ino()
+}
+
+/// The node of an entry, from its metadata; content, subtree and target are filled later.
+fn node_of(name: &[u8], m: &Metadata) -> Node {
+    let t = m.file_type();
+    let kind = if t.is_dir() {
+        Kind::Dir
+    } else if t.is_symlink() {
+        Kind::Symlink
+    } else if t.is_fifo() {
+        Kind::Fifo
+    } else if t.is_socket() {
+        Kind::Socket
+    } else if t.is_char_device() {
+        Kind::CharDevice
+    } else if t.is_block_device() {
+        Kind::BlockDevice
+    } else {
+        Kind::File
+    };
+    let device_number = matches!(kind, Kind::CharDevice | Kind::BlockDevice);
+    Node {
+        name: ByteBuf::from(name.to_vec()),
+        kind,
+        mode: m.mode() & 0o7777,
+        uid: m.uid(),
+        gid: m.gid(),
+        mtime: Time { sec: m.mtime(), nsec: m.mtime_nsec() as u32 },
+        ctime: Time { sec: m.ctime(), nsec: m.ctime_nsec() as u32 },
+        inode: m.ino(),
+        device: m.dev(),
+        links: m.nlink(),
+        size: if matches!(kind, Kind::File | Kind::Symlink) { m.len() } else { 0 },
+        content: Vec::new(),
+        subtree: None,
+        target: None,
+        rdev: if device_number { m.rdev() } else { 0 },
+    }
+}
+
+fn interrupted() -> Result<(), Error> {
+    interrupt::check().map_err(|_| Error::Interrupted)
+}
+
+/// `rel/name` for messages.
+fn display_in(rel: &[u8], name: &[u8]) -> String {
+    if rel.is_empty() { display(name) } else { format!("{}/{}", display(rel), display(name)) }
+}
+
+fn display(bytes: &[u8]) -> String {
+    if bytes.is_empty() { ".".into() } else { String::from_utf8_lossy(bytes).into_owned() }
+}
+
+/// The answer of a worker about one chunk: its id, and whether the repository did not have it.
+type Stored = Ticket<Result<(BlobId, bool), Error>>;
+
+/// [`Repository::store_blob`]'s signature.
+type StoreBlob = fn(
+    &Repository,
+    &mut Compressor,
+    BlobKind,
+    &[u8],
+    &[BlobId],
+) -> Result<(BlobId, bool, Option<FullPack>), repo::Error>;
+
+/// A chunk to store.
+struct Job {
+    kind: BlobKind,
+    data: Vec<u8>,
+    /// Blobs to store it as a delta against, if it is new.
+    near: Vec<BlobId>,
+}
+
+/// Workers storing chunks (the shared [`pool`](crate::pipeline::pool)): hashing, compressing
+/// and packing happen on them, each with a zstd context of its own; a pack they fill goes to a
+/// writer thread, which writes and syncs it while they go on (on two cores, a worker waiting
+/// in fsync was half the machine idle).
+struct Pool<'scope> {
+    workers: pool::Pool<'scope, Job, Result<(BlobId, bool), Error>>,
+}
+
+impl<'scope> Pool<'scope> {
+    /// Starts `threads` workers and the writer in `scope`; they stop when the pool is
+    /// dropped. The writer's handle says whether every pack was written.
+    fn start<'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        repo: &'env Repository,
+        threads: usize,
+    ) -> (Pool<'scope>, std::thread::ScopedJoinHandle<'scope, Result<(), repo::Error>>) {
+        Self::start_storing(scope, repo, threads, Repository::store_blob)
+    }
+
+    /// [`start`](Self::start) with the function that stores a chunk (tests inject faults).
+    fn start_storing<'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        repo: &'env Repository,
+        threads: usize,
+        store_blob: StoreBlob,
+    ) -> (Pool<'scope>, std::thread::ScopedJoinHandle<'scope, Result<(), repo::Error>>) {
+        let threads = threads.max(1);
+        // A rendezvous: a worker with a full pack waits while the previous one is written
+        // (back-pressure when the disk is the slower side; no queue of packs in memory).
+        let (packs, full) = sync_channel::<FullPack>(0);
+        let writer = scope.spawn(move || {
+            // Returning on an error drops the receiver: the workers then stop storing.
+            full.into_iter().try_for_each(|pack| repo.write_full_pack(pack))
+        });
+        // The workers own the only sender: once they are joined, the writer ends.
+        let store = move |compressor: &mut Compressor, job: Job| match store_blob(
+            repo, compressor, job.kind, &job.data, &job.near,
+        ) {
+            Ok((id, new, None)) => Ok((id, new)),
+            Ok((id, new, Some(pack))) => match packs.send(pack) {
+                Ok(()) => Ok((id, new)),
+                Err(unsent) => {
+                    repo.abandon_full_pack(unsent.0);
+                    Err(Error::WriterStopped)
+                }
+            },
+            Err(e) => Err(e.into()),
+        };
+        let workers =
+            pool::Pool::scoped(scope, "mirror", threads, threads * 2, Compressor::new, store);
+        (Pool { workers }, writer)
+    }
+
+    fn submit(&self, kind: BlobKind, data: Vec<u8>, near: Vec<BlobId>) -> Result<Stored, Error> {
+        Ok(self.workers.submit(Job { kind, data, near })?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_panic_is_an_error_not_a_hang() {
+        fn store_or_panic(
+            repo: &Repository,
+            compressor: &mut Compressor,
+            kind: BlobKind,
+            data: &[u8],
+            near: &[BlobId],
+        ) -> Result<(BlobId, bool, Option<FullPack>), repo::Error> {
+            assert!(data != b"boom", "injected panic");
+            repo.store_blob(compressor, kind, data, near)
+        }
+        pool::within_a_minute(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("repo");
+            let repo = Repository::init(&path).unwrap();
+            std::thread::scope(|scope| {
+                let (pool, writer) = Pool::start_storing(scope, &repo, 2, store_or_panic);
+                let tickets: Vec<Stored> = [&b"fine"[..], b"boom", b"after"]
+                    .into_iter()
+                    .map(|data| pool.submit(BlobKind::Data, data.to_vec(), Vec::new()).unwrap())
+                    .collect();
+                let answers: Vec<_> = tickets.into_iter().map(|t| t.wait()).collect();
+                assert!(
+                    matches!(answers[0], Ok(Ok((_, true)))),
+                    "{:?}",
+                    answers[0].as_ref().map(|_| ())
+                );
+                let panicked = answers[1].as_ref().unwrap_err().to_string();
+                assert!(panicked.contains("injected panic"), "{panicked}");
+                let error = Error::from(answers[1].as_ref().unwrap_err().clone());
+                assert_eq!(
+                    crate::jobs::mirror::exit_code(&error),
+                    Some(crate::exit::ExitCode::Failure)
+                );
+                assert!(matches!(answers[2], Ok(Ok((_, true)))), "the pool goes on");
+                drop(pool);
+                writer.join().unwrap().unwrap();
+            });
+        });
+    }
+
+    #[test]
+    fn the_reference_is_the_old_chunk_holding_the_start_and_its_successor() {
+        let id = |n: u8| BlobId([n; 32]);
+        let old = [(100, id(1)), (250, id(2)), (400, id(3))];
+        let table: [(u64, u64, &[BlobId]); 7] = [
+            (0, 50, &[id(1)]),
+            (0, 100, &[id(1)]),
+            (0, 101, &[id(1), id(2)]),
+            (99, 500, &[id(1), id(2)]),
+            (100, 150, &[id(2)]),
+            (390, 100, &[id(3)]),
+            (400, 10, &[]),
+        ];
+        for (start, length, expected) in table {
+            assert_eq!(reference(&old, start, length), expected, "{start}+{length}");
+        }
+        assert!(reference(&[], 0, 10).is_empty());
+    }
+
+    /// Incompressible bytes (xorshift).
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = (seed << 1) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect()
+    }
+
+    fn request<'a>(repo: &'a Repository, dir: &'a str, filter: &'a Filter) -> Request<'a> {
+        Request {
+            repo,
+            dir,
+            filter,
+            parent: None,
+            threads: 2,
+            host: "test".into(),
+            time: 1,
+            progress: ProgressBar::hidden(),
+        }
+    }
+
+    /// Packs are written on a thread of their own: a pack that cannot be written fails the
+    /// run with the cause, and no snapshot refers to it.
+    #[test]
+    fn a_pack_that_cannot_be_written_fails_the_run_and_writes_no_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        // 40 MiB of incompressible chunks: two packs fill during the walk.
+        for n in 0..40u64 {
+            std::fs::write(src.join(format!("f{n}")), noise(n, 1 << 20)).unwrap();
+        }
+        let repo = Repository::init(&dir.path().join("repo")).unwrap();
+        // Objects are written into tmp/ first: a file in its place fails every write (even
+        // for root, who ignores permissions).
+        std::fs::remove_dir(dir.path().join("repo/tmp")).unwrap();
+        std::fs::write(dir.path().join("repo/tmp"), b"").unwrap();
+        let filter = Filter::parse(&[]).unwrap();
+        let src = src.to_str().unwrap();
+        let error = run(&request(&repo, src, &filter)).unwrap_err();
+        assert!(
+            matches!(&error, Error::Repo(repo::Error::Io { what, .. }) if what.starts_with("writing pack")),
+            "{error:?}"
+        );
+        assert!(repo.snapshots().unwrap().is_empty());
+
+        // Once the storage works again, a run with the same repository (as the next
+        // directory of a batch) stores everything again, none of it taken for stored.
+        std::fs::remove_file(dir.path().join("repo/tmp")).unwrap();
+        std::fs::create_dir(dir.path().join("repo/tmp")).unwrap();
+        let outcome = run(&request(&repo, src, &filter)).unwrap();
+        assert_eq!(outcome.snapshot.stats.files, 40);
+        let reopened = Repository::open(&dir.path().join("repo")).unwrap();
+        let tree = load_tree(&reopened, outcome.snapshot.tree).unwrap();
+        for node in &tree.nodes {
+            let n: u64 = std::str::from_utf8(&node.name[1..]).unwrap().parse().unwrap();
+            let content: Vec<u8> =
+                node.content.iter().flat_map(|id| reopened.get_blob(id).unwrap()).collect();
+            assert!(content == noise(n, 1 << 20), "{n} differs");
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The snapshot repository: content-addressed blobs in pack files, an index, snapshots and
+//! locks, on a [`Storage`] of immutable named objects.
+//!
+//! # Format (version 2)
+//!
+//! ```text
+//! REPO/config                    JSON: {"format": 2, "id": "<64 hex>"}
+//! REPO/data/<2 hex>/<64 hex>     packs, named by the BLAKE3 of their bytes
+//! REPO/index/<64 hex>            index files, named by the BLAKE3 of their bytes
+//! REPO/snapshots/<64 hex>        snapshots (JSON, see `mirror::snapshot`), named likewise
+//! REPO/locks/<host>-<pid>-<n>    locks held (JSON: host, pid, mode, time)
+//! REPO/tmp/                      files being written, renamed into place when complete
+//! ```
+//!
+//! A **blob** is a chunk of file content or a tree, named by the BLAKE3 of its uncompressed
+//! bytes ([`BlobId`]). It is stored zstd-compressed (level 3), or raw when that does not save
+//! at least 1/32 of it, or as a delta.
+//!
+//! A **delta** is a blob stored as one zstd frame (level 3, window log 24, long-distance
+//! matching) compressed with the bytes of other blobs, its **bases**, concatenated in
+//! order, as a raw-content prefix (`ZSTD_CCtx_refPrefix`, as `zstd --patch-from`): reading
+//! it reads its bases first (themselves possibly deltas), then decompresses with the same
+//! prefix (`ZSTD_DCtx_refPrefix`, window log max 24), and checks the BLAKE3 of the result
+//! like any blob's. A run stores a new chunk of a file as a delta against the chunks of the
+//! same path in the previous snapshot that cover the same offsets, when that is smaller
+//! than storing it plainly (or under 1/64 of the chunk, without comparing). A delta's
+//! **depth** is 1 + the largest depth of its bases (0 for a plain blob); writers keep it at
+//! most 16, readers refuse chains deeper than 64 (corruption). The id stays the hash of the
+//! uncompressed bytes, so deduplication does not depend on how a blob is stored. A blob is
+//! used as long as a delta of a used blob has it as a base: `prune` keeps bases; `check`
+//! reports a delta whose chain reaches a damaged or missing blob as damaged too.
+//!
+//! Reading a delta decodes its chain: restoring the newest of a file's nightly snapshots
+//! decodes, chunk by chunk, the versions before it down to the last plain one. Decoded bases
+//! are kept in a 64 MiB cache (least recently used out), which holds the few chunks per
+//! level that consecutive chunks share, so each version is decoded about once per restore,
+//! run (for its references) or `check --read-data`.
+//!
+//! A **pack** holds blobs back to back, then a header describing them, then the header's
+//! length and a magic:
+//!
+//! ```text
+//! blob bytes … |
+//! header (CBOR: [{id, kind, offset, length, raw_length, compressed, base?}, …]) |
+//! header length (u32 LE) | "OEPACK01"
+//! ```
+//!
+//! `base` (a list of blob ids) is present only in the entry of a delta: a plain blob's entry
+//! is encoded exactly as in format 1. A delta's `compressed` is true.
+//!
+//! An **index file** (CBOR: `[{pack, blobs: [header entry, …]}, …]`) copies the headers of the
+//! packs a run wrote, so that opening the repository reads a few index files instead of
+//! every pack. It is only a cache: a pack no index lists (its run was killed before writing
+//! the index) is found by listing `data/` and read from its own header, and its blobs are
+//! reused like any other.
+//!
+//! # Versions
+//!
+//! Format 1 had no deltas. This code reads formats 1 and 2 and creates repositories of
+//! format 2. A repository of format 1 stays 1 (readable by older oe) until a run is about to
+//! store its first delta: it then rewrites `config` with format 2 first, so an older oe,
+//! which ignores the unknown `base` field and would misread deltas as damage, refuses the
+//! repository cleanly as of an unknown format instead.
+//!
+//! # Crash safety
+//!
+//! Every object is written to `tmp/`, fsynced, renamed into place and its directory fsynced:
+//! it is either absent or complete. A run writes its packs, then their index, then the
+//! snapshot, so a snapshot that exists refers only to durable, indexed blobs, and a run killed
+//! at any point leaves packs that the next run recovers. `prune` writes the packs it repacks,
+//! then an index of every pack it keeps, then deletes the old index files, then the old packs:
+//! killed anywhere, every blob a snapshot uses is still in a pack that some index lists or
+//! that recovery finds. The bases of a delta are blobs of earlier snapshots, already durable
+//! and indexed when the delta is written; `prune` keeps them with the deltas that use them. One writer at a time (run, forget, prune): see [`lock`].
+
+mod lock;
+mod pack;
+mod repository;
+pub mod snapshot;
+mod storage;
+pub mod tree;
+
+pub use lock::{LockGuard, LockMode};
+pub use pack::Compressor;
+pub use repository::{
+    CheckReport, DamagedPack, FullPack, PrunePlan, PruneStats, Repository, Stats, hostname,
+};
+pub use storage::{LocalStorage, ObjectKind, Storage};
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The BLAKE3 of a blob's uncompressed bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobId(pub [u8; 32]);
+
+impl BlobId {
+    pub fn of(data: &[u8]) -> BlobId {
+        BlobId(*blake3::hash(data).as_bytes())
+    }
+}
+
+impl fmt::Display for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlobId({self})")
+    }
+}
+
+impl FromStr for BlobId {
+    type Err = ();
+    fn from_str(s: &str) -> Result<BlobId, ()> {
+        let hash = blake3::Hash::from_hex(s).map_err(|_| ())?;
+        Ok(BlobId(*hash.as_bytes()))
+    }
+}
+
+/// As a CBOR/JSON byte string of 32 bytes.
+impl Serialize for BlobId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for BlobId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<BlobId, D::Error> {
+        let bytes = serde_bytes::ByteBuf::deserialize(d)?;
+        let array: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("a blob id has 32 bytes"))?;
+        Ok(BlobId(array))
+    }
+}
+
+/// What a blob holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobKind {
+    Data,
+    Tree,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{} is not an oe mirror repository (no config): create one with `oe mirror init`", path.display())]
+    NotARepository { path: PathBuf },
+    #[error("{} is a repository of format {format}, which this oe does not know", path.display())]
+    UnknownFormat { path: PathBuf, format: u64 },
+    #[error("{} exists and is not empty: not creating a repository there", path.display())]
+    NotEmpty { path: PathBuf },
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+    #[error("{what}")]
+    Corrupt { what: String },
+    #[error("blob {id} is not in the repository")]
+    MissingBlob { id: BlobId },
+    #[error("the repository is locked by {holder}; if that run is gone, its lock expires (or remove {})", path.display())]
+    Locked { holder: String, path: PathBuf },
+}
+
+impl Error {
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Io { what, source }
+    }
+
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        use crate::exit::ExitCode;
+        match self {
+            Error::NotARepository { .. } | Error::UnknownFormat { .. } | Error::NotEmpty { .. } => {
+                ExitCode::Usage
+            }
+            Error::Io { source, .. } => crate::exit::io_exit_code(source),
+            Error::Corrupt { .. } | Error::MissingBlob { .. } => ExitCode::BadInput,
+            Error::Locked { .. } => ExitCode::Locked,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_ids_print_and_parse_as_hex() {
+        let id = BlobId::of(b"hello");
+        let text = id.to_string();
+        assert_eq!(text, blake3::hash(b"hello").to_hex().as_str());
+        assert_eq!(text.parse::<BlobId>().unwrap(), id);
+        assert!("xyz".parse::<BlobId>().is_err());
+    }
+}
