@@ -28,3 +28,5 @@ pub mod pipeline;
 pub mod process;
 pub mod repo;
 pub mod rules;
+#[cfg(test)]
+mod testing;

@@ -17,6 +17,7 @@ use crate::jobs::save::SaveSummary;
 use crate::jobs::save_db::DumpSummary;
 use crate::jobs::verify::{Report, RestoreReport};
 use crate::odoo::neutralization::Plan;
+use crate::pipeline::meter::bytes;
 use crate::repo::snapshot::Listed;
 use crate::repo::tree::Kind;
 use crate::repo::{PrunePlan, PruneStats};
@@ -631,27 +632,5 @@ fn source_name(source: Source) -> &'static str {
         Source::File => "config",
         Source::Default => "default",
         Source::Unset => "unset",
-    }
-}
-
-/// A byte count for people: `1.5 GiB`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn bytes_for_people() {
-        assert_eq!(super::bytes(12), "12 B");
-        assert_eq!(super::bytes(1536), "1.5 KiB");
-        assert_eq!(super::bytes(3 << 30), "3.0 GiB");
     }
 }

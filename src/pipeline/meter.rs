@@ -56,6 +56,18 @@ impl<W: Write> Write for Meter<W> {
     }
 }
 
+/// A byte count for people: `1.5 GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +82,12 @@ mod tests {
         w.write_all(b"abc").unwrap();
         assert_eq!(w.total(), 3);
         assert_eq!(w.into_inner(), b"abc");
+    }
+
+    #[test]
+    fn bytes_for_people() {
+        assert_eq!(super::bytes(12), "12 B");
+        assert_eq!(super::bytes(1536), "1.5 KiB");
+        assert_eq!(super::bytes(3 << 30), "3.0 GiB");
     }
 }

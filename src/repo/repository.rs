@@ -269,10 +269,10 @@ impl fmt::Display for PrunePlan {
             f,
             "{} unused blobs ({}): delete {} packs, repack {} (copying {}), keep {}",
             self.unused_blobs,
-            crate::cli::output::bytes(self.unused_bytes),
+            crate::pipeline::meter::bytes(self.unused_bytes),
             self.delete.len(),
             self.repack.len(),
-            crate::cli::output::bytes(self.copy_bytes),
+            crate::pipeline::meter::bytes(self.copy_bytes),
             self.keep
         )
     }

@@ -12,6 +12,7 @@ use std::thread;
 
 use super::block::{BlockDecoder, BlockError};
 use super::encode::BitWriter;
+pub use crate::testing::{XorShift, random_bytes};
 
 /// Starts every block (the BCD digits of pi).
 pub const BLOCK_MAGIC: u64 = 0x3141_5926_5359;
@@ -20,31 +21,6 @@ pub const END_MAGIC: u64 = 0x1772_4538_5090;
 
 /// The bzip2 tool of Debian's `bzip2` package, built on libbzip2.
 pub const TOOL: &str = "/usr/bin/bzip2";
-
-/// A small, fast, seeded generator (xorshift64).
-pub struct XorShift(u64);
-
-impl XorShift {
-    pub fn new(seed: u64) -> Self {
-        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut rng = XorShift::new(seed);
-    (0..len).map(|_| rng.next() as u8).collect()
-}
 
 /// Runs [`TOOL`] with `args`, `input` on its stdin; its stdout, or its stderr as the error.
 fn run_tool(args: &[&str], input: &[u8]) -> Result<Vec<u8>, String> {
