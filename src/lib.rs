@@ -4,8 +4,9 @@
 //!
 //! - drivers: [`cli`] (clap types, one file per command, `output`: the only writer to
 //!   stdout) and [`daemon`] (the nightly service); nothing imports them;
-//! - [`jobs`]: one module per user-level operation (save, save_db, load, backup, verify,
-//!   neutralize, clean, mirror), each a request in and a summary or a typed error out;
+//! - [`jobs`]: one module per user-level operation (save, save_db, load, load_db, backup,
+//!   restore, verify, neutralize, clean, mirror), each a request in and a summary or a typed
+//!   error out;
 //! - adapters, the only code touching the system: [`pg`] (PostgreSQL and its tools),
 //!   [`process`] (children and signals), [`odoo`] (archive layout, manifest, filestore,
 //!   neutralization), [`repo`] (the snapshot repository and its storage), [`atomic`] (files

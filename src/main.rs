@@ -28,10 +28,9 @@ fn main() -> std::process::ExitCode {
         .init();
     match oe::cli::run(cli) {
         Ok(()) => ExitCode::Success.into(),
-        Err(error) => {
-            let code = ExitCode::of(&error);
-            eprintln!("oe: {}", oe::cli::run::describe(&error));
-            code.into()
+        Err(failure) => {
+            eprintln!("oe: {}", failure.message);
+            failure.code.into()
         }
     }
 }

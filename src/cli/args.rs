@@ -30,6 +30,13 @@ pub struct Global {
     pub verbose: u8,
 }
 
+impl Global {
+    /// How this command shows its results.
+    pub fn printer(&self) -> super::output::Printer {
+        super::output::Printer { json: self.json, quiet: self.quiet }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show every setting, its value and where it came from; with flags, change settings

@@ -3,15 +3,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use super::args::Global;
+use super::failure::Result;
 use super::load::{LoadOptions, load_archive};
 use super::run::{LOCK_WAIT, progress_bar, threads};
-use crate::cli::output::Printer;
 use crate::config::Settings;
 use crate::config::settings::DEFAULT_SERVICE;
 use crate::jobs::backup::{self, BackupRequest, backup};
+use crate::jobs::restore::backup_to_restore;
 use crate::pg::{ConnParams, lock_database};
 
 #[derive(Debug, clap::Args)]
@@ -47,11 +46,7 @@ pub struct RestoreArgs {
     force: bool,
 }
 
-pub async fn run_backup(
-    global: &Global,
-    args: BackupArgs,
-    settings: Settings,
-) -> anyhow::Result<()> {
+pub async fn run_backup(global: &Global, args: BackupArgs, settings: Settings) -> Result {
     let service = settings.service(&args.service)?;
     let database = settings.database(args.database.as_deref())?;
     let conn = ConnParams::from_env(&service.postgres);
@@ -65,34 +60,18 @@ pub async fn run_backup(
     };
     let policy = settings.file.retention.unwrap_or_default();
     let summary = backup(request, settings.file.backup_dir.as_deref(), policy).await?;
-    Printer { json: global.json, quiet: global.quiet }
-        .backed_up(&summary)
-        .context("writing to stdout")
+    global.printer().backed_up(&summary)
 }
 
-pub fn run_backups(global: &Global, args: BackupsArgs, settings: Settings) -> anyhow::Result<()> {
+pub fn run_backups(global: &Global, args: BackupsArgs, settings: Settings) -> Result {
     let dir = settings.file.backup_dir.as_deref().ok_or(backup::Error::NoBackupDir)?;
     let backups = backup::list(dir, args.database.as_deref())?;
-    Printer { json: global.json, quiet: global.quiet }
-        .backups(&backups)
-        .context("writing to stdout")
+    global.printer().backups(&backups)
 }
 
-pub async fn run_restore(
-    global: &Global,
-    args: RestoreArgs,
-    settings: Settings,
-) -> anyhow::Result<()> {
+pub async fn run_restore(global: &Global, args: RestoreArgs, settings: Settings) -> Result {
     let database = settings.database(args.database.as_deref())?;
-    let input = match args.file {
-        Some(file) => file,
-        None => {
-            let dir = settings.file.backup_dir.as_deref().ok_or(backup::Error::NoBackupDir)?;
-            let newest = backup::newest(dir, &database)?;
-            tracing::info!("restoring {}", newest.display());
-            newest
-        }
-    };
+    let input = backup_to_restore(args.file, settings.file.backup_dir.as_deref(), &database)?;
     let options =
         LoadOptions { force: args.force, copy: false, neutralize: false, no_neutralize: false };
     load_archive(global, &settings, &args.service, input, database, options).await

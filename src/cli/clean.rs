@@ -1,9 +1,7 @@
 //! `oe clean [SERVICE] [--dry-run]`.
 
-use anyhow::Context;
-
 use super::args::Global;
-use crate::cli::output::Printer;
+use super::failure::Result;
 use crate::config::Settings;
 use crate::config::settings::DEFAULT_SERVICE;
 use crate::jobs::clean::{self, Places};
@@ -19,16 +17,16 @@ pub struct CleanArgs {
     dry_run: bool,
 }
 
-pub async fn run(global: &Global, args: CleanArgs, settings: Settings) -> anyhow::Result<()> {
+pub async fn run(global: &Global, args: CleanArgs, settings: Settings) -> Result {
     let service = settings.service(&args.service)?;
     let conn = ConnParams::from_env(&service.postgres);
     let places =
         Places { data_dir: service.data_dir.clone(), backup_dir: settings.file.backup_dir.clone() };
     let (plan, _claims) = clean::plan(&conn, &places).await?;
-    let printer = Printer { json: global.json, quiet: global.quiet };
+    let printer = global.printer();
     if args.dry_run {
-        return printer.clean_plan(&plan, None).context("writing to stdout");
+        return printer.clean_plan(&plan, None);
     }
     let summary = clean::apply(&conn, &plan).await?;
-    printer.clean_plan(&plan, Some(&summary)).context("writing to stdout")
+    printer.clean_plan(&plan, Some(&summary))
 }

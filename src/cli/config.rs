@@ -1,9 +1,7 @@
 //! `oe config`: show the settings, or change them.
 
-use anyhow::Context;
-
 use super::args::Global;
-use crate::cli::output::Printer;
+use super::failure::Result;
 use crate::config::{Environment, Settings, Switch};
 
 #[derive(Debug, clap::Args)]
@@ -38,7 +36,7 @@ fn parse_switch(s: &str) -> Result<Switch, String> {
     Switch::parse(s).ok_or_else(|| format!("'{s}' is not on or off"))
 }
 
-pub fn run(global: &Global, args: ConfigArgs, mut settings: Settings) -> anyhow::Result<()> {
+pub fn run(global: &Global, args: ConfigArgs, mut settings: Settings) -> Result {
     let f = &mut settings.file;
     let mut changed = false;
     changed |= set(&mut f.client, args.client);
@@ -56,8 +54,8 @@ pub fn run(global: &Global, args: ConfigArgs, mut settings: Settings) -> anyhow:
         settings.save()?;
         tracing::info!("wrote {}", settings.path.display());
     }
-    let printer = Printer { json: global.json, quiet: global.quiet };
-    printer.config(&settings.path, &settings.entries()).context("writing to stdout")
+    let printer = global.printer();
+    printer.config(&settings.path, &settings.entries())
 }
 
 /// Overwrites `slot` when a value was given; tells whether it did.

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use jiff::Timestamp;
 
 use super::args::Global;
+use super::failure::Result;
 use super::run::threads;
-use crate::cli::output::{JobStatus, Printer};
+use crate::cli::output::JobStatus;
 use crate::config::Settings;
 use crate::daemon::Error;
 use crate::daemon::job::Context;
@@ -33,8 +33,8 @@ pub struct DaemonArgs {
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {}
 
-pub async fn run(global: &Global, args: DaemonArgs, settings: Settings) -> anyhow::Result<()> {
-    let printer = Printer { json: global.json, quiet: global.quiet };
+pub async fn run(global: &Global, args: DaemonArgs, settings: Settings) -> Result {
+    let printer = global.printer();
     let daemon = settings.daemon()?;
     if args.print_schedule {
         let now = Timestamp::now();
@@ -46,15 +46,15 @@ pub async fn run(global: &Global, args: DaemonArgs, settings: Settings) -> anyho
                 (job.name.clone(), job.schedule.to_string(), times)
             })
             .collect();
-        return printer.schedule(&upcoming).context("writing to stdout");
+        return printer.schedule(&upcoming);
     }
     if !args.once {
-        return serve(settings, threads()).await;
+        return Ok(serve(settings, threads()).await?);
     }
     let known = || daemon.jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>().join(", ");
     for name in &args.job {
         if !daemon.jobs.iter().any(|j| &j.name == name) {
-            anyhow::bail!(Error::UnknownJob { name: name.clone(), known: known() });
+            return Err(Error::UnknownJob { name: name.clone(), known: known() }.into());
         }
     }
     let jobs: Vec<_> = daemon
@@ -72,20 +72,21 @@ pub async fn run(global: &Global, args: DaemonArgs, settings: Settings) -> anyho
         }
         runs.push(run_recorded(Arc::clone(&ctx), Arc::clone(&recorder), job).await);
     }
-    printer.runs(&runs).context("writing to stdout")?;
+    printer.runs(&runs)?;
     let failed: Vec<&str> =
         runs.iter().filter(|r| r.result != Outcome::Success).map(|r| r.job.as_str()).collect();
     if !failed.is_empty() {
-        anyhow::bail!(Error::Failed {
+        return Err(Error::Failed {
             failed: failed.len(),
             total: runs.len(),
-            names: failed.join(", ")
-        });
+            names: failed.join(", "),
+        }
+        .into());
     }
     Ok(())
 }
 
-pub fn status(global: &Global, _args: StatusArgs, settings: Settings) -> anyhow::Result<()> {
+pub fn status(global: &Global, _args: StatusArgs, settings: Settings) -> Result {
     let daemon = settings.daemon()?;
     let state = State::read(&daemon.state_file)?;
     let now = Timestamp::now();
@@ -118,7 +119,5 @@ pub fn status(global: &Global, _args: StatusArgs, settings: Settings) -> anyhow:
             }
         })
         .collect();
-    Printer { json: global.json, quiet: global.quiet }
-        .status(&daemon.state_file, &jobs)
-        .context("writing to stdout")
+    global.printer().status(&daemon.state_file, &jobs)
 }

@@ -2,14 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use super::args::Global;
+use super::failure::Result;
 use super::run::{LOCK_WAIT, progress_bar, threads};
-use crate::cli::output::Printer;
-use crate::config::{Environment, Settings};
-use crate::jobs::load::{Finishing, LoadRequest, load_db};
-use crate::odoo::layout::filestore_dir;
+use crate::config::Settings;
+use crate::jobs::load::{ArchiveRequest, load};
 use crate::pg::{ConnParams, lock_database};
 
 #[derive(Debug, clap::Args)]
@@ -36,7 +33,7 @@ pub struct LoadArgs {
     no_neutralize: bool,
 }
 
-pub async fn run(global: &Global, args: LoadArgs, settings: Settings) -> anyhow::Result<()> {
+pub async fn run(global: &Global, args: LoadArgs, settings: Settings) -> Result {
     let options = LoadOptions {
         force: args.force,
         copy: args.copy,
@@ -54,8 +51,8 @@ pub(super) struct LoadOptions {
     pub no_neutralize: bool,
 }
 
-/// Loads an archive into `database` of `service`, with the environment's staging rules:
-/// in staging and development a copy is always made and neutralized.
+/// `oe load` and `oe restore`: `input` into `database` of `service`, holding the database's
+/// lock.
 pub(super) async fn load_archive(
     global: &Global,
     settings: &Settings,
@@ -63,41 +60,23 @@ pub(super) async fn load_archive(
     input: PathBuf,
     database: String,
     options: LoadOptions,
-) -> anyhow::Result<()> {
+) -> Result {
     let service = settings.service(service)?;
     crate::config::settings::validate_database_name(&database)?;
-    let staging = settings.environment() != Environment::Production;
-    if staging && options.no_neutralize {
-        anyhow::bail!(crate::config::Error::Invalid {
-            path: settings.path.clone(),
-            line: None,
-            key: "environment".into(),
-            message: format!(
-                "--no-neutralize is refused: environment is {}; a copy of production must never \
-                 run unneutralized here",
-                settings.environment()
-            ),
-        });
-    }
     let conn = ConnParams::from_env(&service.postgres);
     let _lock = lock_database(&conn, &database, LOCK_WAIT, "oe load").await?;
-    let request = LoadRequest {
-        conn,
-        filestore: Some(filestore_dir(&service.data_dir, &database)),
-        database,
+    let request = ArchiveRequest {
+        service,
+        environment: settings.environment(),
         input,
+        database,
         force: options.force,
-        check_rows: false,
-        finishing: Finishing {
-            odoo: true,
-            copy: options.copy || staging,
-            neutralize: options.neutralize || staging,
-            addons_path: service.addons_path.clone(),
-        },
-        jobs: 1,
+        copy: options.copy,
+        neutralize: options.neutralize,
+        no_neutralize: options.no_neutralize,
         threads: threads(),
         progress: progress_bar(global.quiet, "loading"),
     };
-    let summary = load_db(request).await?;
-    Printer { json: global.json, quiet: global.quiet }.loaded(&summary).context("writing to stdout")
+    let summary = load(request).await?;
+    global.printer().loaded(&summary)
 }

@@ -3,13 +3,11 @@
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use super::args::Global;
+use super::failure::Result;
 use super::run::{LOCK_WAIT, progress_bar, threads};
-use crate::cli::output::Printer;
 use crate::config::Settings;
-use crate::jobs::load::{Finishing, LoadRequest, load_db};
+use crate::jobs::load_db::{Finishing, LoadRequest, load_db};
 use crate::pg::{ConnParams, lock_database};
 
 #[derive(Debug, clap::Args)]
@@ -30,7 +28,7 @@ pub struct LoadDbArgs {
     jobs: NonZeroUsize,
 }
 
-pub async fn run(global: &Global, args: LoadDbArgs, settings: Settings) -> anyhow::Result<()> {
+pub async fn run(global: &Global, args: LoadDbArgs, settings: Settings) -> Result {
     let service = settings.service(&args.service)?;
     let database = settings.database(args.database.as_deref())?;
     let conn = ConnParams::from_env(&service.postgres);
@@ -48,5 +46,5 @@ pub async fn run(global: &Global, args: LoadDbArgs, settings: Settings) -> anyho
         progress: progress_bar(global.quiet, "loading"),
     };
     let summary = load_db(request).await?;
-    Printer { json: global.json, quiet: global.quiet }.loaded(&summary).context("writing to stdout")
+    global.printer().loaded(&summary)
 }

@@ -2,11 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use super::args::Global;
+use super::failure::Result;
+use super::output::Printer;
 use super::run::{progress_bar, threads};
-use crate::cli::output::Printer;
 use crate::config::Settings;
 use crate::jobs::mirror;
 use crate::repo::{LockMode, Repository};
@@ -107,14 +106,14 @@ enum MirrorCommand {
     },
 }
 
-pub async fn run(global: &Global, args: MirrorArgs, settings: Settings) -> anyhow::Result<()> {
+pub async fn run(global: &Global, args: MirrorArgs, settings: Settings) -> Result {
     let global = global.clone();
     tokio::task::spawn_blocking(move || run_blocking(&global, args, settings)).await?
 }
 
-fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> anyhow::Result<()> {
-    let printer = Printer { json: global.json, quiet: global.quiet };
-    let open = |mode: LockMode| -> anyhow::Result<_> {
+fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result {
+    let printer = global.printer();
+    let open = |mode: LockMode| -> Result<_> {
         let path = settings.mirror_repository(args.repository.as_deref())?;
         let repo = Repository::open(&path)?;
         let lock = repo.lock(mode)?;
@@ -126,7 +125,7 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> anyhow
             let path =
                 settings.mirror_repository(repo.as_deref().or(args.repository.as_deref()))?;
             Repository::init(&path)?;
-            printer.mirror_initialized(&path).context("writing to stdout")
+            printer.mirror_initialized(&path)
         }
         MirrorCommand::Run { dir, dry_run } => {
             let dirs = match dir {
@@ -140,14 +139,14 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> anyhow
                 progress: progress_bar(global.quiet, "mirroring"),
             };
             let report = mirror::job::run(&repo, &dirs, &options)?;
-            printer.mirror_run(&report).context("writing to stdout")?;
+            printer.mirror_run(&report)?;
             Ok(report.check()?)
         }
         MirrorCommand::Snapshots { dir } => {
             let (repo, _lock) = open(LockMode::Shared)?;
             let dir = dir.map(|d| mirror::job::normalize_dir(&d));
             let snapshots = mirror::job::snapshots(&repo, dir.as_deref())?;
-            printer.mirror_snapshots(&snapshots).context("writing to stdout")
+            printer.mirror_snapshots(&snapshots)
         }
         MirrorCommand::Ls { snapshot, dir, path } => {
             let (repo, _lock) = open(LockMode::Shared)?;
@@ -169,12 +168,12 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> anyhow
                 path.as_deref(),
                 progress_bar(global.quiet, "restoring"),
             )?;
-            printer.mirror_restored(&target, &outcome).context("writing to stdout")
+            printer.mirror_restored(&target, &outcome)
         }
         MirrorCommand::Check { read_data } => {
             let (repo, _lock) = open(LockMode::Shared)?;
             let report = mirror::job::check(&repo, read_data)?;
-            printer.mirror_checked(&report).context("writing to stdout")?;
+            printer.mirror_checked(&report)?;
             Ok(report.result()?)
         }
         MirrorCommand::Forget {
@@ -197,12 +196,12 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> anyhow
                 yearly: keep_yearly,
             };
             if policy == Policy::NONE {
-                anyhow::bail!(mirror::job::Error::NoKeepRule);
+                return Err(mirror::job::Error::NoKeepRule.into());
             }
             let (repo, _lock) = open(LockMode::Exclusive)?;
             let dir = dir.map(|d| mirror::job::normalize_dir(&d));
             let plan = mirror::job::forget_plan(&repo, dir.as_deref(), policy)?;
-            printer.mirror_forget_plan(&plan, dry_run).context("writing to stdout")?;
+            printer.mirror_forget_plan(&plan, dry_run)?;
             if !dry_run {
                 mirror::job::forget(&repo, &plan)?;
             }
@@ -221,17 +220,12 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> anyhow
     }
 }
 
-fn prune_repo(
-    printer: &Printer,
-    repo: &Repository,
-    dry_run: bool,
-    forgotten: &[&str],
-) -> anyhow::Result<()> {
+fn prune_repo(printer: &Printer, repo: &Repository, dry_run: bool, forgotten: &[&str]) -> Result {
     let plan = mirror::job::prune_plan(repo, forgotten)?;
-    printer.mirror_prune_plan(&plan, dry_run).context("writing to stdout")?;
+    printer.mirror_prune_plan(&plan, dry_run)?;
     if !dry_run {
         let stats = repo.prune(&plan)?;
-        printer.mirror_pruned(&stats).context("writing to stdout")?;
+        printer.mirror_pruned(&stats)?;
     }
     Ok(())
 }

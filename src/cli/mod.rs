@@ -7,6 +7,7 @@ pub mod backup;
 pub mod clean;
 pub mod config;
 pub mod daemon;
+pub mod failure;
 pub mod load;
 pub mod load_db;
 pub mod mirror;
@@ -18,4 +19,5 @@ pub mod save_db;
 pub mod verify;
 
 pub use args::Cli;
+pub use failure::{Failure, Result};
 pub use run::run;

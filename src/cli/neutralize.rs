@@ -1,10 +1,8 @@
 //! `oe neutralize SERVICE DB [--dry-run] [--force]`: refused on a production installation
 //! unless forced, since it turns off the mail and crons of the database it is given.
 
-use anyhow::Context;
-
 use super::args::Global;
-use crate::cli::output::Printer;
+use super::failure::Result;
 use crate::config::settings::validate_database_name;
 use crate::config::{Environment, Settings};
 use crate::jobs::neutralize::{self, apply, plan};
@@ -24,18 +22,18 @@ pub struct NeutralizeArgs {
     pub force: bool,
 }
 
-pub async fn run(global: &Global, args: NeutralizeArgs, settings: Settings) -> anyhow::Result<()> {
+pub async fn run(global: &Global, args: NeutralizeArgs, settings: Settings) -> Result {
     let service = settings.service(&args.service)?;
     validate_database_name(&args.database)?;
     let conn = ConnParams::from_env(&service.postgres);
     let plan = plan(&conn, &args.database, service.addons_path.as_deref()).await?;
-    let printer = Printer { json: global.json, quiet: global.quiet };
+    let printer = global.printer();
     if args.dry_run {
-        return printer.neutralize_plan(&args.database, &plan).context("writing to stdout");
+        return printer.neutralize_plan(&args.database, &plan);
     }
     if settings.environment() == Environment::Production && !args.force {
         return Err(neutralize::Error::Production(args.database).into());
     }
     let summary = apply(&conn, &args.database, plan).await?;
-    printer.neutralized(&summary).context("writing to stdout")
+    printer.neutralized(&summary)
 }

@@ -6,10 +6,12 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::Result;
 use crate::config::settings::{Entry, Source};
 use crate::daemon::state::Run;
+use crate::exit::{ExitCode, ExitStatus};
 use crate::jobs::backup::{BackupFile, BackupSummary};
-use crate::jobs::load::LoadSummary;
+use crate::jobs::load_db::LoadSummary;
 use crate::jobs::mirror::job::{CheckReport, ForgetPlan, LsLine, RunReport};
 use crate::jobs::mirror::restore::Outcome as Restored;
 use crate::jobs::neutralize::NeutralizeSummary;
@@ -22,6 +24,17 @@ use crate::repo::snapshot::Listed;
 use crate::repo::tree::Kind;
 use crate::repo::{PrunePlan, PruneStats};
 
+/// Writing to standard output failed (a closed pipe, a full disk).
+#[derive(Debug, thiserror::Error)]
+#[error("writing to stdout")]
+pub struct WriteError(#[source] pub io::Error);
+
+impl ExitStatus for WriteError {
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::Io
+    }
+}
+
 /// How results are shown.
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
@@ -30,32 +43,30 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn config(&self, path: &std::path::Path, entries: &[Entry]) -> io::Result<()> {
-        if self.json {
-            #[derive(Serialize)]
-            struct Item<'a> {
-                key: &'a str,
-                value: &'a str,
-                source: &'a str,
+    pub fn config(&self, path: &std::path::Path, entries: &[Entry]) -> Result {
+        #[derive(Serialize)]
+        struct Item<'a> {
+            key: &'a str,
+            value: &'a str,
+            source: &'a str,
+        }
+        let items: Vec<Item> = entries
+            .iter()
+            .map(|e| Item { key: &e.key, value: &e.value, source: source_name(e.source) })
+            .collect();
+        let doc = serde_json::json!({ "path": path, "settings": items });
+        self.listing(&doc, |out| {
+            writeln!(out, "# {}", path.display())?;
+            let width = entries.iter().map(|e| e.key.len()).max().unwrap_or(0);
+            for e in entries {
+                let value = if e.source == Source::Unset { "-" } else { &e.value };
+                writeln!(out, "{:width$}  {value}  ({})", e.key, source_name(e.source))?;
             }
-            let items: Vec<Item> = entries
-                .iter()
-                .map(|e| Item { key: &e.key, value: &e.value, source: source_name(e.source) })
-                .collect();
-            let doc = serde_json::json!({ "path": path, "settings": items });
-            return self.json_line(&doc);
-        }
-        let mut out = io::stdout().lock();
-        writeln!(out, "# {}", path.display())?;
-        let width = entries.iter().map(|e| e.key.len()).max().unwrap_or(0);
-        for e in entries {
-            let value = if e.source == Source::Unset { "-" } else { &e.value };
-            writeln!(out, "{:width$}  {value}  ({})", e.key, source_name(e.source))?;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
-    pub fn dumped(&self, s: &DumpSummary) -> io::Result<()> {
+    pub fn dumped(&self, s: &DumpSummary) -> Result {
         self.saved_summary(s, &s.output, || {
             format!(
                 "saved {} to {} ({}, {} dumped, {} written) in {:.1}s",
@@ -69,7 +80,7 @@ impl Printer {
         })
     }
 
-    pub fn saved(&self, s: &SaveSummary) -> io::Result<()> {
+    pub fn saved(&self, s: &SaveSummary) -> Result {
         self.saved_summary(s, &s.output, || {
             format!(
                 "saved {} to {} (dump {}, {} filestore files, {}; {} written) in {:.1}s",
@@ -91,249 +102,232 @@ impl Printer {
         summary: &impl Serialize,
         output: &std::path::Path,
         line: impl FnOnce() -> String,
-    ) -> io::Result<()> {
-        if self.json {
-            return self.json_line(summary);
-        }
-        if self.quiet || output.as_os_str() == "-" {
+    ) -> Result {
+        if output.as_os_str() == "-" && !self.json {
             return Ok(());
         }
-        writeln!(io::stdout().lock(), "{}", line())
+        self.summary(summary, |out| writeln!(out, "{}", line()))
     }
 
-    pub fn backed_up(&self, s: &BackupSummary) -> io::Result<()> {
-        if self.json {
-            return self.json_line(s);
+    pub fn backed_up(&self, s: &BackupSummary) -> Result {
+        if !self.json {
+            self.saved(&s.saved)?;
         }
-        self.saved(&s.saved)?;
-        if self.quiet {
-            return Ok(());
-        }
-        let mut out = io::stdout().lock();
-        writeln!(out, "retention: {} kept, {} deleted", s.kept, s.deleted.len())?;
-        for path in &s.deleted {
-            writeln!(out, "  deleted {}", path.display())?;
-        }
-        Ok(())
+        self.summary(s, |out| {
+            writeln!(out, "retention: {} kept, {} deleted", s.kept, s.deleted.len())?;
+            for path in &s.deleted {
+                writeln!(out, "  deleted {}", path.display())?;
+            }
+            Ok(())
+        })
     }
 
-    pub fn backups(&self, backups: &[BackupFile]) -> io::Result<()> {
-        if self.json {
-            return self.json_line(&backups);
-        }
-        let mut out = io::stdout().lock();
-        for b in backups {
+    pub fn backups(&self, backups: &[BackupFile]) -> Result {
+        self.listing(&backups, |out| {
+            for b in backups {
+                writeln!(
+                    out,
+                    "{}  {:>10}  {}  {}",
+                    b.time,
+                    bytes(b.size),
+                    b.database,
+                    b.path.display()
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn verified(&self, r: &Report) -> Result {
+        self.summary(r, |out| {
             writeln!(
                 out,
-                "{}  {:>10}  {}  {}",
-                b.time,
-                bytes(b.size),
-                b.database,
-                b.path.display()
+                "{}: {} checked, {} missing, {} corrupt, {} orphan",
+                r.subject,
+                r.checked,
+                r.missing.len(),
+                r.corrupt.len(),
+                r.orphans.len()
             )?;
-        }
-        Ok(())
-    }
-
-    pub fn verified(&self, r: &Report) -> io::Result<()> {
-        if self.json {
-            return self.json_line(r);
-        }
-        if self.quiet {
-            return Ok(());
-        }
-        let mut out = io::stdout().lock();
-        writeln!(
-            out,
-            "{}: {} checked, {} missing, {} corrupt, {} orphan",
-            r.subject,
-            r.checked,
-            r.missing.len(),
-            r.corrupt.len(),
-            r.orphans.len()
-        )?;
-        for (label, names) in
-            [("missing", &r.missing), ("corrupt", &r.corrupt), ("orphan", &r.orphans)]
-        {
-            if !names.is_empty() {
-                writeln!(out, "  {label}: {}", Report::quoted(names))?;
+            for (label, names) in
+                [("missing", &r.missing), ("corrupt", &r.corrupt), ("orphan", &r.orphans)]
+            {
+                if !names.is_empty() {
+                    writeln!(out, "  {label}: {}", Report::quoted(names))?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
-    pub fn restored(&self, r: &RestoreReport) -> io::Result<()> {
-        if self.json {
-            return self.json_line(r);
-        }
-        if self.quiet {
-            return Ok(());
-        }
-        let mut out = io::stdout().lock();
-        writeln!(
-            out,
-            "{}: restored into a scratch database, checked, dropped",
-            r.archive.display()
-        )?;
-        writeln!(out, "  rows: {}", r.rows_line())?;
-        writeln!(out, "  filestore: {}", r.files_line())
+    pub fn restored(&self, r: &RestoreReport) -> Result {
+        self.summary(r, |out| {
+            writeln!(
+                out,
+                "{}: restored into a scratch database, checked, dropped",
+                r.archive.display()
+            )?;
+            writeln!(out, "  rows: {}", r.rows_line())?;
+            writeln!(out, "  filestore: {}", r.files_line())
+        })
     }
 
-    pub fn loaded(&self, s: &LoadSummary) -> io::Result<()> {
-        if self.json {
-            return self.json_line(s);
-        }
-        if self.quiet {
-            return Ok(());
-        }
-        let input = if s.input.as_os_str() == "-" {
-            "standard input".into()
-        } else {
-            s.input.display().to_string()
-        };
-        let files = match s.filestore_files {
-            Some(n) => format!(" with {n} filestore files"),
-            None => String::new(),
-        };
-        writeln!(
-            io::stdout().lock(),
-            "loaded {input} ({}, {}) into {}{files}{}{}{} in {:.1}s",
-            s.format,
-            bytes(s.read_bytes),
-            s.database,
-            if s.copied { " as a copy" } else { "" },
-            if s.neutralized_rows.is_some() { ", neutralized" } else { "" },
-            if s.replaced { ", replacing the previous database" } else { "" },
-            s.seconds
-        )
+    pub fn loaded(&self, s: &LoadSummary) -> Result {
+        self.summary(s, |out| {
+            let input = if s.input.as_os_str() == "-" {
+                "standard input".into()
+            } else {
+                s.input.display().to_string()
+            };
+            let files = match s.filestore_files {
+                Some(n) => format!(" with {n} filestore files"),
+                None => String::new(),
+            };
+            writeln!(
+                out,
+                "loaded {input} ({}, {}) into {}{files}{}{}{} in {:.1}s",
+                s.format,
+                bytes(s.read_bytes),
+                s.database,
+                if s.copied { " as a copy" } else { "" },
+                if s.neutralized_rows.is_some() { ", neutralized" } else { "" },
+                if s.replaced { ", replacing the previous database" } else { "" },
+                s.seconds
+            )
+        })
     }
 
     /// The plan of `neutralize --dry-run`: an SQL script, or JSON. Shown even with `--quiet`:
     /// it is what was asked for.
-    pub fn neutralize_plan(&self, database: &str, plan: &Plan) -> io::Result<()> {
-        if self.json {
-            let doc = serde_json::json!({ "database": database, "dry_run": true, "plan": plan });
-            return self.json_line(&doc);
-        }
-        io::stdout().lock().write_all(plan.script(database).as_bytes())
+    pub fn neutralize_plan(&self, database: &str, plan: &Plan) -> Result {
+        let doc = serde_json::json!({ "database": database, "dry_run": true, "plan": plan });
+        self.listing(&doc, |out| out.write_all(plan.script(database).as_bytes()))
     }
 
     /// What `neutralize` changed: rows per table, for the tables that changed.
-    pub fn neutralized(&self, s: &NeutralizeSummary) -> io::Result<()> {
-        if self.json {
-            return self.json_line(s);
-        }
-        if self.quiet {
-            return Ok(());
-        }
-        let mut out = io::stdout().lock();
-        writeln!(
-            out,
-            "neutralized {} with {} (Odoo {}): {} rows changed in {} steps, {:.1}s",
-            s.database,
-            s.rules,
-            s.version.as_deref().unwrap_or("version unknown"),
-            s.rows,
-            s.steps.len(),
-            s.seconds
-        )?;
-        let changed: Vec<(&String, &u64)> = s.tables.iter().filter(|(_, n)| **n > 0).collect();
-        let width = changed.iter().map(|(table, _)| table.len()).max().unwrap_or(0);
-        for (table, rows) in changed {
-            writeln!(out, "  {table:width$}  {rows:>6}")?;
-        }
-        Ok(())
+    pub fn neutralized(&self, s: &NeutralizeSummary) -> Result {
+        self.summary(s, |out| {
+            writeln!(
+                out,
+                "neutralized {} with {} (Odoo {}): {} rows changed in {} steps, {:.1}s",
+                s.database,
+                s.rules,
+                s.version.as_deref().unwrap_or("version unknown"),
+                s.rows,
+                s.steps.len(),
+                s.seconds
+            )?;
+            let changed: Vec<(&String, &u64)> = s.tables.iter().filter(|(_, n)| **n > 0).collect();
+            let width = changed.iter().map(|(table, _)| table.len()).max().unwrap_or(0);
+            for (table, rows) in changed {
+                writeln!(out, "  {table:width$}  {rows:>6}")?;
+            }
+            Ok(())
+        })
     }
 
-    fn json_line(&self, value: &impl Serialize) -> io::Result<()> {
+    /// A command's summary: one JSON line, or `human`'s text, or nothing when quiet.
+    fn summary(
+        &self,
+        value: &(impl Serialize + ?Sized),
+        human: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>,
+    ) -> Result {
+        if self.quiet && !self.json {
+            return Ok(());
+        }
+        self.listing(value, human)
+    }
+
+    /// What a command was asked to show (a list, a plan): one JSON line, or `human`'s text,
+    /// even when quiet.
+    fn listing(
+        &self,
+        value: &(impl Serialize + ?Sized),
+        human: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>,
+    ) -> Result {
         let mut out = io::stdout().lock();
-        serde_json::to_writer(&mut out, value)?;
-        writeln!(out)
+        let written = if self.json {
+            serde_json::to_writer(&mut out, value)
+                .map_err(io::Error::from)
+                .and_then(|()| writeln!(out))
+        } else {
+            human(&mut out)
+        };
+        written.map_err(WriteError)?;
+        Ok(())
     }
 }
 
 /// `oe mirror …`.
 impl Printer {
-    pub fn mirror_initialized(&self, path: &std::path::Path) -> io::Result<()> {
-        if self.json {
-            return self.json_line(&serde_json::json!({ "repository": path }));
-        }
-        if self.quiet {
-            return Ok(());
-        }
-        writeln!(io::stdout().lock(), "created the repository {}", path.display())
+    pub fn mirror_initialized(&self, path: &std::path::Path) -> Result {
+        let doc = serde_json::json!({ "repository": path });
+        self.summary(&doc, |out| writeln!(out, "created the repository {}", path.display()))
     }
 
-    pub fn mirror_run(&self, report: &RunReport) -> io::Result<()> {
-        if self.json {
-            return self.json_line(report);
-        }
-        if self.quiet {
-            return Ok(());
-        }
-        let mut out = io::stdout().lock();
-        for d in &report.dirs {
-            match (&d.failed, &d.stats) {
-                (Some(reason), _) => writeln!(out, "{}: FAILED: {reason}", d.dir)?,
-                (None, Some(s)) if report.dry_run => writeln!(
-                    out,
-                    "{}: would read {} of {} files ({} of {}), {} directories",
-                    d.dir,
-                    s.files_read,
-                    s.files,
-                    bytes(s.new_bytes),
-                    bytes(s.bytes),
-                    s.dirs
-                )?,
-                (None, Some(s)) => writeln!(
-                    out,
-                    "{}: snapshot {} ({} files, {}; read {} files; {} new) in {:.1}s{}",
-                    d.dir,
-                    d.snapshot.as_deref().map_or("", |id| &id[..id.len().min(8)]),
-                    s.files,
-                    bytes(s.bytes),
-                    s.files_read,
-                    bytes(s.new_bytes),
-                    d.seconds,
-                    if d.errors.is_empty() { "" } else { ", PARTIAL" }
-                )?,
-                (None, None) => {}
+    pub fn mirror_run(&self, report: &RunReport) -> Result {
+        self.summary(report, |out| {
+            for d in &report.dirs {
+                match (&d.failed, &d.stats) {
+                    (Some(reason), _) => writeln!(out, "{}: FAILED: {reason}", d.dir)?,
+                    (None, Some(s)) if report.dry_run => writeln!(
+                        out,
+                        "{}: would read {} of {} files ({} of {}), {} directories",
+                        d.dir,
+                        s.files_read,
+                        s.files,
+                        bytes(s.new_bytes),
+                        bytes(s.bytes),
+                        s.dirs
+                    )?,
+                    (None, Some(s)) => writeln!(
+                        out,
+                        "{}: snapshot {} ({} files, {}; read {} files; {} new) in {:.1}s{}",
+                        d.dir,
+                        d.snapshot.as_deref().map_or("", |id| &id[..id.len().min(8)]),
+                        s.files,
+                        bytes(s.bytes),
+                        s.files_read,
+                        bytes(s.new_bytes),
+                        d.seconds,
+                        if d.errors.is_empty() { "" } else { ", PARTIAL" }
+                    )?,
+                    (None, None) => {}
+                }
+                for e in &d.errors {
+                    writeln!(out, "  {e}")?;
+                }
             }
-            for e in &d.errors {
-                writeln!(out, "  {e}")?;
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
-    pub fn mirror_snapshots(&self, snapshots: &[Listed]) -> io::Result<()> {
-        if self.json {
-            #[derive(Serialize)]
-            struct Item<'a> {
-                id: &'a str,
-                #[serde(flatten)]
-                snapshot: &'a crate::repo::snapshot::Snapshot,
+    pub fn mirror_snapshots(&self, snapshots: &[Listed]) -> Result {
+        #[derive(Serialize)]
+        struct Item<'a> {
+            id: &'a str,
+            #[serde(flatten)]
+            snapshot: &'a crate::repo::snapshot::Snapshot,
+        }
+        let items: Vec<Item> =
+            snapshots.iter().map(|s| Item { id: &s.id, snapshot: &s.snapshot }).collect();
+        self.listing(&items, |out| {
+            for s in snapshots {
+                let st = &s.snapshot.stats;
+                writeln!(
+                    out,
+                    "{}  {}  {}  {} files  {:>10}  {:>10} new{}",
+                    s.short_id(),
+                    s.timestamp(),
+                    s.snapshot.dir,
+                    st.files,
+                    bytes(st.bytes),
+                    bytes(st.new_bytes),
+                    if s.snapshot.partial { "  partial" } else { "" }
+                )?;
             }
-            let items: Vec<Item> =
-                snapshots.iter().map(|s| Item { id: &s.id, snapshot: &s.snapshot }).collect();
-            return self.json_line(&items);
-        }
-        let mut out = io::stdout().lock();
-        for s in snapshots {
-            let st = &s.snapshot.stats;
-            writeln!(
-                out,
-                "{}  {}  {}  {} files  {:>10}  {:>10} new{}",
-                s.short_id(),
-                s.timestamp(),
-                s.snapshot.dir,
-                st.files,
-                bytes(st.bytes),
-                bytes(st.new_bytes),
-                if s.snapshot.partial { "  partial" } else { "" }
-            )?;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// One entry of `oe mirror ls`: type and mode, size, mtime, path (raw bytes; a
@@ -373,52 +367,48 @@ impl Printer {
         out.write_all(b"\n")
     }
 
-    pub fn mirror_restored(&self, target: &std::path::Path, o: &Restored) -> io::Result<()> {
-        if self.json {
-            return self.json_line(o);
-        }
-        if self.quiet {
-            return Ok(());
-        }
-        let mut out = io::stdout().lock();
-        writeln!(
-            out,
-            "restored {} files, {} hard links, {} directories ({}) into {}",
-            o.files,
-            o.links,
-            o.dirs,
-            bytes(o.bytes),
-            target.display()
-        )?;
-        for w in &o.warnings {
-            writeln!(out, "  {w}")?;
-        }
-        Ok(())
+    pub fn mirror_restored(&self, target: &std::path::Path, o: &Restored) -> Result {
+        self.summary(o, |out| {
+            writeln!(
+                out,
+                "restored {} files, {} hard links, {} directories ({}) into {}",
+                o.files,
+                o.links,
+                o.dirs,
+                bytes(o.bytes),
+                target.display()
+            )?;
+            for w in &o.warnings {
+                writeln!(out, "  {w}")?;
+            }
+            Ok(())
+        })
     }
 
-    pub fn mirror_checked(&self, r: &CheckReport) -> io::Result<()> {
-        if self.json {
-            return self.json_line(r);
-        }
-        let mut out = io::stdout().lock();
-        for problem in &r.problems {
-            writeln!(out, "problem: {problem}")?;
-        }
-        for d in &r.damaged {
-            writeln!(out, "damaged pack {}: {}", d.pack, d.reason)?;
-            let mut affected = d.affected.clone();
-            affected.dedup();
-            for (snapshot, dir, path) in &affected {
-                writeln!(out, "  snapshot {snapshot} of {dir}: {path}")?;
+    pub fn mirror_checked(&self, r: &CheckReport) -> Result {
+        self.listing(r, |out| {
+            for problem in &r.problems {
+                writeln!(out, "problem: {problem}")?;
             }
-        }
-        if self.quiet {
-            return Ok(());
-        }
-        let data = if r.read_data { ", every blob read and hashed" } else { "" };
-        let verdict =
-            if r.problems.is_empty() && r.damaged.is_empty() { "no problem" } else { "PROBLEMS" };
-        writeln!(out, "checked {} snapshots, {} trees{data}: {verdict}", r.snapshots, r.trees)
+            for d in &r.damaged {
+                writeln!(out, "damaged pack {}: {}", d.pack, d.reason)?;
+                let mut affected = d.affected.clone();
+                affected.dedup();
+                for (snapshot, dir, path) in &affected {
+                    writeln!(out, "  snapshot {snapshot} of {dir}: {path}")?;
+                }
+            }
+            if self.quiet {
+                return Ok(());
+            }
+            let data = if r.read_data { ", every blob read and hashed" } else { "" };
+            let verdict = if r.problems.is_empty() && r.damaged.is_empty() {
+                "no problem"
+            } else {
+                "PROBLEMS"
+            };
+            writeln!(out, "checked {} snapshots, {} trees{data}: {verdict}", r.snapshots, r.trees)
+        })
     }
 
     /// `oe clean`: the plan (`summary` is `None` for `--dry-run`) and what was done.
@@ -426,85 +416,72 @@ impl Printer {
         &self,
         plan: &crate::jobs::clean::Plan,
         summary: Option<&crate::jobs::clean::Summary>,
-    ) -> io::Result<()> {
+    ) -> Result {
         let dry_run = summary.is_none();
-        if self.json {
-            let doc = serde_json::json!({
-                "dry_run": dry_run,
-                "steps": plan.steps,
-                "done": summary.map_or(0, |s| s.done.len()),
-                "in_use": plan.in_use,
-                "kept": plan.kept,
-            });
-            return self.json_line(&doc);
-        }
-        if self.quiet {
-            return Ok(());
-        }
-        let mut out = io::stdout().lock();
-        let would = if dry_run { "would " } else { "" };
-        for step in &plan.steps {
-            writeln!(out, "{would}{step}")?;
-        }
-        for what in &plan.in_use {
-            writeln!(out, "in use, left alone: {what}")?;
-        }
-        for kept in &plan.kept {
-            writeln!(out, "kept: {}: {}", kept.what, kept.why)?;
-        }
-        if plan.steps.is_empty() {
-            writeln!(out, "nothing to clean")?;
-        }
-        Ok(())
+        let doc = serde_json::json!({
+            "dry_run": dry_run,
+            "steps": plan.steps,
+            "done": summary.map_or(0, |s| s.done.len()),
+            "in_use": plan.in_use,
+            "kept": plan.kept,
+        });
+        self.summary(&doc, |out| {
+            let would = if dry_run { "would " } else { "" };
+            for step in &plan.steps {
+                writeln!(out, "{would}{step}")?;
+            }
+            for what in &plan.in_use {
+                writeln!(out, "in use, left alone: {what}")?;
+            }
+            for kept in &plan.kept {
+                writeln!(out, "kept: {}: {}", kept.what, kept.why)?;
+            }
+            if plan.steps.is_empty() {
+                writeln!(out, "nothing to clean")?;
+            }
+            Ok(())
+        })
     }
 
-    pub fn mirror_forget_plan(&self, plan: &ForgetPlan, dry_run: bool) -> io::Result<()> {
-        if self.json {
-            return self.json_line(&serde_json::json!({ "dry_run": dry_run, "forget": plan }));
-        }
-        if self.quiet {
-            return Ok(());
-        }
-        let mut out = io::stdout().lock();
-        let verb = if dry_run { "would delete" } else { "delete" };
-        for (dir, d) in &plan.dirs {
-            writeln!(out, "{dir}: keep {}, {verb} {}", d.keep.len(), d.delete.len())?;
-            for (id, time, reasons) in &d.keep {
-                writeln!(out, "  keep    {}  {}  {}", short(id), when(*time), reasons.join(", "))?;
+    pub fn mirror_forget_plan(&self, plan: &ForgetPlan, dry_run: bool) -> Result {
+        let doc = serde_json::json!({ "dry_run": dry_run, "forget": plan });
+        self.summary(&doc, |out| {
+            let verb = if dry_run { "would delete" } else { "delete" };
+            for (dir, d) in &plan.dirs {
+                writeln!(out, "{dir}: keep {}, {verb} {}", d.keep.len(), d.delete.len())?;
+                for (id, time, reasons) in &d.keep {
+                    writeln!(
+                        out,
+                        "  keep    {}  {}  {}",
+                        short(id),
+                        when(*time),
+                        reasons.join(", ")
+                    )?;
+                }
+                for (id, time) in &d.delete {
+                    writeln!(out, "  delete  {}  {}", short(id), when(*time))?;
+                }
             }
-            for (id, time) in &d.delete {
-                writeln!(out, "  delete  {}  {}", short(id), when(*time))?;
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
-    pub fn mirror_prune_plan(&self, plan: &PrunePlan, dry_run: bool) -> io::Result<()> {
-        if self.json {
-            return self
-                .json_line(&serde_json::json!({ "dry_run": dry_run, "prune": plan.to_string() }));
-        }
-        if self.quiet {
-            return Ok(());
-        }
+    pub fn mirror_prune_plan(&self, plan: &PrunePlan, dry_run: bool) -> Result {
+        let doc = serde_json::json!({ "dry_run": dry_run, "prune": plan.to_string() });
         let prefix = if dry_run { "would prune: " } else { "prune: " };
-        writeln!(io::stdout().lock(), "{prefix}{plan}")
+        self.summary(&doc, |out| writeln!(out, "{prefix}{plan}"))
     }
 
-    pub fn mirror_pruned(&self, s: &PruneStats) -> io::Result<()> {
-        if self.json {
-            return self.json_line(s);
-        }
-        if self.quiet {
-            return Ok(());
-        }
-        writeln!(
-            io::stdout().lock(),
-            "pruned: {} packs deleted, {} written, {} freed",
-            s.packs_deleted,
-            s.packs_written,
-            bytes(s.bytes_freed)
-        )
+    pub fn mirror_pruned(&self, s: &PruneStats) -> Result {
+        self.summary(s, |out| {
+            writeln!(
+                out,
+                "pruned: {} packs deleted, {} written, {} freed",
+                s.packs_deleted,
+                s.packs_written,
+                bytes(s.bytes_freed)
+            )
+        })
     }
 }
 
@@ -524,92 +501,87 @@ pub struct JobStatus {
 
 impl Printer {
     /// `oe daemon --print-schedule`: (job, schedule, next fire times).
-    pub fn schedule(&self, jobs: &[(String, String, Vec<jiff::Zoned>)]) -> io::Result<()> {
-        if self.json {
-            let jobs: Vec<_> = jobs
-                .iter()
-                .map(|(job, schedule, times)| {
-                    serde_json::json!({"job": job, "schedule": schedule, "next": times})
-                })
-                .collect();
-            return self.json_line(&jobs);
-        }
-        let mut out = io::stdout().lock();
-        for (job, schedule, times) in jobs {
-            writeln!(out, "{job} ({schedule}):")?;
-            for time in times {
-                writeln!(out, "  {}", time.strftime("%Y-%m-%d %H:%M %Z (%a)"))?;
+    pub fn schedule(&self, jobs: &[(String, String, Vec<jiff::Zoned>)]) -> Result {
+        let doc: Vec<_> = jobs
+            .iter()
+            .map(|(job, schedule, times)| {
+                serde_json::json!({"job": job, "schedule": schedule, "next": times})
+            })
+            .collect();
+        self.listing(&doc, |out| {
+            for (job, schedule, times) in jobs {
+                writeln!(out, "{job} ({schedule}):")?;
+                for time in times {
+                    writeln!(out, "  {}", time.strftime("%Y-%m-%d %H:%M %Z (%a)"))?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// `oe daemon --once`: each run, database by database.
-    pub fn runs(&self, runs: &[Run]) -> io::Result<()> {
-        if self.json {
-            return self.json_line(&runs);
-        }
-        if self.quiet {
-            return Ok(());
-        }
-        let mut out = io::stdout().lock();
-        for run in runs {
-            writeln!(out, "{} ({}): {} in {:.1} s", run.job, run.kind, run.result, run.seconds)?;
-            for item in &run.items {
-                let status = if item.ok { "ok" } else { "FAILED" };
-                let text = item.error.as_deref().or(item.detail.as_deref()).unwrap_or("");
-                writeln!(out, "  {status:<6} {}: {text}", item.name)?;
-            }
-            if run.items.is_empty() {
-                if let Some(error) = &run.error {
-                    writeln!(out, "  {error}")?;
+    pub fn runs(&self, runs: &[Run]) -> Result {
+        self.summary(&runs, |out| {
+            for run in runs {
+                writeln!(
+                    out,
+                    "{} ({}): {} in {:.1} s",
+                    run.job, run.kind, run.result, run.seconds
+                )?;
+                for item in &run.items {
+                    let status = if item.ok { "ok" } else { "FAILED" };
+                    let text = item.error.as_deref().or(item.detail.as_deref()).unwrap_or("");
+                    writeln!(out, "  {status:<6} {}: {text}", item.name)?;
+                }
+                if run.items.is_empty() {
+                    if let Some(error) = &run.error {
+                        writeln!(out, "  {error}")?;
+                    }
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// `oe status`.
-    pub fn status(&self, state_file: &std::path::Path, jobs: &[JobStatus]) -> io::Result<()> {
-        if self.json {
-            return self.json_line(&jobs);
-        }
-        let mut out = io::stdout().lock();
-        if jobs.is_empty() {
-            return writeln!(out, "no jobs configured (add some under 'jobs:')");
-        }
-        for job in jobs {
-            let configured = if job.configured { "" } else { " (no longer configured)" };
-            writeln!(out, "{} ({} {}){configured}", job.job, job.kind, job.schedule)?;
-            if let Some(since) = job.running_since {
-                writeln!(out, "  running since {}", seconds(since))?;
+    pub fn status(&self, state_file: &std::path::Path, jobs: &[JobStatus]) -> Result {
+        self.listing(&jobs, |out| {
+            if jobs.is_empty() {
+                return writeln!(out, "no jobs configured (add some under 'jobs:')");
             }
-            match &job.last {
-                Some(run) => {
-                    writeln!(
-                        out,
-                        "  last run:     {} {} ({:.1} s)",
-                        seconds(run.started),
-                        run.result,
-                        run.seconds
-                    )?;
-                    if let Some(error) = &run.error {
-                        writeln!(out, "  last error:   {error}")?;
-                    }
+            for job in jobs {
+                let configured = if job.configured { "" } else { " (no longer configured)" };
+                writeln!(out, "{} ({} {}){configured}", job.job, job.kind, job.schedule)?;
+                if let Some(since) = job.running_since {
+                    writeln!(out, "  running since {}", seconds(since))?;
                 }
-                None => writeln!(out, "  last run:     never")?,
+                match &job.last {
+                    Some(run) => {
+                        writeln!(
+                            out,
+                            "  last run:     {} {} ({:.1} s)",
+                            seconds(run.started),
+                            run.result,
+                            run.seconds
+                        )?;
+                        if let Some(error) = &run.error {
+                            writeln!(out, "  last error:   {error}")?;
+                        }
+                    }
+                    None => writeln!(out, "  last run:     never")?,
+                }
+                if let Some(t) = job.last_success {
+                    writeln!(out, "  last success: {}", seconds(t))?;
+                }
+                if let Some(next) = &job.next {
+                    writeln!(out, "  next run:     {}", next.strftime("%Y-%m-%d %H:%M %Z"))?;
+                }
             }
-            if let Some(t) = job.last_success {
-                writeln!(out, "  last success: {}", seconds(t))?;
+            if !self.quiet {
+                writeln!(out, "(state: {})", state_file.display())?;
             }
-            if let Some(next) = &job.next {
-                writeln!(out, "  next run:     {}", next.strftime("%Y-%m-%d %H:%M %Z"))?;
-            }
-        }
-        if !self.quiet {
-            writeln!(out, "(state: {})", state_file.display())?;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 

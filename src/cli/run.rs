@@ -6,19 +6,22 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::{Cli, Command};
+use super::failure::{Failure, Result};
 use crate::config::Settings;
+use crate::exit::{ExitCode, ExitStatus};
 use crate::process::interrupt;
-
-pub use crate::exit::describe;
 
 /// How long a command waits for a database another run works on before it gives up: enough
 /// for the server to notice that a run which just ended released it.
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// Runs `cli` to completion.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+pub fn run(cli: Cli) -> Result {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(StartError)?;
     let result = runtime.block_on(async move {
         tokio::spawn(forward_signals());
         let Cli { global, command } = cli;
@@ -42,7 +45,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     });
     // A step interrupted while blocked on a silent pipe is abandoned, not waited for.
     runtime.shutdown_timeout(Duration::from_millis(500));
-    result
+    result.map_err(Failure::after_signal)
+}
+
+/// The async runtime could not be started (no threads left, say).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the async runtime")]
+struct StartError(#[source] std::io::Error);
+
+impl ExitStatus for StartError {
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::Failure
+    }
 }
 
 /// SIGINT and SIGTERM stop the work in progress, which then cleans up; a second signal

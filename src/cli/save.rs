@@ -2,11 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use super::args::Global;
+use super::failure::Result;
 use super::run::{progress_bar, threads};
-use crate::cli::output::Printer;
 use crate::config::Settings;
 use crate::jobs::save::{SaveRequest, save};
 use crate::pg::ConnParams;
@@ -27,13 +25,14 @@ pub struct SaveArgs {
     strict: bool,
 }
 
-pub async fn run(global: &Global, args: SaveArgs, settings: Settings) -> anyhow::Result<()> {
+pub async fn run(global: &Global, args: SaveArgs, settings: Settings) -> Result {
     let service = settings.service(&args.service)?;
     crate::config::settings::validate_database_name(&args.database)?;
     if global.json && args.output.as_os_str() == "-" {
-        anyhow::bail!(crate::config::Error::Usage(
-            "--json cannot be used when the archive itself goes to stdout".into()
-        ));
+        return Err(crate::config::Error::Usage(
+            "--json cannot be used when the archive itself goes to stdout".into(),
+        )
+        .into());
     }
     let request = SaveRequest {
         conn: ConnParams::from_env(&service.postgres),
@@ -46,5 +45,5 @@ pub async fn run(global: &Global, args: SaveArgs, settings: Settings) -> anyhow:
         progress: progress_bar(global.quiet, "saving"),
     };
     let summary = save(request).await?;
-    Printer { json: global.json, quiet: global.quiet }.saved(&summary).context("writing to stdout")
+    global.printer().saved(&summary)
 }

@@ -2,11 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use super::args::Global;
+use super::failure::Result;
 use super::run::{progress_bar, threads};
-use crate::cli::output::Printer;
 use crate::config::Settings;
 use crate::jobs::save_db::{DumpRequest, save_db};
 use crate::pg::ConnParams;
@@ -22,13 +20,14 @@ pub struct SaveDbArgs {
     database: Option<String>,
 }
 
-pub async fn run(global: &Global, args: SaveDbArgs, settings: Settings) -> anyhow::Result<()> {
+pub async fn run(global: &Global, args: SaveDbArgs, settings: Settings) -> Result {
     let service = settings.service(&args.service)?;
     let database = settings.database(args.database.as_deref())?;
     if global.json && args.output.as_os_str() == "-" {
-        anyhow::bail!(crate::config::Error::Usage(
-            "--json cannot be used when the dump itself goes to stdout".into()
-        ));
+        return Err(crate::config::Error::Usage(
+            "--json cannot be used when the dump itself goes to stdout".into(),
+        )
+        .into());
     }
     let request = DumpRequest {
         conn: ConnParams::from_env(&service.postgres),
@@ -38,5 +37,5 @@ pub async fn run(global: &Global, args: SaveDbArgs, settings: Settings) -> anyho
         progress: progress_bar(global.quiet, "dumping"),
     };
     let summary = save_db(request).await?;
-    Printer { json: global.json, quiet: global.quiet }.dumped(&summary).context("writing to stdout")
+    global.printer().dumped(&summary)
 }

@@ -4,11 +4,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use super::args::Global;
+use super::failure::Result;
 use super::run::threads;
-use crate::cli::output::Printer;
 use crate::config::Settings;
 use crate::config::settings::DEFAULT_SERVICE;
 use crate::jobs::verify::{RestoreRequest, restore_archive, verify_archive, verify_database};
@@ -26,17 +24,18 @@ pub struct VerifyArgs {
     restore: Option<String>,
 }
 
-pub async fn run(global: &Global, args: VerifyArgs, settings: Settings) -> anyhow::Result<()> {
-    let printer = Printer { json: global.json, quiet: global.quiet };
+pub async fn run(global: &Global, args: VerifyArgs, settings: Settings) -> Result {
+    let printer = global.printer();
     let report = match args.target.as_slice() {
         [file] => {
             let path = PathBuf::from(file);
             tokio::task::spawn_blocking(move || verify_archive(&path)).await??
         }
         [_, _] if args.restore.is_some() => {
-            anyhow::bail!(crate::config::Error::Usage(
-                "--restore takes an archive: oe verify FILE.zip --restore [SERVICE]".into()
-            ))
+            return Err(crate::config::Error::Usage(
+                "--restore takes an archive: oe verify FILE.zip --restore [SERVICE]".into(),
+            )
+            .into());
         }
         [service, database] => {
             let service = settings.service(service)?;
@@ -45,7 +44,7 @@ pub async fn run(global: &Global, args: VerifyArgs, settings: Settings) -> anyho
         }
         _ => unreachable!("clap takes one or two values"),
     };
-    printer.verified(&report).context("writing to stdout")?;
+    printer.verified(&report)?;
     report.check()?;
     let (Some(service), [file]) = (args.restore, args.target.as_slice()) else {
         return Ok(());
@@ -63,6 +62,6 @@ pub async fn run(global: &Global, args: VerifyArgs, settings: Settings) -> anyho
         threads: threads(),
     };
     let restored = restore_archive(request).await?;
-    printer.restored(&restored).context("writing to stdout")?;
+    printer.restored(&restored)?;
     Ok(())
 }

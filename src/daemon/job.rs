@@ -69,7 +69,7 @@ pub async fn run(ctx: Arc<Context>, job: Job) -> Run {
             });
             (items, error)
         }
-        Err(e) => (Vec::new(), Some(crate::exit::describe(&e))),
+        Err(e) => (Vec::new(), Some(crate::exit::message(e.as_ref()))),
     };
     let result = match (interrupt::signal(), &error) {
         (Some(_), _) => Outcome::Interrupted,
@@ -139,7 +139,7 @@ fn item(name: String, took: Duration, result: anyhow::Result<Done>) -> Item {
             Item { name, ok: true, seconds, bytes, detail: Some(detail), error: None }
         }
         Err(e) => {
-            let error = crate::exit::describe(&e);
+            let error = crate::exit::message(e.as_ref());
             tracing::error!("{name}: {error}");
             Item { name, ok: false, seconds, bytes: None, detail: None, error: Some(error) }
         }

@@ -11,26 +11,11 @@
 //! - `notify`: webhook, command, pings, metrics;
 //! - `service`: the loop, its signals and the configuration reload.
 
+mod error;
 pub mod job;
 pub mod notify;
 pub mod plan;
 pub mod service;
 pub mod state;
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("no job named '{name}' (configured: {known})")]
-    UnknownJob { name: String, known: String },
-    #[error("{failed} of {total} job(s) failed: {names}")]
-    Failed { failed: usize, total: usize, names: String },
-}
-
-impl Error {
-    pub fn exit_code(&self) -> crate::exit::ExitCode {
-        use crate::exit::ExitCode;
-        match self {
-            Error::UnknownJob { .. } => ExitCode::Usage,
-            Error::Failed { .. } => ExitCode::Failure,
-        }
-    }
-}
+pub use error::Error;

@@ -98,11 +98,12 @@ pub async fn run_recorded(ctx: Arc<Context>, recorder: Arc<Recorder>, job: Job) 
 }
 
 /// The foreground service, until SIGTERM or SIGINT.
-pub async fn serve(settings: Settings, threads: usize) -> anyhow::Result<()> {
+pub async fn serve(settings: Settings, threads: usize) -> Result<(), super::Error> {
     let mut daemon = settings.daemon()?;
     let mut ctx = Context::new(settings.clone(), daemon.clone(), threads);
     let recorder = Arc::new(Recorder::open(&daemon)?);
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(super::Error::Signals)?;
     // The jobs running, by task, so a task that panicked still frees its job.
     let mut running: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut tasks: JoinSet<Run> = JoinSet::new();

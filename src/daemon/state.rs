@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::{AtomicFile, create_private_parent};
+use crate::exit::{ExitCode, ExitStatus};
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct State {
@@ -102,21 +103,19 @@ pub struct ItemSuccess {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read the state file {}: {source}", path.display())]
+    #[error("cannot read the state file {}", path.display())]
     Read { path: PathBuf, source: io::Error },
     #[error("the state file {} is not valid: {message}; move it away to start afresh", path.display())]
     Invalid { path: PathBuf, message: String },
-    #[error("cannot write the state file {}: {source}", path.display())]
+    #[error("cannot write the state file {}", path.display())]
     Write { path: PathBuf, source: io::Error },
 }
 
-impl Error {
-    pub fn exit_code(&self) -> crate::exit::ExitCode {
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Read { source, .. } | Error::Write { source, .. } => {
-                crate::exit::io_exit_code(source)
-            }
-            Error::Invalid { .. } => crate::exit::ExitCode::BadInput,
+            Error::Read { source, .. } | Error::Write { source, .. } => source.exit_code(),
+            Error::Invalid { .. } => ExitCode::BadInput,
         }
     }
 }

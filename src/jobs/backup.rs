@@ -14,6 +14,7 @@ use std::time::SystemTime;
 use indicatif::ProgressBar;
 use serde::Serialize;
 
+use crate::exit::{ExitCode, ExitStatus};
 use crate::jobs::save::{self, SaveRequest, SaveSummary};
 use crate::pg::ConnParams;
 use crate::rules::retention::{self, BackupName, Policy, Timestamp};
@@ -22,7 +23,7 @@ use crate::rules::retention::{self, BackupName, Policy, Timestamp};
 pub enum Error {
     #[error("no backup directory: set one with 'oe config --backup-dir DIR'")]
     NoBackupDir,
-    #[error("backup directory {}: {source}", path.display())]
+    #[error("backup directory {}", path.display())]
     Dir { path: PathBuf, source: io::Error },
     #[error("no complete backup of '{database}' in {}", dir.display())]
     NoBackup { database: String, dir: PathBuf },
@@ -30,12 +31,11 @@ pub enum Error {
     Save(#[from] save::Error),
 }
 
-impl Error {
-    pub fn exit_code(&self) -> crate::exit::ExitCode {
-        use crate::exit::{ExitCode, io_exit_code};
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
         match self {
             Error::NoBackupDir => ExitCode::Usage,
-            Error::Dir { source, .. } => io_exit_code(source),
+            Error::Dir { source, .. } => source.exit_code(),
             Error::NoBackup { .. } => ExitCode::BadInput,
             Error::Save(e) => e.exit_code(),
         }

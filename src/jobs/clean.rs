@@ -27,6 +27,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::exit::{ExitCode, ExitStatus};
 use crate::odoo::filestore::Aside;
 use crate::pg::server::{Derived, derived_name_of, is_derived, run_id};
 use crate::pg::{self, Claims, ConnParams, Server};
@@ -45,11 +46,11 @@ pub enum Error {
     },
 }
 
-impl Error {
-    pub fn exit_code(&self) -> crate::exit::ExitCode {
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
         match self {
             Error::Pg(e) => e.exit_code(),
-            Error::Io { source, .. } => crate::exit::io_exit_code(source),
+            Error::Io { source, .. } => source.exit_code(),
         }
     }
 }

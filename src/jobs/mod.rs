@@ -7,8 +7,10 @@
 pub mod backup;
 pub mod clean;
 pub mod load;
+pub mod load_db;
 pub mod mirror;
 pub mod neutralize;
+pub mod restore;
 pub mod save;
 pub mod save_db;
 pub mod verify;

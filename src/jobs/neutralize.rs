@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::exit::{ExitCode, io_exit_code};
+use crate::exit::{ExitCode, ExitStatus};
 use crate::odoo::neutralization::{self as rules, Plan, Rules, Script, Skipped};
 use crate::pg::catalog::{self, Batch};
 use crate::pg::{self, ConnParams, Server};
@@ -31,8 +31,8 @@ pub enum Error {
     #[error("database '{0}' is not an Odoo database: it has no ir_module_module table")]
     NotOdoo(String),
     #[error(
-        "addons_path entry {}: {source}; list the directories of Odoo's addons, as for \
-         odoo-bin --addons-path",
+        "addons_path entry {} (list the directories of Odoo's addons, as for \
+         odoo-bin --addons-path)",
         path.display()
     )]
     AddonsDir { path: PathBuf, source: io::Error },
@@ -42,9 +42,9 @@ pub enum Error {
         searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     NoBase { searched: Vec<PathBuf> },
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read { path: PathBuf, source: io::Error },
-    #[error("neutralizing '{database}' failed and was rolled back, nothing changed: {source}")]
+    #[error("neutralizing '{database}' failed and was rolled back, nothing changed")]
     Apply { database: String, source: pg::Error },
     #[error(
         "refusing to neutralize '{0}': this installation's environment is production (see \
@@ -58,8 +58,8 @@ pub enum Error {
     Interrupted(i32),
 }
 
-impl Error {
-    pub fn exit_code(&self) -> ExitCode {
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
         match self {
             Error::Pg(e) => e.exit_code(),
             Error::Apply { source, .. } => match source {
@@ -70,7 +70,7 @@ impl Error {
             Error::AddonsDir { .. } | Error::NoBase { .. } | Error::Production(_) => {
                 ExitCode::Usage
             }
-            Error::Read { source, .. } => io_exit_code(source),
+            Error::Read { source, .. } => source.exit_code(),
             Error::Interrupted(signal) => ExitCode::from_signal(*signal),
         }
     }

@@ -22,13 +22,13 @@ use serde::Serialize;
 
 use crate::atomic::Output;
 use crate::codec::zip::writer::ZipWriter;
-use crate::exit::{ExitCode, io_exit_code};
+use crate::exit::{ExitCode, ExitStatus};
 use crate::odoo::filestore::{self, Listing};
 use crate::odoo::layout::{DUMP_ENTRY, FILESTORE_PREFIX, MANIFEST_ENTRY, filestore_dir};
 use crate::odoo::manifest::{Manifest, OeInfo};
 use crate::pg::odoo::OdooDb;
 use crate::pg::tools::DumpKind;
-use crate::pg::{self, ConnParams, Server, Tools};
+use crate::pg::{self, ConnParams, Tools};
 use crate::pipeline::meter::Meter;
 use crate::pipeline::sql::CountRows;
 use crate::process::interrupt;
@@ -40,11 +40,11 @@ const QUOTED_MISSING: usize = 5;
 pub enum Error {
     #[error(transparent)]
     Pg(#[from] pg::Error),
-    #[error("saving {database} to {}: {source}", path.display())]
+    #[error("saving {database} to {}", path.display())]
     Dump { database: String, path: PathBuf, source: pg::Error },
-    #[error("writing {}: {source}", path.display())]
+    #[error("writing {}", path.display())]
     Write { path: PathBuf, source: io::Error },
-    #[error("reading the filestore {}: {source}", path.display())]
+    #[error("reading the filestore {}", path.display())]
     Filestore { path: PathBuf, source: io::Error },
     #[error(
         "{count} attachment file(s) referenced by the database are missing from {} (e.g. {}); \
@@ -56,11 +56,11 @@ pub enum Error {
     Interrupted { signal: i32, path: PathBuf },
 }
 
-impl Error {
-    pub fn exit_code(&self) -> ExitCode {
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
         match self {
             Error::Pg(e) | Error::Dump { source: e, .. } => e.exit_code(),
-            Error::Write { source, .. } | Error::Filestore { source, .. } => io_exit_code(source),
+            Error::Write { source, .. } | Error::Filestore { source, .. } => source.exit_code(),
             Error::Missing { .. } => ExitCode::BadInput,
             Error::Interrupted { signal, .. } => ExitCode::from_signal(*signal),
         }
@@ -98,12 +98,7 @@ pub async fn save(request: SaveRequest) -> Result<SaveSummary, Error> {
     let started = Instant::now();
     let SaveRequest { conn, database, data_dir, output, with_filestore, strict, threads, progress } =
         request;
-    let server = Server::connect(&conn).await?;
-    if !server.exists(&database).await? {
-        return Err(pg::Error::NoSuchDatabase(database).into());
-    }
-    let tools = Tools::new(&conn, server.major());
-    tools.locate("pg_dump")?;
+    let tools = Tools::for_dump(&conn, &database).await?;
     let odoo = OdooDb::connect(&conn, &database).await?;
     let facts = odoo.manifest_facts().await?;
     let store = filestore_dir(&data_dir, &database);

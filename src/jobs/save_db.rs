@@ -13,9 +13,9 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::atomic::Output;
-use crate::exit::{ExitCode, io_exit_code};
+use crate::exit::{ExitCode, ExitStatus};
 use crate::pg::tools::DumpKind;
-use crate::pg::{self, ConnParams, Server, Tools};
+use crate::pg::{self, ConnParams, Tools};
 use crate::pipeline::encode::Encoder;
 use crate::pipeline::meter::Meter;
 use crate::pipeline::{Codec, CopyError, DumpFormat, Payload, copy};
@@ -25,27 +25,27 @@ use crate::process::interrupt;
 pub enum Error {
     #[error(transparent)]
     Pg(#[from] pg::Error),
-    #[error("dumping {database} to {}: {source}", path.display())]
+    #[error("dumping {database} to {}", path.display())]
     Dump { database: String, path: PathBuf, source: pg::Error },
     #[error(
         "{}: cannot tell the dump format from the name; use .sql or .dump, optionally followed by .gz, .bz2 or .zst",
         .0.display()
     )]
     UnknownName(PathBuf),
-    #[error("writing {}: {source}", path.display())]
+    #[error("writing {}", path.display())]
     Write { path: PathBuf, source: io::Error },
-    #[error("reading pg_dump's output: {0}")]
-    Read(io::Error),
+    #[error("reading pg_dump's output")]
+    Read(#[source] io::Error),
     #[error("interrupted by {}; nothing was written to {}", interrupt::signal_name(*signal), path.display())]
     Interrupted { signal: i32, path: PathBuf },
 }
 
-impl Error {
-    pub fn exit_code(&self) -> ExitCode {
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
         match self {
             Error::Pg(e) | Error::Dump { source: e, .. } => e.exit_code(),
             Error::UnknownName(_) => ExitCode::Usage,
-            Error::Write { source, .. } => io_exit_code(source),
+            Error::Write { source, .. } => source.exit_code(),
             Error::Read(_) => ExitCode::Failure,
             Error::Interrupted { signal, .. } => ExitCode::from_signal(*signal),
         }
@@ -78,12 +78,7 @@ pub async fn save_db(request: DumpRequest) -> Result<DumpSummary, Error> {
     let started = Instant::now();
     let format = DumpFormat::from_name(&request.output)
         .ok_or_else(|| Error::UnknownName(request.output.clone()))?;
-    let server = Server::connect(&request.conn).await?;
-    if !server.exists(&request.database).await? {
-        return Err(pg::Error::NoSuchDatabase(request.database.clone()).into());
-    }
-    let tools = Tools::new(&request.conn, server.major());
-    tools.locate("pg_dump")?;
+    let tools = Tools::for_dump(&request.conn, &request.database).await?;
     let DumpRequest { database, output, threads, progress, .. } = request;
     let job = {
         let (database, output) = (database.clone(), output.clone());

@@ -22,7 +22,8 @@ use sha1::{Digest, Sha1};
 
 use indicatif::ProgressBar;
 
-use crate::jobs::load::{self, Finishing, LoadRequest, RowsChecked, load_db};
+use crate::exit::{ExitCode, ExitStatus};
+use crate::jobs::load_db::{self, Finishing, LoadRequest, RowsChecked, load_db};
 use crate::odoo::filestore;
 use crate::odoo::layout::{self, Entry, filestore_dir};
 use crate::odoo::manifest::Manifest;
@@ -38,30 +39,29 @@ const QUOTED: usize = 10;
 pub enum Error {
     #[error(transparent)]
     Pg(#[from] pg::Error),
-    #[error("reading {}: {source}", path.display())]
+    #[error("reading {}", path.display())]
     Read { path: PathBuf, source: io::Error },
-    #[error("{}: not a readable zip archive: {source}", path.display())]
+    #[error("{}: not a readable zip archive", path.display())]
     Zip { path: PathBuf, source: zip::result::ZipError },
     #[error("{subject}: {missing} missing, {corrupt} corrupt ({names})")]
     Problems { subject: String, missing: usize, corrupt: usize, names: String },
     #[error(transparent)]
-    Load(#[from] load::Error),
+    Load(#[from] load_db::Error),
     #[error("the restored database is not whole: {0}")]
     CoreRows(String),
-    #[error("removing the scratch filestore {}: {source}", path.display())]
+    #[error("removing the scratch filestore {}", path.display())]
     Cleanup { path: PathBuf, source: io::Error },
 }
 
-impl Error {
-    pub fn exit_code(&self) -> crate::exit::ExitCode {
-        use crate::exit::{ExitCode, io_exit_code};
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
         match self {
             Error::Pg(e) => e.exit_code(),
-            Error::Read { source, .. } => io_exit_code(source),
+            Error::Read { source, .. } => source.exit_code(),
             Error::Zip { .. } => ExitCode::BadInput,
             Error::Problems { .. } | Error::CoreRows(_) => ExitCode::Failure,
             Error::Load(e) => e.exit_code(),
-            Error::Cleanup { source, .. } => io_exit_code(source),
+            Error::Cleanup { source, .. } => source.exit_code(),
         }
     }
 }
@@ -301,7 +301,7 @@ pub async fn restore_archive(request: RestoreRequest) -> Result<RestoreReport, E
         _ => Ok(()),
     };
     if let Some(signal) = interrupt::signal() {
-        return Err(load::Error::Interrupted(signal).into());
+        return Err(load_db::Error::Interrupted(signal).into());
     }
     let tested = tested?;
     dropped?;

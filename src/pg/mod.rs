@@ -32,6 +32,7 @@ pub use lock::{Claims, DatabaseLock, lock_database};
 pub use server::Server;
 pub use tools::Tools;
 
+use crate::exit::{ExitCode, ExitStatus};
 use std::path::PathBuf;
 
 pub use tokio_postgres::error::SqlState;
@@ -61,9 +62,8 @@ pub enum Error {
     Tls { target: String, mode: &'static str, reason: String },
 }
 
-impl Error {
-    pub fn exit_code(&self) -> crate::exit::ExitCode {
-        use crate::exit::ExitCode;
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
         match self {
             Error::Connect { .. } | Error::Tls { .. } => ExitCode::Unreachable,
             Error::ToolMissing { .. } => ExitCode::MissingTool,
@@ -72,7 +72,9 @@ impl Error {
             Error::Busy { .. } => ExitCode::Locked,
         }
     }
+}
 
+impl Error {
     /// The SQLSTATE of the server's error, whatever the language of its message.
     pub fn code(&self) -> Option<&SqlState> {
         match self {

@@ -366,6 +366,7 @@ impl ServerCertVerifier for Unnamed {
 mod tests {
     use super::*;
     use crate::config::PgSettings;
+    use crate::exit::ExitStatus;
 
     fn params(host: &str, sslmode: Option<SslMode>, sslrootcert: Option<&Path>) -> ConnParams {
         let settings = PgSettings {

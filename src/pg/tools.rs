@@ -35,6 +35,19 @@ impl Tools {
         Tools { params: params.clone(), major }
     }
 
+    /// The tools for dumping `database`: connects to its server, checks that the database
+    /// exists and that pg_dump of the server's major version is installed, before anything
+    /// is written.
+    pub async fn for_dump(params: &ConnParams, database: &str) -> Result<Tools, Error> {
+        let server = super::Server::connect(params).await?;
+        if !server.exists(database).await? {
+            return Err(Error::NoSuchDatabase(database.to_owned()));
+        }
+        let tools = Tools::new(params, server.major());
+        tools.locate("pg_dump")?;
+        Ok(tools)
+    }
+
     /// Where a tool is looked for: the configured `bindir` only, else Debian's directory for
     /// the server's major version, else `PATH`.
     fn search_path(&self) -> Vec<PathBuf> {

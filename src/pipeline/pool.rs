@@ -31,6 +31,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle, Scope, ScopedJoinHandle};
 
+use crate::exit::{ExitCode, ExitStatus};
+
 /// Why a job has no result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -47,6 +49,27 @@ impl From<Error> for io::Error {
     /// [`Error::of_io`] finds it again (exit codes tell a panic from a broken disk).
     fn from(error: Error) -> io::Error {
         io::Error::other(error)
+    }
+}
+
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::Failure
+    }
+}
+
+/// The code of an I/O error: a worker's panic, however a job wraps it, is a failure of `oe`
+/// itself (1); broken input is the user's file (4); anything else from the file system is an
+/// I/O failure (7).
+impl ExitStatus for io::Error {
+    fn exit_code(&self) -> ExitCode {
+        if let Some(error) = Error::of_io(self) {
+            return error.exit_code();
+        }
+        match self.kind() {
+            io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => ExitCode::BadInput,
+            _ => ExitCode::Io,
+        }
     }
 }
 

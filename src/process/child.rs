@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::interrupt;
+use crate::exit::{self, ExitCode};
 
 /// How much of a child's stderr is kept for the error message.
 const STDERR_KEEP: usize = 64 * 1024;
@@ -21,24 +22,26 @@ const STDERR_KEEP: usize = 64 * 1024;
 pub enum Error {
     #[error("{tool} not found at {}", path.display())]
     NotFound { tool: String, path: PathBuf },
-    #[error("cannot start {tool}: {source}")]
+    #[error("cannot start {tool}")]
     Spawn { tool: String, source: io::Error },
     #[error("{tool} failed ({status}): {}", first_error_line(stderr))]
     Failed { tool: String, status: String, stderr: String },
-    #[error("waiting for {tool}: {source}")]
+    #[error("waiting for {tool}")]
     Wait { tool: String, source: io::Error },
     #[error("{tool} did not finish within {after:?} and was killed")]
     TimedOut { tool: String, after: Duration },
 }
 
-impl Error {
-    pub fn exit_code(&self) -> crate::exit::ExitCode {
+impl exit::ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
         match self {
-            Error::NotFound { .. } => crate::exit::ExitCode::MissingTool,
-            _ => crate::exit::ExitCode::Failure,
+            Error::NotFound { .. } => ExitCode::MissingTool,
+            _ => ExitCode::Failure,
         }
     }
+}
 
+impl Error {
     /// The child's whole captured stderr, when it failed.
     pub fn stderr(&self) -> Option<&str> {
         match self {

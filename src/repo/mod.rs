@@ -183,7 +183,7 @@ impl Error {
             Error::NotARepository { .. } | Error::UnknownFormat { .. } | Error::NotEmpty { .. } => {
                 ExitCode::Usage
             }
-            Error::Io { source, .. } => crate::exit::io_exit_code(source),
+            Error::Io { source, .. } => crate::exit::ExitStatus::exit_code(source),
             Error::Corrupt { .. } | Error::MissingBlob { .. } => ExitCode::BadInput,
             Error::Locked { .. } => ExitCode::Locked,
         }

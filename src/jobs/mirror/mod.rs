@@ -27,61 +27,62 @@ pub mod restore;
 pub mod run;
 pub mod walk;
 
-use crate::repo::{self, snapshot};
+use crate::repo::snapshot;
 
-use crate::exit::ExitCode;
+use crate::exit::{ExitCode, ExitStatus};
 
-/// The exit code of `cause` if it is an error of the mirror.
-pub fn exit_code(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
-    if let Some(e) = cause.downcast_ref::<repo::Error>() {
-        return Some(e.exit_code());
-    }
-    if let Some(e) = cause.downcast_ref::<job::Error>() {
-        return Some(match e {
+impl ExitStatus for job::Error {
+    fn exit_code(&self) -> ExitCode {
+        match self {
             job::Error::NoKeepRule => ExitCode::Usage,
             job::Error::Failed { .. } | job::Error::Clock => ExitCode::Failure,
             job::Error::Partial { .. } => ExitCode::Partial,
             job::Error::Damaged(_) => ExitCode::BadInput,
             job::Error::Repo(e) => e.exit_code(),
-            job::Error::Snapshot(e) => snapshot_code(e),
-            job::Error::Run(e) => run_code(e),
-            job::Error::Restore(e) => restore_code(e),
-        });
-    }
-    if let Some(e) = cause.downcast_ref::<run::Error>() {
-        return Some(run_code(e));
-    }
-    if let Some(e) = cause.downcast_ref::<restore::Error>() {
-        return Some(restore_code(e));
-    }
-    None
-}
-
-fn snapshot_code(e: &snapshot::Error) -> ExitCode {
-    match e {
-        snapshot::Error::Decode { .. } => ExitCode::BadInput,
-        _ => ExitCode::Usage,
-    }
-}
-
-fn run_code(e: &run::Error) -> ExitCode {
-    match e {
-        run::Error::Root { source, .. } => crate::exit::io_exit_code(source),
-        run::Error::Repo(e) => e.exit_code(),
-        run::Error::Tree(_) => ExitCode::BadInput,
-        run::Error::Interrupted | run::Error::WriterStopped | run::Error::Worker(_) => {
-            ExitCode::Failure
+            job::Error::Snapshot(e) => e.exit_code(),
+            job::Error::Run(e) => e.exit_code(),
+            job::Error::Restore(e) => e.exit_code(),
         }
     }
 }
 
-fn restore_code(e: &restore::Error) -> ExitCode {
-    match e {
-        restore::Error::NoSuchPath { .. } => ExitCode::Usage,
-        restore::Error::NotADirectory { .. } => ExitCode::Io,
-        restore::Error::Write { source, .. } => crate::exit::io_exit_code(source),
-        restore::Error::Repo { source, .. } => source.exit_code(),
-        restore::Error::Tree(e) => run_code(e),
-        restore::Error::Interrupted => ExitCode::Failure,
+impl ExitStatus for snapshot::Error {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            snapshot::Error::Decode { .. } => ExitCode::BadInput,
+            _ => ExitCode::Usage,
+        }
+    }
+}
+
+impl ExitStatus for run::Error {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            run::Error::Root { source, .. } => source.exit_code(),
+            run::Error::Repo(e) => e.exit_code(),
+            run::Error::Tree(_) => ExitCode::BadInput,
+            run::Error::Interrupted | run::Error::WriterStopped | run::Error::Worker(_) => {
+                ExitCode::Failure
+            }
+        }
+    }
+}
+
+impl ExitStatus for restore::Error {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            restore::Error::NoSuchPath { .. } => ExitCode::Usage,
+            restore::Error::NotADirectory { .. } => ExitCode::Io,
+            restore::Error::Write { source, .. } => source.exit_code(),
+            restore::Error::Repo { source, .. } => source.exit_code(),
+            restore::Error::Tree(e) => e.exit_code(),
+            restore::Error::Interrupted => ExitCode::Failure,
+        }
+    }
+}
+
+impl ExitStatus for crate::repo::Error {
+    fn exit_code(&self) -> ExitCode {
+        crate::repo::Error::exit_code(self)
     }
 }

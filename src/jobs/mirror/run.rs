@@ -666,8 +666,8 @@ mod tests {
                 assert!(panicked.contains("injected panic"), "{panicked}");
                 let error = Error::from(answers[1].as_ref().unwrap_err().clone());
                 assert_eq!(
-                    crate::jobs::mirror::exit_code(&error),
-                    Some(crate::exit::ExitCode::Failure)
+                    crate::exit::ExitStatus::exit_code(&error),
+                    crate::exit::ExitCode::Failure
                 );
                 assert!(matches!(answers[2], Ok(Ok((_, true)))), "the pool goes on");
                 drop(pool);

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::exit::ExitCode;
+use crate::exit::{ExitCode, ExitStatus};
 use crate::odoo::layout::{DUMP_ENTRY, UnsafeEntry};
 use crate::pg;
 use crate::pipeline::{DumpFormat, pool};
@@ -12,17 +12,17 @@ use crate::process::interrupt;
 pub enum Error {
     #[error(transparent)]
     Pg(#[from] pg::Error),
-    #[error("finishing what a killed run on the database left: {0}")]
+    #[error("finishing what a killed run on the database left")]
     Settle(#[source] crate::jobs::clean::Error),
     #[error(transparent)]
     Neutralize(#[from] crate::jobs::neutralize::Error),
-    #[error("loading {input}: {source}")]
+    #[error("loading {input}")]
     Load { input: String, source: pg::Error },
     #[error(
         "database '{0}' exists; pass --force to replace it (it is replaced only once the load succeeded)"
     )]
     Exists(String),
-    #[error("cannot read {input}: {source}")]
+    #[error("cannot read {input}")]
     Open { input: String, source: io::Error },
     #[error(
         "{input}: unknown format (starts with {head}); expected plain SQL, a pg_dump custom-format \
@@ -31,19 +31,19 @@ pub enum Error {
     UnknownFormat { input: String, head: String },
     /// Reading the input failed: it is corrupt or truncated, or (a bug) a decoding worker
     /// thread panicked, which the message and the exit code tell apart.
-    #[error("{input} ({format}) {}: {source}", what_failed(.source))]
+    #[error("{input} ({format}) {}", what_failed(.source))]
     Corrupt { input: String, format: DumpFormat, source: io::Error },
     #[error("{input} is truncated: the SQL dump ends without pg_dump's completion line")]
     Incomplete { input: String },
     #[error("{input}: no {DUMP_ENTRY} in the zip archive; not an Odoo backup")]
     NoDumpInZip { input: String },
-    #[error("{input}: {source}")]
+    #[error("{input}")]
     Zip { input: String, source: zip::result::ZipError },
-    #[error("{input}: {source}; nothing was written")]
+    #[error("{input}: refused, nothing was written")]
     UnsafeEntry { input: String, source: UnsafeEntry },
-    #[error("writing the filestore {}: {source}", path.display())]
+    #[error("writing the filestore {}", path.display())]
     Filestore { path: std::path::PathBuf, source: io::Error },
-    #[error("spooling {input} for pg_restore --jobs: {source}")]
+    #[error("spooling {input} for pg_restore --jobs")]
     Spool { input: String, source: io::Error },
     #[error(
         "{input}: the loaded database does not hold the rows its dump recorded: {}",
@@ -52,15 +52,21 @@ pub enum Error {
     RowsDiffer { input: String, problems: Vec<String> },
     #[error("interrupted by {}; the temporary database was dropped", interrupt::signal_name(*.0))]
     Interrupted(i32),
+    #[error(
+        "--no-neutralize is refused: environment is {environment}; a copy of production must \
+         never run unneutralized here"
+    )]
+    Unneutralized { environment: crate::config::Environment },
 }
 
-impl Error {
-    pub fn exit_code(&self) -> ExitCode {
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
         match self {
             Error::Pg(e) | Error::Load { source: e, .. } => e.exit_code(),
             Error::Neutralize(e) => e.exit_code(),
             Error::Settle(e) => e.exit_code(),
             Error::Exists(_) => ExitCode::Exists,
+            Error::Unneutralized { .. } => ExitCode::Usage,
             Error::RowsDiffer { .. } => ExitCode::Failure,
             Error::Open { .. } | Error::Spool { .. } | Error::Filestore { .. } => ExitCode::Io,
             Error::UnsafeEntry { .. } => ExitCode::BadInput,

@@ -1,0 +1,57 @@
+//! `oe load`: an Odoo backup (or custom-format dump) into a service's database and filestore,
+//! under the installation's staging rules: outside production the loaded database is always
+//! made a copy and neutralized before it gets its name, and keeping production's behaviour
+//! (`no_neutralize`) is refused. The loading itself is [`load_db`](super::load_db)'s.
+
+use std::path::PathBuf;
+
+use indicatif::ProgressBar;
+
+use super::load_db::{Error, Finishing, LoadRequest, LoadSummary, load_db};
+use crate::config::{Environment, Service};
+use crate::odoo::layout::filestore_dir;
+use crate::pg::ConnParams;
+
+/// What to load, where, and what the user asked of the copy.
+pub struct ArchiveRequest {
+    pub service: Service,
+    pub environment: Environment,
+    /// A file path, or `-` for standard input.
+    pub input: PathBuf,
+    pub database: String,
+    pub force: bool,
+    /// Make the database a copy (new identity); always so outside production.
+    pub copy: bool,
+    /// Neutralize the copy; always so outside production.
+    pub neutralize: bool,
+    /// Keep production's behaviour: refused outside production.
+    pub no_neutralize: bool,
+    pub threads: usize,
+    pub progress: ProgressBar,
+}
+
+pub async fn load(request: ArchiveRequest) -> Result<LoadSummary, Error> {
+    let ArchiveRequest { service, environment, input, database, force, .. } = request;
+    let staging = environment != Environment::Production;
+    if staging && request.no_neutralize {
+        return Err(Error::Unneutralized { environment });
+    }
+    let request = LoadRequest {
+        conn: ConnParams::from_env(&service.postgres),
+        filestore: Some(filestore_dir(&service.data_dir, &database)),
+        database,
+        input,
+        force,
+        check_rows: false,
+        finishing: Finishing {
+            odoo: true,
+            copy: request.copy || staging,
+            neutralize: request.neutralize || staging,
+            addons_path: service.addons_path,
+        },
+        jobs: 1,
+        threads: request.threads,
+        progress: request.progress,
+    };
+    load_db(request).await
+}
