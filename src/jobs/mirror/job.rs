@@ -259,31 +259,22 @@ pub fn restore(
     Ok(outcome)
 }
 
-/// What `check` found: the repository's own findings, then what every snapshot refers to.
+/// What `check` found: the repository's own findings ([`repo::CheckReport`]: problems and
+/// damaged packs), with what the snapshots add: their own problems, and the files each
+/// damaged pack affects.
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
     pub read_data: bool,
     pub snapshots: usize,
     /// Distinct trees walked.
     pub trees: usize,
-    /// Structural problems: of the repository, and blobs that snapshots refer to but that the
-    /// index does not have, or trees that do not decode.
-    pub problems: Vec<String>,
-    /// Damaged packs, each with the snapshots and files it affects.
-    pub damaged: Vec<DamagedPack>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct DamagedPack {
-    pub pack: String,
-    pub reason: String,
-    /// `(snapshot id, directory, path)` of every file or tree with a blob in the pack.
-    pub affected: Vec<(String, String, String)>,
+    #[serde(flatten)]
+    pub found: repo::CheckReport,
 }
 
 impl CheckReport {
     pub fn result(&self) -> Result<(), Error> {
-        match self.problems.len() + self.damaged.len() {
+        match self.found.problems.len() + self.found.damaged.len() {
             0 => Ok(()),
             n => Err(Error::Damaged(n)),
         }
@@ -295,54 +286,43 @@ impl CheckReport {
 /// them.
 pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport, Error> {
     let found = repo.check(read_data)?;
-    let mut report = CheckReport {
-        read_data,
-        snapshots: 0,
-        trees: 0,
-        problems: found.problems.clone(),
-        damaged: Vec::new(),
-    };
     let damaged: HashMap<BlobId, usize> = found
         .damaged
         .iter()
         .enumerate()
         .flat_map(|(i, pack)| pack.blobs.iter().map(move |id| (*id, i)))
         .collect();
-    let mut affected: Vec<Vec<(String, String, String)>> = vec![Vec::new(); found.damaged.len()];
+    let mut report = CheckReport { read_data, snapshots: 0, trees: 0, found };
     let mut scanner = Scanner { repo, damaged: &damaged, memo: HashMap::new() };
     for (id, bytes) in repo.snapshots()? {
         report.snapshots += 1;
         let snapshot = match Snapshot::decode(&id, &bytes) {
             Ok(s) => s,
             Err(e) => {
-                report.problems.push(e.to_string());
+                report.found.problems.push(e.to_string());
                 continue;
             }
         };
         for finding in scanner.tree(snapshot.tree).iter() {
             let path = String::from_utf8_lossy(&finding.path).into_owned();
             let short = id[..id.len().min(8)].to_owned();
+            let found = &mut report.found;
             match finding.what {
-                Finding::Damaged(pack) => affected[pack].push((short, snapshot.dir.clone(), path)),
-                Finding::Missing(blob) => report.problems.push(format!(
+                Finding::Damaged(pack) => {
+                    found.damaged[pack].affected.push((short, snapshot.dir.clone(), path))
+                }
+                Finding::Missing(blob) => found.problems.push(format!(
                     "snapshot {short} of {}: {} refers to blob {blob}, which the repository does not have",
                     snapshot.dir,
                     if path.is_empty() { "." } else { &path }
                 )),
                 Finding::BadTree(ref reason) => {
-                    report.problems.push(format!("snapshot {short} of {}: {reason}", snapshot.dir))
+                    found.problems.push(format!("snapshot {short} of {}: {reason}", snapshot.dir))
                 }
             }
         }
     }
     report.trees = scanner.memo.len();
-    for (pack, affected) in found.damaged.iter().zip(affected) {
-        report.damaged.push(DamagedPack {
-            pack: pack.pack.clone(),
-            reason: pack.reason.clone(),
-            affected,
-        });
-    }
     Ok(report)
 }
 
