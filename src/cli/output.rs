@@ -387,10 +387,10 @@ impl Printer {
 
     pub fn mirror_checked(&self, r: &CheckReport) -> Result {
         self.listing(r, |out| {
-            for problem in &r.problems {
+            for problem in &r.found.problems {
                 writeln!(out, "problem: {problem}")?;
             }
-            for d in &r.damaged {
+            for d in &r.found.damaged {
                 writeln!(out, "damaged pack {}: {}", d.pack, d.reason)?;
                 let mut affected = d.affected.clone();
                 affected.dedup();
@@ -402,11 +402,7 @@ impl Printer {
                 return Ok(());
             }
             let data = if r.read_data { ", every blob read and hashed" } else { "" };
-            let verdict = if r.problems.is_empty() && r.damaged.is_empty() {
-                "no problem"
-            } else {
-                "PROBLEMS"
-            };
+            let verdict = if r.result().is_ok() { "no problem" } else { "PROBLEMS" };
             writeln!(out, "checked {} snapshots, {} trees{data}: {verdict}", r.snapshots, r.trees)
         })
     }

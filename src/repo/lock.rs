@@ -68,7 +68,7 @@ pub fn acquire(
     repo: &std::path::Path,
     mode: LockMode,
 ) -> Result<LockGuard, Error> {
-    let host = super::repository::hostname();
+    let host = hostname();
     let pid = std::process::id();
     static TAKEN: AtomicU64 = AtomicU64::new(0);
     let n = TAKEN.fetch_add(1, Ordering::Relaxed);
@@ -144,6 +144,18 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// This machine's name, for locks and snapshots.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..len]).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,7 +185,7 @@ mod tests {
     #[test]
     fn the_lock_of_a_dead_process_or_an_old_one_is_taken_over() {
         let (dir, s) = storage();
-        let host = crate::repo::repository::hostname();
+        let host = hostname();
         let dead = LockInfo {
             host: host.clone(),
             pid: 999_999_999,

@@ -71,8 +71,19 @@
 //! then an index of every pack it keeps, then deletes the old index files, then the old packs:
 //! killed anywhere, every blob a snapshot uses is still in a pack that some index lists or
 //! that recovery finds. The bases of a delta are blobs of earlier snapshots, already durable
-//! and indexed when the delta is written; `prune` keeps them with the deltas that use them. One writer at a time (run, forget, prune): see [`lock`].
+//! and indexed when the delta is written; `prune` keeps them with the deltas that use them.
+//! One writer at a time (run, forget, prune): see [`lock`].
+//!
+//! # Modules
+//!
+//! - [`blob`]: blob ids and kinds; [`error`]: the repository's error;
+//! - [`storage`]: immutable named objects on a disk; [`lock`]: readers and writers;
+//! - [`pack`]: the pack and index formats, compression and deltas;
+//! - [`repository`]: the [`Repository`] (opening and reading, writing, check, prune);
+//! - [`tree`], [`snapshot`]: the objects a snapshot is made of.
 
+mod blob;
+mod error;
 mod lock;
 mod pack;
 mod repository;
@@ -80,126 +91,11 @@ pub mod snapshot;
 mod storage;
 pub mod tree;
 
-pub use lock::{LockGuard, LockMode};
+pub use blob::{BlobId, BlobKind};
+pub use error::Error;
+pub use lock::{LockGuard, LockMode, hostname};
 pub use pack::Compressor;
 pub use repository::{
-    CheckReport, DamagedPack, FullPack, PrunePlan, PruneStats, Repository, Stats, hostname,
+    CheckReport, DamagedPack, FullPack, PrunePlan, PruneStats, Repository, Stats,
 };
 pub use storage::{LocalStorage, ObjectKind, Storage};
-
-use std::fmt;
-use std::io;
-use std::path::PathBuf;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-/// The BLAKE3 of a blob's uncompressed bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct BlobId(pub [u8; 32]);
-
-impl BlobId {
-    pub fn of(data: &[u8]) -> BlobId {
-        BlobId(*blake3::hash(data).as_bytes())
-    }
-}
-
-impl fmt::Display for BlobId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in &self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for BlobId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BlobId({self})")
-    }
-}
-
-impl FromStr for BlobId {
-    type Err = ();
-    fn from_str(s: &str) -> Result<BlobId, ()> {
-        let hash = blake3::Hash::from_hex(s).map_err(|_| ())?;
-        Ok(BlobId(*hash.as_bytes()))
-    }
-}
-
-/// As a CBOR/JSON byte string of 32 bytes.
-impl Serialize for BlobId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for BlobId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<BlobId, D::Error> {
-        let bytes = serde_bytes::ByteBuf::deserialize(d)?;
-        let array: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| serde::de::Error::custom("a blob id has 32 bytes"))?;
-        Ok(BlobId(array))
-    }
-}
-
-/// What a blob holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BlobKind {
-    Data,
-    Tree,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{} is not an oe mirror repository (no config): create one with `oe mirror init`", path.display())]
-    NotARepository { path: PathBuf },
-    #[error("{} is a repository of format {format}, which this oe does not know", path.display())]
-    UnknownFormat { path: PathBuf, format: u64 },
-    #[error("{} exists and is not empty: not creating a repository there", path.display())]
-    NotEmpty { path: PathBuf },
-    #[error("{what}: {source}")]
-    Io { what: String, source: io::Error },
-    #[error("{what}")]
-    Corrupt { what: String },
-    #[error("blob {id} is not in the repository")]
-    MissingBlob { id: BlobId },
-    #[error("the repository is locked by {holder}; if that run is gone, its lock expires (or remove {})", path.display())]
-    Locked { holder: String, path: PathBuf },
-}
-
-impl Error {
-    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
-        let what = what.into();
-        move |source| Error::Io { what, source }
-    }
-
-    pub fn exit_code(&self) -> crate::exit::ExitCode {
-        use crate::exit::ExitCode;
-        match self {
-            Error::NotARepository { .. } | Error::UnknownFormat { .. } | Error::NotEmpty { .. } => {
-                ExitCode::Usage
-            }
-            Error::Io { source, .. } => crate::exit::ExitStatus::exit_code(source),
-            Error::Corrupt { .. } | Error::MissingBlob { .. } => ExitCode::BadInput,
-            Error::Locked { .. } => ExitCode::Locked,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn blob_ids_print_and_parse_as_hex() {
-        let id = BlobId::of(b"hello");
-        let text = id.to_string();
-        assert_eq!(text, blake3::hash(b"hello").to_hex().as_str());
-        assert_eq!(text.parse::<BlobId>().unwrap(), id);
-        assert!("xyz".parse::<BlobId>().is_err());
-    }
-}

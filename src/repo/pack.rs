@@ -197,6 +197,7 @@ fn decompress_delta(stored: &[u8], prefix: &[u8], raw_length: usize) -> Result<V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::random_bytes;
 
     fn compress(data: &[u8]) -> (Vec<u8>, bool) {
         Compressor::new().compress(data)
@@ -277,25 +278,13 @@ mod tests {
         let other = rows(2, 0..20_000);
         assert!(unpack(&e, &delta, &other, &name).is_err(), "decoded against another base");
         // Unrelated data makes no delta worth storing.
-        let noise = noise(100_000, 0x9e37_79b9_7f4a_7c15);
+        let noise = random_bytes(100_000, 0x9e37_79b9_7f4a_7c15);
         assert!(compress_delta(&noise, &old, compress(&noise).0.len()).is_none());
-    }
-
-    /// `len` bytes that do not compress (xorshift from `seed`).
-    fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                (seed >> 32) as u8
-            })
-            .collect()
     }
 
     #[test]
     fn a_compressor_reused_from_blob_to_blob_stores_each_as_a_fresh_one_would() {
-        let noise = noise(300_000, 0x2545_f491_4f6c_dd1d);
+        let noise = random_bytes(300_000, 0x2545_f491_4f6c_dd1d);
         let blobs = [rows(3, 0..40_000), b"x".to_vec(), noise, rows(4, 0..100), vec![0; 70_000]];
         let mut reused = Compressor::new();
         for (n, data) in blobs.iter().enumerate() {

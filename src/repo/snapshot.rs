@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::BlobId;
+use crate::exit::{ExitCode, ExitStatus};
 use crate::rules::retention::Timestamp;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +80,15 @@ pub enum Error {
     NotFound { id: String, dir: String },
     #[error("snapshot id {id} is ambiguous: give more digits")]
     Ambiguous { id: String },
+}
+
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Decode { .. } => ExitCode::BadInput,
+            _ => ExitCode::Usage,
+        }
+    }
 }
 
 impl Snapshot {

@@ -1,8 +1,8 @@
 //! The `oe mirror` jobs over a whole repository: run every directory (a failing one does not
 //! stop the others), list, look into and restore snapshots, check, forget and prune.
 //!
-//! Each is a short function chaining the steps of [`run`](super::run), [`restore`],
-//! [`tree`](crate::repo::tree) and the [`repo`](crate::repo); the CLI prints what they return.
+//! Each is a short function chaining the steps of [`run`](mod@super::run), [`restore`](mod@super::restore),
+//! [`crate::repo::tree`] and the [`crate::repo`]; the CLI prints what they return.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::restore::{self, Outcome as Restored};
 use super::run::{self, Outcome, load_tree};
 use crate::config::settings::MirrorDir;
+use crate::exit::{ExitCode, ExitStatus};
 use crate::repo::snapshot::{self, Listed, Snapshot};
 use crate::repo::tree::{Kind, Node, Tree};
 use crate::repo::{self, BlobId, Repository};
@@ -41,6 +42,21 @@ pub enum Error {
     Partial { partial: usize, names: String },
     #[error("the repository has {0} problem(s): see the report above")]
     Damaged(usize),
+}
+
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::NoKeepRule => ExitCode::Usage,
+            Error::Failed { .. } | Error::Clock => ExitCode::Failure,
+            Error::Partial { .. } => ExitCode::Partial,
+            Error::Damaged(_) => ExitCode::BadInput,
+            Error::Repo(e) => e.exit_code(),
+            Error::Snapshot(e) => e.exit_code(),
+            Error::Run(e) => e.exit_code(),
+            Error::Restore(e) => e.exit_code(),
+        }
+    }
 }
 
 pub struct RunOptions {
@@ -259,31 +275,22 @@ pub fn restore(
     Ok(outcome)
 }
 
-/// What `check` found: the repository's own findings, then what every snapshot refers to.
+/// What `check` found: the repository's own findings ([`repo::CheckReport`]: problems and
+/// damaged packs), with what the snapshots add: their own problems, and the files each
+/// damaged pack affects.
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
     pub read_data: bool,
     pub snapshots: usize,
     /// Distinct trees walked.
     pub trees: usize,
-    /// Structural problems: of the repository, and blobs that snapshots refer to but that the
-    /// index does not have, or trees that do not decode.
-    pub problems: Vec<String>,
-    /// Damaged packs, each with the snapshots and files it affects.
-    pub damaged: Vec<DamagedPack>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct DamagedPack {
-    pub pack: String,
-    pub reason: String,
-    /// `(snapshot id, directory, path)` of every file or tree with a blob in the pack.
-    pub affected: Vec<(String, String, String)>,
+    #[serde(flatten)]
+    pub found: repo::CheckReport,
 }
 
 impl CheckReport {
     pub fn result(&self) -> Result<(), Error> {
-        match self.problems.len() + self.damaged.len() {
+        match self.found.problems.len() + self.found.damaged.len() {
             0 => Ok(()),
             n => Err(Error::Damaged(n)),
         }
@@ -295,54 +302,43 @@ impl CheckReport {
 /// them.
 pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport, Error> {
     let found = repo.check(read_data)?;
-    let mut report = CheckReport {
-        read_data,
-        snapshots: 0,
-        trees: 0,
-        problems: found.problems.clone(),
-        damaged: Vec::new(),
-    };
     let damaged: HashMap<BlobId, usize> = found
         .damaged
         .iter()
         .enumerate()
         .flat_map(|(i, pack)| pack.blobs.iter().map(move |id| (*id, i)))
         .collect();
-    let mut affected: Vec<Vec<(String, String, String)>> = vec![Vec::new(); found.damaged.len()];
+    let mut report = CheckReport { read_data, snapshots: 0, trees: 0, found };
     let mut scanner = Scanner { repo, damaged: &damaged, memo: HashMap::new() };
     for (id, bytes) in repo.snapshots()? {
         report.snapshots += 1;
         let snapshot = match Snapshot::decode(&id, &bytes) {
             Ok(s) => s,
             Err(e) => {
-                report.problems.push(e.to_string());
+                report.found.problems.push(e.to_string());
                 continue;
             }
         };
         for finding in scanner.tree(snapshot.tree).iter() {
             let path = String::from_utf8_lossy(&finding.path).into_owned();
             let short = id[..id.len().min(8)].to_owned();
+            let found = &mut report.found;
             match finding.what {
-                Finding::Damaged(pack) => affected[pack].push((short, snapshot.dir.clone(), path)),
-                Finding::Missing(blob) => report.problems.push(format!(
+                Finding::Damaged(pack) => {
+                    found.damaged[pack].affected.push((short, snapshot.dir.clone(), path))
+                }
+                Finding::Missing(blob) => found.problems.push(format!(
                     "snapshot {short} of {}: {} refers to blob {blob}, which the repository does not have",
                     snapshot.dir,
                     if path.is_empty() { "." } else { &path }
                 )),
                 Finding::BadTree(ref reason) => {
-                    report.problems.push(format!("snapshot {short} of {}: {reason}", snapshot.dir))
+                    found.problems.push(format!("snapshot {short} of {}: {reason}", snapshot.dir))
                 }
             }
         }
     }
     report.trees = scanner.memo.len();
-    for (pack, affected) in found.damaged.iter().zip(affected) {
-        report.damaged.push(DamagedPack {
-            pack: pack.pack.clone(),
-            reason: pack.reason.clone(),
-            affected,
-        });
-    }
     Ok(report)
 }
 

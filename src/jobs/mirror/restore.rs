@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use indicatif::ProgressBar;
 
 use super::run::load_tree;
+use crate::exit::{ExitCode, ExitStatus};
 use crate::process::interrupt;
 use crate::repo::snapshot::Listed;
 use crate::repo::tree::{self, Kind, Node, Time, Tree};
@@ -52,14 +53,27 @@ pub enum Error {
     NoSuchPath { path: String, snapshot: String },
     #[error("{path} exists and is not a directory: not writing through it")]
     NotADirectory { path: PathBuf },
-    #[error("restoring {path}: {source}")]
+    #[error("restoring {path}")]
     Write { path: PathBuf, source: io::Error },
-    #[error("restoring {path}: {source}")]
+    #[error("restoring {path}")]
     Repo { path: PathBuf, source: repo::Error },
     #[error(transparent)]
     Tree(#[from] super::run::Error),
     #[error("stopped by a signal; files restored so far are complete")]
     Interrupted,
+}
+
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::NoSuchPath { .. } => ExitCode::Usage,
+            Error::NotADirectory { .. } => ExitCode::Io,
+            Error::Write { source, .. } => source.exit_code(),
+            Error::Repo { source, .. } => source.exit_code(),
+            Error::Tree(e) => e.exit_code(),
+            Error::Interrupted => ExitCode::Failure,
+        }
+    }
 }
 
 pub fn restore(request: &Request) -> Result<Outcome, Error> {

@@ -32,7 +32,7 @@
 //! being compressed against or decoded.
 
 use std::collections::HashMap;
-use std::fs::{File, Metadata};
+use std::fs::{File, FileType, Metadata};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -43,6 +43,7 @@ use indicatif::ProgressBar;
 use serde_bytes::ByteBuf;
 
 use super::walk::{self, Entry};
+use crate::exit::{ExitCode, ExitStatus};
 use crate::pipeline::pool::{self, Ticket};
 use crate::process::interrupt;
 use crate::repo::snapshot::{Listed, Snapshot, Stats};
@@ -73,7 +74,7 @@ pub struct Request<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read the directory {dir}: {source}")]
+    #[error("cannot read the directory {dir}")]
     Root { dir: String, source: io::Error },
     #[error(transparent)]
     Repo(#[from] repo::Error),
@@ -89,6 +90,39 @@ pub enum Error {
     Worker(#[from] pool::Error),
 }
 
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Root { source, .. } => source.exit_code(),
+            Error::Repo(e) => e.exit_code(),
+            Error::Tree(_) => ExitCode::BadInput,
+            Error::Interrupted | Error::WriterStopped | Error::Worker(_) => ExitCode::Failure,
+        }
+    }
+}
+
+impl Request<'_> {
+    /// The tree of the previous snapshot, if there is one.
+    fn parent_tree(&self) -> Result<Option<Tree>, Error> {
+        self.parent.map(|parent| load_tree(self.repo, parent.snapshot.tree)).transpose()
+    }
+
+    /// The snapshot of this request with root `tree`, and what the walk counted and met.
+    fn snapshot(&self, tree: BlobId, stats: Stats, errors: Vec<String>) -> Snapshot {
+        Snapshot {
+            dir: self.dir.into(),
+            time: self.time,
+            host: self.host.clone(),
+            tree,
+            parent: self.parent.map(|p| p.id.clone()),
+            stats,
+            partial: !errors.is_empty(),
+            errors,
+            oe: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
 /// The snapshot written.
 #[derive(Debug)]
 pub struct Outcome {
@@ -99,10 +133,7 @@ pub struct Outcome {
 /// Takes a snapshot of `request.dir`.
 pub fn run(request: &Request) -> Result<Outcome, Error> {
     let root = Path::new(request.dir);
-    let parent_tree = match request.parent {
-        Some(parent) => Some(load_tree(request.repo, parent.snapshot.tree)?),
-        None => None,
-    };
+    let parent_tree = request.parent_tree()?;
     let metadata = std::fs::metadata(root)
         .map_err(|source| Error::Root { dir: request.dir.into(), source })?;
     if !metadata.is_dir() {
@@ -129,17 +160,7 @@ pub fn run(request: &Request) -> Result<Outcome, Error> {
         tree.map(|tree| (tree, stats, errors))
     })?;
     request.repo.flush()?;
-    let snapshot = Snapshot {
-        dir: request.dir.into(),
-        time: request.time,
-        host: request.host.clone(),
-        tree,
-        parent: request.parent.map(|p| p.id.clone()),
-        stats,
-        partial: !errors.is_empty(),
-        errors,
-        oe: env!("CARGO_PKG_VERSION").into(),
-    };
+    let snapshot = request.snapshot(tree, stats, errors);
     let id = request.repo.put_snapshot(&snapshot.encode())?;
     Ok(Outcome { id, snapshot })
 }
@@ -149,24 +170,11 @@ pub fn run(request: &Request) -> Result<Outcome, Error> {
 /// snapshot, which a run would read.
 pub fn plan(request: &Request) -> Result<Outcome, Error> {
     let root = Path::new(request.dir);
-    let parent_tree = match request.parent {
-        Some(parent) => Some(load_tree(request.repo, parent.snapshot.tree)?),
-        None => None,
-    };
+    let parent_tree = request.parent_tree()?;
     let mut stats = Stats::default();
     let mut errors = Vec::new();
     plan_dir(request, root, &mut Vec::new(), parent_tree.as_ref(), &mut stats, &mut errors)?;
-    let snapshot = Snapshot {
-        dir: request.dir.into(),
-        time: request.time,
-        host: request.host.clone(),
-        tree: BlobId([0; 32]),
-        parent: request.parent.map(|p| p.id.clone()),
-        stats,
-        partial: !errors.is_empty(),
-        errors,
-        oe: env!("CARGO_PKG_VERSION").into(),
-    };
+    let snapshot = request.snapshot(BlobId([0; 32]), stats, errors);
     Ok(Outcome { id: String::new(), snapshot })
 }
 
@@ -199,11 +207,7 @@ fn plan_dir(
                     .filter(|p| p.kind == Kind::Dir)
                     .and_then(|p| p.subtree)
                     .and_then(|id| load_tree(request.repo, id).ok());
-                let len = rel.len();
-                if !rel.is_empty() {
-                    rel.push(b'/');
-                }
-                rel.extend_from_slice(&entry.name);
+                let len = walk::push_component(rel, &entry.name);
                 let result = plan_dir(request, root, rel, subtree.as_ref(), stats, errors);
                 rel.truncate(len);
                 result?;
@@ -320,11 +324,7 @@ impl Walker<'_, '_> {
         let mut pending = PendingNode { node: node.clone(), chunks: Chunks::default() };
         match node.kind {
             Kind::Dir => {
-                let len = rel.len();
-                if !rel.is_empty() {
-                    rel.push(b'/');
-                }
-                rel.extend_from_slice(&entry.name);
+                let len = walk::push_component(rel, &entry.name);
                 let subtree = match previous.filter(|p| p.kind == Kind::Dir).and_then(|p| p.subtree)
                 {
                     Some(id) => self.previous_tree(id),
@@ -425,7 +425,7 @@ impl Walker<'_, '_> {
         unreachable!("the loop returns on its second attempt")
     }
 
-    /// Cuts one file into chunks handed to the pool, each with its [`reference`] in the
+    /// Cuts one file into chunks handed to the pool, each with its [`reference()`] in the
     /// `old` chunks of the file; returns them with the file's metadata after the read (fstat
     /// of the open file).
     fn chunk_file(&mut self, path: &Path, old: &[(u64, BlobId)]) -> io::Result<(Chunks, Metadata)> {
@@ -501,24 +501,23 @@ fn same_file_state(before: &Metadata, after: &Metadata) -> bool {
         && before.ino() == after.ino()
 }
 
+/// A test of a file type.
+type Is = fn(&FileType) -> bool;
+
+/// The kinds of entry other than a regular file, by the test of their file type.
+const KINDS: [(Is, Kind); 6] = [
+    (FileType::is_dir, Kind::Dir),
+    (FileType::is_symlink, Kind::Symlink),
+    (FileTypeExt::is_fifo, Kind::Fifo),
+    (FileTypeExt::is_socket, Kind::Socket),
+    (FileTypeExt::is_char_device, Kind::CharDevice),
+    (FileTypeExt::is_block_device, Kind::BlockDevice),
+];
+
 /// The node of an entry, from its metadata; content, subtree and target are filled later.
 fn node_of(name: &[u8], m: &Metadata) -> Node {
     let t = m.file_type();
-    let kind = if t.is_dir() {
-        Kind::Dir
-    } else if t.is_symlink() {
-        Kind::Symlink
-    } else if t.is_fifo() {
-        Kind::Fifo
-    } else if t.is_socket() {
-        Kind::Socket
-    } else if t.is_char_device() {
-        Kind::CharDevice
-    } else if t.is_block_device() {
-        Kind::BlockDevice
-    } else {
-        Kind::File
-    };
+    let kind = KINDS.iter().find(|(is, _)| is(&t)).map_or(Kind::File, |&(_, kind)| kind);
     let device_number = matches!(kind, Kind::CharDevice | Kind::BlockDevice);
     Node {
         name: ByteBuf::from(name.to_vec()),
@@ -631,134 +630,4 @@ impl<'scope> Pool<'scope> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_worker_panic_is_an_error_not_a_hang() {
-        fn store_or_panic(
-            repo: &Repository,
-            compressor: &mut Compressor,
-            kind: BlobKind,
-            data: &[u8],
-            near: &[BlobId],
-        ) -> Result<(BlobId, bool, Option<FullPack>), repo::Error> {
-            assert!(data != b"boom", "injected panic");
-            repo.store_blob(compressor, kind, data, near)
-        }
-        pool::within_a_minute(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("repo");
-            let repo = Repository::init(&path).unwrap();
-            std::thread::scope(|scope| {
-                let (pool, writer) = Pool::start_storing(scope, &repo, 2, store_or_panic);
-                let tickets: Vec<Stored> = [&b"fine"[..], b"boom", b"after"]
-                    .into_iter()
-                    .map(|data| pool.submit(BlobKind::Data, data.to_vec(), Vec::new()).unwrap())
-                    .collect();
-                let answers: Vec<_> = tickets.into_iter().map(|t| t.wait()).collect();
-                assert!(
-                    matches!(answers[0], Ok(Ok((_, true)))),
-                    "{:?}",
-                    answers[0].as_ref().map(|_| ())
-                );
-                let panicked = answers[1].as_ref().unwrap_err().to_string();
-                assert!(panicked.contains("injected panic"), "{panicked}");
-                let error = Error::from(answers[1].as_ref().unwrap_err().clone());
-                assert_eq!(
-                    crate::exit::ExitStatus::exit_code(&error),
-                    crate::exit::ExitCode::Failure
-                );
-                assert!(matches!(answers[2], Ok(Ok((_, true)))), "the pool goes on");
-                drop(pool);
-                writer.join().unwrap().unwrap();
-            });
-        });
-    }
-
-    #[test]
-    fn the_reference_is_the_old_chunk_holding_the_start_and_its_successor() {
-        let id = |n: u8| BlobId([n; 32]);
-        let old = [(100, id(1)), (250, id(2)), (400, id(3))];
-        let table: [(u64, u64, &[BlobId]); 7] = [
-            (0, 50, &[id(1)]),
-            (0, 100, &[id(1)]),
-            (0, 101, &[id(1), id(2)]),
-            (99, 500, &[id(1), id(2)]),
-            (100, 150, &[id(2)]),
-            (390, 100, &[id(3)]),
-            (400, 10, &[]),
-        ];
-        for (start, length, expected) in table {
-            assert_eq!(reference(&old, start, length), expected, "{start}+{length}");
-        }
-        assert!(reference(&[], 0, 10).is_empty());
-    }
-
-    /// Incompressible bytes (xorshift).
-    fn noise(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = (seed << 1) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 32) as u8
-            })
-            .collect()
-    }
-
-    fn request<'a>(repo: &'a Repository, dir: &'a str, filter: &'a Filter) -> Request<'a> {
-        Request {
-            repo,
-            dir,
-            filter,
-            parent: None,
-            threads: 2,
-            host: "test".into(),
-            time: 1,
-            progress: ProgressBar::hidden(),
-        }
-    }
-
-    /// Packs are written on a thread of their own: a pack that cannot be written fails the
-    /// run with the cause, and no snapshot refers to it.
-    #[test]
-    fn a_pack_that_cannot_be_written_fails_the_run_and_writes_no_snapshot() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = dir.path().join("src");
-        std::fs::create_dir(&src).unwrap();
-        // 40 MiB of incompressible chunks: two packs fill during the walk.
-        for n in 0..40u64 {
-            std::fs::write(src.join(format!("f{n}")), noise(n, 1 << 20)).unwrap();
-        }
-        let repo = Repository::init(&dir.path().join("repo")).unwrap();
-        // Objects are written into tmp/ first: a file in its place fails every write (even
-        // for root, who ignores permissions).
-        std::fs::remove_dir(dir.path().join("repo/tmp")).unwrap();
-        std::fs::write(dir.path().join("repo/tmp"), b"").unwrap();
-        let filter = Filter::parse(&[]).unwrap();
-        let src = src.to_str().unwrap();
-        let error = run(&request(&repo, src, &filter)).unwrap_err();
-        assert!(
-            matches!(&error, Error::Repo(repo::Error::Io { what, .. }) if what.starts_with("writing pack")),
-            "{error:?}"
-        );
-        assert!(repo.snapshots().unwrap().is_empty());
-
-        // Once the storage works again, a run with the same repository (as the next
-        // directory of a batch) stores everything again, none of it taken for stored.
-        std::fs::remove_file(dir.path().join("repo/tmp")).unwrap();
-        std::fs::create_dir(dir.path().join("repo/tmp")).unwrap();
-        let outcome = run(&request(&repo, src, &filter)).unwrap();
-        assert_eq!(outcome.snapshot.stats.files, 40);
-        let reopened = Repository::open(&dir.path().join("repo")).unwrap();
-        let tree = load_tree(&reopened, outcome.snapshot.tree).unwrap();
-        for node in &tree.nodes {
-            let n: u64 = std::str::from_utf8(&node.name[1..]).unwrap().parse().unwrap();
-            let content: Vec<u8> =
-                node.content.iter().flat_map(|id| reopened.get_blob(id).unwrap()).collect();
-            assert!(content == noise(n, 1 << 20), "{n} differs");
-        }
-    }
-}
+mod tests;

@@ -40,10 +40,7 @@ pub fn list_dir(root: &Path, rel: &[u8], filter: &Filter) -> io::Result<Vec<Entr
             Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", full.display()))),
         };
         path.truncate(rel.len());
-        if !rel.is_empty() {
-            path.push(b'/');
-        }
-        path.extend_from_slice(&name);
+        push_component(&mut path, &name);
         if filter.excluded(&path, metadata.is_dir()) {
             continue;
         }
@@ -51,6 +48,17 @@ pub fn list_dir(root: &Path, rel: &[u8], filter: &Filter) -> io::Result<Vec<Entr
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(entries)
+}
+
+/// Appends the component `name` to the `/`-joined relative path `rel` (empty: the root);
+/// returns the length to truncate `rel` back to.
+pub fn push_component(rel: &mut Vec<u8>, name: &[u8]) -> usize {
+    let len = rel.len();
+    if !rel.is_empty() {
+        rel.push(b'/');
+    }
+    rel.extend_from_slice(name);
+    len
 }
 
 /// Every included path below `root` (directories too, `root` itself not), `/`-joined, in
@@ -68,11 +76,7 @@ fn collect(
     out: &mut Vec<Vec<u8>>,
 ) -> io::Result<()> {
     for entry in list_dir(root, rel, filter)? {
-        let len = rel.len();
-        if !rel.is_empty() {
-            rel.push(b'/');
-        }
-        rel.extend_from_slice(&entry.name);
+        let len = push_component(rel, &entry.name);
         out.push(rel.clone());
         if entry.metadata.is_dir() {
             collect(root, rel, filter, out)?;

@@ -1,0 +1,48 @@
+//! The repository's [`Error`]: what the repository modules return, with its exit code.
+//!
+//! Only the type and its constructor helper: no I/O, no messages printed here.
+
+use std::io;
+use std::path::PathBuf;
+
+use super::BlobId;
+
+use crate::exit::{ExitCode, ExitStatus};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{} is not an oe mirror repository (no config): create one with `oe mirror init`", path.display())]
+    NotARepository { path: PathBuf },
+    #[error("{} is a repository of format {format}, which this oe does not know", path.display())]
+    UnknownFormat { path: PathBuf, format: u64 },
+    #[error("{} exists and is not empty: not creating a repository there", path.display())]
+    NotEmpty { path: PathBuf },
+    #[error("{what}")]
+    Io { what: String, source: io::Error },
+    #[error("{what}")]
+    Corrupt { what: String },
+    #[error("blob {id} is not in the repository")]
+    MissingBlob { id: BlobId },
+    #[error("the repository is locked by {holder}; if that run is gone, its lock expires (or remove {})", path.display())]
+    Locked { holder: String, path: PathBuf },
+}
+
+impl Error {
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Io { what, source }
+    }
+}
+
+impl ExitStatus for Error {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::NotARepository { .. } | Error::UnknownFormat { .. } | Error::NotEmpty { .. } => {
+                ExitCode::Usage
+            }
+            Error::Io { source, .. } => source.exit_code(),
+            Error::Corrupt { .. } | Error::MissingBlob { .. } => ExitCode::BadInput,
+            Error::Locked { .. } => ExitCode::Locked,
+        }
+    }
+}
