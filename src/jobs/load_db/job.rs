@@ -49,7 +49,7 @@ pub struct Finishing {
     /// Prepare the empty database as Odoo does before loading (`pg_trgm`, and `CREATE` on
     /// schema `public` for everyone, as Odoo 17+ grants).
     pub odoo: bool,
-    /// Regenerate the database's identity (`odoo::COPY_SQL`).
+    /// Regenerate the database's identity (`odoo::database::COPY_SQL`).
     pub copy: bool,
     /// Neutralize it (see `neutralize`), with Odoo's own files when the addons are given.
     pub neutralize: bool,
@@ -221,7 +221,7 @@ async fn compare_rows(
 async fn prepare_odoo(conn: &ConnParams, db: &str) {
     let prepared = async {
         let mut odoo = OdooDb::connect(conn, db).await?;
-        odoo.execute_batch(crate::odoo::PREPARE_SQL, "preparing the database as Odoo does").await
+        odoo.execute_batch(crate::odoo::database::PREPARE_SQL, "preparing the database as Odoo does").await
     };
     if let Err(e) = prepared.await {
         tracing::warn!("{e}");
@@ -233,7 +233,7 @@ async fn prepare_odoo(conn: &ConnParams, db: &str) {
 async fn finish(conn: &ConnParams, db: &str, finishing: &Finishing) -> Result<Option<u64>, Error> {
     if finishing.copy {
         let mut odoo = OdooDb::connect(conn, db).await?;
-        odoo.execute_batch(crate::odoo::COPY_SQL, "making the database a copy").await?;
+        odoo.execute_batch(crate::odoo::database::COPY_SQL, "making the database a copy").await?;
     }
     if !finishing.neutralize {
         return Ok(None);
