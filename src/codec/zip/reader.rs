@@ -10,8 +10,8 @@
 use std::io::{self, BufRead, Read};
 
 use super::format::{
-    CENTRAL_HEADER, DATA_DESCRIPTOR, DEFLATED, END_OF_CENTRAL_DIRECTORY, LOCAL_HEADER, STORED,
-    ZIP64_EXTRA,
+    CENTRAL_HEADER, DATA_DESCRIPTOR, DEFLATED, END_OF_CENTRAL_DIRECTORY, FLAG_DESCRIPTOR,
+    FLAG_ENCRYPTED, IN_ZIP64, LOCAL_HEADER, LOCAL_HEADER_LEN, STORED, ZIP64_EXTRA,
 };
 
 /// One entry's header, as its local header says.
@@ -99,7 +99,7 @@ fn next_header(reader: &mut impl BufRead) -> io::Result<Option<EntryHeader>> {
         CENTRAL_HEADER | END_OF_CENTRAL_DIRECTORY => return Ok(None),
         other => return Err(invalid(format!("not a zip entry (signature {other:08x})"))),
     }
-    let mut fixed = [0u8; 26];
+    let mut fixed = [0u8; LOCAL_HEADER_LEN - 4];
     reader.read_exact(&mut fixed)?;
     let u16_at = |i: usize| u16::from_le_bytes([fixed[i], fixed[i + 1]]);
     let u32_at =
@@ -112,13 +112,13 @@ fn next_header(reader: &mut impl BufRead) -> io::Result<Option<EntryHeader>> {
     let mut extra = vec![0u8; extra_len];
     reader.read_exact(&mut extra)?;
     let name = String::from_utf8(name).map_err(|_| invalid("entry name is not UTF-8"))?;
-    if flags & 1 != 0 {
+    if flags & FLAG_ENCRYPTED != 0 {
         return Err(invalid(format!("entry '{name}' is encrypted")));
     }
     let mut header = EntryHeader {
         name,
         method,
-        has_descriptor: flags & 0x08 != 0,
+        has_descriptor: flags & FLAG_DESCRIPTOR != 0,
         zip64: false,
         crc32: u32_at(10),
         compressed_size: u64::from(u32_at(14)),
@@ -149,10 +149,10 @@ fn apply_zip64_extra(header: &mut EntryHeader, mut extra: &[u8]) {
             header.zip64 = true;
             let mut values =
                 data.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
-            if header.size == 0xFFFF_FFFF {
+            if header.size == u64::from(IN_ZIP64) {
                 header.size = values.next().unwrap_or(0);
             }
-            if header.compressed_size == 0xFFFF_FFFF {
+            if header.compressed_size == u64::from(IN_ZIP64) {
                 header.compressed_size = values.next().unwrap_or(0);
             }
         }
