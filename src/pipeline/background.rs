@@ -164,27 +164,7 @@ fn write_all<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Accepts `room` bytes, then fails with ENOSPC.
-    struct Full {
-        written: Vec<u8>,
-        room: usize,
-    }
-
-    impl Write for Full {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.room == 0 {
-                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
-            }
-            let n = buf.len().min(self.room);
-            self.room -= n;
-            self.written.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::testing::Full;
 
     fn pattern(len: usize, seed: u8) -> Vec<u8> {
         (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
@@ -211,7 +191,7 @@ mod tests {
 
     #[test]
     fn the_first_error_comes_back_as_the_os_gave_it() {
-        let mut writer = BackgroundWriter::new(Full { written: Vec::new(), room: 1000 }, 1);
+        let mut writer = BackgroundWriter::new(Full { room: 1000 }, 1);
         let error = (0..100)
             .find_map(|i| writer.write_owned(pattern(MOVE_AT, i)).err())
             .expect("the disk filled up");
@@ -219,11 +199,11 @@ mod tests {
         // Everything after fails too, without hanging.
         assert!(writer.write_all(b"more").and_then(|()| writer.flush()).is_err());
 
-        let mut writer = BackgroundWriter::new(Full { written: Vec::new(), room: 10 }, 4);
+        let mut writer = BackgroundWriter::new(Full { room: 10 }, 4);
         writer.write_all(b"more than ten bytes").unwrap();
         assert_eq!(writer.finish().err().unwrap().raw_os_error(), Some(libc::ENOSPC));
 
-        let mut writer = BackgroundWriter::new(Full { written: Vec::new(), room: 10 }, 4);
+        let mut writer = BackgroundWriter::new(Full { room: 10 }, 4);
         writer.write_all(b"more than ten bytes").unwrap();
         assert_eq!(writer.flush().unwrap_err().raw_os_error(), Some(libc::ENOSPC));
     }
