@@ -29,5 +29,6 @@ pub mod pipeline;
 pub mod process;
 pub mod repo;
 pub mod rules;
+pub mod stop;
 #[cfg(test)]
 mod testing;

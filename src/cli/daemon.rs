@@ -67,7 +67,7 @@ pub async fn run(global: &Global, args: DaemonArgs, settings: Settings) -> Resul
     let ctx = Context::new(settings, daemon, threads());
     let mut runs = Vec::new();
     for job in jobs {
-        if crate::process::interrupt::signal().is_some() {
+        if crate::stop::signal().is_some() {
             break;
         }
         runs.push(run_recorded(Arc::clone(&ctx), Arc::clone(&recorder), job).await);

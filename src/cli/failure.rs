@@ -2,7 +2,7 @@
 //! any error that knows its code ([`ExitStatus`]) at the `?` of a command's function.
 
 use crate::exit::{self, ExitCode, ExitStatus};
-use crate::process::interrupt;
+use crate::stop;
 
 /// The result of a command.
 pub type Result<T = (), E = Failure> = std::result::Result<T, E>;
@@ -23,7 +23,7 @@ impl<E: ExitStatus> From<E> for Failure {
 impl Failure {
     /// A signal decides the code of whatever failed after it: the work stopped because of it.
     pub fn after_signal(self) -> Failure {
-        match interrupt::signal() {
+        match stop::signal() {
             Some(signal) => Failure { code: ExitCode::from_signal(signal), ..self },
             None => self,
         }

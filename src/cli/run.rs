@@ -10,6 +10,7 @@ use super::failure::{Failure, Result};
 use crate::config::Settings;
 use crate::exit::{ExitCode, ExitStatus};
 use crate::process::interrupt;
+use crate::stop;
 
 /// How long a command waits for a database another run works on before it gives up: enough
 /// for the server to notice that a run which just ended released it.
@@ -76,11 +77,11 @@ async fn forward_signals() {
             _ = term.recv() => libc::SIGTERM,
         };
         if received {
-            eprintln!("oe: second {}, exiting now", interrupt::signal_name(signo));
+            eprintln!("oe: second {}, exiting now", stop::signal_name(signo));
             std::process::exit(128 + signo);
         }
         received = true;
-        tracing::warn!("{} received: stopping and cleaning up", interrupt::signal_name(signo));
+        tracing::warn!("{} received: stopping and cleaning up", stop::signal_name(signo));
         interrupt::raise(signo);
     }
 }

@@ -31,8 +31,8 @@ use crate::jobs::mirror;
 use crate::jobs::verify::{RestoreRequest, restore_archive};
 use crate::pg::server::derived_name;
 use crate::pg::{ConnParams, Server, lock_database};
-use crate::process::interrupt;
 use crate::repo::{self, LockMode, Repository};
+use crate::stop;
 
 /// What every job of a daemon shares.
 pub struct Context {
@@ -71,7 +71,7 @@ pub async fn run(ctx: Arc<Context>, job: Job) -> Run {
         }
         Err(e) => (Vec::new(), Some(crate::exit::message(e.as_ref()))),
     };
-    let result = match (interrupt::signal(), &error) {
+    let result = match (stop::signal(), &error) {
         (Some(_), _) => Outcome::Interrupted,
         (None, Some(_)) => Outcome::Failure,
         (None, None) => Outcome::Success,
@@ -114,7 +114,7 @@ where
         let slots = Arc::clone(&ctx.slots);
         tasks.spawn(async move {
             let item = match slots.acquire_owned().await {
-                Ok(_permit) if interrupt::signal().is_none() => {
+                Ok(_permit) if stop::signal().is_none() => {
                     let clock = Instant::now();
                     let result = work.await;
                     item(database, clock.elapsed(), result)
@@ -267,7 +267,7 @@ fn mirror_blocking(ctx: &Context, job: &Job, spec: &MirrorJobFile) -> anyhow::Re
     let _lock = loop {
         match repo.lock(LockMode::Exclusive) {
             Err(repo::Error::Locked { .. }) if Instant::now() < deadline => {
-                interrupt::check()?;
+                stop::check()?;
                 std::thread::sleep(Duration::from_millis(500));
             }
             other => break other?,

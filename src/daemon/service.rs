@@ -22,6 +22,7 @@ use super::state::{self, Run, State};
 use crate::config::Settings;
 use crate::config::settings::{DaemonSettings, Job};
 use crate::process::interrupt;
+use crate::stop;
 
 /// The longest sleep: fire times are wall-clock times, and the clock may be set meanwhile.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -175,10 +176,10 @@ pub async fn serve(settings: Settings, threads: usize) -> Result<(), super::Erro
                     Err(e) => tracing::error!("configuration not reloaded, keeping the old one: {e}"),
                 }
             }
-            signal = interrupt::raised() => {
+            signal = stop::raised() => {
                 tracing::warn!(
                     "{}: starting no more jobs; waiting up to {:?} for {} running",
-                    interrupt::signal_name(signal),
+                    stop::signal_name(signal),
                     daemon.grace_period,
                     tasks.len()
                 );

@@ -19,7 +19,7 @@ use crate::exit::{ExitCode, ExitStatus};
 use crate::odoo::neutralization::{self as rules, Plan, Rules, Script, Skipped};
 use crate::pg::catalog::{self, Batch};
 use crate::pg::{self, ConnParams, Server};
-use crate::process::interrupt;
+use crate::stop;
 
 /// Where each module keeps its neutralization, inside its directory (Odoo 16.0 and later).
 const SCRIPT: &str = "data/neutralize.sql";
@@ -53,7 +53,7 @@ pub enum Error {
     Production(String),
     #[error(
         "interrupted by {}; the transaction was rolled back, nothing changed",
-        interrupt::signal_name(*.0)
+        stop::signal_name(*.0)
     )]
     Interrupted(i32),
 }
@@ -153,7 +153,7 @@ pub async fn apply(
             counts.map_err(|source| Error::Apply { database: database.to_owned(), source })?
         }
         // Dropping the connection mid-transaction makes the server roll it back.
-        signal = interrupt::raised() => return Err(Error::Interrupted(signal)),
+        signal = stop::raised() => return Err(Error::Interrupted(signal)),
     };
     let mut tables = BTreeMap::new();
     let mut steps = Vec::with_capacity(total);

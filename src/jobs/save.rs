@@ -31,7 +31,7 @@ use crate::pg::tools::DumpKind;
 use crate::pg::{self, ConnParams, Tools};
 use crate::pipeline::meter::Meter;
 use crate::pipeline::sql::CountRows;
-use crate::process::interrupt;
+use crate::stop;
 
 /// How many missing attachment names a warning or error quotes.
 const QUOTED_MISSING: usize = 5;
@@ -52,7 +52,7 @@ pub enum Error {
         dir.display(), first.join(", ")
     )]
     Missing { count: usize, first: Vec<String>, dir: PathBuf },
-    #[error("interrupted by {}; nothing was written to {}", interrupt::signal_name(*signal), path.display())]
+    #[error("interrupted by {}; nothing was written to {}", stop::signal_name(*signal), path.display())]
     Interrupted { signal: i32, path: PathBuf },
 }
 
@@ -242,7 +242,7 @@ fn write_archive(
     threads: usize,
     progress: ProgressBar,
 ) -> Result<Written, Error> {
-    let write_error = |source: io::Error| match interrupt::signal() {
+    let write_error = |source: io::Error| match stop::signal() {
         Some(signal) => Error::Interrupted { signal, path: path.to_path_buf() },
         None => Error::Write { path: path.to_path_buf(), source },
     };
@@ -256,7 +256,7 @@ fn write_archive(
     let rows = dump.finish();
     // pg_dump's verdict first: a dump cut short must never become an archive.
     let closed = pg_dump.close();
-    if let Some(signal) = interrupt::signal() {
+    if let Some(signal) = stop::signal() {
         return Err(Error::Interrupted { signal, path: path.to_path_buf() });
     }
     closed.map_err(pg::Error::from)?;

@@ -19,7 +19,7 @@ use crate::pg::{self, ConnParams, Tools};
 use crate::pipeline::encode::Encoder;
 use crate::pipeline::meter::Meter;
 use crate::pipeline::{Codec, CopyError, DumpFormat, Payload, copy};
-use crate::process::interrupt;
+use crate::stop;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -36,7 +36,7 @@ pub enum Error {
     Write { path: PathBuf, source: io::Error },
     #[error("reading pg_dump's output")]
     Read(#[source] io::Error),
-    #[error("interrupted by {}; nothing was written to {}", interrupt::signal_name(*signal), path.display())]
+    #[error("interrupted by {}; nothing was written to {}", stop::signal_name(*signal), path.display())]
     Interrupted { signal: i32, path: PathBuf },
 }
 
@@ -117,7 +117,7 @@ fn dump(
         (Payload::Custom, _) => DumpKind::CustomUncompressed,
         _ => DumpKind::PlainSql,
     };
-    let write_error = |source| match interrupt::signal() {
+    let write_error = |source| match stop::signal() {
         Some(signal) => Error::Interrupted { signal, path: path.to_path_buf() },
         None => Error::Write { path: path.to_path_buf(), source },
     };
@@ -156,7 +156,7 @@ fn failure(pg_dump: crate::process::ChildReader, error: Error, path: &Path) -> E
 }
 
 fn interrupted_or(error: Error, path: &Path) -> Error {
-    match interrupt::signal() {
+    match stop::signal() {
         Some(signal) => Error::Interrupted { signal, path: path.to_path_buf() },
         None => error,
     }

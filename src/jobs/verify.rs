@@ -30,7 +30,7 @@ use crate::odoo::manifest::Manifest;
 use crate::pg::odoo::{OdooDb, StoredFile};
 use crate::pg::{self, ConnParams, Server};
 use crate::pipeline::sql::Completeness;
-use crate::process::interrupt;
+use crate::stop;
 
 /// How many names a report quotes per kind of problem.
 const QUOTED: usize = 10;
@@ -300,7 +300,7 @@ pub async fn restore_archive(request: RestoreRequest) -> Result<RestoreReport, E
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     };
-    if let Some(signal) = interrupt::signal() {
+    if let Some(signal) = stop::signal() {
         return Err(load_db::Error::Interrupted(signal).into());
     }
     let tested = tested?;

@@ -17,10 +17,7 @@ pub fn copy(from: &mut impl Read, to: &mut impl Write) -> Result<u64, CopyError>
         let n = match from.read(&mut buf) {
             Ok(0) => return Ok(total),
             Ok(n) => n,
-            Err(e)
-                if e.kind() == io::ErrorKind::Interrupted
-                    && crate::process::interrupt::signal().is_none() =>
-            {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && crate::stop::signal().is_none() => {
                 continue;
             }
             Err(e) => return Err(CopyError::Read(e)),

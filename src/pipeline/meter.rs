@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 
 use indicatif::ProgressBar;
 
-use crate::process::interrupt;
+use crate::stop;
 
 /// A reader or writer that counts bytes, advances a progress bar (hidden unless on a
 /// terminal) and fails once a signal was received.
@@ -36,7 +36,7 @@ impl<T> Meter<T> {
 
 impl<R: Read> Read for Meter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        interrupt::check()?;
+        stop::check()?;
         let n = self.inner.read(buf)?;
         self.count(n);
         Ok(n)
@@ -45,7 +45,7 @@ impl<R: Read> Read for Meter<R> {
 
 impl<W: Write> Write for Meter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        interrupt::check()?;
+        stop::check()?;
         let n = self.inner.write(buf)?;
         self.count(n);
         Ok(n)

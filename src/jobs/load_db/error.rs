@@ -6,7 +6,7 @@ use crate::exit::{ExitCode, ExitStatus};
 use crate::odoo::layout::{DUMP_ENTRY, UnsafeEntry};
 use crate::pg;
 use crate::pipeline::{DumpFormat, pool};
-use crate::process::interrupt;
+use crate::stop;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -50,7 +50,7 @@ pub enum Error {
         quoted(problems)
     )]
     RowsDiffer { input: String, problems: Vec<String> },
-    #[error("interrupted by {}; the temporary database was dropped", interrupt::signal_name(*.0))]
+    #[error("interrupted by {}; the temporary database was dropped", stop::signal_name(*.0))]
     Interrupted(i32),
     #[error(
         "--no-neutralize is refused: environment is {environment}; a copy of production must \

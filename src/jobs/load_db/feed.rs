@@ -12,7 +12,8 @@ const CORRUPTION_LOOKAHEAD: u64 = 64 << 20;
 use crate::pg::{self, Tools};
 use crate::pipeline::sql::Completeness;
 use crate::pipeline::{CopyError, DumpFormat, copy};
-use crate::process::{ChildWriter, interrupt};
+use crate::process::ChildWriter;
+use crate::stop;
 
 /// Plain SQL into psql; a pg_dump output must end with its completion line, else psql is
 /// stopped before it can commit.
@@ -67,7 +68,7 @@ fn pump(
         Ok(_) => Ok(child),
         Err(CopyError::Read(source)) => {
             child.abort();
-            Err(match interrupt::signal() {
+            Err(match stop::signal() {
                 Some(signal) => Error::Interrupted(signal),
                 None => Error::Corrupt { input: name.to_owned(), format, source },
             })
@@ -112,7 +113,7 @@ pub(super) fn spool(
     );
     match copy(&mut stream, file.as_file_mut()) {
         Ok(_) => Ok(file),
-        Err(CopyError::Read(source)) => Err(match interrupt::signal() {
+        Err(CopyError::Read(source)) => Err(match stop::signal() {
             Some(signal) => Error::Interrupted(signal),
             None => Error::Corrupt { input: name.to_owned(), format, source },
         }),

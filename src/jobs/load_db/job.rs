@@ -19,7 +19,7 @@ use crate::pg::server::derived_name;
 use crate::pg::{Claims, ConnParams, Server, Tools};
 use crate::pipeline::Payload;
 use crate::pipeline::sql::{TableRows, differences};
-use crate::process::interrupt;
+use crate::stop;
 
 /// What to load, where to.
 pub struct LoadRequest {
@@ -175,7 +175,7 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
             if let Err(drop_error) = server.drop(&temporary).await {
                 tracing::warn!("could not drop the temporary database '{temporary}': {drop_error}");
             }
-            return Err(match interrupt::signal() {
+            return Err(match stop::signal() {
                 Some(signal) => Error::Interrupted(signal),
                 None => e,
             });
@@ -221,7 +221,11 @@ async fn compare_rows(
 async fn prepare_odoo(conn: &ConnParams, db: &str) {
     let prepared = async {
         let mut odoo = OdooDb::connect(conn, db).await?;
-        odoo.execute_batch(crate::odoo::database::PREPARE_SQL, "preparing the database as Odoo does").await
+        odoo.execute_batch(
+            crate::odoo::database::PREPARE_SQL,
+            "preparing the database as Odoo does",
+        )
+        .await
     };
     if let Err(e) = prepared.await {
         tracing::warn!("{e}");
@@ -283,7 +287,7 @@ async fn until_interrupted<T>(
         joined = &mut job => joined.unwrap_or_else(|e| {
             Err(Error::Open { input: input_name(input), source: io::Error::other(e) })
         }),
-        signal = interrupt::raised() => {
+        signal = stop::raised() => {
             let _ = tokio::time::timeout(STEP_CLEAN_UP, job).await;
             Err(Error::Interrupted(signal))
         }

@@ -22,7 +22,7 @@ use crate::pg::Tools;
 use crate::pipeline::meter::Meter;
 use crate::pipeline::sql::TableRows;
 use crate::pipeline::{DumpFormat, Payload};
-use crate::process::interrupt;
+use crate::stop;
 
 /// A manifest bigger than this is not one Odoo or `oe` wrote: its row counts are ignored.
 const MAX_MANIFEST: u64 = 64 << 20;
@@ -119,7 +119,7 @@ impl Archive<'_> {
     fn extract(&self, staged: &mut Staged) -> Result<(), Error> {
         let mut archive = self.open()?;
         for i in 0..archive.len() {
-            interrupt::check().map_err(|e| self.corrupt(e))?;
+            stop::check().map_err(|e| self.corrupt(e))?;
             let mut entry = archive.by_index(i).map_err(|source| self.zip_error(source))?;
             let entry_name = entry.name().map_err(|source| self.zip_error(source))?.into_owned();
             let kind = layout::classify(&entry_name, entry.unix_mode())
@@ -132,7 +132,7 @@ impl Archive<'_> {
     }
 
     fn corrupt(&self, source: io::Error) -> Error {
-        match interrupt::signal() {
+        match stop::signal() {
             Some(signal) => Error::Interrupted(signal),
             None => Error::Corrupt { input: self.name.to_owned(), format: self.format, source },
         }
@@ -174,7 +174,7 @@ fn restore_stream(
         Ok(()) => {}
         Err(StreamError::Visit(e)) => return Err(e),
         Err(StreamError::Zip(source)) => {
-            return Err(match interrupt::signal() {
+            return Err(match stop::signal() {
                 Some(signal) => Error::Interrupted(signal),
                 None => Error::Corrupt { input: name.to_owned(), format, source },
             });
@@ -202,7 +202,7 @@ fn write_file(
         Ok(_) => Ok(()),
         Err(_) if reading.error.is_some() => {
             let source = reading.error.take().unwrap_or_else(|| io::Error::other("read error"));
-            Err(match interrupt::signal() {
+            Err(match stop::signal() {
                 Some(signal) => Error::Interrupted(signal),
                 None => Error::Corrupt { input: name.to_owned(), format, source },
             })

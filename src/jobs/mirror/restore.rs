@@ -22,10 +22,10 @@ use indicatif::ProgressBar;
 
 use super::run::load_tree;
 use crate::exit::{ExitCode, ExitStatus};
-use crate::process::interrupt;
 use crate::repo::snapshot::Listed;
 use crate::repo::tree::{self, Kind, Node, Time, Tree};
 use crate::repo::{self, Repository};
+use crate::stop;
 
 pub struct Request<'a> {
     pub repo: &'a Repository,
@@ -142,7 +142,7 @@ impl Restorer<'_> {
 
     /// One node into the directory `dir`.
     fn node(&mut self, node: &Node, dir: &Path) -> Result<(), Error> {
-        interrupt::check().map_err(|_| Error::Interrupted)?;
+        stop::check().map_err(|_| Error::Interrupted)?;
         let path = dir.join(OsStr::from_bytes(&node.name));
         let write = |source| Error::Write { path: path.clone(), source };
         match node.kind {
@@ -217,7 +217,7 @@ impl Restorer<'_> {
                 file.write_all(&data).map_err(write)?;
                 self.request.progress.inc(data.len() as u64);
                 self.outcome.bytes += data.len() as u64;
-                interrupt::check().map_err(|_| Error::Interrupted)?;
+                stop::check().map_err(|_| Error::Interrupted)?;
             }
             self.attributes(node, temp).map_err(write)
         })();

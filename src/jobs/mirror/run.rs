@@ -45,11 +45,11 @@ use serde_bytes::ByteBuf;
 use super::walk::{self, Entry};
 use crate::exit::{ExitCode, ExitStatus};
 use crate::pipeline::pool::{self, Ticket};
-use crate::process::interrupt;
 use crate::repo::snapshot::{Listed, Snapshot, Stats};
 use crate::repo::tree::{Kind, Node, Time, Tree};
 use crate::repo::{self, BlobId, BlobKind, Compressor, FullPack, Repository};
 use crate::rules::filter::Filter;
+use crate::stop;
 
 /// FastCDC sizes: chunks of 256 KiB to 4 MiB, about 1 MiB on average.
 pub const MIN_CHUNK: u32 = 256 * 1024;
@@ -400,7 +400,7 @@ impl Walker<'_, '_> {
             let (chunks, after) = match read {
                 Ok(read) => read,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                Err(_) if interrupt::signal().is_some() => return Err(Error::Interrupted),
+                Err(_) if stop::signal().is_some() => return Err(Error::Interrupted),
                 Err(e) => {
                     self.errors.push(format!("{}: cannot read: {e}", name()));
                     return Ok(None);
@@ -453,7 +453,7 @@ impl Walker<'_, '_> {
                 fastcdc::v2020::Error::IoError(e) => e,
                 other => io::Error::other(other.to_string()),
             })?;
-            interrupt::check()?;
+            stop::check()?;
             self.request.progress.inc(chunk.length as u64);
             chunks.sizes.push(chunk.length as u64);
             let near = reference(old, chunk.offset, chunk.length as u64);
@@ -539,7 +539,7 @@ fn node_of(name: &[u8], m: &Metadata) -> Node {
 }
 
 fn interrupted() -> Result<(), Error> {
-    interrupt::check().map_err(|_| Error::Interrupted)
+    stop::check().map_err(|_| Error::Interrupted)
 }
 
 /// `rel/name` for messages.
