@@ -16,7 +16,7 @@
 use std::io::{Read, Write};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use oe::codec::bzip2::block::BlockDecoder;
+use oe::codec::bzip2::decode::BlockDecoder;
 use oe::codec::bzip2::encode;
 use oe::codec::bzip2::parallel::ParallelDecoder;
 use oe::pipeline::Codec;
