@@ -1,6 +1,7 @@
-//! The bzip2 format's constants and layout, defined once for the encoder, the decoders and
-//! their tests: the stream header, the two 48-bit magics, the sizes a stream's level allows,
-//! the limits on Huffman codes and the grouping of symbols under selectors.
+//! The bzip2 format's constants and layout, defined once for the encoder, the decoders,
+//! their tests and the benchmarks: the stream header, the two 48-bit magics, the sizes a
+//! stream's level allows, the limits on Huffman codes and the grouping of symbols under
+//! selectors.
 //!
 //! A file is one or more streams, each:
 //!

@@ -27,7 +27,7 @@ mod bits;
 pub mod crc;
 pub mod decode;
 pub mod encode;
-mod format;
+pub mod format;
 pub mod parallel;
 #[cfg(test)]
 mod props;

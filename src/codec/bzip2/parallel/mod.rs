@@ -43,6 +43,9 @@
 //! magics), [`scanner`] (the reader thread: stream headers and trailers, segments),
 //! [`input`] (the window on the input and its index of magics), [`segment`] (what a segment
 //! is and how a worker decodes it).
+//!
+//! [`BlockDecoder`]: super::decode::BlockDecoder
+//! [`Pool`]: crate::pipeline::pool::Pool
 
 mod decoder;
 mod input;
