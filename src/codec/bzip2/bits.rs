@@ -3,8 +3,9 @@
 //! accumulator; and [`read_bits`] and [`push_bits`], single reads and appends at any bit
 //! offset (for the parallel decoder, which cuts blocks out of the input where they lie).
 //!
-//! Bits only: they know nothing of the format's fields, and do no I/O. Their hot methods are
-//! marked `#[inline]` so that the decoder's and encoder's loops keep them inlined.
+//! Bits only: they know nothing of the format's fields, and do no I/O. The methods the
+//! decoder's and encoder's loops call are marked `#[inline]`, so that they stay inlined now
+//! that they live in another module than their callers.
 
 /// Reads bits most significant first from a 64-bit buffer, refilled 8 bytes at a time. Past
 /// the end of its bytes it reads zeros (callers check the position against the block end).
@@ -78,7 +79,6 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads `count` bits (1 to 32).
-    #[inline]
     pub(super) fn bits(&mut self, count: u32) -> u32 {
         if self.count < count {
             self.refill();
@@ -88,7 +88,6 @@ impl<'a> BitReader<'a> {
         value
     }
 
-    #[inline]
     pub(super) fn bit(&mut self) -> bool {
         self.bits(1) == 1
     }
