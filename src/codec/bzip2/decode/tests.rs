@@ -1,3 +1,9 @@
+//! Tests of the block decoder: Huffman tables at every code length, round trips of blocks
+//! the `bzip2` crate writes at levels 1 and 9, the exact block end, blocks too large for their
+//! level, randomised blocks, corrupt and cut blocks (errors, never wrong bytes, in agreement
+//! with the `bzip2` crate), links that are not one cycle (read as libbzip2 reads them) and
+//! files of many blocks.
+
 use std::iter;
 
 use super::*;

@@ -1,3 +1,8 @@
+//! Tests of the parallel decoder: single and concatenated streams on 1 to 4 threads,
+//! truncation, corruption and trailing data (errors, never wrong bytes), input errors and
+//! slow input, early drop and worker panics (no hang), false magics merged away, randomised
+//! blocks, and the index of magics at every bit shift; `throughput` is an ignored benchmark.
+
 use std::io::{self, ErrorKind, Read};
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, sync_channel};
