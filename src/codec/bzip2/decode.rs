@@ -5,7 +5,7 @@
 //! profiles show where the time goes):
 //! - the block header: stored CRC, origin pointer, map of the bytes used, Huffman table
 //!   selectors and code lengths (`read_header`);
-//! - Huffman decoding from a 64-bit bit buffer ([`BitReader`]) through a lookup table on
+//! - Huffman decoding from a 64-bit bit buffer (`bits::BitReader`) through a lookup table on
 //!   the next `FAST_BITS` bits, with a slower path for longer codes; RUNA/RUNB run lengths
 //!   and move-to-front decoding (the front of the list kept in a register), into a byte
 //!   array (`decode_symbols`);

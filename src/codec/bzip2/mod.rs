@@ -12,7 +12,7 @@
 //!
 //! The map:
 //! - [`format`]: the constants and the header layout (magics, header, sizes, code limits);
-//! - [`bits`]: reading and writing bits, most significant first;
+//! - `bits`: reading and writing bits, most significant first;
 //! - [`crc`]: the block CRC and its combination into the stream CRC;
 //! - [`encode`]: bytes to one stream at level 9 (`compress`);
 //! - [`decode`]: one block's bits to its bytes, checked (`BlockDecoder`);
@@ -22,6 +22,8 @@
 //!
 //! Pure codecs over byte slices and `Read`: no files, no processes (only the tests run
 //! `/usr/bin/bzip2` as a reference).
+//!
+//! [`format`]: mod@format
 
 mod bits;
 pub mod crc;

@@ -39,9 +39,9 @@
 //! handed out as soon as its block is checked, so a stream-level error (stream CRC, truncation)
 //! comes after the stream's earlier blocks: a caller must treat any error as a failed input.
 //!
-//! The parts: [`decoder`] (the reading side, [`ParallelDecoder`], and recovery from false
-//! magics), [`scanner`] (the reader thread: stream headers and trailers, segments),
-//! [`input`] (the window on the input and its index of magics), [`segment`] (what a segment
+//! The parts: `decoder` (the reading side, [`ParallelDecoder`], and recovery from false
+//! magics), `scanner` (the reader thread: stream headers and trailers, segments),
+//! `input` (the window on the input and its index of magics), `segment` (what a segment
 //! is and how a worker decodes it).
 //!
 //! [`BlockDecoder`]: super::decode::BlockDecoder
