@@ -16,8 +16,9 @@
 use std::io::{Read, Write};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use oe::codec::bzip2::block::BlockDecoder;
+use oe::codec::bzip2::decode::BlockDecoder;
 use oe::codec::bzip2::encode;
+use oe::codec::bzip2::format::{BLOCK_MAGIC, END_MAGIC};
 use oe::codec::bzip2::parallel::ParallelDecoder;
 use oe::pipeline::Codec;
 use oe::pipeline::decode::decoder;
@@ -102,8 +103,6 @@ fn decompress(c: &mut Criterion) {
 /// Bit ranges of the blocks of a single-stream bzip2 file: from each block magic to the next
 /// block or end-of-stream magic.
 fn bzip2_blocks(compressed: &[u8]) -> Vec<(u64, u64)> {
-    const BLOCK_MAGIC: u64 = 0x3141_5926_5359;
-    const END_MAGIC: u64 = 0x1772_4538_5090;
     let mut starts = Vec::new();
     let mut window = 0u64;
     for (index, &byte) in compressed.iter().enumerate().skip(4) {

@@ -1,6 +1,7 @@
 //! bzip2's CRC-32 (polynomial 0x04c11db7, most significant bit first), computed 8 bytes at a
 //! time with slicing tables built at compile time. Each block carries the CRC of its
-//! uncompressed bytes; the encoder writes it and the decoder checks it.
+//! uncompressed bytes, and each stream the CRCs of its blocks combined ([`combine`]); the
+//! encoder writes them and the decoders check them.
 //!
 //! Pure: no I/O.
 
@@ -55,6 +56,13 @@ pub fn crc(data: &[u8]) -> u32 {
         crc = (crc << 8) ^ t[0][((crc >> 24) ^ u32::from(byte)) as usize];
     }
     !crc
+}
+
+/// The CRC of a stream whose blocks so far combine to `stream_crc`, after a block of
+/// `block_crc` (the stream CRC starts at 0).
+#[inline]
+pub fn combine(stream_crc: u32, block_crc: u32) -> u32 {
+    stream_crc.rotate_left(1) ^ block_crc
 }
 
 #[cfg(test)]

@@ -22,14 +22,18 @@ use std::io;
 use libsais::context::Context;
 use libsais::typestate::SingleThreaded;
 
-use super::crc::crc;
+use super::bits::BitWriter;
+use super::crc::{self, crc};
+use super::format::{
+    BLOCK_MAGIC, END_MAGIC, GROUP_SIZE, MAX_ALPHABET, MAX_TABLES, max_block_len, stream_header,
+};
 
-/// Largest block after RLE1, at level 9 (decoders reject larger ones).
-const BLOCK_MAX: usize = 900_000;
-/// Symbols coded with one Huffman table before the next selector.
-const GROUP: usize = 50;
+/// The level of the streams written: the largest blocks.
+const LEVEL: u8 = 9;
+/// Largest block after RLE1, at [`LEVEL`] (decoders reject larger ones).
+const BLOCK_MAX: usize = max_block_len(LEVEL);
 /// Longest Huffman code we write (the format allows 20; libbzip2 writes at most 17).
-const MAX_CODE_LEN: u32 = 17;
+const MAX_WRITTEN_CODE_LEN: u32 = 17;
 /// Rounds of choosing tables and recomputing their codes, as libbzip2.
 const ITERATIONS: usize = 4;
 /// Longest run RLE1 codes at once: 4 bytes and a count of up to 251.
@@ -61,7 +65,7 @@ struct Scratch {
 
 fn compress_with(input: &[u8], scratch: &mut Scratch) -> io::Result<Vec<u8>> {
     let mut out = BitWriter::with_capacity(input.len() / 4 + 64);
-    out.put(32, u32::from_be_bytes(*b"BZh9"));
+    out.put(32, u32::from_be_bytes(stream_header(LEVEL)));
     let mut combined_crc = 0u32;
     let mut rest = input;
     while !rest.is_empty() {
@@ -72,11 +76,10 @@ fn compress_with(input: &[u8], scratch: &mut Scratch) -> io::Result<Vec<u8>> {
         let (block_input, tail) = rest.split_at(consumed);
         rest = tail;
         let crc = crc(block_input);
-        combined_crc = combined_crc.rotate_left(1) ^ crc;
+        combined_crc = crc::combine(combined_crc, crc);
         write_block(&mut out, crc, scratch)?;
     }
-    out.put(24, 0x17_7245);
-    out.put(24, 0x38_5090);
+    out.put48(END_MAGIC);
     out.put(32, combined_crc);
     Ok(out.finish())
 }
@@ -140,12 +143,11 @@ fn write_block(out: &mut BitWriter, crc: u32, scratch: &mut Scratch) -> io::Resu
         }
     }
     let alpha_size = n_in_use + 2;
-    let mut freq = [0u32; 258];
+    let mut freq = [0u32; MAX_ALPHABET];
     mtf(&scratch.bwt, &seq, n_in_use, &mut scratch.mtf, &mut freq);
     let symbols = &scratch.mtf;
 
-    out.put(24, 0x31_4159);
-    out.put(24, 0x26_5359);
+    out.put48(BLOCK_MAGIC);
     out.put(32, crc);
     out.put(1, 0); // not randomised
     out.put(24, orig_ptr as u32);
@@ -193,7 +195,7 @@ fn write_block(out: &mut BitWriter, crc: u32, scratch: &mut Scratch) -> io::Resu
     }
 
     let codes = tables.codes(alpha_size);
-    for (group, &selector) in symbols.chunks(GROUP).zip(&tables.selectors) {
+    for (group, &selector) in symbols.chunks(GROUP_SIZE).zip(&tables.selectors) {
         let codes = &codes[selector as usize];
         for &symbol in group {
             let code = codes[symbol as usize];
@@ -264,7 +266,13 @@ fn least_rotation(doubled: &[u8]) -> usize {
 
 /// Move-to-front over the used bytes, with zero runs coded in bijective base 2 (RUNA = 0,
 /// RUNB = 1), other positions `p` as `p + 1`, and the end-of-block symbol last.
-fn mtf(bwt: &[u8], seq: &[u8; 256], n_in_use: usize, out: &mut Vec<u16>, freq: &mut [u32; 258]) {
+fn mtf(
+    bwt: &[u8],
+    seq: &[u8; 256],
+    n_in_use: usize,
+    out: &mut Vec<u16>,
+    freq: &mut [u32; MAX_ALPHABET],
+) {
     out.clear();
     out.reserve(bwt.len() + 1);
     let mut order = [0u8; 256];
@@ -327,7 +335,7 @@ fn move_to_front(order: &mut [u8; 256], c: u8) -> usize {
     j
 }
 
-fn zero_run(mut zeros: u32, out: &mut Vec<u16>, freq: &mut [u32; 258]) {
+fn zero_run(mut zeros: u32, out: &mut Vec<u16>, freq: &mut [u32; MAX_ALPHABET]) {
     zeros -= 1;
     loop {
         let symbol = (zeros & 1) as usize;
@@ -343,7 +351,7 @@ fn zero_run(mut zeros: u32, out: &mut Vec<u16>, freq: &mut [u32; 258]) {
 /// Huffman tables for one block and which table codes each group of 50 symbols.
 struct Tables {
     count: usize,
-    lengths: [[u8; 258]; 6],
+    lengths: [[u8; MAX_ALPHABET]; MAX_TABLES],
     selectors: Vec<u8>,
 }
 
@@ -359,7 +367,7 @@ impl Tables {
             1200..2400 => 5,
             _ => 6,
         };
-        let mut lengths = [[0u8; 258]; 6];
+        let mut lengths = [[0u8; MAX_ALPHABET]; MAX_TABLES];
         let mut remaining = symbols.len() as u32;
         let mut start = 0;
         for part in (1..=count).rev() {
@@ -381,7 +389,7 @@ impl Tables {
             remaining -= sum;
         }
 
-        let mut selectors = Vec::with_capacity(symbols.len().div_ceil(GROUP));
+        let mut selectors = Vec::with_capacity(symbols.len().div_ceil(GROUP_SIZE));
         // Per symbol, its code length in each table, side by side for a vector add.
         let mut lanes = vec![[0u16; 8]; alpha_size];
         for _ in 0..ITERATIONS {
@@ -392,9 +400,9 @@ impl Tables {
             }
             // Four counters per symbol and table, so that repeats of a symbol do not wait
             // on each other's increments.
-            let mut table_freq = [[[0u32; 258]; 4]; 6];
+            let mut table_freq = [[[0u32; MAX_ALPHABET]; 4]; MAX_TABLES];
             selectors.clear();
-            for group in symbols.chunks(GROUP) {
+            for group in symbols.chunks(GROUP_SIZE) {
                 let mut cost = [0u16; 8];
                 for &s in group {
                     let lane = &lanes[s as usize];
@@ -422,7 +430,7 @@ impl Tables {
             }
             for t in 0..count {
                 let [a, b, c, d] = &table_freq[t];
-                let mut freq = [0u32; 258];
+                let mut freq = [0u32; MAX_ALPHABET];
                 for (v, f) in freq.iter_mut().enumerate().take(alpha_size) {
                     *f = a[v] + b[v] + c[v] + d[v];
                 }
@@ -433,13 +441,13 @@ impl Tables {
     }
 
     /// Canonical codes, as `code << 5 | length`, for each table.
-    fn codes(&self, alpha_size: usize) -> Vec<[u32; 258]> {
+    fn codes(&self, alpha_size: usize) -> Vec<[u32; MAX_ALPHABET]> {
         self.lengths[..self.count]
             .iter()
             .map(|lengths| {
-                let mut codes = [0u32; 258];
+                let mut codes = [0u32; MAX_ALPHABET];
                 let mut next = 0u32;
-                for length in 1..=MAX_CODE_LEN {
+                for length in 1..=MAX_WRITTEN_CODE_LEN {
                     for v in 0..alpha_size {
                         if lengths[v] as u32 == length {
                             codes[v] = next << 5 | length;
@@ -454,7 +462,7 @@ impl Tables {
     }
 }
 
-/// Huffman code lengths of at most [`MAX_CODE_LEN`] bits for `freq`, every symbol coded (a
+/// Huffman code lengths of at most [`MAX_WRITTEN_CODE_LEN`] bits for `freq`, every symbol coded (a
 /// zero frequency counts as one); frequencies are halved until the longest code fits, as
 /// libbzip2 does.
 fn code_lengths(freq: &[u32], lengths: &mut [u8]) {
@@ -467,7 +475,7 @@ fn code_lengths(freq: &[u32], lengths: &mut [u8]) {
             *s = weights[v];
         }
         minimum_redundancy(&mut sorted);
-        if sorted.first().is_none_or(|&l| l <= MAX_CODE_LEN) {
+        if sorted.first().is_none_or(|&l| l <= MAX_WRITTEN_CODE_LEN) {
             for (&v, &l) in order.iter().zip(&sorted) {
                 lengths[v] = l as u8;
             }
@@ -536,298 +544,5 @@ fn minimum_redundancy(a: &mut [u32]) {
     }
 }
 
-/// Bits, most significant first, through a 64-bit accumulator.
-pub(super) struct BitWriter {
-    out: Vec<u8>,
-    bits: u64,
-    count: u32,
-}
-
-impl BitWriter {
-    pub(super) fn with_capacity(capacity: usize) -> BitWriter {
-        BitWriter { out: Vec::with_capacity(capacity), bits: 0, count: 0 }
-    }
-
-    /// Writes the low `count` bits of `value` (`count <= 32`).
-    #[inline]
-    pub(super) fn put(&mut self, count: u32, value: u32) {
-        self.bits = self.bits << count | value as u64;
-        self.count += count;
-        if self.count >= 32 {
-            self.count -= 32;
-            self.out.extend_from_slice(&((self.bits >> self.count) as u32).to_be_bytes());
-        }
-    }
-
-    /// Pads the last byte with zeros and returns the bytes.
-    pub(super) fn finish(mut self) -> Vec<u8> {
-        let pad = (8 - self.count % 8) % 8;
-        self.bits <<= pad;
-        self.count += pad;
-        while self.count > 0 {
-            self.count -= 8;
-            self.out.push((self.bits >> self.count) as u8);
-        }
-        self.out
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::super::samples::libbzip2_decompress;
-    use super::*;
-    use std::io::{Read, Write};
-
-    fn random(seed: u64) -> impl FnMut() -> u64 {
-        let mut x = seed | 1;
-        move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        }
-    }
-
-    /// Rows of SQL `COPY` data, as in a plain dump.
-    fn sql_like(len: usize) -> Vec<u8> {
-        let words =
-            ["Odoo", "invoice", "Paris", "créé", "order", "partner", "42.50", "\\N", "SO042"];
-        let mut next = random(0x9e37_79b9);
-        let mut out = Vec::with_capacity(len + 100);
-        let mut row = 0u64;
-        while out.len() < len {
-            row += 1;
-            let x = next();
-            let w = |k: u64| words[((x >> k) % words.len() as u64) as usize];
-            let (a, b, c) = (w(3), w(11), w(23));
-            writeln!(
-                out,
-                "{row}\t{a} {b}\t{}\t{c}\t2024-0{}-1{}\t{:x}",
-                x % 9973,
-                x % 9 + 1,
-                x % 10,
-                x >> 40
-            )
-            .unwrap();
-        }
-        out.truncate(len);
-        out
-    }
-
-    fn decode_with_crate(stream: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        bzip2::read::BzDecoder::new(stream).read_to_end(&mut out).unwrap();
-        out
-    }
-
-    fn round_trip(what: &str, data: &[u8]) {
-        let stream = compress(data).unwrap();
-        assert!(
-            decode_with_crate(&stream) == data,
-            "{what}: the bzip2 crate read back other bytes"
-        );
-        let theirs = libbzip2_decompress(&stream).unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert!(theirs == data, "{what}: bzip2 -dc read back other bytes");
-    }
-
-    #[test]
-    fn empty_input_is_the_empty_stream_libbzip2_writes() {
-        let ours = compress(b"").unwrap();
-        let mut theirs = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
-        theirs.write_all(b"").unwrap();
-        assert_eq!(ours, theirs.finish().unwrap());
-        round_trip("empty", b"");
-    }
-
-    #[test]
-    fn round_trips_through_standard_decoders() {
-        let mut next = random(7);
-        let random_bytes: Vec<u8> = (0..BLOCK_MAX + 100_000).map(|_| next() as u8).collect();
-        let all_bytes: Vec<u8> = (0..=255u8).collect();
-        let all_bytes_often: Vec<u8> = (0..50_000).map(|i| (i * 7 % 256) as u8).collect();
-        let mut cases: Vec<(String, Vec<u8>)> = vec![
-            ("one byte".into(), b"x".to_vec()),
-            ("all 256 bytes once".into(), all_bytes),
-            ("all 256 bytes often".into(), all_bytes_often),
-            ("random bytes".into(), random_bytes),
-            ("sql-like text".into(), sql_like(2 * BLOCK_MAX + 12_345)),
-        ];
-        for len in [1, 2, 3, 4, 5, 6, 254, 255, 256, 257, 258, 259, 260, 1000, BLOCK_MAX] {
-            cases.push((format!("a run of {len}"), vec![0xab; len]));
-        }
-        for len in [3, 4, 5, 255, 256, 1000] {
-            let mut data = b"head".to_vec();
-            data.extend(std::iter::repeat_n(b'z', len));
-            data.extend_from_slice(b"tail");
-            cases.push((format!("a run of {len} inside text"), data));
-        }
-        for (what, data) in &cases {
-            round_trip(what, data);
-        }
-    }
-
-    #[test]
-    fn periodic_blocks_round_trip() {
-        let mut next = random(11);
-        let unit: Vec<u8> = (0..1000).map(|_| (next() % 3) as u8).collect();
-        let cases: [(&str, &[u8], usize); 6] = [
-            ("ab", b"ab", 10_000),
-            ("ba", b"ba", 7),
-            ("aab", b"aab", 5_000),
-            ("abcabd", b"abcabd", 3_001),
-            ("a 1000-byte unit", &unit, 850),
-            ("aaaab (RLE1 makes it periodic)", b"aaaab", 100_000),
-        ];
-        for (what, unit, copies) in cases {
-            let data = unit.repeat(copies);
-            round_trip(what, &data);
-        }
-    }
-
-    #[test]
-    fn input_that_rle1_expands_past_a_block_continues_in_a_second_block() {
-        let data = b"aaaabbbb".repeat(BLOCK_MAX / 8);
-        let mut coded = Vec::new();
-        let consumed = rle1(&data, BLOCK_MAX, &mut coded);
-        assert!(consumed < data.len(), "the test needs RLE1 to overflow one block");
-        assert_eq!(coded.len(), BLOCK_MAX);
-        round_trip("runs of exactly 4", &data);
-    }
-
-    #[test]
-    fn many_small_inputs_round_trip() {
-        let mut next = random(3);
-        for case in 0..3000 {
-            let len = (next() % 300) as usize;
-            let alphabet = 1 + next() % 4;
-            let mut data = Vec::with_capacity(len);
-            while data.len() < len {
-                let byte = b'a' + (next() % alphabet) as u8;
-                let run = if next() % 4 == 0 { 1 + next() % 9 } else { 1 } as usize;
-                data.extend(std::iter::repeat_n(byte, run.min(len - data.len())));
-            }
-            let stream = compress(&data).unwrap();
-            assert_eq!(decode_with_crate(&stream), data, "case {case}: {data:?}");
-        }
-    }
-
-    /// Sorts the rotations of `block` one by one.
-    fn naive_bwt(block: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
-        let n = block.len();
-        let mut rows: Vec<Vec<u8>> =
-            (0..n).map(|i| block[i..].iter().chain(&block[..i]).copied().collect()).collect();
-        rows.sort();
-        (rows.iter().map(|r| r[n - 1]).collect(), rows)
-    }
-
-    #[test]
-    fn bwt_matches_sorting_the_rotations() {
-        let mut next = random(5);
-        let mut scratch = Scratch::default();
-        let mut periodic = 0;
-        for case in 0..5000 {
-            let alphabet = 1 + next() % 3;
-            let unit: Vec<u8> = (0..1 + next() % 12).map(|_| (next() % alphabet) as u8).collect();
-            let copies = if case % 2 == 0 { 1 } else { 1 + next() % 5 } as usize;
-            let block = unit.repeat(copies);
-            scratch.doubled = block.clone();
-            let row = bwt(&mut scratch).unwrap();
-            let (last, rows) = naive_bwt(&block);
-            assert_eq!(scratch.bwt, last, "block {block:?}");
-            assert_eq!(rows[row], block, "row of the block itself, block {block:?}");
-            assert_eq!(scratch.doubled, block, "the block is left as it was");
-            if is_periodic(&block) {
-                periodic += 1;
-            }
-        }
-        assert!(periodic > 500, "too few periodic blocks tested: {periodic}");
-    }
-
-    fn rotation(s: &[u8], i: usize) -> Vec<u8> {
-        s[i..].iter().chain(&s[..i]).copied().collect()
-    }
-
-    /// Whether `s` is `u^k` for some k > 1.
-    fn is_periodic(s: &[u8]) -> bool {
-        (1..s.len()).any(|p| rotation(s, p) == s)
-    }
-
-    fn rotate_least(s: &[u8]) -> Vec<u8> {
-        let doubled = s.repeat(2);
-        let start = least_rotation(&doubled);
-        let least = doubled[start..start + s.len()].to_vec();
-        assert!((0..s.len()).all(|i| least <= rotation(s, i)), "least rotation of {s:?}");
-        least
-    }
-
-    /// The claim the transform rests on: rotated to its least rotation, a word's suffixes (a
-    /// prefix before the longer word) sort in an order of its rotations. For a power `u^k` this
-    /// holds too, with equal rotations side by side.
-    #[test]
-    fn suffixes_of_a_least_rotation_sort_as_its_rotations() {
-        let mut words: Vec<Vec<u8>> = Vec::new();
-        for (alphabet, max_len) in [(2u32, 12u32), (3, 7), (4, 5)] {
-            for len in 1..=max_len {
-                for mut k in 0..alphabet.pow(len) {
-                    let mut w = Vec::new();
-                    for _ in 0..len {
-                        w.push((k % alphabet) as u8);
-                        k /= alphabet;
-                    }
-                    words.push(w);
-                }
-            }
-        }
-        let mut next = random(13);
-        for _ in 0..2000 {
-            let unit: Vec<u8> = (0..1 + next() % 40).map(|_| (next() % 3) as u8).collect();
-            words.push(unit.repeat(1 + (next() % 3) as usize));
-        }
-        let suffix_order_sorts_rotations = |t: &[u8]| {
-            let mut by_suffix: Vec<usize> = (0..t.len()).collect();
-            by_suffix.sort_by(|&a, &b| t[a..].cmp(&t[b..]));
-            by_suffix.windows(2).all(|w| rotation(t, w[0]) <= rotation(t, w[1]))
-        };
-        let (mut periodic, mut unrotated_differ) = (0, 0);
-        for word in &words {
-            let least = rotate_least(word);
-            assert!(suffix_order_sorts_rotations(&least), "orders differ for {least:?}");
-            periodic += is_periodic(word) as u32;
-            unrotated_differ += !suffix_order_sorts_rotations(word) as u32;
-        }
-        assert!(periodic > 1000, "periodic words checked: {periodic}");
-        // Without the rotation the claim fails, so the assertion above can fail.
-        assert!(unrotated_differ > 1000, "unrotated words that differ: {unrotated_differ}");
-    }
-
-    #[test]
-    fn code_lengths_are_complete_and_limited() {
-        // Fibonacci frequencies make an unlimited Huffman code 39 bits deep.
-        let mut freq = vec![1u32, 1];
-        while freq.len() < 40 {
-            freq.push(freq[freq.len() - 1] + freq[freq.len() - 2]);
-        }
-        freq.extend([0, 0, 5]);
-        let mut lengths = vec![0u8; freq.len()];
-        code_lengths(&freq, &mut lengths);
-        assert!(lengths.iter().all(|&l| (1..=MAX_CODE_LEN as u8).contains(&l)), "{lengths:?}");
-        let kraft: u64 = lengths.iter().map(|&l| 1u64 << (MAX_CODE_LEN as u8 - l)).sum();
-        assert_eq!(kraft, 1 << MAX_CODE_LEN, "{lengths:?}");
-        // Without a limit, the code is Huffman's: 1 bit for the most frequent symbol.
-        let mut lengths = [0u8; 4];
-        code_lengths(&[10, 1, 1, 2], &mut lengths);
-        assert_eq!(lengths, [1, 3, 3, 2]);
-    }
-
-    #[test]
-    fn compresses_sql_like_text_as_well_as_libbzip2() {
-        let data = sql_like(3 * BLOCK_MAX);
-        let ours = compress(&data).unwrap();
-        let mut theirs = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
-        theirs.write_all(&data).unwrap();
-        let theirs = theirs.finish().unwrap();
-        let ratio = ours.len() as f64 / theirs.len() as f64;
-        assert!(ratio < 1.02, "ours {} bytes, libbzip2 {} bytes", ours.len(), theirs.len());
-        assert_eq!(decode_with_crate(&ours), data);
-    }
-}
+mod tests;

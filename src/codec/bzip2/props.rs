@@ -1,5 +1,5 @@
 //! Property tests of `oe`'s own bzip2 codec: the encoder ([`compress`]), the block decoder
-//! ([`decode_blocks`] over [`super::block::BlockDecoder`]) and the parallel decoder
+//! ([`decode_blocks`] over [`super::decode::BlockDecoder`]) and the parallel decoder
 //! ([`ParallelDecoder`]), against each other and against libbzip2 (`/usr/bin/bzip2`, the C
 //! library; a missing tool fails the tests, `contrib/test.sh` installs it).
 //!
@@ -18,7 +18,7 @@
 //!
 //! They run in the normal suite with a fixed seed and few cases. To run them longer, or with
 //! another seed, set proptest's variables, e.g.
-//! `PROPTEST_CASES=10000 PROPTEST_RNG_SEED=7 cargo test --release --lib bzip2_props`.
+//! `PROPTEST_CASES=10000 PROPTEST_RNG_SEED=7 cargo test --release --lib codec::bzip2::props`.
 //! A failing input that a property finds is kept as a plain regression test.
 
 use std::env;
@@ -32,10 +32,11 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
 use super::encode::compress;
+use super::format::{BLOCK_MAGIC, END_MAGIC};
 use super::parallel::ParallelDecoder;
 use super::samples::{
-    BLOCK_MAGIC, END_MAGIC, XorShift, block_of_symbols, decode_blocks, libbzip2_compress,
-    libbzip2_decompress, magic_positions, random_bytes, try_blocks,
+    XorShift, block_of_symbols, decode_blocks, libbzip2_compress, libbzip2_decompress,
+    magic_positions, random_bytes, try_blocks,
 };
 
 /// The seed of every property unless `PROPTEST_RNG_SEED` says otherwise.

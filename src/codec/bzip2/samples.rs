@@ -1,26 +1,89 @@
-//! Test-only: what the tests of the bzip2 codec share. A seeded generator and random bytes;
-//! the reference they are checked against, libbzip2 through `/usr/bin/bzip2` (a missing tool
-//! fails the test: `contrib/test.sh` installs it); the two magics, found at any bit offset;
+//! Test-only: what the tests of the bzip2 codec share. A seeded generator, random bytes and
+//! dump-like data;
+//! the references they are checked against, libbzip2 through `/usr/bin/bzip2` (a missing tool
+//! fails the test: `contrib/test.sh` installs it) and through the `bzip2` crate; the two
+//! magics, found at any bit offset; a block's randomised flag set;
 //! decoding a single-stream file block by block with [`BlockDecoder`]; and a hand-written
 //! block whose coded data is any bytes, so that it can be full of false magics.
 //!
 //! No production code uses it; it is compiled only for tests.
 
-use std::io::Write;
+use std::io::{self, Read, Write};
+use std::iter;
 use std::process::{Command, Stdio};
 use std::thread;
 
-use super::block::{BlockDecoder, BlockError};
-use super::encode::BitWriter;
+use super::bits::BitWriter;
+use super::crc;
+use super::decode::{BlockDecoder, BlockError};
+use super::format::{BLOCK_MAGIC, CRC_BITS, END_MAGIC, MAGIC_BITS, stream_header};
 pub use crate::testing::{XorShift, random_bytes};
-
-/// Starts every block (the BCD digits of pi).
-pub const BLOCK_MAGIC: u64 = 0x3141_5926_5359;
-/// Starts the trailer of every stream (the BCD digits of the square root of pi).
-pub const END_MAGIC: u64 = 0x1772_4538_5090;
 
 /// The bzip2 tool of Debian's `bzip2` package, built on libbzip2.
 pub const TOOL: &str = "/usr/bin/bzip2";
+
+/// Dump-like data: text rows with numbers, runs of one byte, repeated lines, random bytes,
+/// and a skewed spread of all byte values (whose rare bytes get Huffman codes longer than the
+/// block decoder's lookup table).
+pub fn dump_like(len: usize, seed: u64) -> Vec<u8> {
+    const WORDS: [&str; 10] = [
+        "partner",
+        "invoice",
+        "stock.move",
+        "draft",
+        "posted",
+        "EUR",
+        "res.users",
+        "NULL",
+        "sale.order",
+        "Brussels",
+    ];
+    let mut rng = XorShift::new(seed);
+    let mut out = Vec::with_capacity(len + 8192);
+    while out.len() < len {
+        match rng.below(17) {
+            0..=10 => {
+                let row = format!(
+                    "{}\t{} {}\t{}.{:02}\t2024-{:02}-{:02}\t{}\n",
+                    rng.below(1_000_000),
+                    WORDS[rng.below(10) as usize],
+                    rng.below(5000),
+                    rng.below(100_000),
+                    rng.below(100),
+                    1 + rng.below(12),
+                    1 + rng.below(28),
+                    WORDS[rng.below(10) as usize],
+                );
+                out.extend_from_slice(row.as_bytes());
+            }
+            11 | 12 => {
+                let byte = rng.next() as u8;
+                out.extend(iter::repeat_n(byte, rng.below(700) as usize));
+            }
+            13 => {
+                for _ in 0..rng.below(600) {
+                    out.push(rng.next() as u8);
+                }
+            }
+            14 => {
+                for _ in 0..rng.below(300) {
+                    // Skewed: low values often, high ones rarely.
+                    let byte = (rng.next() % 256) * (rng.next() % 256) / 255;
+                    out.push(byte as u8);
+                }
+            }
+            _ => {
+                for _ in 0..rng.below(12) {
+                    out.extend_from_slice(
+                        b"COPY public.ir_translation (id, lang, value) FROM stdin;\n",
+                    );
+                }
+            }
+        }
+    }
+    out.truncate(len);
+    out
+}
 
 /// Runs [`TOOL`] with `args`, `input` on its stdin; its stdout, or its stderr as the error.
 fn run_tool(args: &[&str], input: &[u8]) -> Result<Vec<u8>, String> {
@@ -60,6 +123,20 @@ pub fn libbzip2_compress(data: &[u8], level: u32) -> Vec<u8> {
 /// `bzip2 -dc`: the bytes libbzip2 reads from `stream`, or its complaint.
 pub fn libbzip2_decompress(stream: &[u8]) -> Result<Vec<u8>, String> {
     run_tool(&["-dc"], stream)
+}
+
+/// One stream of `level` (1 to 9), as the `bzip2` crate (libbzip2 linked in) writes it.
+pub fn crate_compress(data: &[u8], level: u32) -> Vec<u8> {
+    let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(level));
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// What the `bzip2` crate reads from the single stream `stream`.
+pub fn crate_decompress(stream: &[u8]) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    bzip2::read::BzDecoder::new(stream).read_to_end(&mut out)?;
+    Ok(out)
 }
 
 fn bit(data: &[u8], at: u64) -> u64 {
@@ -108,6 +185,15 @@ pub fn blocks(compressed: &[u8]) -> (Vec<(u64, u64)>, u32) {
     try_blocks(compressed).expect("an end-of-stream magic")
 }
 
+/// `compressed` with its first block's randomised flag set, as bzip2 0.9.0 and older wrote
+/// it when sorting the block took too long.
+pub fn randomised(compressed: &[u8]) -> Vec<u8> {
+    let flag = magic_positions(compressed, BLOCK_MAGIC)[0] + MAGIC_BITS + CRC_BITS;
+    let mut randomised = compressed.to_vec();
+    randomised[(flag / 8) as usize] |= 0x80 >> (flag % 8);
+    randomised
+}
+
 /// Decodes every block of the single-stream file `compressed` with [`BlockDecoder`] (cutting
 /// it at its magics) and checks the stream CRC.
 pub fn decode_blocks(compressed: &[u8], level: u8) -> Result<Vec<u8>, String> {
@@ -117,7 +203,7 @@ pub fn decode_blocks(compressed: &[u8], level: u8) -> Result<Vec<u8>, String> {
     let mut stream_crc = 0u32;
     for (start, end) in ranges {
         let block = decoder.decode(compressed, start, end, level).map_err(|e| e.to_string())?;
-        stream_crc = stream_crc.rotate_left(1) ^ block.crc;
+        stream_crc = crc::combine(stream_crc, block.crc);
         out.extend(block.data);
     }
     if stream_crc != stored_crc {
@@ -138,9 +224,8 @@ pub fn block_of_symbols(symbols: &[u8]) -> (Vec<u8>, Vec<u8>) {
     assert!(!symbols.contains(&255), "255 is the end-of-block symbol");
     let write = |crc: u32, orig_ptr: u32| {
         let mut out = BitWriter::with_capacity(symbols.len() + 200);
-        out.put(32, u32::from_be_bytes(*b"BZh9"));
-        out.put(24, (BLOCK_MAGIC >> 24) as u32);
-        out.put(24, BLOCK_MAGIC as u32 & 0xff_ffff);
+        out.put(32, u32::from_be_bytes(stream_header(9)));
+        out.put48(BLOCK_MAGIC);
         out.put(32, crc);
         out.put(1, 0);
         out.put(24, orig_ptr);
@@ -162,8 +247,7 @@ pub fn block_of_symbols(symbols: &[u8]) -> (Vec<u8>, Vec<u8>) {
         for &symbol in symbols.iter().chain(&[255]) {
             out.put(8, u32::from(symbol));
         }
-        out.put(24, (END_MAGIC >> 24) as u32);
-        out.put(24, END_MAGIC as u32 & 0xff_ffff);
+        out.put48(END_MAGIC);
         out.put(32, crc);
         out.finish()
     };

@@ -5,10 +5,10 @@
 //! profiles show where the time goes):
 //! - the block header: stored CRC, origin pointer, map of the bytes used, Huffman table
 //!   selectors and code lengths (`read_header`);
-//! - Huffman decoding from a 64-bit bit buffer through a lookup table on the next
-//!   `FAST_BITS` bits, with a slower path for longer codes; RUNA/RUNB run lengths and
-//!   move-to-front decoding (the front of the list kept in a register), into a byte array
-//!   (`decode_symbols`);
+//! - Huffman decoding from a 64-bit bit buffer (`bits::BitReader`) through a lookup table on
+//!   the next `FAST_BITS` bits, with a slower path for longer codes; RUNA/RUNB run lengths
+//!   and move-to-front decoding (the front of the list kept in a register), into a byte
+//!   array (`decode_symbols`);
 //! - the links of the inverse Burrows-Wheeler transform, each a `u32` with the index of the
 //!   next entry in its high 24 bits and that entry's byte in its low 8 (libbzip2's "fast"
 //!   mode), built both forwards and backwards (`link`);
@@ -25,22 +25,18 @@
 //! that does not end exactly at the end it is given; index out of bounds, loop forever or
 //! allocate without bound on corrupt input (every count read from the input is checked
 //! against the block size the stream's level allows before it is used). It accepts exactly
-//! the blocks libbzip2 accepts, with the bytes it gives, except randomised blocks (written only by bzip2 0.9.0 and
-//! older), which it refuses with [`BlockError::Randomised`] so the caller can decode them
-//! another way. Pure: no I/O, no threads, no `unsafe`.
+//! the blocks libbzip2 accepts, with the bytes it gives, except randomised blocks (written
+//! only by bzip2 0.9.0 and older), which it refuses with [`BlockError::Randomised`] so the
+//! caller can decode them another way. Pure: no I/O, no threads, no `unsafe`.
 
 use thiserror::Error;
 
+use super::bits::BitReader;
 use super::crc::crc;
+use super::format::{BLOCK_MAGIC, GROUP_SIZE, MAX_ALPHABET, MAX_CODE_LEN, max_block_len};
 
-/// Starts every block (the BCD digits of pi).
-const BLOCK_MAGIC: u64 = 0x3141_5926_5359;
 /// Bits the Huffman lookup table is indexed by; longer codes take the slow path.
 const FAST_BITS: u32 = 10;
-/// The longest Huffman code the format allows.
-const MAX_CODE_LEN: u32 = 20;
-/// Symbols between two Huffman table selectors.
-const GROUP_SIZE: u32 = 50;
 /// Most selectors kept (libbzip2's `BZ_MAX_SELECTORS`); a block may announce more, up to
 /// 32 767, and the extra ones are read and ignored, as libbzip2 does.
 const MAX_SELECTORS: usize = 18_002;
@@ -100,7 +96,7 @@ struct HuffmanTable {
     /// By length: the index in `symbols` of the first code of that length.
     first: [u16; MAX_CODE_LEN as usize + 1],
     /// Symbols in code order.
-    symbols: [u16; 258],
+    symbols: [u16; MAX_ALPHABET],
 }
 
 impl HuffmanTable {
@@ -109,7 +105,7 @@ impl HuffmanTable {
             fast: [0; 1 << FAST_BITS],
             limit: [0; MAX_CODE_LEN as usize + 1],
             first: [0; MAX_CODE_LEN as usize + 1],
-            symbols: [0; 258],
+            symbols: [0; MAX_ALPHABET],
         };
         let mut value = 0u32;
         let mut index = 0usize;
@@ -166,84 +162,6 @@ impl HuffmanTable {
             }
         }
         Err(BlockError::Invalid("bits that are no Huffman code"))
-    }
-}
-
-/// Reads bits most significant first from a 64-bit buffer, refilled 8 bytes at a time. Past
-/// the end of its bytes it reads zeros (callers check the position against the block end).
-#[derive(Clone)]
-struct BitReader<'a> {
-    bytes: &'a [u8],
-    /// The next byte to load.
-    next: usize,
-    /// The unread bits, left-aligned: `count` of them, then possibly the first bits of
-    /// `bytes[next..]` again (loading them twice is harmless, as both loads agree).
-    buf: u64,
-    count: u32,
-}
-
-impl<'a> BitReader<'a> {
-    fn new(bytes: &'a [u8], start_bit: u64) -> Self {
-        let mut reader = BitReader { bytes, next: (start_bit / 8) as usize, buf: 0, count: 0 };
-        reader.refill();
-        reader.consume((start_bit % 8) as u32);
-        reader
-    }
-
-    /// Bits read so far, counted from the start of `bytes`.
-    fn position(&self) -> u64 {
-        self.next as u64 * 8 - u64::from(self.count)
-    }
-
-    /// Makes at least 56 bits available.
-    #[inline(always)]
-    fn refill(&mut self) {
-        if let Some(word) = self.bytes.get(self.next..self.next.saturating_add(8)) {
-            let word = u64::from_be_bytes(word.try_into().unwrap_or_default());
-            // `count` is at most 63 here, so the shift is in range.
-            self.buf |= word >> self.count;
-            let loaded = (63 - self.count) / 8;
-            self.next += loaded as usize;
-            self.count += loaded * 8;
-        } else {
-            self.refill_near_end();
-        }
-    }
-
-    #[cold]
-    fn refill_near_end(&mut self) {
-        while self.count < 56 {
-            let byte = self.bytes.get(self.next).copied().unwrap_or(0);
-            self.buf |= u64::from(byte) << (56 - self.count);
-            self.next = self.next.saturating_add(1);
-            self.count += 8;
-        }
-    }
-
-    /// The next `count` bits (1 to 32), without reading them; needs `count` bits available.
-    #[inline(always)]
-    fn peek(&self, count: u32) -> u32 {
-        (self.buf >> (64 - count)) as u32
-    }
-
-    #[inline(always)]
-    fn consume(&mut self, count: u32) {
-        self.buf <<= count;
-        self.count -= count;
-    }
-
-    /// Reads `count` bits (1 to 32).
-    fn bits(&mut self, count: u32) -> u32 {
-        if self.count < count {
-            self.refill();
-        }
-        let value = self.peek(count);
-        self.consume(count);
-        value
-    }
-
-    fn bit(&mut self) -> bool {
-        self.bits(1) == 1
     }
 }
 
@@ -324,7 +242,7 @@ impl BlockDecoder {
         if !(1..=9).contains(&level) {
             return Err(BlockError::Level(level));
         }
-        let max_len = usize::from(level) * 100_000;
+        let max_len = max_block_len(level);
         let mut reader = BitReader::new(bytes, start);
         let cut = |reader: &BitReader, error| match error {
             BlockError::Invalid(_) if reader.position() + u64::from(MAX_CODE_LEN) > end => {
@@ -409,7 +327,7 @@ fn read_header(reader: &mut BitReader, max_len: usize, end: u64) -> Result<Heade
     }
     let alphabet = used.len() + 2;
     let mut tables = Vec::with_capacity(table_count);
-    let mut lengths = [0u8; 258];
+    let mut lengths = [0u8; MAX_ALPHABET];
     for _ in 0..table_count {
         let mut len = reader.bits(5);
         for length in &mut lengths[..alphabet] {
@@ -475,10 +393,10 @@ fn decode_symbols_from(
                 return Err(BlockError::Truncated);
             }
             table = &header.tables[usize::from(selector)];
-            group_left = GROUP_SIZE;
+            group_left = GROUP_SIZE as u32;
         }
         group_left -= 1;
-        if reader.count < MAX_CODE_LEN {
+        if reader.available() < MAX_CODE_LEN {
             reader.refill();
         }
         let (symbol, code_len) = table.decode(reader.peek(MAX_CODE_LEN))?;
@@ -668,288 +586,4 @@ fn find_run(bytes: &[u8], mut from: usize) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::samples::{
-        XorShift, block_of_symbols, blocks, decode_blocks, libbzip2_decompress, random_bytes,
-    };
-    use super::*;
-    use std::io::{Read, Write};
-    use std::iter;
-
-    /// Rows of an SQL dump, with runs of one byte and a skewed spread of all byte values
-    /// (whose rare bytes get Huffman codes longer than the lookup table).
-    fn sql_like(len: usize, seed: u64) -> Vec<u8> {
-        let mut rng = XorShift::new(seed);
-        let mut out = Vec::with_capacity(len + 1024);
-        while out.len() < len {
-            match rng.below(12) {
-                0..=8 => {
-                    let row = format!(
-                        "{}\tres.partner {}\t{}.{:02}\t2024-{:02}-{:02}\t\\N\n",
-                        rng.below(1_000_000),
-                        rng.below(5000),
-                        rng.below(100_000),
-                        rng.below(100),
-                        1 + rng.below(12),
-                        1 + rng.below(28),
-                    );
-                    out.extend_from_slice(row.as_bytes());
-                }
-                9 => out.extend(iter::repeat_n(rng.next() as u8, rng.below(600) as usize)),
-                10 => {
-                    for _ in 0..rng.below(300) {
-                        // Skewed: low values often, high ones rarely.
-                        let byte = (rng.next() % 256) * (rng.next() % 256) / 255;
-                        out.push(byte as u8);
-                    }
-                }
-                _ => out.extend_from_slice(b"COPY public.ir_translation (id, lang) FROM stdin;\n"),
-            }
-        }
-        out.truncate(len);
-        out
-    }
-
-    fn compress(data: &[u8], level: u32) -> Vec<u8> {
-        let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(level));
-        encoder.write_all(data).unwrap();
-        encoder.finish().unwrap()
-    }
-
-    /// Decodes every block of `compressed` with [`BlockDecoder`], checking the stream CRC.
-    fn decode_file(compressed: &[u8], level: u8) -> Vec<u8> {
-        decode_blocks(compressed, level).unwrap()
-    }
-
-    fn decode_with_crate(compressed: &[u8]) -> std::io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        bzip2::read::BzDecoder::new(compressed).read_to_end(&mut out)?;
-        Ok(out)
-    }
-
-    /// `lengths`' canonical codes, left-aligned in 20 bits, as the bzip2 encoder assigns them.
-    fn canonical_codes(lengths: &[u8]) -> Vec<Option<u32>> {
-        let mut codes = vec![None; lengths.len()];
-        let mut code = 0u32;
-        for len in 1..=20 {
-            for (symbol, _) in lengths.iter().enumerate().filter(|&(_, &l)| l == len) {
-                if code < 1 << len {
-                    codes[symbol] = Some(code << (20 - len));
-                }
-                code += 1;
-            }
-            code <<= 1;
-        }
-        codes
-    }
-
-    #[test]
-    fn huffman_tables_decode_every_code_length() {
-        let complete: Vec<u8> = (1..=20).chain([20]).collect();
-        let short: Vec<u8> = vec![3; 8];
-        let mixed: Vec<u8> =
-            [vec![2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14], vec![17; 8]].concat();
-        let incomplete: Vec<u8> = vec![2, 2, 2, 12, 12];
-        let oversubscribed: Vec<u8> = vec![1, 1, 1, 2, 11];
-        for lengths in [complete, short, mixed, incomplete, oversubscribed] {
-            let table = HuffmanTable::new(&lengths);
-            let codes = canonical_codes(&lengths);
-            let mut covered = vec![false; 1 << 20];
-            for (symbol, code) in codes.iter().enumerate() {
-                let Some(code) = *code else { continue };
-                let len = u32::from(lengths[symbol]);
-                let size = 1u32 << (20 - len);
-                // The code followed by any bits: the first, last and a middle value.
-                for next in [code, code + size - 1, code + size / 2] {
-                    assert_eq!(table.decode(next), Ok((symbol as u32, len)), "{lengths:?}");
-                }
-                covered[code as usize..(code + size) as usize].fill(true);
-            }
-            for next in (0..1u32 << 20).step_by(97).filter(|&next| !covered[next as usize]) {
-                assert!(table.decode(next).is_err(), "{lengths:?}: {next:020b}");
-            }
-        }
-        assert_eq!(canonical_codes(&[1, 1, 1]), [Some(0), Some(1 << 19), None]);
-    }
-
-    /// Inputs with their names, for round trips at `level`.
-    fn inputs(level: u32) -> Vec<(String, Vec<u8>)> {
-        // The most bytes bzip2 puts in a block, when none are runs.
-        let block = level as usize * 100_000 - 19;
-        let mut inputs = vec![
-            ("one byte".to_string(), b"x".to_vec()),
-            ("two bytes".to_string(), b"ab".to_vec()),
-            ("all byte values".to_string(), (0..=255).collect()),
-            ("all byte values 100 times".to_string(), (0..=255).cycle().take(25_600).collect()),
-            ("random".to_string(), random_bytes(300_000, 2)),
-            ("SQL".to_string(), sql_like(1_500_000, 3)),
-            ("random, block size".to_string(), random_bytes(block, 4)),
-            ("random, block size + 1".to_string(), random_bytes(block + 1, 5)),
-            ("random, block size - 1".to_string(), random_bytes(block - 1, 6)),
-        ];
-        for len in [1, 3, 4, 5, 8, 9, 258, 259, 260, 1000, 2_000_000] {
-            inputs.push((format!("run of {len}"), vec![b'a'; len]));
-        }
-        let mut runs = Vec::new();
-        let mut rng = XorShift::new(7);
-        while runs.len() < 400_000 {
-            runs.extend(iter::repeat_n(rng.below(3) as u8, rng.below(300) as usize));
-        }
-        inputs.push(("runs of 3 bytes".to_string(), runs));
-        inputs
-    }
-
-    #[test]
-    fn blocks_from_the_bzip2_crate_round_trip_at_levels_1_and_9() {
-        for level in [1, 9] {
-            for (name, data) in inputs(level) {
-                let compressed = compress(&data, level);
-                let decoded = decode_file(&compressed, level as u8);
-                assert!(decoded == data, "level {level}, {name}: output differs");
-            }
-        }
-        let block = 100_000 - 19;
-        assert_eq!(blocks(&compress(&random_bytes(block, 4), 1)).0.len(), 1);
-        assert_eq!(blocks(&compress(&random_bytes(block + 1, 5), 1)).0.len(), 2);
-        assert_eq!(blocks(&compress(b"", 1)).0.len(), 0);
-    }
-
-    #[test]
-    fn a_block_must_end_exactly_where_it_is_said_to() {
-        let data = sql_like(50_000, 8);
-        let compressed = compress(&data, 1);
-        let (ranges, _) = blocks(&compressed);
-        let (start, end) = ranges[0];
-        let mut decoder = BlockDecoder::new();
-        assert!(decoder.decode(&compressed, start, end, 1).unwrap().data == data);
-        for shorter in [1, 7, 8, 9, 100, (end - start) / 2, end - start - 100] {
-            let result = decoder.decode(&compressed, start, end - shorter, 1);
-            assert_eq!(result.unwrap_err(), BlockError::Truncated, "{shorter} bits shorter");
-        }
-        for longer in [1, 8, 48, 1000] {
-            let result = decoder.decode(&compressed, start, end + longer, 1);
-            assert_eq!(result.unwrap_err(), BlockError::EndsEarly, "{longer} bits longer");
-        }
-        assert_eq!(
-            decoder.decode(&compressed, start + 1, end, 1).unwrap_err(),
-            BlockError::NoMagic
-        );
-        assert_eq!(decoder.decode(&compressed, start, end, 0).unwrap_err(), BlockError::Level(0));
-    }
-
-    #[test]
-    fn a_block_too_large_for_the_level_is_an_error() {
-        let data = random_bytes(150_000, 9);
-        let compressed = compress(&data, 2);
-        let (ranges, _) = blocks(&compressed);
-        let (start, end) = ranges[0];
-        let mut decoder = BlockDecoder::new();
-        assert!(decoder.decode(&compressed, start, end, 2).unwrap().data == data);
-        let error = decoder.decode(&compressed, start, end, 1).unwrap_err();
-        assert!(matches!(error, BlockError::Invalid(_)), "{error}");
-    }
-
-    #[test]
-    fn a_randomised_block_is_refused_as_such() {
-        let compressed = compress(b"hello", 9);
-        let (ranges, _) = blocks(&compressed);
-        let (start, end) = ranges[0];
-        let mut randomised = compressed.clone();
-        let flag = start + 48 + 32;
-        randomised[(flag / 8) as usize] |= 0x80 >> (flag % 8);
-        let result = BlockDecoder::new().decode(&randomised, start, end, 9);
-        assert_eq!(result.unwrap_err(), BlockError::Randomised);
-    }
-
-    /// Single-block files of several kinds: text at levels 1 and 9, runs, random bytes, all
-    /// byte values.
-    fn mutation_samples() -> Vec<(Vec<u8>, u8)> {
-        let mut runs = Vec::new();
-        let mut rng = XorShift::new(10);
-        while runs.len() < 30_000 {
-            runs.extend(iter::repeat_n(rng.below(200) as u8, rng.below(40) as usize));
-        }
-        vec![
-            (sql_like(30_000, 11), 1),
-            (sql_like(20_000, 12), 9),
-            (runs, 1),
-            (random_bytes(5_000, 13), 3),
-            ((0..=255).cycle().take(10_000).collect(), 1),
-        ]
-    }
-
-    /// Flips bits and changes bytes all over single blocks, cuts them short: the decoder
-    /// fails, or (when the change does not matter) gives the right bytes; and it agrees with
-    /// the bzip2 crate on which blocks decode.
-    #[test]
-    fn corrupt_blocks_are_errors_never_wrong_bytes() {
-        let mut rng = XorShift::new(14);
-        let mut decoder = BlockDecoder::new();
-        let (mut mutations, mut decoded) = (0, 0);
-        for (data, level) in mutation_samples() {
-            let compressed = compress(&data, u32::from(level));
-            let (ranges, _) = blocks(&compressed);
-            assert_eq!(ranges.len(), 1);
-            let (start, end) = ranges[0];
-            for round in 0..700 {
-                let mut corrupt = compressed.clone();
-                // Half the changes in the header and code tables, where the counts are.
-                let span = if round % 2 == 0 { (end - start).min(3000) } else { end - start };
-                let at = start + 48 + rng.below(span - 48);
-                match round % 4 {
-                    0 | 1 => corrupt[(at / 8) as usize] ^= 0x80 >> (at % 8),
-                    2 => corrupt[(at / 8) as usize] = rng.next() as u8,
-                    _ => {
-                        let other = start + 48 + rng.below(end - start - 48);
-                        corrupt[(at / 8) as usize] ^= 0x80 >> (at % 8);
-                        corrupt[(other / 8) as usize] ^= 0x80 >> (other % 8);
-                    }
-                }
-                if corrupt == compressed {
-                    continue;
-                }
-                mutations += 1;
-                let ours = decoder.decode(&corrupt, start, end, level);
-                let theirs = decode_with_crate(&corrupt);
-                if let Ok(block) = &ours {
-                    decoded += 1;
-                    assert!(block.data == data, "bit {at} changed: wrong bytes without error");
-                }
-                assert_eq!(ours.is_ok(), theirs.is_ok(), "bit {at} changed: {ours:?}");
-            }
-            for _ in 0..100 {
-                let cut = start + rng.below(end - start);
-                let bytes = &compressed[..cut.div_ceil(8) as usize];
-                assert!(decoder.decode(bytes, start, cut, level).is_err(), "cut at bit {cut}");
-                let whole_bytes = &compressed[..(cut / 8) as usize];
-                assert!(
-                    decoder.decode(whole_bytes, start, end, level).is_err(),
-                    "cut at bit {cut}"
-                );
-            }
-        }
-        assert!(mutations > 3000, "{mutations} mutations");
-        assert!(decoded < mutations / 100, "{decoded} of {mutations} mutations decoded");
-    }
-
-    /// Links that do not form one cycle (no encoder writes them): walking forwards and
-    /// backwards at once gave other bytes than libbzip2's forward walk.
-    #[test]
-    fn a_block_whose_links_are_not_one_cycle_decodes_as_libbzip2_does() {
-        let symbols: Vec<u8> = (0..600u32).map(|i| 2 + (i * 7 % 11) as u8).collect();
-        let (stream, data) = block_of_symbols(&symbols);
-        let theirs = libbzip2_decompress(&stream).expect("libbzip2 decodes the block");
-        assert!(theirs == data, "libbzip2 reads other bytes");
-    }
-
-    #[test]
-    fn the_decoder_agrees_with_the_bzip2_crate_on_files_of_many_blocks() {
-        let data = [sql_like(700_000, 15), random_bytes(100_000, 16), vec![0; 300_000]].concat();
-        for level in [1, 5] {
-            let compressed = compress(&data, level);
-            let theirs = decode_with_crate(&compressed).unwrap();
-            assert!(decode_file(&compressed, level as u8) == theirs, "level {level}");
-            assert!(theirs == data);
-        }
-    }
-}
+mod tests;
