@@ -48,7 +48,7 @@ impl From<ExitCode> for std::process::ExitCode {
 /// implements it (an error wrapping another asks the inner one), so the command line turns
 /// any of them into `(code, message)` at the `?`, and a new error type cannot be forgotten:
 /// without an implementation it does not compile there. `std::io::Error`'s implementation is
-/// in `pipeline::pool`, which knows how a worker's panic travels inside one.
+/// in `plumbing::pool`, which knows how a worker's panic travels inside one.
 pub trait ExitStatus: std::error::Error + Send + Sync + 'static {
     fn exit_code(&self) -> ExitCode;
 }

@@ -3,7 +3,8 @@
 //! The map, from the top down; dependencies only point downward:
 //!
 //! - drivers: [`cli`] (clap types, one file per command, `output`: the only writer to
-//!   stdout) and [`daemon`] (the nightly service); nothing imports them;
+//!   stdout) and [`daemon`] (the nightly service); nothing imports `cli`, only `cli` imports
+//!   `daemon`;
 //! - [`jobs`]: one module per user-level operation (save, save_db, load, load_db, backup,
 //!   restore, verify, neutralize, clean, mirror), each a request in and a summary or a typed
 //!   error out;
@@ -11,10 +12,11 @@
 //!   [`process`] (children and signals), [`odoo`] (archive layout, manifest, filestore,
 //!   neutralization), [`repo`] (the snapshot repository and its storage), [`atomic`] (files
 //!   that appear whole);
-//! - pure: [`codec`] (bzip2, zip), [`pipeline`] (format detection, compression stages, the
-//!   worker pool, meters, spill buffers), [`config`] (settings), [`rules`] (retention,
-//!   schedules, rsync's exclude rules), and [`exit`], the leaf every error's exit code comes
-//!   from.
+//! - pure: [`codec`] (bzip2, zip), [`pipeline`] (format detection, compression stages,
+//!   meters), [`plumbing`] (the one worker pool, the background writer, spill files),
+//!   [`config`] (settings), [`rules`] (retention, schedules, rsync's exclude rules);
+//! - leaves every layer reads: [`exit`] (exit codes and the `ExitStatus` trait every error
+//!   implements) and [`stop`] (whether a signal asked the work to stop).
 
 pub mod atomic;
 pub mod cli;
@@ -26,6 +28,7 @@ pub mod jobs;
 pub mod odoo;
 pub mod pg;
 pub mod pipeline;
+pub mod plumbing;
 pub mod process;
 pub mod repo;
 pub mod rules;

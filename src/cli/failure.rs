@@ -37,7 +37,8 @@ mod tests {
 
     use super::*;
     use crate::jobs::{backup, clean, load_db as load, mirror, neutralize, save, save_db, verify};
-    use crate::pipeline::{DumpFormat, pool};
+    use crate::pipeline::DumpFormat;
+    use crate::plumbing::pool;
     use crate::{config, daemon, pg, process, repo};
 
     fn io_error() -> io::Error {

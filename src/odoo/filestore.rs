@@ -8,7 +8,7 @@ use std::fs;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::pipeline::spill::{Spill, SpillReader};
+use crate::plumbing::spill::{Spill, SpillReader};
 
 /// The largest listing kept in memory (about 70,000 files of Odoo's names); a larger one
 /// spills to an unlinked temporary file.
@@ -449,7 +449,7 @@ mod tests {
         assert!(!in_memory.entries.spilled());
         let mut spilled = list_with(dir.path(), spill.path(), 1000).unwrap();
         assert!(spilled.entries.spilled());
-        assert_eq!(crate::pipeline::spill::open_deleted_in(spill.path()), 1);
+        assert_eq!(crate::plumbing::spill::open_deleted_in(spill.path()), 1);
         for listing in [&mut in_memory, &mut spilled] {
             let read: Vec<FileEntry> = listing.entries().unwrap().map(Result::unwrap).collect();
             assert_eq!(read, expected);
@@ -463,7 +463,7 @@ mod tests {
         drop(spilled);
         // The spill file never had a name and is gone with the listing.
         assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0);
-        assert_eq!(crate::pipeline::spill::open_deleted_in(spill.path()), 0);
+        assert_eq!(crate::plumbing::spill::open_deleted_in(spill.path()), 0);
         // A listing that cannot spill fails, naming where.
         let error = list_with(dir.path(), &spill.path().join("absent"), 1000).err().unwrap();
         assert!(error.to_string().contains("absent"), "{error}");

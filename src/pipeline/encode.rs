@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 
 use super::Codec;
-use super::pool::{Pool, Ticket};
+use crate::plumbing::pool::{Pool, Ticket};
 
 /// gzip level, as pigz and Odoo use by default.
 const GZIP_LEVEL: u32 = 6;
@@ -180,7 +180,7 @@ impl<W: Write> Write for BlockWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::pool::within_a_minute;
+    use crate::plumbing::pool::within_a_minute;
     use std::io::Read;
 
     fn sample(len: usize) -> Vec<u8> {

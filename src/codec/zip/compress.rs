@@ -1,4 +1,4 @@
-//! The zip writer's compression stage, on the shared worker pool ([`crate::pipeline::pool`]):
+//! The zip writer's compression stage, on the shared worker pool ([`crate::plumbing::pool`]):
 //! the jobs the writer hands to the workers and what they answer, the zlib compressor each
 //! worker keeps, and the choice between storing and deflating.
 //!
@@ -25,7 +25,7 @@ use crc32fast::Hasher;
 use flate2::{Compress, Compression, FlushCompress, Status};
 
 use super::records::Method;
-use crate::pipeline::pool::{Pool, Ticket};
+use crate::plumbing::pool::{Pool, Ticket};
 
 /// Input per block: the largest entry compressed whole, and the unit of parallel work.
 pub const BLOCK: usize = 2 << 20;

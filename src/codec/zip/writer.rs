@@ -82,8 +82,8 @@ use super::compress::{
 };
 use super::format::{CENTRAL_HEADER_LEN, FLAG_DESCRIPTOR, ZIP64_LIMIT};
 use super::records::{self, Meta, Method, Record, Sizes, data_descriptor, local_header};
-use crate::pipeline::background::BackgroundWriter;
-use crate::pipeline::spill::Spill;
+use crate::plumbing::background::BackgroundWriter;
+use crate::plumbing::spill::Spill;
 
 /// Buffers (up to a block each) waiting for the output's writer thread.
 const OUT_DEPTH: usize = 4;

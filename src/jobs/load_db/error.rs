@@ -5,7 +5,8 @@ use std::io;
 use crate::exit::{ExitCode, ExitStatus};
 use crate::odoo::layout::{DUMP_ENTRY, UnsafeEntry};
 use crate::pg;
-use crate::pipeline::{DumpFormat, pool};
+use crate::pipeline::DumpFormat;
+use crate::plumbing::pool;
 use crate::stop;
 
 #[derive(Debug, thiserror::Error)]

@@ -8,8 +8,8 @@ use indicatif::ProgressBar;
 
 use super::Error;
 use crate::odoo::layout;
-use crate::pipeline::codec::SNIFF_LEN;
 use crate::pipeline::decode::{Peekable, Stream, decoder};
+use crate::pipeline::format::SNIFF_LEN;
 use crate::pipeline::meter::Meter;
 use crate::pipeline::{Codec, DumpFormat, Payload};
 

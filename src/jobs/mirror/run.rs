@@ -44,7 +44,7 @@ use serde_bytes::ByteBuf;
 
 use super::walk::{self, Entry};
 use crate::exit::{ExitCode, ExitStatus};
-use crate::pipeline::pool::{self, Ticket};
+use crate::plumbing::pool::{self, Ticket};
 use crate::repo::snapshot::{Listed, Snapshot, Stats};
 use crate::repo::tree::{Kind, Node, Time, Tree};
 use crate::repo::{self, BlobId, BlobKind, Compressor, FullPack, Repository};
@@ -571,7 +571,7 @@ struct Job {
     near: Vec<BlobId>,
 }
 
-/// Workers storing chunks (the shared [`pool`](crate::pipeline::pool)): hashing, compressing
+/// Workers storing chunks (the shared [`pool`](crate::plumbing::pool)): hashing, compressing
 /// and packing happen on them, each with a zstd context of its own; a pack they fill goes to a
 /// writer thread, which writes and syncs it while they go on (on two cores, a worker waiting
 /// in fsync was half the machine idle).

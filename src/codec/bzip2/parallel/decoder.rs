@@ -20,7 +20,7 @@ use super::segment::{AfterStream, Outcome, Segment, SegmentEnd, decode_segment, 
 use crate::codec::bzip2::crc;
 use crate::codec::bzip2::decode::{Block, BlockDecoder, BlockError};
 use crate::codec::bzip2::format::max_block_bits;
-use crate::pipeline::pool::{Pool, Ticket};
+use crate::plumbing::pool::{Pool, Ticket};
 
 /// Decodes a bzip2 file on several threads; see the module documentation.
 pub struct ParallelDecoder {

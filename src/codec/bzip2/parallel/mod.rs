@@ -45,7 +45,7 @@
 //! is and how a worker decodes it).
 //!
 //! [`BlockDecoder`]: super::decode::BlockDecoder
-//! [`Pool`]: crate::pipeline::pool::Pool
+//! [`Pool`]: crate::plumbing::pool::Pool
 
 mod decoder;
 mod input;

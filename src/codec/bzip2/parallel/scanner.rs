@@ -15,7 +15,7 @@ use super::segment::{AfterStream, Bits, Outcome, Segment, SegmentEnd};
 use crate::codec::bzip2::format::{
     CRC_BITS, HEADER_MAGIC, MAGIC_BITS, header_level, max_block_bits,
 };
-use crate::pipeline::pool::{Pool, Ticket};
+use crate::plumbing::pool::{Pool, Ticket};
 
 /// What the reader thread sends to the decoder, in input order.
 pub(super) enum Item {

@@ -19,7 +19,7 @@ use crate::codec::bzip2::format::{BLOCK_MAGIC, END_MAGIC, MAGIC_BITS};
 use crate::codec::bzip2::samples::{
     XorShift, crate_compress, dump_like, libbzip2_compress, magic_positions, randomised,
 };
-use crate::pipeline::pool::{Pool, within_a_minute};
+use crate::plumbing::pool::{Pool, within_a_minute};
 
 /// Original and compressed bytes of a test file.
 struct Sample {

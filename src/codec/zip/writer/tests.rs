@@ -9,7 +9,7 @@ use flate2::Compression;
 use super::*;
 use crate::codec::zip::compress::{Deflater, LEVEL};
 use crate::codec::zip::format::{FLAG_UTF8, ZIP64_END, ZIP64_LOCATOR};
-use crate::pipeline::pool::within_a_minute;
+use crate::plumbing::pool::within_a_minute;
 use crate::testing::{Full, XorShift, random_bytes, sql};
 
 fn at(secs: u64) -> SystemTime {
@@ -348,7 +348,7 @@ fn mixed_archive(spill: Option<(&Path, usize)>, zip64_limit: u64) -> (Vec<u8>, E
     if let Some((spill, _)) = spill {
         zip.flush().unwrap();
         assert!(zip.central.spilled(), "the central directory spilled");
-        assert_eq!(crate::pipeline::spill::open_deleted_in(spill), 1, "spill file open");
+        assert_eq!(crate::plumbing::spill::open_deleted_in(spill), 1, "spill file open");
     }
     (zip.finish().unwrap(), expected)
 }
@@ -363,7 +363,7 @@ fn a_spilled_central_directory_reads_back_identically() {
         check_all(&spilled, &expected);
         // The spill file never had a name, and is closed with the writer.
         assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
-        assert_eq!(crate::pipeline::spill::open_deleted_in(spill.path()), 0);
+        assert_eq!(crate::plumbing::spill::open_deleted_in(spill.path()), 0);
     }
 }
 
@@ -382,7 +382,7 @@ fn add_twenty<W: Write + Send + 'static>(zip: &mut ZipWriter<W>) -> io::Result<(
 #[test]
 fn the_spill_file_is_gone_after_an_error_or_an_early_drop() {
     let spill = tempfile::tempdir().unwrap();
-    let open = || crate::pipeline::spill::open_deleted_in(spill.path());
+    let open = || crate::plumbing::spill::open_deleted_in(spill.path());
     // The disk fills up while the central directory is written from the spill file.
     let mut zip = spilling(Full { room: 1000 }, spill.path());
     add_twenty(&mut zip).unwrap();

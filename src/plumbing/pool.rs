@@ -326,7 +326,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    use crate::pipeline::pool::within_a_minute;
+    use crate::plumbing::pool::within_a_minute;
 
     /// Squares, slower for small numbers so that results finish out of order.
     fn slow_square(_: &mut (), n: u64) -> u64 {

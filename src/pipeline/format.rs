@@ -62,12 +62,12 @@ impl Codec {
 
 /// `BZh` and a block size digit, then a block or the end-of-stream marker (an empty file).
 fn is_bzip2(head: &[u8]) -> bool {
-    const BLOCK: [u8; 6] = [0x31, 0x41, 0x59, 0x26, 0x53, 0x59];
-    const END: [u8; 6] = [0x17, 0x72, 0x45, 0x38, 0x50, 0x90];
-    head.len() >= 10
-        && head.starts_with(b"BZh")
-        && (b'1'..=b'9').contains(&head[3])
-        && (head[4..10] == BLOCK || head[4..10] == END)
+    use crate::codec::bzip2::format::{BLOCK_MAGIC, END_MAGIC, header_level};
+    let (Some(header), Some(magic)) = (head.get(..4), head.get(4..10)) else {
+        return false;
+    };
+    let magic = magic.iter().fold(0u64, |n, &b| n << 8 | u64::from(b));
+    header_level(header).is_some() && (magic == BLOCK_MAGIC || magic == END_MAGIC)
 }
 
 impl Payload {
