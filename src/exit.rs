@@ -61,15 +61,44 @@ impl ExitStatus for tokio::task::JoinError {
 }
 
 /// The one-line message of an error: its own text and each of its causes', joined by `: `.
-/// Each error's text says what it adds; its cause is not repeated in it but comes from
-/// `source()`.
+/// Each of `oe`'s errors says what it adds; its cause is not repeated in its text but comes
+/// from `source()`. Some other crates' errors end their text with their cause and return it
+/// too (the `zip` crate's `i/o error: …`): a cause the text before it already ends with is
+/// not said again.
 pub fn message(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        line.push_str(": ");
-        line.push_str(&e.to_string());
-        cause = e.source();
+    let mut line = String::new();
+    let mut said = String::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !said.ends_with(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+        said = text;
+        next = e.source();
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::message;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading acme.zip")]
+    struct Reading(#[source] zip::result::ZipError);
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let denied = || io::Error::from(io::ErrorKind::PermissionDenied);
+        let error = Reading(zip::result::ZipError::Io(denied()));
+        assert_eq!(message(&error), format!("reading acme.zip: i/o error: {}", denied()));
+        let error = Reading(zip::result::ZipError::FileNotFound);
+        assert_eq!(message(&error), "reading acme.zip: specified file not found in archive");
+    }
 }

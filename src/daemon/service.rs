@@ -4,7 +4,7 @@
 //! SIGHUP; on SIGTERM or SIGINT starts nothing more, stops the children and waits up to the
 //! grace period for the jobs to clean up.
 //!
-//! Between fire times it only sleeps (waking at least every [`MAX_SLEEP`] to follow changes of
+//! Between fire times it only sleeps (waking at least every `MAX_SLEEP` to follow changes of
 //! the wall clock), so an idle daemon uses no CPU.
 
 use std::collections::{BTreeMap, HashMap};

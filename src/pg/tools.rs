@@ -3,7 +3,7 @@
 //! generation writes (`\restrict` since 15.14/16.10/17.6).
 //!
 //! The tools' own messages are in English whatever the user's locale (`LC_MESSAGES=C`, see
-//! [`message_locale`]): `load` reads pg_restore's stderr to tell a truncated dump from a
+//! `message_locale`): `load` reads pg_restore's stderr to tell a truncated dump from a
 //! failed restore. What a tool relays from the server stays in the server's `lc_messages`.
 
 use std::path::{Path, PathBuf};

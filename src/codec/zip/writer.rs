@@ -43,7 +43,7 @@
 //! # Threads and memory
 //!
 //! Blocks of a large entry are deflated independently on the worker threads
-//! ([`super::compress`]), their concatenation one deflate stream; their CRC-32s are combined
+//! (`super::compress`), their concatenation one deflate stream; their CRC-32s are combined
 //! here. Whole small entries are compressed (and small files read) on the
 //! workers too, so `add_file` and `add_bytes` return before their entry is written. The calling
 //! thread reads streams and large files and puts the output in order; a thread of its own
@@ -59,7 +59,7 @@
 //! to the output at the end. That file has no name, so it disappears with the writer whatever
 //! ends the process.
 //!
-//! The records' byte layout is [`super::records`]'s; this module decides which records an
+//! The records' byte layout is `super::records`'s; this module decides which records an
 //! entry gets and puts everything in order.
 //!
 //! # Must not
