@@ -5,11 +5,12 @@ use std::path::PathBuf;
 
 use super::args::Global;
 use super::failure::Result;
-use super::load::{LoadOptions, load_archive};
+use super::load::load_archive;
 use super::run::{LOCK_WAIT, progress_bar, threads};
 use crate::config::Settings;
 use crate::config::settings::DEFAULT_SERVICE;
 use crate::jobs::backup::{self, BackupRequest, backup};
+use crate::jobs::load::Choices;
 use crate::jobs::restore::backup_to_restore;
 use crate::pg::{ConnParams, lock_database};
 
@@ -72,7 +73,6 @@ pub fn run_backups(global: &Global, args: BackupsArgs, settings: Settings) -> Re
 pub async fn run_restore(global: &Global, args: RestoreArgs, settings: Settings) -> Result {
     let database = settings.database(args.database.as_deref())?;
     let input = backup_to_restore(args.file, settings.file.backup_dir.as_deref(), &database)?;
-    let options =
-        LoadOptions { force: args.force, copy: false, neutralize: false, no_neutralize: false };
-    load_archive(global, &settings, &args.service, input, database, options).await
+    let choices = Choices { force: args.force, ..Choices::default() };
+    load_archive(global, &settings, &args.service, input, database, choices).await
 }

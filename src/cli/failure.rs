@@ -36,7 +36,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::jobs::{backup, clean, load_db as load, mirror, neutralize, save, save_db, verify};
+    use crate::jobs::{backup, clean, load_db, mirror, neutralize, save, save_db, verify};
     use crate::pipeline::DumpFormat;
     use crate::plumbing::pool;
     use crate::{config, daemon, pg, process, repo};
@@ -77,9 +77,9 @@ mod tests {
             (io_error().into(), ExitCode::Io),
             (io::Error::from(io::ErrorKind::UnexpectedEof).into(), ExitCode::BadInput),
             (panicked().into(), ExitCode::Failure),
-            (load::Error::Exists("acme".into()).into(), ExitCode::Exists),
-            (load::Error::Incomplete { input: "a.sql".into() }.into(), ExitCode::BadInput),
-            (load::Error::Interrupted(libc::SIGTERM).into(), ExitCode::Terminated),
+            (load_db::Error::Exists("acme".into()).into(), ExitCode::Exists),
+            (load_db::Error::Incomplete { input: "a.sql".into() }.into(), ExitCode::BadInput),
+            (load_db::Error::Interrupted(libc::SIGTERM).into(), ExitCode::Terminated),
             (save_db::Error::UnknownName(path()).into(), ExitCode::Usage),
             (save::Error::Write { path: path(), source: io_error() }.into(), ExitCode::Io),
             (backup::Error::NoBackupDir.into(), ExitCode::Usage),
@@ -121,7 +121,7 @@ mod tests {
         let failures: [Failure; 3] = [
             save_db::Error::Write { path: path(), source: panicked() }.into(),
             save::Error::Write { path: path(), source: panicked() }.into(),
-            load::Error::Corrupt { input, format, source: panicked() }.into(),
+            load_db::Error::Corrupt { input, format, source: panicked() }.into(),
         ];
         for failure in failures {
             assert_eq!(failure.code, ExitCode::Failure, "{}", failure.message);

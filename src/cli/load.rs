@@ -6,7 +6,7 @@ use super::args::Global;
 use super::failure::Result;
 use super::run::{LOCK_WAIT, progress_bar, threads};
 use crate::config::Settings;
-use crate::jobs::load::{ArchiveRequest, load};
+use crate::jobs::load::{ArchiveRequest, Choices, load};
 use crate::pg::{ConnParams, lock_database};
 
 #[derive(Debug, clap::Args)]
@@ -34,21 +34,13 @@ pub struct LoadArgs {
 }
 
 pub async fn run(global: &Global, args: LoadArgs, settings: Settings) -> Result {
-    let options = LoadOptions {
+    let choices = Choices {
         force: args.force,
         copy: args.copy,
         neutralize: args.neutralize,
         no_neutralize: args.no_neutralize,
     };
-    load_archive(global, &settings, &args.service, args.input, args.database, options).await
-}
-
-/// The choices `load` and `restore` share.
-pub(super) struct LoadOptions {
-    pub force: bool,
-    pub copy: bool,
-    pub neutralize: bool,
-    pub no_neutralize: bool,
+    load_archive(global, &settings, &args.service, args.input, args.database, choices).await
 }
 
 /// `oe load` and `oe restore`: `input` into `database` of `service`, holding the database's
@@ -59,7 +51,7 @@ pub(super) async fn load_archive(
     service: &str,
     input: PathBuf,
     database: String,
-    options: LoadOptions,
+    choices: Choices,
 ) -> Result {
     let service = settings.service(service)?;
     crate::config::settings::validate_database_name(&database)?;
@@ -70,10 +62,7 @@ pub(super) async fn load_archive(
         environment: settings.environment(),
         input,
         database,
-        force: options.force,
-        copy: options.copy,
-        neutralize: options.neutralize,
-        no_neutralize: options.no_neutralize,
+        choices,
         threads: threads(),
         progress: progress_bar(global.quiet, "loading"),
     };

@@ -19,6 +19,15 @@ pub struct ArchiveRequest {
     /// A file path, or `-` for standard input.
     pub input: PathBuf,
     pub database: String,
+    pub choices: Choices,
+    pub threads: usize,
+    pub progress: ProgressBar,
+}
+
+/// What the user asked of the load (`oe load`'s flags; `oe restore` asks only `force`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Choices {
+    /// Replace an existing database and filestore, once the new ones are complete.
     pub force: bool,
     /// Make the database a copy (new identity); always so outside production.
     pub copy: bool,
@@ -26,14 +35,13 @@ pub struct ArchiveRequest {
     pub neutralize: bool,
     /// Keep production's behaviour: refused outside production.
     pub no_neutralize: bool,
-    pub threads: usize,
-    pub progress: ProgressBar,
 }
 
 pub async fn load(request: ArchiveRequest) -> Result<LoadSummary, Error> {
-    let ArchiveRequest { service, environment, input, database, force, .. } = request;
+    let ArchiveRequest { service, environment, input, database, choices, threads, progress } =
+        request;
     let staging = environment != Environment::Production;
-    if staging && request.no_neutralize {
+    if staging && choices.no_neutralize {
         return Err(Error::Unneutralized { environment });
     }
     let request = LoadRequest {
@@ -41,17 +49,17 @@ pub async fn load(request: ArchiveRequest) -> Result<LoadSummary, Error> {
         filestore: Some(filestore_dir(&service.data_dir, &database)),
         database,
         input,
-        force,
+        force: choices.force,
         check_rows: false,
         finishing: Finishing {
             odoo: true,
-            copy: request.copy || staging,
-            neutralize: request.neutralize || staging,
+            copy: choices.copy || staging,
+            neutralize: choices.neutralize || staging,
             addons_path: service.addons_path,
         },
         jobs: 1,
-        threads: request.threads,
-        progress: request.progress,
+        threads,
+        progress,
     };
     load_db(request).await
 }
