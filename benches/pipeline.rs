@@ -25,21 +25,14 @@ use oe::pipeline::decode::decoder;
 use oe::pipeline::encode::Encoder;
 use oe::pipeline::sql::CountRows;
 
-/// About 16 MiB of SQL-like rows: mixed text and numbers, compressing like real dumps.
+#[allow(dead_code)]
+#[path = "../src/testing.rs"]
+mod testing;
+
+/// About 16 MiB of SQL-like rows, with the words the README's figures were measured with.
 fn sample() -> Vec<u8> {
     let words = ["Odoo", "invoice", "Paris", "créé", "order", "partner", "42.50", "NULL", "SO0042"];
-    let mut out = Vec::with_capacity(16 << 20);
-    let mut x = 0x9e37_79b9_u64;
-    let mut row = 0u64;
-    while out.len() < 16 << 20 {
-        row += 1;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let w = |k: u64| words[((x >> k) % words.len() as u64) as usize];
-        writeln!(out, "{row}\t{} {}\t{}\t{}\t{:x}", w(3), w(11), x % 100_000, w(23), x).unwrap();
-    }
-    out
+    testing::sql_of(&words, 16 << 20)
 }
 
 fn compress(c: &mut Criterion) {

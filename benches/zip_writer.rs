@@ -9,36 +9,14 @@ use std::time::{Duration, UNIX_EPOCH};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use oe::codec::zip::writer::ZipWriter;
 
-/// SQL-like rows: mixed text and numbers, compressing like real dumps.
+#[allow(dead_code)]
+#[path = "../src/testing.rs"]
+mod testing;
+
+/// SQL-like rows, with the words the README's figures were measured with.
 fn sql(len: usize) -> Vec<u8> {
     let words = ["Odoo", "invoice", "Paris", "créé", "order", "partner", "42.50", "NULL", "SO0042"];
-    let mut out = Vec::with_capacity(len + 100);
-    let mut x = 0x9e37_79b9_u64;
-    let mut row = 0u64;
-    while out.len() < len {
-        row += 1;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let w = |k: u64| words[((x >> k) % words.len() as u64) as usize];
-        writeln!(out, "{row}\t{} {}\t{}\t{}\t{:x}", w(3), w(11), x % 100_000, w(23), x).unwrap();
-    }
-    out.truncate(len);
-    out
-}
-
-/// Bytes that do not compress, like images.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    testing::sql_of(&words, len)
 }
 
 /// Bytes written, without keeping them.
@@ -93,7 +71,7 @@ fn filestore() -> (tempfile::TempDir, Vec<(String, PathBuf)>, u64) {
             x ^= x << 17;
             let len = 1000 + (x % 60_000) as usize;
             let data: Vec<u8> = if i % 3 == 0 {
-                noise(len, x)
+                testing::random_bytes(len, x)
             } else {
                 text[(x % 100_000) as usize..][..len].to_vec()
             };
