@@ -1,6 +1,7 @@
 //! The command line: clap types (one file per subcommand) and the glue that runs a command
-//! with signals handled. Turns arguments into resolved settings and calls the jobs; holds
-//! no business logic. Nothing imports `cli`.
+//! with signals handled. Turns arguments into resolved settings, calls the jobs, shows what
+//! they return ([`output`]) and turns any error into an exit code and a message at the `?`
+//! ([`failure`]); holds no business logic. Nothing imports `cli`.
 
 pub mod args;
 pub mod backup;
