@@ -329,7 +329,9 @@ fn retention_keeps_recent_backups_and_judges_age_by_the_older_time() {
     assert!(recent.exists(), "a backup of 2 hours ago was deleted");
     assert!(!old.exists() && !future.exists());
 
-    // Without the rule only the newest is kept.
+    // Without the rule only the newest is kept. Backups are named to the second, and one made
+    // in the same second as the previous one replaces it: wait for the next second.
+    std::thread::sleep(Duration::from_millis(1100));
     write_config("within: 0s, ");
     env.run(&["backup", "odoo", "-d", &db]).success().stdout_has("retention: 1 kept, 2 deleted");
     assert!(!recent.exists());
