@@ -30,8 +30,10 @@ pub mod pg;
 pub mod pipeline;
 pub mod plumbing;
 pub mod process;
+pub mod remote;
 pub mod repo;
 pub mod rules;
+pub mod server;
 pub mod stop;
 #[cfg(test)]
 mod testing;

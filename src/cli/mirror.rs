@@ -6,16 +6,18 @@ use super::args::Global;
 use super::failure::Result;
 use super::output::Printer;
 use super::run::{progress_bar, threads};
-use crate::config::Settings;
+use crate::config::{Location, Settings};
 use crate::jobs::mirror;
+use crate::remote;
 use crate::repo::{LockMode, Repository};
 use crate::rules::retention::Policy;
 
 #[derive(Debug, clap::Args)]
 pub struct MirrorArgs {
-    /// The repository [default: mirror.repository of the config]
-    #[arg(long, short = 'r', global = true, value_name = "PATH")]
-    repository: Option<PathBuf>,
+    /// The repository, a directory or ssh://[USER@]HOST[:PORT]/CLIENT [default:
+    /// mirror.repository of the config]
+    #[arg(long, short = 'r', global = true, value_name = "REPOSITORY")]
+    repository: Option<Location>,
     /// Read the directories and their exclusions from a mirror-dir file (a map of directory
     /// to `{exclude: [...]}`) instead of `mirror.dirs`
     #[arg(long, global = true, value_name = "PATH")]
@@ -28,8 +30,8 @@ pub struct MirrorArgs {
 enum MirrorCommand {
     /// Create an empty repository
     Init {
-        /// Where [default: mirror.repository]
-        repo: Option<PathBuf>,
+        /// Where: a directory [default: mirror.repository]
+        repo: Option<Location>,
     },
     /// Snapshot every configured directory, or one
     Run {
@@ -114,18 +116,28 @@ pub async fn run(global: &Global, args: MirrorArgs, settings: Settings) -> Resul
 fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result {
     let printer = global.printer();
     let open = |mode: LockMode| -> Result<_> {
-        let path = settings.mirror_repository(args.repository.as_deref())?;
-        let repo = Repository::open(&path)?;
+        let location = settings.mirror_repository(args.repository.as_ref())?;
+        let repo = remote::open(&location, &settings.mirror_ssh())?;
         let lock = repo.lock(mode)?;
         Ok((repo, lock))
+    };
+    let refuse_remote = || -> Result {
+        let location = settings.mirror_repository(args.repository.as_ref())?;
+        match location.local() {
+            Some(_) => Ok(()),
+            None => Err(mirror::job::Error::RemoteForget { location }.into()),
+        }
     };
     let dirs_file = args.dirs_file.as_deref();
     match args.command {
         MirrorCommand::Init { repo } => {
-            let path =
-                settings.mirror_repository(repo.as_deref().or(args.repository.as_deref()))?;
-            Repository::init(&path)?;
-            printer.mirror_initialized(&path)
+            let location =
+                settings.mirror_repository(repo.as_ref().or(args.repository.as_ref()))?;
+            let Some(path) = location.local() else {
+                return Err(mirror::job::Error::RemoteInit { location }.into());
+            };
+            Repository::init(path)?;
+            printer.mirror_initialized(path)
         }
         MirrorCommand::Run { dir, dry_run } => {
             let dirs = match dir {
@@ -198,6 +210,7 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result
             if policy == Policy::NONE {
                 return Err(mirror::job::Error::NoKeepRule.into());
             }
+            refuse_remote()?;
             let (repo, _lock) = open(LockMode::Exclusive)?;
             let dir = dir.map(|d| mirror::job::normalize_dir(&d));
             let plan = mirror::job::forget_plan(&repo, dir.as_deref(), policy)?;
@@ -214,6 +227,7 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result
             Ok(())
         }
         MirrorCommand::Prune { dry_run } => {
+            refuse_remote()?;
             let (repo, _lock) = open(LockMode::Exclusive)?;
             prune_repo(&printer, &repo, dry_run, &[])
         }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 use super::Error;
 use super::daemon::{DaemonFile, JobsFile, NotifyFile, Parsed};
 use super::diagnostic::{from_yaml, invalid};
+use super::location::Location;
 use jiff::tz::TimeZone;
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
@@ -63,8 +64,15 @@ pub struct ConfigFile {
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MirrorFile {
+    /// A directory, or `ssh://[USER@]HOST[:PORT]/CLIENT` (a backup server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<PathBuf>,
+    pub repository: Option<Parsed<Location>>,
+    /// How to reach a backup server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<SshFile>,
+    /// Where the index of a remote repository is cached [default: `$XDG_CACHE_HOME/oe`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<PathBuf>,
     /// Absolute directory -> its settings; the format of the original mirror-dir
     /// `/etc/mirror-dir/config.yml`, which `--dirs-file` reads as a whole.
     #[serde(
@@ -73,6 +81,18 @@ pub struct MirrorFile {
         deserialize_with = "deserialize_dirs"
     )]
     pub dirs: DirsFile,
+}
+
+/// `mirror.ssh`: how `oe` logs in to a backup server.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshFile {
+    /// The private key [default: ssh's own choice: `~/.ssh/config`, the agent, `~/.ssh/id_*`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_file: Option<PathBuf>,
+    /// The file with the server's host key [default: `~/.ssh/known_hosts`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<PathBuf>,
 }
 
 /// The directories to mirror, as in a mirror-dir file.

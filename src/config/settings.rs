@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::Error;
 use super::daemon::{Action, NotifyFile};
 use super::file::{ConfigFile, DirsFile, Environment, PostgresFile, Switch, read_dirs_file};
+use super::location::{Location, SshOptions};
 use crate::atomic::AtomicFile;
 use crate::rules::filter::Filter;
 
@@ -148,10 +149,21 @@ impl Settings {
     }
 
     /// The mirror repository: `flag`, else `mirror.repository`.
-    pub fn mirror_repository(&self, flag: Option<&Path>) -> Result<PathBuf, Error> {
-        flag.map(Path::to_path_buf)
-            .or_else(|| self.file.mirror.as_ref()?.repository.clone())
+    pub fn mirror_repository(&self, flag: Option<&Location>) -> Result<Location, Error> {
+        flag.cloned()
+            .or_else(|| Some(self.file.mirror.as_ref()?.repository.as_ref()?.value.clone()))
             .ok_or_else(|| Error::NoRepository { path: self.path.clone() })
+    }
+
+    /// How to reach a backup server: `mirror.ssh` and `mirror.cache_dir`.
+    pub fn mirror_ssh(&self) -> SshOptions {
+        let mirror = self.file.mirror.clone().unwrap_or_default();
+        let ssh = mirror.ssh.unwrap_or_default();
+        SshOptions {
+            identity_file: ssh.identity_file,
+            known_hosts: ssh.known_hosts,
+            cache_dir: mirror.cache_dir.unwrap_or_else(default_cache_dir),
+        }
     }
 
     /// The directories to mirror: those of `dirs_file` (a mirror-dir file) when given, else
@@ -273,7 +285,11 @@ impl Settings {
         push("retention.last", source(policy.last), Some(default.last.to_string()));
         push("retention.yearly", source(policy.yearly), Some(default.yearly.to_string()));
         let mirror = f.mirror.clone().unwrap_or_default();
-        push("mirror.repository", path(&mirror.repository), None);
+        push("mirror.repository", mirror.repository.as_ref().map(|r| r.text.clone()), None);
+        let ssh = self.mirror_ssh();
+        push("mirror.ssh.identity_file", path(&ssh.identity_file), Some("(ssh's)".into()));
+        push("mirror.ssh.known_hosts", path(&ssh.known_hosts), Some("(ssh's)".into()));
+        push("mirror.cache_dir", Some(ssh.cache_dir.display().to_string()), None);
         for (dir, settings) in &mirror.dirs {
             let patterns = serde_json::to_string(&settings.exclude).unwrap_or_default();
             push(&format!("mirror.dirs.{dir}.exclude"), Some(patterns), None);
@@ -387,6 +403,16 @@ fn default_state_file() -> PathBuf {
         .or_else(|| home_dir().map(|h| h.join(".local/state")))
         .unwrap_or_else(|| PathBuf::from("/var/lib"))
         .join("oe/state.json")
+}
+
+/// `$XDG_CACHE_HOME/oe`, else `~/.cache/oe`, else `/var/cache/oe`.
+fn default_cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| home_dir().map(|h| h.join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/var/cache"))
+        .join("oe")
 }
 
 fn home_dir() -> Option<PathBuf> {

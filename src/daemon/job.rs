@@ -31,7 +31,7 @@ use crate::jobs::mirror;
 use crate::jobs::verify::{RestoreRequest, restore_archive};
 use crate::pg::server::derived_name;
 use crate::pg::{ConnParams, Server, lock_database};
-use crate::repo::{self, LockMode, Repository};
+use crate::repo::{self, LockMode};
 use crate::stop;
 
 /// What every job of a daemon shares.
@@ -260,9 +260,9 @@ async fn mirror(ctx: &Arc<Context>, job: &Job, spec: &MirrorJobFile) -> anyhow::
 }
 
 fn mirror_blocking(ctx: &Context, job: &Job, spec: &MirrorJobFile) -> anyhow::Result<Vec<Item>> {
-    let path = ctx.settings.mirror_repository(None)?;
+    let location = ctx.settings.mirror_repository(None)?;
     let dirs = ctx.settings.mirror_dirs(None)?;
-    let repo = Repository::open(&path)?;
+    let repo = crate::remote::open(&location, &ctx.settings.mirror_ssh())?;
     let deadline = Instant::now() + ctx.daemon.lock_wait;
     let _lock = loop {
         match repo.lock(LockMode::Exclusive) {
@@ -273,7 +273,7 @@ fn mirror_blocking(ctx: &Context, job: &Job, spec: &MirrorJobFile) -> anyhow::Re
             other => break other?,
         }
     };
-    tracing::info!("{}: mirroring {} directories into {}", job.name, dirs.len(), path.display());
+    tracing::info!("{}: mirroring {} directories into {}", job.name, dirs.len(), location);
     let options = mirror::job::RunOptions {
         dry_run: false,
         threads: ctx.threads,

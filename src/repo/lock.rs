@@ -9,6 +9,10 @@
 //! the pid no longer exists) or when it was not refreshed for [`STALE_AFTER`] (another host,
 //! or a hung process): a holder rewrites its lock every [`REFRESH_EVERY`] from a background
 //! thread. Dropping the guard stops that thread and removes the lock.
+//!
+//! A backup server holds its clients' locks itself ([`Storage::lock`]): `oe serve` takes
+//! them here, on its own disk, for the session that asks, naming that session's client in
+//! `by`, and drops them when the session ends.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,17 +44,33 @@ struct LockInfo {
     mode: LockMode,
     /// Seconds since the Unix epoch when written (or last refreshed).
     time: u64,
+    /// For whom, when not for this process itself: the client of a backup server's session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    by: Option<String>,
 }
 
 /// A lock held until dropped.
 pub struct LockGuard {
+    _held: Box<dyn Send + Sync>,
+}
+
+impl LockGuard {
+    /// A lock held by something else than a lock object (a backup server's session), released
+    /// when `held` is dropped.
+    pub fn holding(held: Box<dyn Send + Sync>) -> LockGuard {
+        LockGuard { _held: held }
+    }
+}
+
+/// A lock object, refreshed by a thread, removed when dropped.
+struct ObjectLock {
     storage: Arc<dyn Storage>,
     name: String,
     stop: Option<Sender<()>>,
     refresher: Option<JoinHandle<()>>,
 }
 
-impl Drop for LockGuard {
+impl Drop for ObjectLock {
     fn drop(&mut self) {
         drop(self.stop.take());
         if let Some(thread) = self.refresher.take() {
@@ -62,18 +82,23 @@ impl Drop for LockGuard {
     }
 }
 
-/// Takes a lock of `mode` on the repository in `storage` (whose path `repo` is for messages).
+/// Takes a lock of `mode` on the repository in `storage` (whose path `repo` is for messages),
+/// for this process, or `by` a backup server's client.
 pub fn acquire(
     storage: Arc<dyn Storage>,
     repo: &std::path::Path,
     mode: LockMode,
+    by: Option<&str>,
 ) -> Result<LockGuard, Error> {
+    if let Some(held) = storage.lock(mode, by) {
+        return held;
+    }
     let host = hostname();
     let pid = std::process::id();
     static TAKEN: AtomicU64 = AtomicU64::new(0);
     let n = TAKEN.fetch_add(1, Ordering::Relaxed);
     let name = format!("{}-{pid}-{n}", sanitize(&host));
-    let info = LockInfo { host: host.clone(), pid, mode, time: unix_now() };
+    let info = LockInfo { host: host.clone(), pid, mode, time: unix_now(), by: by.map(Into::into) };
     let encode = |info: &LockInfo| serde_json::to_vec(info).expect("a lock encodes");
     storage.put(ObjectKind::Lock, &name, &encode(&info)).map_err(Error::io("writing a lock"))?;
 
@@ -91,11 +116,13 @@ pub fn acquire(
         }
         if mode == LockMode::Exclusive || held.mode == LockMode::Exclusive {
             let _ = storage.delete(ObjectKind::Lock, &name);
+            let whom = match &held.by {
+                Some(by) => format!("{by} (through pid {} on {})", held.pid, held.host),
+                None => format!("pid {} on {}", held.pid, held.host),
+            };
             return Err(Error::Locked {
                 holder: format!(
-                    "pid {} on {} ({:?}, since {}s)",
-                    held.pid,
-                    held.host,
+                    "{whom} ({:?}, since {}s)",
                     held.mode,
                     unix_now().saturating_sub(held.time)
                 ),
@@ -119,7 +146,8 @@ pub fn acquire(
             }
         })
     };
-    Ok(LockGuard { storage, name, stop: Some(stop), refresher: Some(refresher) })
+    let held = ObjectLock { storage, name, stop: Some(stop), refresher: Some(refresher) };
+    Ok(LockGuard { _held: Box::new(held) })
 }
 
 fn is_stale(held: &LockInfo, host: &str) -> bool {
@@ -171,13 +199,13 @@ mod tests {
     #[test]
     fn shared_locks_coexist_and_exclude_an_exclusive_one() {
         let (dir, s) = storage();
-        let a = acquire(Arc::clone(&s), dir.path(), LockMode::Shared).unwrap();
-        let b = acquire(Arc::clone(&s), dir.path(), LockMode::Shared).unwrap();
-        let err = acquire(Arc::clone(&s), dir.path(), LockMode::Exclusive).err().unwrap();
+        let a = acquire(Arc::clone(&s), dir.path(), LockMode::Shared, None).unwrap();
+        let b = acquire(Arc::clone(&s), dir.path(), LockMode::Shared, None).unwrap();
+        let err = acquire(Arc::clone(&s), dir.path(), LockMode::Exclusive, None).err().unwrap();
         assert!(matches!(err, Error::Locked { .. }), "{err}");
         drop((a, b));
-        let x = acquire(Arc::clone(&s), dir.path(), LockMode::Exclusive).unwrap();
-        assert!(acquire(Arc::clone(&s), dir.path(), LockMode::Shared).is_err());
+        let x = acquire(Arc::clone(&s), dir.path(), LockMode::Exclusive, None).unwrap();
+        assert!(acquire(Arc::clone(&s), dir.path(), LockMode::Shared, None).is_err());
         drop(x);
         assert!(s.list(ObjectKind::Lock).unwrap().is_empty(), "locks left behind");
     }
@@ -191,15 +219,27 @@ mod tests {
             pid: 999_999_999,
             mode: LockMode::Exclusive,
             time: unix_now(),
+            by: None,
         };
         s.put(ObjectKind::Lock, "dead", &serde_json::to_vec(&dead).unwrap()).unwrap();
-        let old =
-            LockInfo { host: "elsewhere".into(), pid: 1, mode: LockMode::Exclusive, time: 1000 };
+        let old = LockInfo {
+            host: "elsewhere".into(),
+            pid: 1,
+            mode: LockMode::Exclusive,
+            time: 1000,
+            by: None,
+        };
         s.put(ObjectKind::Lock, "old", &serde_json::to_vec(&old).unwrap()).unwrap();
-        drop(acquire(Arc::clone(&s), dir.path(), LockMode::Exclusive).unwrap());
-        let live =
-            LockInfo { host, pid: std::process::id(), mode: LockMode::Exclusive, time: unix_now() };
+        drop(acquire(Arc::clone(&s), dir.path(), LockMode::Exclusive, None).unwrap());
+        let live = LockInfo {
+            host,
+            pid: std::process::id(),
+            mode: LockMode::Exclusive,
+            time: unix_now(),
+            by: Some("acme.example.com pid 7".into()),
+        };
         s.put(ObjectKind::Lock, "live", &serde_json::to_vec(&live).unwrap()).unwrap();
-        assert!(acquire(Arc::clone(&s), dir.path(), LockMode::Shared).is_err());
+        let err = acquire(Arc::clone(&s), dir.path(), LockMode::Shared, None).err().unwrap();
+        assert!(err.to_string().contains("acme.example.com pid 7 (through pid"), "{err}");
     }
 }

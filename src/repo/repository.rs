@@ -207,7 +207,12 @@ impl Repository {
     /// Takes a lock on the repository: [`LockMode::Shared`] for readers, exclusive for
     /// writers.
     pub fn lock(&self, mode: LockMode) -> Result<LockGuard, Error> {
-        lock::acquire(Arc::clone(&self.storage), &self.path, mode)
+        lock::acquire(Arc::clone(&self.storage), &self.path, mode, None)
+    }
+
+    /// [`lock`](Self::lock) for someone else: the client of a backup server's session.
+    pub fn lock_for(&self, mode: LockMode, by: &str) -> Result<LockGuard, Error> {
+        lock::acquire(Arc::clone(&self.storage), &self.path, mode, Some(by))
     }
 
     fn lock_cache(&self) -> MutexGuard<'_, Cache> {

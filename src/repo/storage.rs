@@ -8,6 +8,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::Error;
+use super::lock::{LockGuard, LockMode};
+
 /// The kinds of objects, each in its own namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ObjectKind {
@@ -30,6 +33,13 @@ pub trait Storage: Send + Sync {
     fn delete(&self, kind: ObjectKind, name: &str) -> io::Result<()>;
     /// Size in bytes of an object.
     fn size(&self, kind: ObjectKind, name: &str) -> io::Result<u64>;
+    /// Takes the repository's lock where the storage holds locks itself (a backup server
+    /// holds its clients'); `None` where the repository keeps lock objects (see
+    /// [`lock`](super::lock)). `by` names the holder when not this process.
+    fn lock(&self, mode: LockMode, by: Option<&str>) -> Option<Result<LockGuard, Error>> {
+        let _ = (mode, by);
+        None
+    }
 }
 
 /// A directory: `config`, `data/<2 hex>/<name>`, `index/`, `snapshots/`, `locks/`, `tmp/`.

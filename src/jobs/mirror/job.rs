@@ -42,12 +42,24 @@ pub enum Error {
     Partial { partial: usize, names: String },
     #[error("the repository has {0} problem(s): see the report above")]
     Damaged(usize),
+    #[error(
+        "{location} is on a backup server, which creates its clients' repositories: run `oe \
+         server add-key` there"
+    )]
+    RemoteInit { location: crate::config::Location },
+    #[error(
+        "{location} is on a backup server: its snapshots are forgotten and pruned there, by \
+         `oe server forget`, never by a client"
+    )]
+    RemoteForget { location: crate::config::Location },
 }
 
 impl ExitStatus for Error {
     fn exit_code(&self) -> ExitCode {
         match self {
-            Error::NoKeepRule => ExitCode::Usage,
+            Error::NoKeepRule | Error::RemoteInit { .. } | Error::RemoteForget { .. } => {
+                ExitCode::Usage
+            }
             Error::Failed { .. } | Error::Clock => ExitCode::Failure,
             Error::Partial { .. } => ExitCode::Partial,
             Error::Damaged(_) => ExitCode::BadInput,

@@ -27,7 +27,12 @@ impl Repository {
     /// Opens the repository at `path`: reads its index files, and recovers the packs that no
     /// index lists from their own headers.
     pub fn open(path: &Path) -> Result<Repository, Error> {
-        let storage: Arc<dyn Storage> = Arc::new(LocalStorage::new(path));
+        Repository::open_on(Arc::new(LocalStorage::new(path)), path)
+    }
+
+    /// [`open`](Self::open) on any storage; `path` names it in messages (a backup server's
+    /// URL, for one).
+    pub fn open_on(storage: Arc<dyn Storage>, path: &Path) -> Result<Repository, Error> {
         let config = match storage.get(ObjectKind::Config, "config") {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -1,0 +1,25 @@
+//! Repositories on a backup server, over SSH: the client's side ([`client`]: a [`Storage`]
+//! that speaks to `oe serve` through the system's `ssh`), the server's side ([`serve`]), and
+//! the framed protocol between them ([`protocol`]).
+//!
+//! [`open`] opens a repository wherever its [`Location`] says it is.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::{Location, SshOptions};
+use crate::repo::{Error, Repository, Storage};
+
+/// Opens the repository at `location`: a directory, or a client's repository on a backup
+/// server (reached with `ssh`).
+pub fn open(location: &Location, ssh: &SshOptions) -> Result<Repository, Error> {
+    match location {
+        Location::Local(path) => Repository::open(path),
+        Location::Ssh(url) => {
+            let _ = ssh;
+            let storage: Arc<dyn Storage> = todo!("connect to {url}");
+            #[allow(unreachable_code)]
+            Repository::open_on(storage, Path::new(&url.to_string()))
+        }
+    }
+}
