@@ -26,6 +26,8 @@ pub enum ExitCode {
     Partial = 8,
     /// Another run holds the lock of the mirror repository or of the database.
     Locked = 9,
+    /// The backup server refused: over the client's quota, or not allowed with its key.
+    Refused = 10,
     /// Stopped by SIGINT (128 + 2); partial results were removed.
     Interrupted = 130,
     /// Stopped by SIGTERM (128 + 15); partial results were removed.

@@ -65,6 +65,9 @@ pub enum Command {
     Verify(super::verify::VerifyArgs),
     /// Deduplicated snapshots of directories, with rsync's exclusion rules
     Mirror(super::mirror::MirrorArgs),
+    /// Serve a client's repository on a backup server, over standard input and output (the
+    /// forced command of the client's key)
+    Serve(super::serve::ServeArgs),
     /// The nightly service: run the configured jobs on their schedules (foreground, for systemd)
     Daemon(super::daemon::DaemonArgs),
     /// Each daemon job: last run, result, duration, next run, last error

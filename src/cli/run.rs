@@ -26,6 +26,10 @@ pub fn run(cli: Cli) -> Result {
     let result = runtime.block_on(async move {
         tokio::spawn(forward_signals());
         let Cli { global, command } = cli;
+        // A backup server's session reads no settings file: sshd gave it all it needs.
+        if let Command::Serve(args) = command {
+            return super::serve::run(args).await;
+        }
         let settings = Settings::load(global.config.as_deref())?;
         match command {
             Command::Config(args) => super::config::run(&global, args, settings),
@@ -40,6 +44,7 @@ pub fn run(cli: Cli) -> Result {
             Command::Backups(args) => super::backup::run_backups(&global, args, settings),
             Command::Restore(args) => super::backup::run_restore(&global, args, settings).await,
             Command::Mirror(args) => super::mirror::run(&global, args, settings).await,
+            Command::Serve(_) => unreachable!("served above"),
             Command::Daemon(args) => super::daemon::run(&global, args, settings).await,
             Command::Status(args) => super::daemon::status(&global, args, settings),
         }

@@ -4,6 +4,11 @@
 //!
 //! [`open`] opens a repository wherever its [`Location`] says it is.
 
+pub mod client;
+pub mod protocol;
+pub mod serve;
+
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -16,9 +21,9 @@ pub fn open(location: &Location, ssh: &SshOptions) -> Result<Repository, Error> 
     match location {
         Location::Local(path) => Repository::open(path),
         Location::Ssh(url) => {
-            let _ = ssh;
-            let storage: Arc<dyn Storage> = todo!("connect to {url}");
-            #[allow(unreachable_code)]
+            let connected = client::RemoteStorage::connect(url, ssh)
+                .map_err(|e| Error::io("opening the repository")(io::Error::other(e)))?;
+            let storage: Arc<dyn Storage> = Arc::new(connected);
             Repository::open_on(storage, Path::new(&url.to_string()))
         }
     }

@@ -25,6 +25,8 @@ pub enum Error {
     MissingBlob { id: BlobId },
     #[error("the repository is locked by {holder}; if that run is gone, its lock expires (or remove {})", path.display())]
     Locked { holder: String, path: PathBuf },
+    #[error("the repository {url} is locked by {holder}; the lock ends with that session")]
+    LockedRemote { holder: String, url: String },
 }
 
 impl Error {
@@ -42,7 +44,7 @@ impl ExitStatus for Error {
             }
             Error::Io { source, .. } => source.exit_code(),
             Error::Corrupt { .. } | Error::MissingBlob { .. } => ExitCode::BadInput,
-            Error::Locked { .. } => ExitCode::Locked,
+            Error::Locked { .. } | Error::LockedRemote { .. } => ExitCode::Locked,
         }
     }
 }

@@ -93,7 +93,7 @@ pub mod tree;
 
 pub use blob::{BlobId, BlobKind};
 pub use error::Error;
-pub use lock::{LockGuard, LockMode, hostname};
+pub use lock::{LockGuard, LockMode, acquire as lock_storage, hostname};
 pub use pack::Compressor;
 pub use repository::{
     CheckReport, DamagedPack, FullPack, PrunePlan, PruneStats, Repository, Stats,

@@ -71,7 +71,29 @@ impl LocalStorage {
         })
     }
 
-    fn path(&self, kind: ObjectKind, name: &str) -> io::Result<PathBuf> {
+    /// Where a new object is written before it is renamed (or linked) into place: `tmp/`,
+    /// under a name no other writer uses.
+    pub fn temp_path(&self, name: &str) -> PathBuf {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        self.root.join("tmp").join(format!("{}-{n}-{name}", std::process::id()))
+    }
+
+    /// Removes every file of `tmp/`: what killed writers left. Only for the holder of the
+    /// writer's lock. Returns how many.
+    pub fn remove_temps(&self) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(self.root.join("tmp"))? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The path of an object, its name checked: no separator, not hidden, not empty.
+    pub fn object_path(&self, kind: ObjectKind, name: &str) -> io::Result<PathBuf> {
         let valid = !name.is_empty()
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
             && !name.starts_with('.');
@@ -90,13 +112,12 @@ impl LocalStorage {
 
 impl Storage for LocalStorage {
     fn put(&self, kind: ObjectKind, name: &str, data: &[u8]) -> io::Result<()> {
-        let path = self.path(kind, name)?;
+        let path = self.object_path(kind, name)?;
         let dir = path.parent().expect("objects are inside the repository");
         if kind == ObjectKind::Pack {
             fs::create_dir_all(dir)?;
         }
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let temp = self.root.join("tmp").join(format!("{}-{n}-{name}", std::process::id()));
+        let temp = self.temp_path(name);
         let written = (|| {
             let mut file =
                 OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp)?;
@@ -112,7 +133,7 @@ impl Storage for LocalStorage {
     }
 
     fn get(&self, kind: ObjectKind, name: &str) -> io::Result<Vec<u8>> {
-        fs::read(self.path(kind, name)?)
+        fs::read(self.object_path(kind, name)?)
     }
 
     fn get_range(
@@ -122,7 +143,7 @@ impl Storage for LocalStorage {
         offset: u64,
         len: u64,
     ) -> io::Result<Vec<u8>> {
-        let mut file = File::open(self.path(kind, name)?)?;
+        let mut file = File::open(self.object_path(kind, name)?)?;
         file.seek(SeekFrom::Start(offset))?;
         let mut out = vec![0; len as usize];
         file.read_exact(&mut out)?;
@@ -161,7 +182,7 @@ impl Storage for LocalStorage {
     }
 
     fn delete(&self, kind: ObjectKind, name: &str) -> io::Result<()> {
-        let path = self.path(kind, name)?;
+        let path = self.object_path(kind, name)?;
         match fs::remove_file(&path) {
             Ok(()) => sync_dir(path.parent().expect("inside the repository")),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -170,7 +191,7 @@ impl Storage for LocalStorage {
     }
 
     fn size(&self, kind: ObjectKind, name: &str) -> io::Result<u64> {
-        Ok(fs::metadata(self.path(kind, name)?)?.len())
+        Ok(fs::metadata(self.object_path(kind, name)?)?.len())
     }
 }
 
