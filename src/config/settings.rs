@@ -214,9 +214,18 @@ impl Settings {
                 Action::Backup(spec) | Action::RestoreTest(spec) => {
                     self.service(spec.service.as_deref().unwrap_or(DEFAULT_SERVICE))?;
                 }
-                Action::Mirror(_) => {
-                    self.mirror_repository(None)?;
+                Action::Mirror(spec) => {
+                    let location = self.mirror_repository(None)?;
                     self.mirror_dirs(None)?;
+                    if spec.retention.is_some() && location.local().is_none() {
+                        return Err(invalid(
+                            &format!("{name}.mirror.retention"),
+                            format!(
+                                "{location} is on a backup server, which alone forgets and \
+                                 prunes (oe server forget): remove the retention here"
+                            ),
+                        ));
+                    }
                 }
             }
             jobs.push(Job {

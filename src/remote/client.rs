@@ -99,6 +99,10 @@ struct Connection {
     stderr: Arc<Mutex<VecDeque<String>>>,
     /// Why the connection no longer works, once it does not.
     failed: Option<String>,
+    /// Requests made, and bytes of objects sent and received, for the log.
+    requests: u64,
+    sent: u64,
+    received: u64,
 }
 
 /// Lines of ssh's standard error kept for messages.
@@ -131,6 +135,9 @@ impl RemoteStorage {
             child,
             stderr,
             failed: None,
+            requests: 0,
+            sent: 0,
+            received: 0,
         };
         let known_hosts = match &options.known_hosts {
             Some(path) => path.display().to_string(),
@@ -324,11 +331,16 @@ impl Connection {
         }
         let to = self.to.as_mut().ok_or_else(|| io::Error::other("closed"))?;
         protocol::write_request(to, request)?;
+        self.requests += 1;
         to.flush()
     }
 
     fn receive(&mut self) -> io::Result<Response> {
-        protocol::read_response(&mut self.from)
+        let response = protocol::read_response(&mut self.from)?;
+        if let Response::Data(data) = &response {
+            self.received += data.len() as u64;
+        }
+        Ok(response)
     }
 
     fn exchange(&mut self, request: &Request) -> io::Result<Response> {
@@ -359,6 +371,12 @@ fn last_line(text: &str) -> String {
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        tracing::info!(
+            "backup server: {} requests, {} bytes received, {} bytes sent",
+            self.requests,
+            self.received,
+            self.sent
+        );
         // The end of its input ends `oe serve`, which drops its lock; ssh follows.
         self.to = None;
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -391,6 +409,7 @@ impl Storage for RemoteStorage {
                 protocol::write_request_data(to, chunk)?;
             }
             to.flush()?;
+            c.sent += data.len() as u64;
             c.receive()
         })();
         match sent.map_err(|e| inner.lost(&mut c, e))? {

@@ -4,6 +4,7 @@
 //!
 //! [`open`] opens a repository wherever its [`Location`] says it is.
 
+mod cache;
 pub mod client;
 pub mod protocol;
 pub mod serve;
@@ -23,7 +24,12 @@ pub fn open(location: &Location, ssh: &SshOptions) -> Result<Repository, Error> 
         Location::Ssh(url) => {
             let connected = client::RemoteStorage::connect(url, ssh)
                 .map_err(|e| Error::io("opening the repository")(io::Error::other(e)))?;
-            let storage: Arc<dyn Storage> = Arc::new(connected);
+            let remote: Arc<dyn Storage> = Arc::new(connected);
+            let storage: Arc<dyn Storage> =
+                match cache::Cached::new(Arc::clone(&remote), &ssh.cache_dir) {
+                    Some(cached) => Arc::new(cached),
+                    None => remote,
+                };
             Repository::open_on(storage, Path::new(&url.to_string()))
         }
     }

@@ -569,3 +569,6 @@ impl Log {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
