@@ -18,7 +18,7 @@ pub enum ExitCode {
     BadInput = 4,
     /// A required program (pg_dump, psql, pg_restore) is not installed.
     MissingTool = 5,
-    /// The PostgreSQL server cannot be reached or refused the connection.
+    /// The PostgreSQL server or a backup server cannot be reached or refused the connection.
     Unreachable = 6,
     /// Reading or writing a file failed (disk full, permission denied).
     Io = 7,

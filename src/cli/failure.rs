@@ -39,10 +39,21 @@ mod tests {
     use crate::jobs::{backup, clean, load_db, mirror, neutralize, save, save_db, verify};
     use crate::pipeline::DumpFormat;
     use crate::plumbing::pool;
-    use crate::{config, daemon, pg, process, repo};
+    use crate::remote::protocol::Code;
+    use crate::{config, daemon, pg, process, remote, repo};
 
     fn io_error() -> io::Error {
         io::Error::from_raw_os_error(libc::ENOSPC)
+    }
+
+    /// A backup server's refusal, as a repository sees it: inside an I/O error.
+    fn remote_io(code: Code) -> repo::Error {
+        let refused = remote::client::Error::Refused {
+            url: "ssh://h/c".into(),
+            code,
+            message: "no".into(),
+        };
+        repo::Error::io("storing a pack")(io::Error::other(refused))
     }
 
     fn panicked() -> io::Error {
@@ -97,6 +108,19 @@ mod tests {
                 ExitCode::Locked,
             ),
             (repo::Error::NotARepository { path: path() }.into(), ExitCode::Usage),
+            (
+                repo::Error::LockedRemote { holder: "h pid 1".into(), url: "ssh://h/c".into() }
+                    .into(),
+                ExitCode::Locked,
+            ),
+            (remote_io(Code::Quota).into(), ExitCode::Refused),
+            (remote_io(Code::Refused).into(), ExitCode::Refused),
+            (remote_io(Code::NoSpace).into(), ExitCode::Io),
+            (remote::client::Error::NoSsh.into(), ExitCode::MissingTool),
+            (
+                remote::client::Error::Unreachable { url: "u".into(), detail: "d".into() }.into(),
+                ExitCode::Unreachable,
+            ),
             (
                 daemon::Error::UnknownJob { name: "x".into(), known: "nightly".into() }.into(),
                 ExitCode::Usage,

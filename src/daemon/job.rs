@@ -266,7 +266,9 @@ fn mirror_blocking(ctx: &Context, job: &Job, spec: &MirrorJobFile) -> anyhow::Re
     let deadline = Instant::now() + ctx.daemon.lock_wait;
     let _lock = loop {
         match repo.lock(LockMode::Exclusive) {
-            Err(repo::Error::Locked { .. }) if Instant::now() < deadline => {
+            Err(repo::Error::Locked { .. } | repo::Error::LockedRemote { .. })
+                if Instant::now() < deadline =>
+            {
                 stop::check()?;
                 std::thread::sleep(Duration::from_millis(500));
             }
