@@ -137,6 +137,28 @@ impl Sshd {
         path.to_path_buf()
     }
 
+    /// The `mirror:` section of an `oe` config (YAML) for the repository of `client` on this
+    /// server, reached with `key` and trusting the host keys of `known_hosts`.
+    pub fn mirror_config(&self, client: &str, key: &ClientKey, known_hosts: &Path) -> String {
+        let quoted = |v: &str| serde_json::to_string(v).expect("a string serializes");
+        format!(
+            "mirror:\n  repository: {}\n  ssh:\n    identity_file: {}\n    known_hosts: {}\n",
+            quoted(&self.url(client)),
+            quoted(&key.private.to_string_lossy()),
+            quoted(&known_hosts.to_string_lossy()),
+        )
+    }
+
+    /// The processes below the listening sshd (sessions, their privilege-separated children,
+    /// the commands they run: `oe serve` for a key `oe server add-key` wrote), with their
+    /// command lines: a test finds there what to `kill -9`.
+    pub fn processes(&self) -> Vec<(libc::pid_t, String)> {
+        descendants(self.child.id() as libc::pid_t)
+            .into_iter()
+            .map(|pid| (pid, command_line(pid)))
+            .collect()
+    }
+
     /// `ssh` to this server as root with `key`, trusting only the host keys of `known_hosts`,
     /// reading no configuration, agent or key of the user running the tests. The remote
     /// command (if any) is to be added with `.arg(…)`.
@@ -433,7 +455,19 @@ fn sshd_fixture_forces_commands_checks_host_keys_and_refuses_unknown_keys() {
     )
     .unwrap();
     let known_hosts = sshd.write_known_hosts(&dir.path().join("known_hosts"));
-    assert!(sshd.url("acme.example.com").ends_with(&format!(":{}/acme.example.com", sshd.port())));
+    assert_eq!(
+        sshd.url("acme.example.com"),
+        format!("ssh://root@127.0.0.1:{}/acme.example.com", sshd.port())
+    );
+    let config: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&sshd.mirror_config("acme.example.com", &key, &known_hosts))
+            .unwrap();
+    assert_eq!(
+        config["mirror"]["repository"].as_str(),
+        Some(sshd.url("acme.example.com").as_str())
+    );
+    assert_eq!(config["mirror"]["ssh"]["identity_file"].as_str(), key.private.to_str());
+    assert_eq!(config["mirror"]["ssh"]["known_hosts"].as_str(), known_hosts.to_str());
 
     let mut ssh = sshd.ssh(&key.private, &known_hosts);
     let run = output({
@@ -496,13 +530,11 @@ fn sshd_fixture_forces_commands_checks_host_keys_and_refuses_unknown_keys() {
     .unwrap();
     let mut session = sshd.ssh(&key.private, &known_hosts);
     let mut session = session.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let listener = sshd.pid() as libc::pid_t;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !descendants(listener).iter().any(|pid| command_line(*pid).starts_with("/bin/sleep")) {
-        assert!(Instant::now() < deadline, "no session started:\n{}", sshd.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let below = descendants(listener);
+    let started = wait_until(Duration::from_secs(10), || {
+        sshd.processes().iter().any(|(_, cmd)| cmd.starts_with("/bin/sleep 600"))
+    });
+    assert!(started, "no session started:\n{}", sshd.log());
+    let below: Vec<libc::pid_t> = sshd.processes().into_iter().map(|(pid, _)| pid).collect();
     drop(sshd);
     for pid in below {
         let gone = wait_until(Duration::from_secs(5), || {
