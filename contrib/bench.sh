@@ -13,7 +13,9 @@
 #                   odoo_zip and mirror also generate a filestore of ~5 GiB at scale 1,
 #                   mirror_million a million small files; mirror needs rsync, restic, borgbackup;
 #                   save_million `oe save` of a million small files, BENCH_FILES to change it;
-#                   mirror_nightly 14 nights of a changing dump, daemon_memory an idle daemon)
+#                   mirror_nightly 14 nights of a changing dump, daemon_memory an idle daemon,
+#                   remote oe mirror/restore over loopback SSH against restic and borg; it needs
+#                   openssh-server, restic, borgbackup, and runs as root)
 #   BENCH_DIR       where the temporary files go: a directory is made inside it and removed at
 #                   the end (default: a new directory under /var/tmp). Needs ~3 GB at scale 1,
 #                   ~20 GB with odoo_zip.
@@ -57,6 +59,7 @@ chmod 755 "$dir" # the server's user must reach the cluster inside, as root
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    [ -z "${sshd_pid:-}" ] || kill "$sshd_pid" 2>/dev/null || true # section_remote's sshd
     if cluster_stop "$dir/cluster"; then
         rm -rf "$dir"
     else
@@ -141,8 +144,8 @@ time_peer() {
     elapsed "$t0" "$t1"
 }
 
-# Runs oe with the cluster's config under GNU time; prints its seconds, appends its peak RSS
-# (KiB) to the file $2.
+# Runs oe with the cluster's config (or $oe_config when set) under GNU time; prints its
+# seconds, appends its peak RSS (KiB) to the file $2.
 time_oe() {
     local log=$1 rss=$2 t0 t1
     shift 2
@@ -150,7 +153,7 @@ time_oe() {
     settle
     t0=$(now)
     if ! (cd "$dir/work" && /usr/bin/time -f '%M' -o "$log.rss" \
-        "$oe_bin" --config "$dir/cluster/config.yml" "$@") >"$log" 2>&1; then
+        "$oe_bin" --config "${oe_config:-$dir/cluster/config.yml}" "$@") >"$log" 2>&1; then
         say "oe failed: oe $*"
         tail -n 20 "$log" >&2
         return 1
@@ -838,6 +841,272 @@ EOF
     wait "$pid" || true
     rm -rf "$d"
     echo "- daemon: idle for $idle s between fire times: $(((after - before) * 1000 / hz)) ms of CPU, peak RSS $(mib $((rss * 1024))) MiB (target < 20 MiB: $(verdict "$(mib $((rss * 1024)))" 20))." >>"$notes"
+}
+
+# --- section: remote ------------------------------------------------------------------------
+
+# A backup server over loopback SSH (issue 13): `oe mirror run` into a repository on a private
+# sshd started here (`oe server init`, `oe server add-key`; the key's forced command runs
+# `oe serve` under GNU time, for its peak memory) against the same run into a local
+# repository, against `restic -r sftp:` and `borg create` over ssh to the same sshd
+# (`borg serve --append-only --restrict-to-path` behind the key's forced command, as the
+# append-only setups in the field do); a run with nothing changed, local and over ssh; and
+# `oe restore --from ssh://…` of a backup zip mirrored to the server against `oe restore -z`
+# of the same zip on the local disk. The source is what the nightly off-site mirror job
+# reads: bench_src's filestore (odoo_filestore) and a directory holding the plain dump. Warm
+# page cache (the tree read once untimed; written data synced between runs), as right after
+# the nightly backup job.
+
+sshd_pid=   # the private sshd of section_remote, stopped by cleanup
+sshd_port=
+
+# sshd_start DIR AUTHORIZED_KEYS: starts /usr/sbin/sshd (as root) on a free port of
+# 127.0.0.1 with its own ed25519 host key DIR/host_ed25519 and config DIR/sshd_config, logging
+# to DIR/sshd.log, root let in with the keys of AUTHORIZED_KEYS only; sets sshd_pid and
+# sshd_port. StrictModes is off: the bench directory is below a world-writable /var/tmp.
+sshd_start() {
+    local s=$1 ak=$2 attempt port waited
+    mkdir -p /run/sshd && chmod 755 /run/sshd # privilege separation; made at boot on a host
+    mkdir -p "$s" && chmod 700 "$s"
+    rm -f "$s/host_ed25519" "$s/host_ed25519.pub"
+    ssh-keygen -q -t ed25519 -N '' -C oe-bench-sshd -f "$s/host_ed25519"
+    # PerSourcePenalties (OpenSSH 9.8) would slow down 127.0.0.1 after refused logins.
+    local newer=
+    printf 'HostKey %s\nPerSourcePenalties no\n' "$s/host_ed25519" >"$s/probe_config"
+    if /usr/sbin/sshd -t -f "$s/probe_config" 2>/dev/null; then newer='PerSourcePenalties no'; fi
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+        port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        cat >"$s/sshd_config" <<EOF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $s/host_ed25519
+PidFile $s/sshd.pid
+AuthorizedKeysFile $ak
+AuthenticationMethods publickey
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin prohibit-password
+AllowUsers root
+StrictModes no
+PrintMotd no
+UseDNS no
+LogLevel VERBOSE
+Subsystem sftp internal-sftp
+$newer
+EOF
+        chmod 600 "$s/sshd_config"
+        /usr/sbin/sshd -D -e -f "$s/sshd_config" </dev/null >"$s/sshd.log" 2>&1 &
+        sshd_pid=$!
+        for ((waited = 0; waited < 200; waited++)); do
+            if grep -qF "Server listening on 127.0.0.1 port $port." "$s/sshd.log"; then
+                sshd_port=$port
+                return 0
+            fi
+            kill -0 "$sshd_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        sshd_stop
+        grep -q 'Address already in use' "$s/sshd.log" && continue # taken meanwhile: another
+        say "sshd did not start (attempt $attempt):"
+        tail -n 20 "$s/sshd.log" >&2
+        return 1
+    done
+    say "sshd found no free port"
+    return 1
+}
+
+sshd_stop() {
+    [ -n "${sshd_pid:-}" ] || return 0
+    kill "$sshd_pid" 2>/dev/null || true
+    wait "$sshd_pid" 2>/dev/null || true
+    sshd_pid=
+}
+
+section_remote() {
+    # openssh-server's maintainer scripts start sshd on port 22 unless /usr/sbin/policy-rc.d
+    # says no (exit 101): without one, one is put in place for the install only.
+    (
+        if [ ! -e /usr/sbin/policy-rc.d ] && [ ! -x /usr/sbin/sshd ] && [ "$(id -u)" -eq 0 ]; then
+            trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+            chmod 755 /usr/sbin/policy-rc.d
+        fi
+        ensure_tools /usr/sbin/sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client \
+            restic:restic borg:borgbackup
+    )
+    if [ "$(id -u)" -ne 0 ]; then
+        say "remote: needs root (a private sshd that lets root in)"
+        return 1
+    fi
+    odoo_filestore
+    local r=$dir/remote i s who order
+    rm -rf "$r"
+    mkdir -p "$r/keys" "$r/dump" "$r/backups"
+    chmod 700 "$r/keys"
+    cp "$dir/work/dump.sql" "$r/dump/dump.sql"
+    local store=$odoo_data/filestore/bench_src files bytes
+    files=$(($(count_files "$store") + 1))
+    bytes=$(($(dir_bytes "$store") + $(dir_bytes "$r/dump")))
+    local ak=$r/authorized_keys ident=bench-client server_root=$r/server
+    : >"$ak"
+    chmod 600 "$ak"
+    sshd_start "$r/sshd" "$ak"
+    say "remote: sshd on 127.0.0.1:$sshd_port (pid $sshd_pid)"
+    printf '[127.0.0.1]:%s %s\n' "$sshd_port" "$(cut -d' ' -f1,2 "$r/sshd/host_ed25519.pub")" >"$r/known_hosts"
+    local key
+    for key in oe restic borg; do
+        ssh-keygen -q -t ed25519 -N '' -C "bench-$key" -f "$r/keys/$key"
+    done
+    # restic: an sftp login; borg: nothing but `borg serve` in its own repository.
+    printf 'restrict %s\n' "$(cat "$r/keys/restic.pub")" >>"$ak"
+    printf 'command="env BORG_BASE_DIR=%s borg serve --append-only --restrict-to-path %s",restrict %s\n' \
+        "$r/borg-serve-base" "$r/borg" "$(cat "$r/keys/borg.pub")" >>"$ak"
+
+    # oe serve's peak RSS: the key's forced command (written by `oe server add-key`) runs this
+    # wrapper instead of oe itself, with the same arguments.
+    local serve_rss=$r/serve.rss
+    : >"$serve_rss"
+    printf '#!/bin/sh\nexec /usr/bin/time -f %%M -a -o %s %s "$@"\n' "$serve_rss" "$oe_bin" >"$r/oe-serve-timed"
+    chmod 755 "$r/oe-serve-timed"
+    local have_server=yes have_from=yes
+    "$oe_bin" server --help >/dev/null 2>&1 || have_server=
+    "$oe_bin" restore --help 2>/dev/null | grep -q -- '--from' || have_from=
+    # A new server root with the oe key, its repository empty: what a first snapshot needs.
+    fresh_server() {
+        rm -rf "$server_root" "$r/oe-cache"
+        "$oe_bin" server init "$server_root" >/dev/null
+        "$oe_bin" server --root "$server_root" add-key "$ident" "$(cat "$r/keys/oe.pub")" \
+            --authorized-keys "$ak" >/dev/null
+        # Only the program of the forced command changes: command="OE serve …" → wrapper.
+        sed -i -E "/ bench-oe\$/ s|^command=\"[^ \"]+|command=\"$r/oe-serve-timed|" "$ak"
+        grep -q "^command=\"$r/oe-serve-timed serve " "$ak" || { say "oe server add-key wrote no forced command to wrap:"; cat "$ak" >&2; return 1; }
+    }
+
+    local base
+    base=$(cat "$dir/cluster/config.yml")
+    local cfg_local=$r/local.yml cfg_ssh=$r/ssh.yml
+    printf '%s\nbackup_dir: %s\nmirror:\n  repository: %s\n' "$base" "$r/backups" "$r/oe-local" >"$cfg_local"
+    printf '%s\nbackup_dir: %s\nmirror:\n  repository: %s\n  ssh: {identity_file: %s, known_hosts: %s}\n  cache_dir: %s\n' \
+        "$base" "$r/backups" "ssh://root@127.0.0.1:$sshd_port/$ident" "$r/keys/oe" "$r/known_hosts" "$r/oe-cache" >"$cfg_ssh"
+    printf '%s: {}\n%s: {}\n' "$store" "$r/dump" >"$r/dirs.yml"
+    printf '%s: {}\n' "$r/backups" >"$r/backups.yml"
+
+    export RESTIC_PASSWORD=bench BORG_PASSPHRASE='' BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
+    export RESTIC_CACHE_DIR=$r/restic-cache BORG_BASE_DIR=$r/borg-base R=$r STORE=$store
+    export RSSH="ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null -o UserKnownHostsFile=$r/known_hosts -p $sshd_port"
+    export BORG_RSH="$RSSH -i $r/keys/borg"
+    # shellcheck disable=SC2016 # expanded by the bash that runs the peer
+    local restic_opts='-r "sftp:root@127.0.0.1:$R/restic" -o sftp.command="$RSSH -i $R/keys/restic root@127.0.0.1 -s sftp"'
+    local restic_first="restic -q $restic_opts backup \"\$STORE\" \"\$R/dump\""
+    # shellcheck disable=SC2016
+    local borg_repo='"ssh://root@127.0.0.1:'"$sshd_port"'$R/borg"'
+    local borg_first="borg create --compression zstd,3 $borg_repo::first \"\$STORE\" \"\$R/dump\""
+    local oe_local_cmd="oe mirror run (local repository)"
+
+    local id=remote rss=$dir/results/remote.rss
+    local t_first_local=$dir/results/$id.first.local t_first_ssh=$dir/results/$id.first.ssh
+    local t_first_restic=$dir/results/$id.first.restic t_first_borg=$dir/results/$id.first.borg
+    local t_same_local=$dir/results/$id.same.local t_same_ssh=$dir/results/$id.same.ssh
+    local t_restore_local=$dir/results/$id.restore.local t_restore_ssh=$dir/results/$id.restore.ssh
+    local f
+    for f in "$rss" "$t_first_local" "$t_first_ssh" "$t_first_restic" "$t_first_borg" \
+        "$t_same_local" "$t_same_ssh" "$t_restore_local" "$t_restore_ssh"; do
+        : >"$f"
+    done
+    local settle_before=$settle_mode
+    settle_mode=sync
+    tar -cf - -C "$store" . -C "$r/dump" . | cat >/dev/null
+
+    for ((i = 1; i <= runs; i++)); do
+        # Fresh repositories for everyone (untimed), then the first snapshots in turns.
+        rm -rf "$r/oe-local" "$r/restic" "$r/borg" "$r/restic-cache" "$r/borg-base" "$r/borg-serve-base"
+        "$oe_bin" --config "$cfg_local" mirror init >/dev/null
+        (cd "$dir/work" && eval "restic -q $restic_opts init") >"$dir/logs/$id.restic-init.$i" 2>&1 || { say "restic init over sftp failed:"; tail -n 20 "$dir/logs/$id.restic-init.$i" >&2; return 1; }
+        (cd "$dir/work" && eval "borg init -e none $borg_repo") >"$dir/logs/$id.borg-init.$i" 2>&1 || { say "borg init over ssh failed:"; tail -n 20 "$dir/logs/$id.borg-init.$i" >&2; return 1; }
+        [ -z "$have_server" ] || fresh_server
+        order="local ssh restic borg"
+        ((i % 2)) || order="borg restic ssh local"
+        for who in $order; do
+            case $who in
+                local) s=$(oe_config=$cfg_local time_oe "$dir/logs/$id.first.local.$i" "$rss" mirror --dirs-file "$r/dirs.yml" run); echo "$s" >>"$t_first_local" ;;
+                ssh)
+                    [ -n "$have_server" ] || continue
+                    s=$(oe_config=$cfg_ssh time_oe "$dir/logs/$id.first.ssh.$i" "$rss" mirror --dirs-file "$r/dirs.yml" run); echo "$s" >>"$t_first_ssh" ;;
+                restic) s=$(time_peer "$dir/logs/$id.first.restic.$i" "$restic_first"); echo "$s" >>"$t_first_restic" ;;
+                borg) s=$(time_peer "$dir/logs/$id.first.borg.$i" "$borg_first"); echo "$s" >>"$t_first_borg" ;;
+            esac
+            say "remote first snapshot $i/$runs: $who ${s}s"
+        done
+        # Nothing changed since: local and over ssh, in turns.
+        order="local ssh"
+        ((i % 2)) || order="ssh local"
+        for who in $order; do
+            case $who in
+                local) s=$(oe_config=$cfg_local time_oe "$dir/logs/$id.same.local.$i" "$rss" mirror --dirs-file "$r/dirs.yml" run); echo "$s" >>"$t_same_local" ;;
+                ssh)
+                    [ -n "$have_server" ] || continue
+                    s=$(oe_config=$cfg_ssh time_oe "$dir/logs/$id.same.ssh.$i" "$rss" mirror --dirs-file "$r/dirs.yml" run); echo "$s" >>"$t_same_ssh" ;;
+            esac
+            say "remote nothing changed $i/$runs: $who ${s}s"
+        done
+    done
+
+    # Restores: a backup zip of bench_src (oe backup into backup_dir, untimed), mirrored to the
+    # server (untimed), then `oe restore -z ZIP` of the local file against
+    # `oe restore --from ssh://…` (the newest backup of the configured database, bench_src).
+    local zip=
+    if [ -n "$have_server" ] && [ -n "$have_from" ]; then
+        "$oe_bin" --config "$cfg_local" -q backup odoo -d bench_src >"$dir/logs/$id.backup" 2>&1 || { say "oe backup failed:"; tail -n 20 "$dir/logs/$id.backup" >&2; return 1; }
+        zip=$(find "$r/backups" -name '*.zip' | head -n 1)
+        [ -n "$zip" ] || { say "oe backup wrote no zip into $r/backups"; return 1; }
+        "$oe_bin" --config "$cfg_ssh" -q mirror --dirs-file "$r/backups.yml" run >"$dir/logs/$id.mirror-backups" 2>&1 || { say "mirroring the backup to the server failed:"; tail -n 20 "$dir/logs/$id.mirror-backups" >&2; return 1; }
+        local name
+        for ((i = 1; i <= runs; i++)); do
+            order="local ssh"
+            ((i % 2)) || order="ssh local"
+            for who in $order; do
+                name=bench_remote_$who
+                drop_odoo_db "$name"
+                if [ "$who" = local ]; then
+                    s=$(oe_config=$cfg_local time_oe "$dir/logs/$id.restore.local.$i" "$rss" restore odoo -z "$zip" -d "$name"); echo "$s" >>"$t_restore_local"
+                else
+                    s=$(oe_config=$cfg_ssh time_oe "$dir/logs/$id.restore.ssh.$i" "$rss" restore odoo --from "ssh://root@127.0.0.1:$sshd_port/$ident" -d "$name"); echo "$s" >>"$t_restore_ssh"
+                fi
+                say "remote restore $i/$runs: $who ${s}s"
+                [ "$(rows "$name" mail_message)" = "$src_rows" ] || { say "$who restore: mail_message incomplete"; return 1; }
+                [ "$(count_files "$odoo_data/filestore/$name")" = "$odoo_files" ] || { say "$who restore: filestore incomplete"; return 1; }
+                drop_odoo_db "$name"
+            done
+        done
+    fi
+    settle_mode=$settle_before
+
+    local rss_kib serve_kib first_local first_ssh
+    rss_kib=$(maximum <"$rss")
+    serve_kib=$({ grep -E '^[0-9]+$' "$serve_rss" || true; } | maximum)
+    first_local=$(median <"$t_first_local")
+    if [ -n "$have_server" ]; then
+        first_ssh=$(median <"$t_first_ssh")
+        table_row "remote first snapshot: ssh vs local repository" "$oe_local_cmd" "$first_local" "$first_ssh" "$first_local" 1.25 peer "$rss_kib"
+        table_row "remote first snapshot vs restic over sftp" "$restic_first" "$(median <"$t_first_restic")" "$first_ssh" "$(median <"$t_first_restic")" 1.0 peer "$rss_kib"
+        table_row "remote first snapshot vs borg over ssh" "$borg_first" "$(median <"$t_first_borg")" "$first_ssh" "$(median <"$t_first_borg")" 1.0 peer "$rss_kib"
+        table_row "remote nothing changed: ssh vs local repository" "$oe_local_cmd" "$(median <"$t_same_local")" "$(median <"$t_same_ssh")" "$(median <"$t_same_local")" 2 peer "$rss_kib"
+        echo "- remote: \`oe serve\` peak RSS $(mib $((${serve_kib:-0} * 1024))) MiB, client (oe and ssh) $(mib $((rss_kib * 1024))) MiB (target < 256 MiB each: $(verdict "$(mib $((${serve_kib:-0} * 1024)))" 256) $(verdict "$(mib $((rss_kib * 1024)))" 256))." >>"$notes"
+    else
+        # oe without `oe server` (issue 13 not merged): the peers and the local runs only.
+        table_row "remote first snapshot: restic over sftp (oe: local repository)" "$restic_first" "$(median <"$t_first_restic")" "$first_local" "$(median <"$t_first_restic")" "" peer "$rss_kib"
+        table_row "remote first snapshot: borg over ssh (oe: local repository)" "$borg_first" "$(median <"$t_first_borg")" "$first_local" "$(median <"$t_first_borg")" "" peer "$rss_kib"
+        echo "- remote: this oe has no \`oe server\`: the ssh runs were skipped (oe column: local repository)." >>"$notes"
+    fi
+    if [ -n "$zip" ]; then
+        table_row "remote restore --from ssh vs -z local zip" "oe restore odoo -z ZIP" "$(median <"$t_restore_local")" "$(median <"$t_restore_ssh")" "$(median <"$t_restore_local")" 1.3 peer "$rss_kib"
+    else
+        echo "- remote: this oe has no \`oe server\` or no \`oe restore --from\`: the restore runs were skipped." >>"$notes"
+    fi
+    echo "- remote: source $files files, $(mib "$bytes") MiB (bench_src's filestore + plain dump), over ssh to a private sshd on 127.0.0.1 (openssh-server $(dpkg-query -W -f '${Version}' openssh-server 2>/dev/null || echo '?')); restic $(restic version | awk '{ print $2 }') over sftp, borg $(borg --version | awk '{ print $2 }') (\`borg serve --append-only\`, no encryption, zstd 3); warm page cache." >>"$notes"
+    sshd_stop
+    rm -rf "$r"
 }
 
 # --- run --------------------------------------------------------------------------------------

@@ -9,6 +9,11 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 for tool in gzip bzip2 zstd mount unzip python3 rsync; do
     command -v "$tool" >/dev/null || need+=("$tool")
 done
+# The backup server's tests (tests/it/sshd.rs) start their own OpenSSH server on a loopback port.
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+for tool in ssh ssh-keygen; do
+    command -v "$tool" >/dev/null || need+=(openssh-client)
+done
 if ((${#need[@]})); then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing Debian packages: ${need[*]}; run: sudo apt-get install ${need[*]}" >&2
@@ -16,7 +21,20 @@ if ((${#need[@]})); then
     fi
     echo "installing: ${need[*]}" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    # A package's maintainer scripts start its service (openssh-server: sshd on port 22) through
+    # invoke-rc.d, which first asks /usr/sbin/policy-rc.d; its exit code 101 means "do not".
+    # In a container without systemd that start fails the install or leaves a daemon behind,
+    # and the tests start their own servers: without such a policy, one is put in place for
+    # the install only.
+    (
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+            printf '#!/bin/sh\n# contrib/test.sh: no service starts while it installs packages\nexit 101\n' \
+                >/usr/sbin/policy-rc.d
+            chmod 755 /usr/sbin/policy-rc.d
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    )
 fi
 
 # The tests of a server and a user whose messages are in German (tests/it/locale.rs) need
