@@ -12,6 +12,7 @@ mod locale;
 mod mirror;
 mod mirror_filter;
 mod neutralize;
+mod remote;
 mod save_db;
 mod sshd;
 mod support;

@@ -133,6 +133,7 @@ impl Setup {
             to: child.stdin.take().unwrap(),
             from: std::io::BufReader::new(child.stdout.take().unwrap()),
             child,
+            hello: None,
         };
         let hello = Request::Hello {
             version: protocol::VERSION,
@@ -386,7 +387,7 @@ fn a_run_killed_on_either_side_mid_upload_leaves_a_repository_the_next_run_compl
 
     // The next run resumes: what arrived is not sent again; then kill -9 of `oe serve`.
     fs::write(s.source.join("more"), vec![9u8; 100]).unwrap();
-    let mut client = s.env.oe().args(["-v", "mirror", "run"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let client = s.env.oe().args(["-v", "mirror", "run"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     wait_for("another pack", Duration::from_secs(60), || packs() > after_client_kill);
     for pid in serve_pids(&s.root) {
         // SAFETY: kill(2) of a pid just read from /proc.

@@ -37,7 +37,7 @@ pub enum Error {
     #[error("the clock is outside years 0000-9999: cannot judge the snapshots' ages")]
     Clock,
     #[error("{failed} of {total} directories failed: {names}")]
-    Failed { failed: usize, total: usize, names: String },
+    Failed { failed: usize, total: usize, names: String, code: ExitCode },
     #[error("{partial} snapshot(s) are partial (some files could not be read): {names}")]
     Partial { partial: usize, names: String },
     #[error("the repository has {0} problem(s): see the report above")]
@@ -60,7 +60,8 @@ impl ExitStatus for Error {
             Error::NoKeepRule | Error::RemoteInit { .. } | Error::RemoteForget { .. } => {
                 ExitCode::Usage
             }
-            Error::Failed { .. } | Error::Clock => ExitCode::Failure,
+            Error::Failed { code, .. } => *code,
+            Error::Clock => ExitCode::Failure,
             Error::Partial { .. } => ExitCode::Partial,
             Error::Damaged(_) => ExitCode::BadInput,
             Error::Repo(e) => e.exit_code(),
@@ -98,18 +99,25 @@ pub struct DirReport {
     /// Why no snapshot was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// The exit code of that failure.
+    #[serde(skip)]
+    pub failed_code: Option<ExitCode>,
 }
 
 impl RunReport {
     /// An error when a directory failed or a snapshot is partial.
     pub fn check(&self) -> Result<(), Error> {
-        let failed: Vec<&str> =
-            self.dirs.iter().filter(|d| d.failed.is_some()).map(|d| d.dir.as_str()).collect();
+        let failed: Vec<&DirReport> = self.dirs.iter().filter(|d| d.failed.is_some()).collect();
         if !failed.is_empty() {
+            // The failures' own code when they agree (a backup server's quota, a full disk).
+            let mut codes = failed.iter().map(|d| d.failed_code.unwrap_or(ExitCode::Failure));
+            let first = codes.next().unwrap_or(ExitCode::Failure);
+            let code = if codes.all(|c| c == first) { first } else { ExitCode::Failure };
             return Err(Error::Failed {
                 failed: failed.len(),
                 total: self.dirs.len(),
-                names: failed.join(", "),
+                names: failed.iter().map(|d| d.dir.as_str()).collect::<Vec<_>>().join(", "),
+                code,
             });
         }
         let partial: Vec<&str> =
@@ -155,17 +163,19 @@ pub fn run(
                 stats: Some(snapshot.stats),
                 seconds,
                 failed: None,
+                failed_code: None,
             },
             Err(run::Error::Interrupted) => return Err(run::Error::Interrupted.into()),
             Err(e) => {
-                tracing::error!("mirroring {}: {e}", dir.dir);
+                tracing::error!("mirroring {}: {}", dir.dir, crate::exit::message(&e));
                 DirReport {
                     dir: dir.dir.clone(),
                     snapshot: None,
                     stats: None,
                     seconds,
                     errors: Vec::new(),
-                    failed: Some(e.to_string()),
+                    failed: Some(crate::exit::message(&e)),
+                    failed_code: Some(e.exit_code()),
                 }
             }
         };

@@ -171,7 +171,7 @@ fn deletes_overwrites_and_escapes_are_refused_and_logged() {
     for (response, (_, code, words)) in r[4..].iter().zip(&cases) {
         refused(response, *code, words);
     }
-    assert_eq!(packs(&s), [name.clone()]);
+    assert_eq!(packs(&s), std::slice::from_ref(&name));
     let log = log(&s);
     assert_eq!(log.matches("REFUSED").count(), cases.len(), "{log}");
     assert!(log.contains(&format!("REFUSED delete of pack {name}")), "{log}");
