@@ -65,6 +65,8 @@ pub enum Command {
     Verify(super::verify::VerifyArgs),
     /// Deduplicated snapshots of directories, with rsync's exclusion rules
     Mirror(super::mirror::MirrorArgs),
+    /// The backup server: its clients' keys, repositories, arrivals and retention
+    Server(super::server::ServerArgs),
     /// The nightly service: run the configured jobs on their schedules (foreground, for systemd)
     Daemon(super::daemon::DaemonArgs),
     /// Each daemon job: last run, result, duration, next run, last error

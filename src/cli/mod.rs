@@ -17,6 +17,7 @@ pub mod output;
 pub mod run;
 pub mod save;
 pub mod save_db;
+pub mod server;
 pub mod verify;
 
 pub use args::Cli;

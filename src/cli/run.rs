@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> Result {
             Command::Backups(args) => super::backup::run_backups(&global, args, settings),
             Command::Restore(args) => super::backup::run_restore(&global, args, settings).await,
             Command::Mirror(args) => super::mirror::run(&global, args, settings).await,
+            Command::Server(args) => super::server::run(&global, args).await,
             Command::Daemon(args) => super::daemon::run(&global, args, settings).await,
             Command::Status(args) => super::daemon::status(&global, args, settings),
         }
