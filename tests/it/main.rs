@@ -13,6 +13,7 @@ mod mirror;
 mod mirror_filter;
 mod neutralize;
 mod save_db;
+mod server;
 mod support;
 mod testenv;
 mod tls;
