@@ -39,7 +39,7 @@ mod tests {
     use crate::jobs::{backup, clean, load_db, mirror, neutralize, save, save_db, verify};
     use crate::pipeline::DumpFormat;
     use crate::plumbing::pool;
-    use crate::{config, daemon, pg, process, repo};
+    use crate::{config, daemon, pg, process, repo, server};
 
     fn io_error() -> io::Error {
         io::Error::from_raw_os_error(libc::ENOSPC)
@@ -106,6 +106,33 @@ mod tests {
                 ExitCode::BadInput,
             ),
             (super::super::output::WriteError(io_error()).into(), ExitCode::Io),
+            (
+                server::admin::Error::NoKey {
+                    client: "acme".into(),
+                    fingerprint: None,
+                    path: path(),
+                }
+                .into(),
+                ExitCode::Usage,
+            ),
+            (
+                server::admin::Error::Late {
+                    late: vec!["acme".into()],
+                    max_age: "26h".into(),
+                    names: "acme (no snapshot)".into(),
+                }
+                .into(),
+                ExitCode::Failure,
+            ),
+            (
+                server::authorized_keys::Error::Unrestricted {
+                    fingerprint: "SHA256:x".into(),
+                    line: 1,
+                    path: path(),
+                }
+                .into(),
+                ExitCode::Usage,
+            ),
         ];
         for (failure, code) in cases {
             assert_eq!(failure.code, code, "{}", failure.message);

@@ -292,3 +292,17 @@ fn snapshot_files(s: &Server, client: &str) -> Vec<String> {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect()
 }
+
+#[test]
+fn a_root_the_shell_would_split_is_refused_before_anything_is_written() {
+    let s = Server::new();
+    let root = s.env.path("my backups");
+    let root = root.to_str().unwrap();
+    s.env.run(&["server", "init", root]).success();
+    s.env
+        .run(&["server", "--root", root, "add-key", "acme", KEY1])
+        .failure(2)
+        .stderr_has("letters, digits and / . _ + -");
+    assert!(!s.authorized_keys().exists());
+    assert!(!Path::new(root).join("clients/acme").exists());
+}
