@@ -68,6 +68,8 @@ pub enum Command {
     /// Serve a client's repository on a backup server, over standard input and output (the
     /// forced command of the client's key)
     Serve(super::serve::ServeArgs),
+    /// The backup server: its clients' keys, repositories, arrivals and retention
+    Server(super::server::ServerArgs),
     /// The nightly service: run the configured jobs on their schedules (foreground, for systemd)
     Daemon(super::daemon::DaemonArgs),
     /// Each daemon job: last run, result, duration, next run, last error

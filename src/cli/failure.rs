@@ -40,7 +40,7 @@ mod tests {
     use crate::pipeline::DumpFormat;
     use crate::plumbing::pool;
     use crate::remote::protocol::Code;
-    use crate::{config, daemon, pg, process, remote, repo};
+    use crate::{config, daemon, pg, process, remote, repo, server};
 
     fn io_error() -> io::Error {
         io::Error::from_raw_os_error(libc::ENOSPC)
@@ -130,6 +130,33 @@ mod tests {
                 ExitCode::BadInput,
             ),
             (super::super::output::WriteError(io_error()).into(), ExitCode::Io),
+            (
+                server::admin::Error::NoKey {
+                    client: "acme".into(),
+                    fingerprint: None,
+                    path: path(),
+                }
+                .into(),
+                ExitCode::Usage,
+            ),
+            (
+                server::admin::Error::Late {
+                    late: vec!["acme".into()],
+                    max_age: "26h".into(),
+                    names: "acme (no snapshot)".into(),
+                }
+                .into(),
+                ExitCode::Failure,
+            ),
+            (
+                server::authorized_keys::Error::Unrestricted {
+                    fingerprint: "SHA256:x".into(),
+                    line: 1,
+                    path: path(),
+                }
+                .into(),
+                ExitCode::Usage,
+            ),
         ];
         for (failure, code) in cases {
             assert_eq!(failure.code, code, "{}", failure.message);

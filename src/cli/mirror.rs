@@ -234,7 +234,12 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result
     }
 }
 
-fn prune_repo(printer: &Printer, repo: &Repository, dry_run: bool, forgotten: &[&str]) -> Result {
+pub(super) fn prune_repo(
+    printer: &Printer,
+    repo: &Repository,
+    dry_run: bool,
+    forgotten: &[&str],
+) -> Result {
     let plan = mirror::job::prune_plan(repo, forgotten)?;
     printer.mirror_prune_plan(&plan, dry_run)?;
     if !dry_run {

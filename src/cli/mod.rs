@@ -18,6 +18,7 @@ pub mod run;
 pub mod save;
 pub mod save_db;
 pub mod serve;
+pub mod server;
 pub mod verify;
 
 pub use args::Cli;

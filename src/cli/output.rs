@@ -227,7 +227,7 @@ impl Printer {
     }
 
     /// A command's summary: one JSON line, or `human`'s text, or nothing when quiet.
-    fn summary(
+    pub(super) fn summary(
         &self,
         value: &(impl Serialize + ?Sized),
         human: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>,
@@ -240,7 +240,7 @@ impl Printer {
 
     /// What a command was asked to show (a list, a plan): one JSON line, or `human`'s text,
     /// even when quiet.
-    fn listing(
+    pub(super) fn listing(
         &self,
         value: &(impl Serialize + ?Sized),
         human: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>,

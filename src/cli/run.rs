@@ -45,6 +45,7 @@ pub fn run(cli: Cli) -> Result {
             Command::Restore(args) => super::backup::run_restore(&global, args, settings).await,
             Command::Mirror(args) => super::mirror::run(&global, args, settings).await,
             Command::Serve(_) => unreachable!("served above"),
+            Command::Server(args) => super::server::run(&global, args).await,
             Command::Daemon(args) => super::daemon::run(&global, args, settings).await,
             Command::Status(args) => super::daemon::status(&global, args, settings),
         }

@@ -14,6 +14,7 @@ mod mirror_filter;
 mod neutralize;
 mod remote;
 mod save_db;
+mod server;
 mod sshd;
 mod support;
 mod testenv;

@@ -437,9 +437,9 @@ pub struct ForgetPlan {
 
 #[derive(Debug, Serialize)]
 pub struct DirPlan {
-    /// Kept snapshots, newest first, with why.
+    /// Kept snapshots (id, time judged by, in Unix seconds), newest first, with why.
     pub keep: Vec<(String, i64, Vec<String>)>,
-    /// Deleted snapshots, newest first.
+    /// Deleted snapshots (id, time judged by), newest first.
     pub delete: Vec<(String, i64)>,
 }
 
@@ -449,18 +449,32 @@ impl ForgetPlan {
     }
 }
 
-/// Applies `policy` to the snapshots of each directory (of `dir` only when given).
+/// Applies `policy` to the snapshots of each directory (of `dir` only when given), each
+/// judged by the time it says it was taken.
 pub fn forget_plan(
     repo: &Repository,
     dir: Option<&str>,
     policy: Policy,
 ) -> Result<ForgetPlan, Error> {
+    forget_plan_by(repo, dir, policy, |listed| Ok(listed.timestamp()))
+}
+
+/// [`forget_plan`] with each snapshot's time given by `time_of` (a backup server judges a
+/// snapshot by when it arrived, not by the time a client wrote into it); the plan shows
+/// those times.
+pub fn forget_plan_by(
+    repo: &Repository,
+    dir: Option<&str>,
+    policy: Policy,
+    time_of: impl Fn(&Listed) -> Result<retention::Timestamp, Error>,
+) -> Result<ForgetPlan, Error> {
     let now =
         retention::Timestamp::from_system_time(std::time::SystemTime::now()).ok_or(Error::Clock)?;
-    let mut by_dir: BTreeMap<String, Vec<(Listed, retention::Timestamp)>> = BTreeMap::new();
+    let mut by_dir: BTreeMap<String, Vec<(Dated, retention::Timestamp)>> = BTreeMap::new();
     for listed in snapshots(repo, dir)? {
-        let time = listed.timestamp();
-        by_dir.entry(listed.snapshot.dir.clone()).or_default().push((listed, time));
+        let time = time_of(&listed)?;
+        let Listed { id, snapshot } = listed;
+        by_dir.entry(snapshot.dir).or_default().push(((id, time.unix_seconds()), time));
     }
     let mut plan = ForgetPlan { dirs: BTreeMap::new() };
     for (dir, snapshots) in by_dir {
@@ -468,15 +482,17 @@ pub fn forget_plan(
         let keep = selected
             .keep
             .into_iter()
-            .map(|(s, reasons)| {
-                (s.id, s.snapshot.time, reasons.iter().map(Reason::to_string).collect())
+            .map(|((id, time), reasons)| {
+                (id, time, reasons.iter().map(Reason::to_string).collect())
             })
             .collect();
-        let delete = selected.delete.into_iter().map(|s| (s.id, s.snapshot.time)).collect();
-        plan.dirs.insert(dir, DirPlan { keep, delete });
+        plan.dirs.insert(dir, DirPlan { keep, delete: selected.delete });
     }
     Ok(plan)
 }
+
+/// A snapshot's id and the time it is judged by, in Unix seconds.
+type Dated = (String, i64);
 
 /// Deletes the snapshots `plan` says to delete (their data stays until `prune`).
 pub fn forget(repo: &Repository, plan: &ForgetPlan) -> Result<(), Error> {
