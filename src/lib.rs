@@ -10,8 +10,10 @@
 //!   error out;
 //! - adapters, the only code touching the system: [`pg`] (PostgreSQL and its tools),
 //!   [`process`] (children and signals), [`odoo`] (archive layout, manifest, filestore,
-//!   neutralization), [`repo`] (the snapshot repository and its storage), [`atomic`] (files
-//!   that appear whole);
+//!   neutralization), [`repo`] (the snapshot repository and its storage), [`remote`]
+//!   (repositories on a backup server: `oe serve`, the ssh client, their protocol),
+//!   [`server`] (the backup server's root, clients and keys), [`atomic`] (files that appear
+//!   whole);
 //! - pure: [`codec`] (bzip2, zip), [`pipeline`] (format detection, compression stages,
 //!   meters), [`plumbing`] (the one worker pool, the background writer, spill files),
 //!   [`config`] (settings), [`rules`] (retention, schedules, rsync's exclude rules);
