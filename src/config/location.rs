@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(full.client, "acme.example.com");
         assert_eq!(full.to_string(), "ssh://backup@backup.example.org:10023/acme.example.com");
         let bare = url("ssh://host/c");
-        assert_eq!((bare.user, bare.port, bare.destination()), (None, None, "host".into()));
+        assert_eq!((bare.destination(), bare.user, bare.port), ("host".into(), None, None));
         let v6 = url("ssh://[::1]:22/c");
         assert_eq!((v6.host.as_str(), v6.port), ("::1", Some(22)));
         assert_eq!(v6.to_string(), "ssh://[::1]:22/c");
