@@ -12,6 +12,7 @@ mod locale;
 mod mirror;
 mod mirror_filter;
 mod neutralize;
+mod restore_from;
 mod save_db;
 mod support;
 mod testenv;
