@@ -1,18 +1,23 @@
 //! `oe backup [SERVICE] [-d DB]`, `oe backups [-d DB]` and
-//! `oe restore [SERVICE] [-z FILE] [-d DB] [--force]`.
+//! `oe restore [SERVICE] [-z FILE | --from REPOSITORY [--source-db DB] [--snapshot ID]]
+//! [-d DB] [--force]`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::args::Global;
 use super::failure::Result;
 use super::load::load_archive;
 use super::run::{LOCK_WAIT, progress_bar, threads};
-use crate::config::Settings;
 use crate::config::settings::DEFAULT_SERVICE;
+use crate::config::{Location, Settings};
 use crate::jobs::backup::{self, BackupRequest, backup};
 use crate::jobs::load::Choices;
-use crate::jobs::restore::backup_to_restore;
+use crate::jobs::load_db::Origin;
+use crate::jobs::restore::{self, backup_to_restore};
 use crate::pg::{ConnParams, lock_database};
+use crate::remote;
+use crate::repo::LockMode;
 
 #[derive(Debug, clap::Args)]
 pub struct BackupArgs {
@@ -37,8 +42,20 @@ pub struct RestoreArgs {
     #[arg(default_value = DEFAULT_SERVICE)]
     service: String,
     /// Backup to restore [default: the newest complete backup of the database]
-    #[arg(short = 'z', long = "zip", value_name = "FILE")]
+    #[arg(short = 'z', long = "zip", value_name = "FILE", conflicts_with = "from")]
     file: Option<PathBuf>,
+    /// Restore from a mirror repository (a directory or ssh://[USER@]HOST[:PORT]/CLIENT): the
+    /// newest backup in its latest snapshots, read in place, without a local copy
+    #[arg(long, value_name = "REPOSITORY")]
+    from: Option<Location>,
+    /// With --from: whose backup [default: the configured database, else the only one with
+    /// backups in the repository]
+    #[arg(long, value_name = "DB", requires = "from")]
+    source_db: Option<String>,
+    /// With --from: look in this snapshot (an id or a unique prefix) instead of the latest of
+    /// every directory
+    #[arg(long, value_name = "ID|latest", requires = "from")]
+    snapshot: Option<String>,
     /// Database [default: the configured one]
     #[arg(short = 'd', long = "database", value_name = "DB")]
     database: Option<String>,
@@ -72,7 +89,27 @@ pub fn run_backups(global: &Global, args: BackupsArgs, settings: Settings) -> Re
 
 pub async fn run_restore(global: &Global, args: RestoreArgs, settings: Settings) -> Result {
     let database = settings.database(args.database.as_deref())?;
-    let input = backup_to_restore(args.file, settings.file.backup_dir.as_deref(), &database)?;
     let choices = Choices { force: args.force, ..Choices::default() };
+    let Some(location) = args.from else {
+        let input = backup_to_restore(args.file, settings.file.backup_dir.as_deref(), &database)?;
+        let input = Origin::Path(input);
+        return load_archive(global, &settings, &args.service, input, database, choices).await;
+    };
+    let source_db = match args.source_db {
+        Some(db) => Some(crate::config::settings::validate_database_name(&db).map(|()| db)?),
+        None => settings.database(None).ok(),
+    };
+    let wanted = args.snapshot.unwrap_or_else(|| "latest".into());
+    let ssh = settings.mirror_ssh();
+    // The repository stays locked for reading (no prune under the load) until it is done.
+    let (input, _repo_lock) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let repo = Arc::new(remote::open(&location, &ssh)?);
+        let lock = repo.lock(LockMode::Shared)?;
+        let name = location.to_string();
+        let found = restore::find_in_repository(&repo, &name, &wanted, source_db.as_deref())?;
+        let input = restore::open_in_repository(repo, &found, &name)?;
+        Ok((input, lock))
+    })
+    .await??;
     load_archive(global, &settings, &args.service, input, database, choices).await
 }

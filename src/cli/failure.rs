@@ -36,7 +36,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::jobs::{backup, clean, load_db, mirror, neutralize, save, save_db, verify};
+    use crate::jobs::{backup, clean, load_db, mirror, neutralize, restore, save, save_db, verify};
     use crate::pipeline::DumpFormat;
     use crate::plumbing::pool;
     use crate::remote::protocol::Code;
@@ -94,6 +94,20 @@ mod tests {
             (save_db::Error::UnknownName(path()).into(), ExitCode::Usage),
             (save::Error::Write { path: path(), source: io_error() }.into(), ExitCode::Io),
             (backup::Error::NoBackupDir.into(), ExitCode::Usage),
+            (
+                restore::Error::SeveralDatabases {
+                    repository: "/srv/repo".into(),
+                    searched: "the latest snapshots".into(),
+                    databases: vec!["a".into(), "b".into()],
+                }
+                .into(),
+                ExitCode::Usage,
+            ),
+            (
+                restore::Error::NoBackups { repository: "/srv/repo".into(), searched: "x".into() }
+                    .into(),
+                ExitCode::BadInput,
+            ),
             (neutralize::Error::NotOdoo("acme".into()).into(), ExitCode::BadInput),
             (verify::Error::CoreRows("res_users".into()).into(), ExitCode::Failure),
             (

@@ -7,6 +7,7 @@ use super::failure::Result;
 use super::run::{LOCK_WAIT, progress_bar, threads};
 use crate::config::Settings;
 use crate::jobs::load::{ArchiveRequest, Choices, load};
+use crate::jobs::load_db::Origin;
 use crate::pg::{ConnParams, lock_database};
 
 #[derive(Debug, clap::Args)]
@@ -40,7 +41,8 @@ pub async fn run(global: &Global, args: LoadArgs, settings: Settings) -> Result 
         neutralize: args.neutralize,
         no_neutralize: args.no_neutralize,
     };
-    load_archive(global, &settings, &args.service, args.input, args.database, choices).await
+    let input = Origin::Path(args.input);
+    load_archive(global, &settings, &args.service, input, args.database, choices).await
 }
 
 /// `oe load` and `oe restore`: `input` into `database` of `service`, holding the database's
@@ -49,7 +51,7 @@ pub(super) async fn load_archive(
     global: &Global,
     settings: &Settings,
     service: &str,
-    input: PathBuf,
+    input: Origin,
     database: String,
     choices: Choices,
 ) -> Result {

@@ -36,7 +36,7 @@ pub async fn run(global: &Global, args: LoadDbArgs, settings: Settings) -> Resul
     let request = LoadRequest {
         conn,
         database,
-        input: args.input,
+        input: args.input.into(),
         filestore: None,
         force: args.force,
         check_rows: false,

@@ -174,11 +174,7 @@ impl Printer {
 
     pub fn loaded(&self, s: &LoadSummary) -> Result {
         self.summary(s, |out| {
-            let input = if s.input.as_os_str() == "-" {
-                "standard input".into()
-            } else {
-                s.input.display().to_string()
-            };
+            let input = if s.input == "-" { "standard input".into() } else { s.input.clone() };
             let files = match s.filestore_files {
                 Some(n) => format!(" with {n} filestore files"),
                 None => String::new(),

@@ -3,11 +3,9 @@
 //! made a copy and neutralized before it gets its name, and keeping production's behaviour
 //! (`no_neutralize`) is refused. The loading itself is [`load_db`](super::load_db)'s.
 
-use std::path::PathBuf;
-
 use indicatif::ProgressBar;
 
-use super::load_db::{Error, Finishing, LoadRequest, LoadSummary, load_db};
+use super::load_db::{Error, Finishing, LoadRequest, LoadSummary, Origin, load_db};
 use crate::config::{Environment, Service};
 use crate::odoo::layout::filestore_dir;
 use crate::pg::ConnParams;
@@ -16,8 +14,8 @@ use crate::pg::ConnParams;
 pub struct ArchiveRequest {
     pub service: Service,
     pub environment: Environment,
-    /// A file path, or `-` for standard input.
-    pub input: PathBuf,
+    /// A path (`-` for standard input), or a seekable input such as a file of a snapshot.
+    pub input: Origin,
     pub database: String,
     pub choices: Choices,
     pub threads: usize,

@@ -314,7 +314,7 @@ async fn restore_and_check(request: &RestoreRequest) -> Result<RestoreReport, Er
     let loaded = load_db(LoadRequest {
         conn: conn.clone(),
         database: scratch.clone(),
-        input: archive.clone(),
+        input: archive.clone().into(),
         filestore: Some(filestore_dir(data_dir, scratch)),
         force: false,
         check_rows: true,

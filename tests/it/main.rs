@@ -13,6 +13,7 @@ mod mirror;
 mod mirror_filter;
 mod neutralize;
 mod remote;
+mod restore_from;
 mod save_db;
 mod server;
 mod sshd;

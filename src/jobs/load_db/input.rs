@@ -1,8 +1,14 @@
 //! Opening an input and telling what it is from its first bytes: compression, then payload.
+//!
+//! An input is a path of this host (a file, a pipe, `-` for standard input) or any
+//! [`Seekable`] (a file of a repository's snapshot, read in place). A regular file is one
+//! `Seekable` among others: an uncompressed zip in either is read through its central
+//! directory, by as many readers as the load needs; everything else is read as a stream.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indicatif::ProgressBar;
 
@@ -13,8 +19,76 @@ use crate::pipeline::format::SNIFF_LEN;
 use crate::pipeline::meter::Meter;
 use crate::pipeline::{Codec, DumpFormat, Payload};
 
-pub(super) fn input_name(input: &Path) -> String {
-    if input == Path::new("-") { "standard input".into() } else { input.display().to_string() }
+/// A seekable input that several readers may read at once, each from its own position (the
+/// dump and the filestore of an archive are restored at the same time).
+pub trait Seekable: Send + Sync {
+    /// A new reader, at the start.
+    fn open(&self) -> io::Result<Box<dyn SeekRead>>;
+    /// Bytes in the input.
+    fn size(&self) -> u64;
+    /// The file on this host, for a tool that must open it itself (`pg_restore --jobs`).
+    fn path(&self) -> Option<&Path> {
+        None
+    }
+}
+
+/// What a [`Seekable`] opens: any `Read + Seek` that can move to another thread.
+pub trait SeekRead: Read + Seek + Send {}
+
+impl<T: Read + Seek + Send> SeekRead for T {}
+
+/// Where a load reads from.
+#[derive(Clone)]
+pub enum Origin {
+    /// A path of this host: a file, a pipe, or `-` for standard input.
+    Path(PathBuf),
+    /// Any seekable input, `name` saying what it is in messages and the summary.
+    Seekable { name: String, input: Arc<dyn Seekable> },
+}
+
+impl Origin {
+    /// The input in messages: `standard input`, a path, or the seekable input's name.
+    pub fn name(&self) -> String {
+        match self {
+            Origin::Path(path) if path == Path::new("-") => "standard input".into(),
+            Origin::Path(path) => path.display().to_string(),
+            Origin::Seekable { name, .. } => name.clone(),
+        }
+    }
+
+    /// The input in a summary: as given (`-` for standard input).
+    pub fn given(&self) -> String {
+        match self {
+            Origin::Path(path) => path.display().to_string(),
+            Origin::Seekable { name, .. } => name.clone(),
+        }
+    }
+}
+
+impl From<PathBuf> for Origin {
+    fn from(path: PathBuf) -> Origin {
+        Origin::Path(path)
+    }
+}
+
+/// A regular file of this host.
+struct LocalFile {
+    path: PathBuf,
+    size: u64,
+}
+
+impl Seekable for LocalFile {
+    fn open(&self) -> io::Result<Box<dyn SeekRead>> {
+        Ok(Box::new(File::open(&self.path)?))
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
 }
 
 /// An input whose format is known, positioned at its start.
@@ -29,26 +103,28 @@ pub(super) struct Input {
 pub(super) enum Source {
     /// A decoded stream of the payload.
     Stream(Peekable),
-    /// An uncompressed zip in a file, its entries checked: read through its central directory.
-    ZipFile(PathBuf),
+    /// An uncompressed zip in a seekable input, its entries checked: read through its
+    /// central directory.
+    Zip(Arc<dyn Seekable>),
     /// An uncompressed custom-format dump in a file, usable by `pg_restore --jobs` directly.
     CustomFile(PathBuf, Peekable),
 }
 
 impl Input {
-    pub fn open(path: &Path, threads: usize, progress: ProgressBar) -> Result<Input, Error> {
-        let name = input_name(path);
+    pub fn open(origin: &Origin, threads: usize, progress: ProgressBar) -> Result<Input, Error> {
+        let name = origin.name();
         let open_error = |source| Error::Open { input: name.clone(), source };
-        let (raw, is_file): (Stream, bool) = if path == Path::new("-") {
-            (Box::new(io::stdin()), false)
-        } else {
-            let file = File::open(path).map_err(open_error)?;
-            let meta = file.metadata().map_err(open_error)?;
-            if meta.is_dir() {
-                return Err(open_error(io::Error::other("is a directory")));
+        let seekable = seekable(origin).map_err(open_error)?;
+        let raw: Stream = match &seekable {
+            Some(input) => {
+                progress.set_length(input.size());
+                Box::new(input.open().map_err(open_error)?)
             }
-            progress.set_length(meta.len());
-            (Box::new(file), meta.is_file())
+            None => match origin {
+                Origin::Path(path) if path == Path::new("-") => Box::new(io::stdin()),
+                Origin::Path(path) => Box::new(File::open(path).map_err(open_error)?),
+                Origin::Seekable { .. } => unreachable!("a seekable origin is seekable"),
+            },
         };
         let mut raw = Peekable::new(Box::new(Meter::new(raw, progress.clone())));
         let codec = Codec::detect(raw.peek(SNIFF_LEN).map_err(open_error)?);
@@ -65,16 +141,36 @@ impl Input {
         let payload = Payload::detect(head)
             .ok_or_else(|| Error::UnknownFormat { input: name.clone(), head: hex_head(head) })?;
         let format = DumpFormat { payload, codec };
-        let source = match (payload, codec, is_file) {
-            (Payload::Zip, Codec::None, true) => {
-                check_archive(path, &name)?;
-                Source::ZipFile(path.to_path_buf())
+        let source = match (payload, codec, seekable) {
+            (Payload::Zip, Codec::None, Some(input)) => {
+                check_archive(input.as_ref(), &name)?;
+                Source::Zip(input)
             }
-            (Payload::Custom, Codec::None, true) => Source::CustomFile(path.to_path_buf(), decoded),
+            (Payload::Custom, Codec::None, Some(input)) if input.path().is_some() => {
+                let path = input.path().map(Path::to_path_buf).unwrap_or_default();
+                Source::CustomFile(path, decoded)
+            }
             _ => Source::Stream(decoded),
         };
         Ok(Input { name, format, source, progress })
     }
+}
+
+/// The origin as a seekable input, when it is one: a regular file is; standard input, a
+/// pipe or a device is read as a stream.
+fn seekable(origin: &Origin) -> io::Result<Option<Arc<dyn Seekable>>> {
+    let path = match origin {
+        Origin::Seekable { input, .. } => return Ok(Some(Arc::clone(input))),
+        Origin::Path(path) if path == Path::new("-") => return Ok(None),
+        Origin::Path(path) => path,
+    };
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(io::Error::other("is a directory"));
+    }
+    Ok(meta
+        .is_file()
+        .then(|| Arc::new(LocalFile { path: path.clone(), size: meta.len() }) as Arc<dyn Seekable>))
 }
 
 pub(super) fn hex_head(head: &[u8]) -> String {
@@ -84,10 +180,10 @@ pub(super) fn hex_head(head: &[u8]) -> String {
 
 /// Refuses an archive with an unsafe entry (absolute, `..`, link, device) or without a
 /// dump, before anything is written.
-fn check_archive(path: &Path, name: &str) -> Result<(), Error> {
+fn check_archive(input: &dyn Seekable, name: &str) -> Result<(), Error> {
     let zip_error = |source| Error::Zip { input: name.to_owned(), source };
-    let file = File::open(path).map_err(|source| Error::Open { input: name.to_owned(), source })?;
-    let mut archive = zip::ZipArchive::new(file).map_err(zip_error)?;
+    let reader = input.open().map_err(|source| Error::Open { input: name.to_owned(), source })?;
+    let mut archive = zip::ZipArchive::new(reader).map_err(zip_error)?;
     let mut has_dump = false;
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i).map_err(zip_error)?;

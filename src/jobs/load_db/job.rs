@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::Error;
-use super::input::{Input, input_name};
+use super::input::{Input, Origin};
 use super::unpack::unpack;
 use crate::jobs::neutralize;
 use crate::odoo::filestore::Staged;
@@ -25,8 +25,8 @@ use crate::stop;
 pub struct LoadRequest {
     pub conn: ConnParams,
     pub database: String,
-    /// A file path, or `-` for standard input.
-    pub input: PathBuf,
+    /// A path (a file, a pipe, `-` for standard input) or a seekable input.
+    pub input: Origin,
     /// The filestore directory to restore an archive's filestore into; `None` ignores it.
     pub filestore: Option<PathBuf>,
     pub force: bool,
@@ -59,7 +59,8 @@ pub struct Finishing {
 #[derive(Debug, Serialize)]
 pub struct LoadSummary {
     pub database: String,
-    pub input: PathBuf,
+    /// The input as given: a path (`-` for standard input), or what a seekable input is.
+    pub input: String,
     pub format: String,
     /// Bytes of the input read.
     pub read_bytes: u64,
@@ -96,13 +97,14 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         threads,
         progress,
     } = request;
+    let name = input.name();
     let opened = {
-        let (path, progress) = (input.clone(), progress.clone());
-        let job = tokio::task::spawn_blocking(move || Input::open(&path, threads, progress));
-        until_interrupted(job, &input).await?
+        let (origin, progress) = (input.clone(), progress.clone());
+        let job = tokio::task::spawn_blocking(move || Input::open(&origin, threads, progress));
+        until_interrupted(job, &name).await?
     };
     let format = opened.format;
-    tracing::info!("{}: {format}", input_name(&input));
+    tracing::info!("{name}: {format}");
 
     let server = Server::connect(&conn).await?;
     // A killed run on this database (the caller holds its lock) left something: finished or
@@ -144,14 +146,14 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
             Ok((read, staged))
         })
     };
-    let loaded = until_interrupted(job, &input).await.map_err(|e| match e {
-        Error::Pg(source) => Error::Load { input: input_name(&input), source },
+    let loaded = until_interrupted(job, &name).await.map_err(|e| match e {
+        Error::Pg(source) => Error::Load { input: name.clone(), source },
         e => e,
     });
     progress.finish_and_clear();
     let checked = match loaded {
         Ok(((read, recorded), staged)) if check_rows => {
-            let checked = compare_rows(&conn, &temporary, recorded.as_ref(), &input).await;
+            let checked = compare_rows(&conn, &temporary, recorded.as_ref(), &name).await;
             checked.map(|checked| (read, staged, checked))
         }
         Ok(((read, _), staged)) => Ok((read, staged, None)),
@@ -183,7 +185,7 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
     };
     Ok(LoadSummary {
         database,
-        input,
+        input: input.given(),
         format: format.to_string(),
         read_bytes,
         filestore_files,
@@ -201,7 +203,7 @@ async fn compare_rows(
     conn: &ConnParams,
     db: &str,
     recorded: Option<&TableRows>,
-    input: &Path,
+    input: &str,
 ) -> Result<Option<RowsChecked>, Error> {
     let Some(recorded) = recorded else {
         return Ok(None);
@@ -209,7 +211,7 @@ async fn compare_rows(
     let counted = catalog::count_rows(conn, db, recorded).await?;
     let problems = differences(recorded, &counted);
     if !problems.is_empty() {
-        return Err(Error::RowsDiffer { input: input_name(input), problems });
+        return Err(Error::RowsDiffer { input: input.to_owned(), problems });
     }
     let tables = recorded.values().map(|t| t.len() as u64).sum();
     let rows = recorded.values().flat_map(|t| t.values()).sum();
@@ -281,11 +283,11 @@ async fn swap(
 /// blocked reading a pipe that stays silent, and cleaning up must not wait for it.
 async fn until_interrupted<T>(
     mut job: tokio::task::JoinHandle<Result<T, Error>>,
-    input: &Path,
+    input: &str,
 ) -> Result<T, Error> {
     tokio::select! {
         joined = &mut job => joined.unwrap_or_else(|e| {
-            Err(Error::Open { input: input_name(input), source: io::Error::other(e) })
+            Err(Error::Open { input: input.to_owned(), source: io::Error::other(e) })
         }),
         signal = stop::raised() => {
             let _ = tokio::time::timeout(STEP_CLEAN_UP, job).await;

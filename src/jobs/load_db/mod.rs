@@ -21,4 +21,5 @@ mod job;
 mod unpack;
 
 pub use error::Error;
+pub use input::{Origin, SeekRead, Seekable};
 pub use job::{Finishing, LoadRequest, LoadSummary, RowsChecked, load_db};

@@ -1,19 +1,18 @@
 //! Restoring an opened input: its dump into a database and, for an Odoo archive, its
 //! filestore into a staged directory.
 //!
-//! From a zip file, the dump and the filestore are restored at the same time from two
-//! readers of the archive (psql keeps the server busy while the files are written); from a
+//! From a seekable zip (a file, or a file of a snapshot), the dump and the filestore are
+//! restored at the same time from two readers of the archive (psql keeps the server busy while the files are written); from a
 //! stream, entries are restored in archive order, whether the dump comes first (Odoo) or
 //! last (click-odoo-contrib). The rows an archive's manifest recorded per table (`oe save`)
 //! come back with the bytes read, for the job to compare after the load.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
 use super::Error;
 use super::feed::{feed, load_sql, spool};
-use super::input::{Input, Source};
+use super::input::{Input, SeekRead, Seekable, Source};
 use crate::codec::zip::reader::{self, StreamError};
 use crate::odoo::filestore::Staged;
 use crate::odoo::layout::{self, DUMP_ENTRY, Entry, MANIFEST_ENTRY};
@@ -53,8 +52,8 @@ pub(super) fn unpack(
                 feed(tools.restorer(db)?, stream, &name, format)?;
             }
         }
-        (Payload::Zip, Source::ZipFile(path)) => {
-            let archive = Archive { path: &path, name: &name, format };
+        (Payload::Zip, Source::Zip(input)) => {
+            let archive = Archive { input: input.as_ref(), name: &name, format };
             std::thread::scope(|scope| {
                 let files = filestore.map(|staged| scope.spawn(|| archive.extract(staged)));
                 let dump = archive.load_dump(tools, db, &progress);
@@ -79,18 +78,21 @@ fn recorded_rows(content: &mut dyn Read) -> Option<TableRows> {
     Manifest::parse(&bytes).ok()?.oe?.rows
 }
 
-/// A zip file whose entries were checked when it was opened.
+/// A seekable zip whose entries were checked when it was opened.
 struct Archive<'a> {
-    path: &'a Path,
+    input: &'a dyn Seekable,
     name: &'a str,
     format: DumpFormat,
 }
 
 impl Archive<'_> {
-    fn open(&self) -> Result<zip::ZipArchive<File>, Error> {
-        let file = File::open(self.path)
+    /// A reader of its own, for one thread.
+    fn open(&self) -> Result<zip::ZipArchive<Box<dyn SeekRead>>, Error> {
+        let reader = self
+            .input
+            .open()
             .map_err(|source| Error::Open { input: self.name.to_owned(), source })?;
-        zip::ZipArchive::new(file).map_err(|source| self.zip_error(source))
+        zip::ZipArchive::new(reader).map_err(|source| self.zip_error(source))
     }
 
     fn zip_error(&self, source: zip::result::ZipError) -> Error {

@@ -6,6 +6,7 @@
 //!   rules) let through, never following symlinks;
 //! - [`run`]: taking one snapshot (chunking, incremental reuse), [`restore`]: writing one
 //!   back;
+//! - [`file`]: one file of a snapshot read in place (`Read + Seek`, a chunk at a time);
 //! - [`job`]: the `oe mirror` commands over a whole repository.
 //!
 //! The repository itself (storage of immutable objects, packs, index, locks, check, prune,
@@ -23,6 +24,7 @@
 //! that changed in place (a nightly dump with some rows changed) is stored as a delta against
 //! the chunks at the same offsets of its previous version (see [`crate::repo`]).
 
+pub mod file;
 pub mod job;
 pub mod restore;
 pub mod run;
