@@ -48,11 +48,8 @@ mod tests {
 
     /// A backup server's refusal, as a repository sees it: inside an I/O error.
     fn remote_io(code: Code) -> repo::Error {
-        let refused = remote::client::Error::Refused {
-            url: "ssh://h/c".into(),
-            code,
-            message: "no".into(),
-        };
+        let refused =
+            remote::client::Error::Refused { url: "ssh://h/c".into(), code, message: "no".into() };
         repo::Error::io("storing a pack")(io::Error::other(refused))
     }
 

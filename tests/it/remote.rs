@@ -23,6 +23,8 @@ const CLIENT: &str = "acme.example.com";
 /// mirroring `source/` to it.
 struct Setup {
     env: TestEnv,
+    /// The test environment's own config (its PostgreSQL service), kept in every rewrite.
+    base: String,
     sshd: Sshd,
     root: PathBuf,
     authorized_keys: PathBuf,
@@ -47,7 +49,8 @@ impl Setup {
         let known_hosts = sshd.write_known_hosts(&env.path("home/known_hosts"));
         let source = env.path("source");
         fs::create_dir_all(&source).unwrap();
-        let setup = Setup { env, sshd, root, authorized_keys, key, known_hosts, source };
+        let base = env.read_config();
+        let setup = Setup { env, base, sshd, root, authorized_keys, key, known_hosts, source };
         setup.server(&["init", setup.root.to_str().unwrap()]).success();
         let mut args = vec!["add-key", CLIENT, &setup.key.public];
         args.extend_from_slice(add_key);
@@ -56,11 +59,14 @@ impl Setup {
         Some(setup)
     }
 
-    /// The client's config: `repository` with `identity`.
+    /// The client's config: `repository` with `identity`, mirroring `source/`, which is also
+    /// the backup directory.
     fn configure(&self, repository: &str, identity: &Path) {
         let yaml = format!(
-            "mirror:\n  repository: {}\n  ssh: {{identity_file: {}, known_hosts: {}}}\n  \
-             dirs:\n    {}: {{}}\n",
+            "{}backup_dir: {}\nmirror:\n  repository: {}\n  ssh: {{identity_file: {}, \
+             known_hosts: {}}}\n  dirs:\n    {}: {{}}\n",
+            self.base,
+            json(&self.source),
             json(repository),
             json(identity),
             json(&self.known_hosts),
@@ -108,8 +114,16 @@ impl Setup {
     fn restore_and_compare(&self) {
         let target = self.env.path(&format!("restored-{}", rand_suffix()));
         let dir = self.source.to_str().unwrap();
-        self.oe(&["mirror", "restore", "latest", "--dir", dir, "--target", target.to_str().unwrap()])
-            .success();
+        self.oe(&[
+            "mirror",
+            "restore",
+            "latest",
+            "--dir",
+            dir,
+            "--target",
+            target.to_str().unwrap(),
+        ])
+        .success();
         assert_eq!(crate::support::tree(&target), crate::support::tree(&self.source));
     }
 
@@ -267,7 +281,11 @@ fn refusals_are_said_to_the_client_and_logged_on_the_server() {
 
     // A raw session: every forbidden request is refused, and logged.
     let mut raw = s.raw(CLIENT);
-    assert!(matches!(raw.hello, Some(Response::Welcome { read_only: false, .. })), "{:?}", raw.hello);
+    assert!(
+        matches!(raw.hello, Some(Response::Welcome { read_only: false, .. })),
+        "{:?}",
+        raw.hello
+    );
     let snapshot = match raw.call(&Request::List { kind: ObjectKind::Snapshot }) {
         Response::Names { names, .. } => names[0].clone(),
         other => panic!("{other:?}"),
@@ -379,7 +397,14 @@ fn a_run_killed_on_either_side_mid_upload_leaves_a_repository_the_next_run_compl
     let packs = || walk_count(&s.repo().join("data"));
 
     // kill -9 of the client once the first packs arrived.
-    let mut client = s.env.oe().args(["mirror", "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut client = s
+        .env
+        .oe()
+        .args(["mirror", "run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     wait_for("a first pack", Duration::from_secs(60), || packs() >= 1);
     client.kill().unwrap();
     client.wait().unwrap();
@@ -387,7 +412,14 @@ fn a_run_killed_on_either_side_mid_upload_leaves_a_repository_the_next_run_compl
 
     // The next run resumes: what arrived is not sent again; then kill -9 of `oe serve`.
     fs::write(s.source.join("more"), vec![9u8; 100]).unwrap();
-    let client = s.env.oe().args(["-v", "mirror", "run"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let client = s
+        .env
+        .oe()
+        .args(["-v", "mirror", "run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     wait_for("another pack", Duration::from_secs(60), || packs() > after_client_kill);
     for pid in serve_pids(&s.root) {
         // SAFETY: kill(2) of a pid just read from /proc.
@@ -475,17 +507,35 @@ fn a_client_that_stops_talking_is_dropped() {
     env.run(&["server", "init", root.to_str().unwrap()]).success();
     let key = ClientKey::generate(&env.path("home"), "k");
     let keys = env.path("authorized_keys");
-    env.run(&["server", "--root", root.to_str().unwrap(), "add-key", CLIENT, &key.public,
-        "--authorized-keys", keys.to_str().unwrap()]).success();
+    env.run(&[
+        "server",
+        "--root",
+        root.to_str().unwrap(),
+        "add-key",
+        CLIENT,
+        &key.public,
+        "--authorized-keys",
+        keys.to_str().unwrap(),
+    ])
+    .success();
     let mut serve = Command::new(env!("CARGO_BIN_EXE_oe"))
-        .args(["serve", "--root", root.to_str().unwrap(), "--client", CLIENT, "--idle-timeout", "1s"])
+        .args([
+            "serve",
+            "--root",
+            root.to_str().unwrap(),
+            "--client",
+            CLIENT,
+            "--idle-timeout",
+            "1s",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut to = serve.stdin.take().unwrap();
-    let hello = Request::Hello { version: protocol::VERSION, client: CLIENT.into(), by: "mute".into() };
+    let hello =
+        Request::Hello { version: protocol::VERSION, client: CLIENT.into(), by: "mute".into() };
     protocol::write_request(&mut to, &hello).unwrap();
     // Half a frame, then silence.
     to.write_all(&[0, 0, 0, 9, 2]).unwrap();
@@ -497,4 +547,31 @@ fn a_client_that_stops_talking_is_dropped() {
     let log = fs::read_to_string(root.join("clients").join(CLIENT).join("serve.log")).unwrap();
     assert!(log.contains("REFUSED the client stayed silent"), "{log}");
     drop(to);
+}
+
+#[test]
+fn a_staging_host_restores_production_from_the_server_with_a_read_only_key() {
+    let Some(s) = Setup::new() else { return };
+    let cluster = crate::cluster::cluster();
+    let db = cluster.unique_db("remote_prod");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/odoo18/odoo18_ref.zip");
+    s.oe(&["load", "odoo", fixture, &db]).success();
+    s.oe(&["backup", "odoo", "-d", &db]).success();
+    s.run();
+    fs::remove_dir_all(s.source.join(&db)).unwrap();
+
+    let reader = ClientKey::generate(&s.env.path("home"), "id_staging");
+    s.server_keys(&["add-key", CLIENT, &reader.public, "--read-only"]).success();
+    s.configure(&s.sshd.url(CLIENT), &reader.private);
+    let target = cluster.unique_db("remote_staging");
+    let url = s.sshd.url(CLIENT);
+    s.oe(&["restore", "odoo", "--from", &url, "--source-db", &db, "-d", &target])
+        .success()
+        .stdout_has(&db);
+    assert_eq!(cluster.fingerprint(&target), cluster.fingerprint(&db));
+    let filestore =
+        |name: &str| crate::support::tree(&s.env.path("odoo-data/filestore").join(name));
+    assert!(!filestore(&target).is_empty());
+    assert_eq!(filestore(&target), filestore(&db));
+    assert!(s.serve_log().contains("(read-only key)"), "{}", s.serve_log());
 }
