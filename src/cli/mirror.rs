@@ -8,6 +8,7 @@ use super::output::Printer;
 use super::run::{progress_bar, threads};
 use crate::config::{Location, Settings};
 use crate::jobs::mirror;
+use crate::jobs::mirror::job::ForgetPlan;
 use crate::remote;
 use crate::repo::{LockMode, Repository};
 use crate::rules::retention::Policy;
@@ -80,25 +81,8 @@ enum MirrorCommand {
         /// Only the snapshots of this directory
         #[arg(long, value_name = "DIR")]
         dir: Option<String>,
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        keep_last: u32,
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        keep_daily: u32,
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        keep_weekly: u32,
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        keep_monthly: u32,
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        keep_yearly: u32,
-        /// Keep every snapshot younger than this (`24h`, `7d`)
-        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::rules::retention::parse_age)]
-        keep_within: jiff::SignedDuration,
-        /// Then remove the data no snapshot uses any more
-        #[arg(long)]
-        prune: bool,
-        /// Only show what would be deleted
-        #[arg(long)]
-        dry_run: bool,
+        #[command(flatten)]
+        forget: ForgetArgs,
     },
     /// Remove the data no snapshot uses
     Prune {
@@ -106,6 +90,63 @@ enum MirrorCommand {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// The keep rules and options of a forget: `oe mirror forget` and `oe server forget`.
+#[derive(Debug, clap::Args)]
+pub(super) struct ForgetArgs {
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    keep_last: u32,
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    keep_daily: u32,
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    keep_weekly: u32,
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    keep_monthly: u32,
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    keep_yearly: u32,
+    /// Keep every snapshot younger than this (`24h`, `7d`)
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::rules::retention::parse_age)]
+    keep_within: jiff::SignedDuration,
+    /// Then remove the data no snapshot uses any more
+    #[arg(long)]
+    prune: bool,
+    /// Only show what would be deleted
+    #[arg(long)]
+    dry_run: bool,
+}
+
+impl ForgetArgs {
+    /// The keep rules; an error when none was given.
+    pub(super) fn policy(&self) -> Result<Policy> {
+        let policy = Policy {
+            within: self.keep_within,
+            last: self.keep_last,
+            daily: self.keep_daily,
+            weekly: self.keep_weekly,
+            monthly: self.keep_monthly,
+            yearly: self.keep_yearly,
+        };
+        if policy == Policy::NONE {
+            return Err(mirror::job::Error::NoKeepRule.into());
+        }
+        Ok(policy)
+    }
+
+    /// Shows `plan`, carries it out (unless a dry run), then prunes when asked.
+    pub(super) fn apply(&self, printer: &Printer, repo: &Repository, plan: &ForgetPlan) -> Result {
+        printer.mirror_forget_plan(plan, self.dry_run)?;
+        if !self.dry_run {
+            mirror::job::forget(repo, plan)?;
+        }
+        if self.prune {
+            // A dry run prunes as if the forgotten snapshots were gone already.
+            let forgotten: Vec<&str> =
+                if self.dry_run { plan.deleted_ids().collect() } else { Vec::new() };
+            prune_repo(printer, repo, self.dry_run, &forgotten)?;
+        }
+        Ok(())
+    }
 }
 
 pub async fn run(global: &Global, args: MirrorArgs, settings: Settings) -> Result {
@@ -188,43 +229,13 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result
             printer.mirror_checked(&report)?;
             Ok(report.result()?)
         }
-        MirrorCommand::Forget {
-            dir,
-            keep_last,
-            keep_daily,
-            keep_weekly,
-            keep_monthly,
-            keep_yearly,
-            keep_within,
-            prune,
-            dry_run,
-        } => {
-            let policy = Policy {
-                within: keep_within,
-                last: keep_last,
-                daily: keep_daily,
-                weekly: keep_weekly,
-                monthly: keep_monthly,
-                yearly: keep_yearly,
-            };
-            if policy == Policy::NONE {
-                return Err(mirror::job::Error::NoKeepRule.into());
-            }
+        MirrorCommand::Forget { dir, forget } => {
+            let policy = forget.policy()?;
             refuse_remote()?;
             let (repo, _lock) = open(LockMode::Exclusive)?;
             let dir = dir.map(|d| mirror::job::normalize_dir(&d));
             let plan = mirror::job::forget_plan(&repo, dir.as_deref(), policy)?;
-            printer.mirror_forget_plan(&plan, dry_run)?;
-            if !dry_run {
-                mirror::job::forget(&repo, &plan)?;
-            }
-            if prune {
-                // A dry run prunes as if the forgotten snapshots were gone already.
-                let forgotten: Vec<&str> =
-                    if dry_run { plan.deleted_ids().collect() } else { Vec::new() };
-                prune_repo(&printer, &repo, dry_run, &forgotten)?;
-            }
-            Ok(())
+            forget.apply(&printer, &repo, &plan)
         }
         MirrorCommand::Prune { dry_run } => {
             refuse_remote()?;

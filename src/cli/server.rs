@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use super::args::Global;
 use super::failure::Result;
+use super::mirror::ForgetArgs;
 use super::output::Printer;
 use crate::jobs::mirror;
 use crate::pipeline::meter::bytes;
 use crate::repo::LockMode;
-use crate::rules::retention::Policy;
 use crate::server::admin::{
     self, AddKey, Arrival, ClientReport, KeyAdded, KeysRemoved, Quota, age_text,
 };
@@ -82,25 +82,8 @@ enum ServerCommand {
     Forget {
         #[arg(long, value_name = "IDENT")]
         client: String,
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        keep_last: u32,
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        keep_daily: u32,
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        keep_weekly: u32,
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        keep_monthly: u32,
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        keep_yearly: u32,
-        /// Keep every snapshot that arrived within this (`24h`, `7d`)
-        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::rules::retention::parse_age)]
-        keep_within: jiff::SignedDuration,
-        /// Then remove the data no snapshot uses any more
-        #[arg(long)]
-        prune: bool,
-        /// Only show what would be deleted
-        #[arg(long)]
-        dry_run: bool,
+        #[command(flatten)]
+        forget: ForgetArgs,
     },
     /// Check the client's repository; with --read-data, every stored byte
     Check {
@@ -175,42 +158,13 @@ fn run_blocking(global: &Global, args: ServerArgs) -> Result {
             arrival_list(&printer, &arrivals, &max_age_text)?;
             Ok(admin::check_arrivals(&arrivals, &max_age_text)?)
         }
-        ServerCommand::Forget {
-            client,
-            keep_last,
-            keep_daily,
-            keep_weekly,
-            keep_monthly,
-            keep_yearly,
-            keep_within,
-            prune,
-            dry_run,
-        } => {
-            let policy = Policy {
-                within: keep_within,
-                last: keep_last,
-                daily: keep_daily,
-                weekly: keep_weekly,
-                monthly: keep_monthly,
-                yearly: keep_yearly,
-            };
-            if policy == Policy::NONE {
-                return Err(mirror::job::Error::NoKeepRule.into());
-            }
+        ServerCommand::Forget { client, forget } => {
+            let policy = forget.policy()?;
             let root = open_root()?;
             let (client, repo) = admin::open_repository(&root, &client)?;
             let _lock = repo.lock(LockMode::Exclusive)?;
             let plan = admin::forget_plan(&client, &repo, policy)?;
-            printer.mirror_forget_plan(&plan, dry_run)?;
-            if !dry_run {
-                mirror::job::forget(&repo, &plan)?;
-            }
-            if prune {
-                let forgotten: Vec<&str> =
-                    if dry_run { plan.deleted_ids().collect() } else { Vec::new() };
-                super::mirror::prune_repo(&printer, &repo, dry_run, &forgotten)?;
-            }
-            Ok(())
+            forget.apply(&printer, &repo, &plan)
         }
         ServerCommand::Check { client, read_data } => {
             let root = open_root()?;

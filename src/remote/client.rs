@@ -183,11 +183,19 @@ impl RemoteStorage {
     }
 }
 
+/// OpenSSH's default ciphers, AES-GCM first: with the AES instructions of today's CPUs it
+/// costs a fraction of ChaCha20-Poly1305's time per byte, and a backup moves gigabytes on
+/// machines whose cores are busy compressing them.
+const CIPHERS: &str = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,\
+    chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr";
+
 /// `ssh … DEST oe serve --client CLIENT`: no terminal, no forwarding, no prompt.
 fn ssh_command(url: &SshUrl, options: &SshOptions) -> Command {
     let mut command = Command::new("ssh");
     command.args(["-T", "-x", "-a", "-e", "none"]);
+    let ciphers = format!("Ciphers={CIPHERS}");
     for option in [
+        &ciphers,
         "BatchMode=yes",
         "StrictHostKeyChecking=yes",
         "ClearAllForwardings=yes",

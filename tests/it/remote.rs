@@ -575,3 +575,22 @@ fn a_staging_host_restores_production_from_the_server_with_a_read_only_key() {
     assert_eq!(filestore(&target), filestore(&db));
     assert!(s.serve_log().contains("(read-only key)"), "{}", s.serve_log());
 }
+
+#[test]
+fn the_daemons_mirror_job_sends_the_night_off_site_and_refuses_client_side_retention() {
+    let Some(s) = Setup::new() else { return };
+    random_files(&s.source, 2, 200_000, 9);
+    let config = s.env.read_config();
+    let job = |mirror: &str| {
+        format!("{config}jobs:\n  off-site:\n    schedule: '@daily'\n    mirror: {mirror}\n")
+    };
+    s.env.write_config(&job("{}"));
+    s.oe(&["daemon", "--once"]).success();
+    let snapshots = s.oe(&["--json", "mirror", "snapshots"]).success();
+    let listed: serde_json::Value = serde_json::from_str(snapshots.stdout.trim()).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(walk_count(&s.repo().join("snapshots")), 1);
+
+    s.env.write_config(&job("{retention: {daily: 7}}"));
+    s.oe(&["daemon", "--once"]).failure(2).stderr_has("oe server forget");
+}

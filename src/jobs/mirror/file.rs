@@ -1,15 +1,18 @@
 //! One file of a snapshot, read in place: [`FileReader`] is a `Read + Seek` view over the
 //! file's chunks that fetches a chunk from the repository only when the position reaches it.
 //!
-//! Memory stays bounded whatever the file's size: a reader holds its current chunk only (at
-//! most 4 MiB, the largest chunk a run cuts), and nothing is copied to disk. A seek only moves
-//! the position; the chunk under it is read by the next `read`. Every chunk comes through
+//! Memory stays bounded whatever the file's size: a reader holds its current chunk and the
+//! next one (at most 4 MiB each, the largest chunk a run cuts), and nothing is copied to
+//! disk. The next chunk is fetched by a thread while the current one is read, so that a
+//! repository on a backup server sends it while the reader works. A seek only moves the
+//! position; the chunk under it is read by the next `read`. Every chunk comes through
 //! [`Repository::get_blob`], which checks it against its id (the BLAKE3 of its bytes), so a
 //! damaged or missing chunk is a read error (`InvalidData`, naming the blob), never wrong
 //! bytes. Blocking: call it from a blocking thread.
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use crate::repo::tree::{Kind, Node};
 use crate::repo::{self, BlobId, Repository};
@@ -93,6 +96,7 @@ impl SnapshotFile {
             chunks: Arc::clone(&self.chunks),
             position: 0,
             current: None,
+            ahead: None,
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct FileReader {
     position: u64,
     /// The chunk last read: its index and bytes.
     current: Option<(usize, Vec<u8>)>,
+    /// The chunk after it, being fetched.
+    ahead: Option<(usize, JoinHandle<io::Result<Vec<u8>>>)>,
 }
 
 impl FileReader {
@@ -115,27 +121,38 @@ impl FileReader {
         }
         let index = self.chunks.chunk_at(self.position);
         if self.current.as_ref().is_none_or(|(held, _)| *held != index) {
-            // The previous chunk goes before the next one is read: one held at a time.
+            // The previous chunk goes before the next one is read: two held at a time.
             self.current = None;
-            self.current = Some((index, self.fetch(index)?));
+            let bytes = match self.ahead.take() {
+                Some((next, fetching)) if next == index => {
+                    fetching.join().map_err(|_| io::Error::other("a chunk's reader panicked"))??
+                }
+                _ => fetch(&self.repo, &self.chunks, index)?,
+            };
+            self.current = Some((index, bytes));
+            if index + 1 < self.chunks.ids.len() {
+                let (repo, chunks) = (Arc::clone(&self.repo), Arc::clone(&self.chunks));
+                let fetching = std::thread::spawn(move || fetch(&repo, &chunks, index + 1));
+                self.ahead = Some((index + 1, fetching));
+            }
         }
         let (_, bytes) = self.current.as_ref().expect("the chunk was just read");
         let within = (self.position - self.chunks.starts[index]) as usize;
         Ok(Some((bytes.as_slice(), within)))
     }
+}
 
-    /// Chunk `index` from the repository, checked against its id and its expected length.
-    fn fetch(&self, index: usize) -> io::Result<Vec<u8>> {
-        let id = self.chunks.ids[index];
-        let bytes = self.repo.get_blob(&id).map_err(read_error)?;
-        let expected = self.chunks.chunk_len(index);
-        if bytes.len() as u64 != expected {
-            return Err(read_error(repo::Error::Corrupt {
-                what: format!("blob {id} holds {} bytes, the index says {expected}", bytes.len()),
-            }));
-        }
-        Ok(bytes)
+/// Chunk `index` from the repository, checked against its id and its expected length.
+fn fetch(repo: &Repository, chunks: &ChunkMap, index: usize) -> io::Result<Vec<u8>> {
+    let id = chunks.ids[index];
+    let bytes = repo.get_blob(&id).map_err(read_error)?;
+    let expected = chunks.chunk_len(index);
+    if bytes.len() as u64 != expected {
+        return Err(read_error(repo::Error::Corrupt {
+            what: format!("blob {id} holds {} bytes, the index says {expected}", bytes.len()),
+        }));
     }
+    Ok(bytes)
 }
 
 impl Read for FileReader {
