@@ -165,7 +165,7 @@ fn every_key_of_the_example_rejects_a_wrong_type_naming_file_line_and_key() {
 }
 
 /// Keys whose value is any text (names, URLs, paths): a word is valid there.
-const FREE_TEXT: [&str; 18] = [
+const FREE_TEXT: [&str; 21] = [
     "client",
     "database",
     "defapp",
@@ -179,6 +179,9 @@ const FREE_TEXT: [&str; 18] = [
     "data_dir",
     "backup_dir",
     "repository",
+    "identity_file",
+    "known_hosts",
+    "cache_dir",
     "state_file",
     "service",
     "webhook",
