@@ -261,13 +261,10 @@ impl Inner {
             return Error::Unreachable { url, detail: last_line(&text) };
         }
         if e.kind() == io::ErrorKind::InvalidData {
-            let detail =
-                if text.is_empty() { String::new() } else { format!(": {}", last_line(&text)) };
+            let detail = if text.is_empty() { String::new() } else { detail(&text, &e) };
             return Error::Protocol { url, detail };
         }
-        let detail =
-            if text.is_empty() { format!(": {e}") } else { format!(": {}", last_line(&text)) };
-        Error::Lost { url, detail }
+        Error::Lost { url, detail: detail(&text, &e) }
     }
 
     /// One request and its response, as a storage call's error.
@@ -280,9 +277,7 @@ impl Inner {
     fn lost(&self, c: &mut Connection, e: io::Error) -> io::Error {
         if c.failed.is_none() {
             let text = c.stderr_after_exit();
-            let detail =
-                if text.is_empty() { format!(": {e}") } else { format!(": {}", last_line(&text)) };
-            c.failed = Some(detail);
+            c.failed = Some(detail(&text, &e));
         }
         let detail = c.failed.clone().unwrap_or_default();
         Error::Lost { url: self.url.to_string(), detail }.into_io()
@@ -298,6 +293,15 @@ impl Inner {
         }
     }
 
+    /// The error for a response other than the one a request expects: the server's own
+    /// error, or a protocol error.
+    fn not_expected(&self, response: Response) -> io::Error {
+        match self.check(response) {
+            Ok(other) => self.unexpected(&other),
+            Err(e) => e,
+        }
+    }
+
     fn unexpected(&self, response: &Response) -> io::Error {
         Error::Protocol { url: self.url.to_string(), detail: format!(": unexpected {response:?}") }
             .into_io()
@@ -310,7 +314,7 @@ impl Inner {
         let size = match c.exchange(&request).map_err(|e| self.lost(&mut c, e))? {
             Response::Size(size) => size,
             other => {
-                return Err(self.check(other).map(|r| self.unexpected(&r)).unwrap_or_else(|e| e));
+                return Err(self.not_expected(other));
             }
         };
         if length != u64::MAX && size != length {
@@ -373,6 +377,14 @@ impl Connection {
     }
 }
 
+/// `: ` and why a connection failed: ssh's last words, else the error.
+fn detail(ssh_said: &str, e: &io::Error) -> String {
+    match last_line(ssh_said) {
+        line if line.is_empty() => format!(": {e}"),
+        line => format!(": {line}"),
+    }
+}
+
 fn last_line(text: &str) -> String {
     text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned()
 }
@@ -408,7 +420,7 @@ impl Storage for RemoteStorage {
             Response::Ok => {}
             Response::Exists => return Ok(()),
             other => {
-                return Err(inner.check(other).map(|r| inner.unexpected(&r)).unwrap_or_else(|e| e));
+                return Err(inner.not_expected(other));
             }
         }
         let sent = (|| {
@@ -422,7 +434,7 @@ impl Storage for RemoteStorage {
         })();
         match sent.map_err(|e| inner.lost(&mut c, e))? {
             Response::Ok => Ok(()),
-            other => Err(inner.check(other).map(|r| inner.unexpected(&r)).unwrap_or_else(|e| e)),
+            other => Err(inner.not_expected(other)),
         }
     }
 
@@ -453,12 +465,7 @@ impl Storage for RemoteStorage {
                         return Ok(names);
                     }
                 }
-                other => {
-                    return Err(inner
-                        .check(other)
-                        .map(|r| inner.unexpected(&r))
-                        .unwrap_or_else(|e| e));
-                }
+                other => return Err(inner.not_expected(other)),
             }
         }
     }
