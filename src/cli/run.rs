@@ -26,28 +26,26 @@ pub fn run(cli: Cli) -> Result {
     let result = runtime.block_on(async move {
         tokio::spawn(forward_signals());
         let Cli { global, command } = cli;
-        // A backup server's session reads no settings file: sshd gave it all it needs.
-        if let Command::Serve(args) = command {
-            return super::serve::run(args).await;
-        }
-        let settings = Settings::load(global.config.as_deref())?;
+        // Read by the commands that use it: a backup server's session (`serve`) and its
+        // administration (`server`) have every setting on their command line.
+        let settings = || Settings::load(global.config.as_deref());
         match command {
-            Command::Config(args) => super::config::run(&global, args, settings),
-            Command::SaveDb(args) => super::save_db::run(&global, args, settings).await,
-            Command::LoadDb(args) => super::load_db::run(&global, args, settings).await,
-            Command::Save(args) => super::save::run(&global, args, settings).await,
-            Command::Load(args) => super::load::run(&global, args, settings).await,
-            Command::Backup(args) => super::backup::run_backup(&global, args, settings).await,
-            Command::Clean(args) => super::clean::run(&global, args, settings).await,
-            Command::Neutralize(args) => super::neutralize::run(&global, args, settings).await,
-            Command::Verify(args) => super::verify::run(&global, args, settings).await,
-            Command::Backups(args) => super::backup::run_backups(&global, args, settings),
-            Command::Restore(args) => super::backup::run_restore(&global, args, settings).await,
-            Command::Mirror(args) => super::mirror::run(&global, args, settings).await,
-            Command::Serve(_) => unreachable!("served above"),
+            Command::Config(args) => super::config::run(&global, args, settings()?),
+            Command::SaveDb(args) => super::save_db::run(&global, args, settings()?).await,
+            Command::LoadDb(args) => super::load_db::run(&global, args, settings()?).await,
+            Command::Save(args) => super::save::run(&global, args, settings()?).await,
+            Command::Load(args) => super::load::run(&global, args, settings()?).await,
+            Command::Backup(args) => super::backup::run_backup(&global, args, settings()?).await,
+            Command::Clean(args) => super::clean::run(&global, args, settings()?).await,
+            Command::Neutralize(args) => super::neutralize::run(&global, args, settings()?).await,
+            Command::Verify(args) => super::verify::run(&global, args, settings()?).await,
+            Command::Backups(args) => super::backup::run_backups(&global, args, settings()?),
+            Command::Restore(args) => super::backup::run_restore(&global, args, settings()?).await,
+            Command::Mirror(args) => super::mirror::run(&global, args, settings()?).await,
+            Command::Serve(args) => super::serve::run(args).await,
             Command::Server(args) => super::server::run(&global, args).await,
-            Command::Daemon(args) => super::daemon::run(&global, args, settings).await,
-            Command::Status(args) => super::daemon::status(&global, args, settings),
+            Command::Daemon(args) => super::daemon::run(&global, args, settings()?).await,
+            Command::Status(args) => super::daemon::status(&global, args, settings()?),
         }
     });
     // A step interrupted while blocked on a silent pipe is abandoned, not waited for.
