@@ -130,8 +130,11 @@ impl RemoteStorage {
             }
         });
         let connection = Connection {
-            to: Some(BufWriter::with_capacity(CHUNK + 64, child.stdin.take().expect("piped"))),
-            from: BufReader::with_capacity(CHUNK + 64, child.stdout.take().expect("piped")),
+            to: Some(BufWriter::with_capacity(
+                protocol::BUFFER,
+                child.stdin.take().expect("piped"),
+            )),
+            from: BufReader::with_capacity(protocol::BUFFER, child.stdout.take().expect("piped")),
             child,
             stderr,
             failed: None,

@@ -31,6 +31,9 @@ pub const VERSION: u16 = 1;
 pub const CHUNK: usize = 1 << 20;
 /// The longest frame: a `Data` frame of [`CHUNK`] bytes and its type.
 pub const MAX_FRAME: usize = CHUNK + 1;
+/// The buffer of either end's stream: far below a `Data` frame, whose body then goes between
+/// the pipe and its place without being copied through the buffer.
+pub const BUFFER: usize = 64 << 10;
 /// Names a `Names` frame carries at most, in bytes.
 pub const NAMES_BYTES: usize = 64 << 10;
 
@@ -214,10 +217,11 @@ fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
     if len == 0 || len > MAX_FRAME {
         return Err(malformed(&format!("length {len} outside 1..={MAX_FRAME}")));
     }
-    let mut frame = vec![0u8; len];
-    r.read_exact(&mut frame)?;
-    let body = frame.split_off(1);
-    Ok(Some((frame[0], body)))
+    let mut op = [0u8; 1];
+    r.read_exact(&mut op)?;
+    let mut body = vec![0u8; len - 1];
+    r.read_exact(&mut body)?;
+    Ok(Some((op[0], body)))
 }
 
 pub fn write_request(w: &mut impl Write, request: &Request) -> io::Result<()> {

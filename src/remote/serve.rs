@@ -61,7 +61,7 @@ impl ExitStatus for Error {
 /// Serves one session on standard input and output.
 pub fn run_stdio(options: &Options) -> Result<(), Error> {
     let input = Timed { fd: io::stdin(), timeout: options.idle_timeout };
-    serve(options, BufReader::with_capacity(CHUNK + 64, input), BufWriter::new(io::stdout()))
+    serve(options, BufReader::with_capacity(protocol::BUFFER, input), BufWriter::new(io::stdout()))
 }
 
 /// Serves one session: requests from `input`, responses to `output`.
