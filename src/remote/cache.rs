@@ -5,16 +5,27 @@
 //! Both are immutable and named by the BLAKE3 of their bytes: a cached copy is used only when
 //! it still hashes to its name (a damaged one is fetched again and replaced), and one the
 //! server no longer lists is removed when the kind is listed (a stale cache heals itself).
+//!
+//! It also keeps the trees the repository reads ([`Storage::keep_blob`]), named by the BLAKE3
+//! of their decoded bytes and checked the same way: a run where nothing changed reads every
+//! directory of its parent snapshot, and would otherwise fetch each in a round trip. A tree
+//! no run used for [`TREES_KEPT`] is removed when the cache is opened.
+//!
 //! Everything else goes to the server unchanged. The cache lives in
-//! `<cache_dir>/<repository id>/{index,snapshots}/`, mode 0700; losing it costs only time.
+//! `<cache_dir>/<repository id>/{index,snapshots,trees}/`, mode 0700; losing it costs only
+//! time.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use crate::repo::{self, LockGuard, LockMode, ObjectKind, Storage};
+use crate::repo::{self, BlobId, LockGuard, LockMode, ObjectKind, Storage};
+
+/// How long a cached tree that no run reads is kept.
+const TREES_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
 
 pub struct Cached {
     inner: Arc<dyn Storage>,
@@ -34,7 +45,24 @@ impl Cached {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        Some(Cached { inner, dir: root.join(id) })
+        let cached = Cached { inner, dir: root.join(id) };
+        cached.forget_unused_trees();
+        Some(cached)
+    }
+
+    fn trees(&self) -> PathBuf {
+        self.dir.join("trees")
+    }
+
+    /// Removes the trees no run read for [`TREES_KEPT`] (a read touches its file).
+    fn forget_unused_trees(&self) {
+        let Some(before) = SystemTime::now().checked_sub(TREES_KEPT) else { return };
+        for entry in fs::read_dir(self.trees()).into_iter().flatten().flatten() {
+            let unused = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < before);
+            if unused {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// Where objects of `kind` are cached, if they are.
@@ -131,5 +159,59 @@ impl Storage for Cached {
 
     fn lock(&self, mode: LockMode, by: Option<&str>) -> Option<Result<LockGuard, repo::Error>> {
         self.inner.lock(mode, by)
+    }
+
+    fn cached_blob(&self, id: &BlobId) -> Option<Vec<u8>> {
+        let name = id.to_string();
+        let path = self.trees().join(&name);
+        let bytes = Cached::read(&path, &name)?;
+        // Used: kept for another TREES_KEPT.
+        if let Ok(file) = File::options().write(true).open(&path) {
+            let _ = file.set_modified(SystemTime::now());
+        }
+        Some(bytes)
+    }
+
+    fn keep_blob(&self, id: &BlobId, data: &[u8]) {
+        Cached::write(&self.trees().join(id.to_string()), data);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::{BlobId, LocalStorage, Repository};
+
+    fn cached(dir: &Path) -> Cached {
+        let repo = dir.join("repo");
+        if !repo.exists() {
+            Repository::init(&repo).unwrap();
+        }
+        Cached::new(Arc::new(LocalStorage::new(&repo)), &dir.join("cache")).unwrap()
+    }
+
+    #[test]
+    fn a_kept_tree_is_read_back_while_it_is_its_own_and_dropped_once_unused_for_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cached(dir.path());
+        let (used, unused, damaged) = (&b"used"[..], &b"unused"[..], &b"damaged"[..]);
+        for tree in [used, unused, damaged] {
+            cache.keep_blob(&BlobId::of(tree), tree);
+        }
+        assert_eq!(cache.cached_blob(&BlobId::of(used)).as_deref(), Some(used));
+        let path = |tree| cache.trees().join(BlobId::of(tree).to_string());
+        fs::write(path(damaged), b"other bytes").unwrap();
+        assert_eq!(cache.cached_blob(&BlobId::of(damaged)), None);
+        assert_eq!(cache.cached_blob(&BlobId::of(b"never kept")), None);
+
+        let long_ago = SystemTime::now() - TREES_KEPT - Duration::from_secs(60);
+        for tree in [used, unused] {
+            File::options().write(true).open(path(tree)).unwrap().set_modified(long_ago).unwrap();
+        }
+        // A read marks a tree used.
+        assert!(cache.cached_blob(&BlobId::of(used)).is_some());
+        let reopened = cached(dir.path());
+        assert_eq!(reopened.cached_blob(&BlobId::of(used)).as_deref(), Some(used));
+        assert!(!path(unused).exists(), "a tree unused for {TREES_KEPT:?} is removed");
     }
 }

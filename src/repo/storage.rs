@@ -8,8 +8,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::Error;
 use super::lock::{LockGuard, LockMode};
+use super::{BlobId, Error};
 
 /// The kinds of objects, each in its own namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -39,6 +39,18 @@ pub trait Storage: Send + Sync {
     fn lock(&self, mode: LockMode, by: Option<&str>) -> Option<Result<LockGuard, Error>> {
         let _ = (mode, by);
         None
+    }
+    /// A blob's decoded bytes from a copy kept close by (the local cache of a repository on a
+    /// backup server), if there is one and it is still the blob's own; the repository keeps
+    /// its trees there with [`keep_blob`](Self::keep_blob), so that a run does not fetch
+    /// every directory of its parent snapshot again.
+    fn cached_blob(&self, id: &BlobId) -> Option<Vec<u8>> {
+        let _ = id;
+        None
+    }
+    /// Keeps a copy of a blob for [`cached_blob`](Self::cached_blob), where there is a cache.
+    fn keep_blob(&self, id: &BlobId, data: &[u8]) {
+        let _ = (id, data);
     }
 }
 

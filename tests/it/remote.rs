@@ -216,6 +216,16 @@ fn received(run: &Run) -> u64 {
     words[at - 1].parse().unwrap()
 }
 
+/// The "N requests" of the client's log of a `-v` run.
+fn requests(run: &Run) -> u64 {
+    let line = run.stderr.lines().find(|l| l.contains(" requests, ")).unwrap_or_else(|| {
+        panic!("no request count in:\n{}", run.stderr);
+    });
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "requests,").unwrap();
+    words[at - 1].parse().unwrap()
+}
+
 /// Pids of the `oe serve` sessions of `root`.
 fn serve_pids(root: &Path) -> Vec<libc::pid_t> {
     let root = root.to_str().unwrap();
@@ -244,26 +254,36 @@ fn a_mirror_runs_restores_and_checks_over_ssh_and_a_quiet_night_transfers_little
     let Some(s) = Setup::new() else { return };
     random_files(&s.source, 6, 3 << 20, 1);
     fs::write(s.source.join("notes.txt"), "hello\n".repeat(10_000)).unwrap();
+    // Directories enough that fetching each tree again would show in the request count.
+    for i in 0..40 {
+        let dir = s.source.join(format!("many/{i:02}"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("a.txt"), format!("{i}\n")).unwrap();
+    }
     let report = s.run();
-    assert_eq!(report["dirs"][0]["stats"]["files"], 7, "{report}");
+    assert_eq!(report["dirs"][0]["stats"]["files"], 47, "{report}");
     s.restore_and_compare();
     s.oe(&["mirror", "check", "--read-data"]).success();
     assert!(s.serve_log().contains("(append-only key)"), "{}", s.serve_log());
 
-    // Nothing changed: the index and snapshots come from the cache, trees are small.
+    // Nothing changed: the index, the snapshots and the 43 trees come from the cache.
     let quiet = s.oe(&["-v", "mirror", "run"]).success();
-    assert!(received(&quiet) < 64 << 10, "{}", quiet.stderr);
+    assert!(received(&quiet) < 1 << 10, "{}", quiet.stderr);
+    assert!(requests(&quiet) < 20, "{}", quiet.stderr);
 
     // A damaged cache is noticed and rebuilt; the run still works.
     let cache = s.env.path("home/.cache/oe");
     let mut damaged = 0;
     for repo in fs::read_dir(&cache).unwrap() {
-        for entry in fs::read_dir(repo.unwrap().path().join("index")).unwrap() {
-            fs::write(entry.unwrap().path(), b"garbage").unwrap();
-            damaged += 1;
+        let repo = repo.unwrap().path();
+        for kind in ["index", "trees"] {
+            for entry in fs::read_dir(repo.join(kind)).unwrap() {
+                fs::write(entry.unwrap().path(), b"garbage").unwrap();
+                damaged += 1;
+            }
         }
     }
-    assert!(damaged > 0, "the index was cached");
+    assert!(damaged > 40, "the index and the trees were cached");
     fs::write(s.source.join("notes.txt"), "changed\n").unwrap();
     let run = s.oe(&["-v", "mirror", "run"]).success();
     assert!(run.stderr.contains("is damaged: fetching it again"), "{}", run.stderr);

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::{Cache, Config, Location, READ_MAX_DEPTH, READABLE_FORMATS, Repository, Slot, State};
 use crate::repo::pack::{self, Entry, IndexedPack};
 use crate::repo::storage::{LocalStorage, ObjectKind, Storage};
-use crate::repo::{BlobId, Error};
+use crate::repo::{BlobId, BlobKind, Error};
 
 /// Size of a repository.
 #[derive(Debug, Default, Serialize)]
@@ -105,12 +105,22 @@ impl Repository {
         self.lock_state().index.get(id).map(|l| u64::from(l.raw_length))
     }
 
-    /// A blob's bytes, checked against its id; a delta is decoded from its bases.
+    /// A blob's bytes, checked against its id; a delta is decoded from its bases. Trees go
+    /// through the storage's cache of blobs, where it has one.
     pub fn get_blob(&self, id: &BlobId) -> Result<Vec<u8>, Error> {
         if let Some(data) = self.cached(id) {
             return Ok(data.to_vec());
         }
-        self.read_blob(id, 0)
+        let tree = self.lock_state().index.get(id).is_some_and(|l| l.kind == BlobKind::Tree);
+        if !tree {
+            return self.read_blob(id, 0);
+        }
+        if let Some(data) = self.storage.cached_blob(id) {
+            return Ok(data);
+        }
+        let data = self.read_blob(id, 0)?;
+        self.storage.keep_blob(id, &data);
+        Ok(data)
     }
 
     fn cached(&self, id: &BlobId) -> Option<Arc<Vec<u8>>> {
