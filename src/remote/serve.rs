@@ -384,6 +384,7 @@ impl Session {
         let temp = self.storage.temp_path(name);
         let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp);
         let mut hasher = blake3::Hasher::new();
+        let mut writeback = Writeback::default();
         let mut left = size;
         while left > 0 {
             let data = match self.next(input) {
@@ -402,8 +403,9 @@ impl Session {
             left -= data.len() as u64;
             hasher.update(&data);
             if let Ok(f) = &mut file {
-                if let Err(e) = f.write_all(&data) {
-                    file = Err(e);
+                match f.write_all(&data) {
+                    Ok(()) => writeback.written(f, data.len()),
+                    Err(e) => file = Err(e),
                 }
             }
         }
@@ -452,6 +454,39 @@ impl Session {
             }
             Err(repo::Error::Locked { holder, .. }) => Err((Code::Locked, holder)),
             Err(e) => Err((Code::Failed, crate::exit::message(&e))),
+        }
+    }
+}
+
+/// Starts writing an object's bytes to disk while the rest of it arrives, so that the fsync
+/// at its end waits for the last few MiB only, not for the whole object: a pack's transfer
+/// and its trip to the disk overlap, as the local writer's compressing and syncing do.
+#[derive(Default)]
+struct Writeback {
+    /// Bytes written so far, and the offset up to which writeback was started.
+    written: u64,
+    started: u64,
+}
+
+impl Writeback {
+    /// Writeback starts every this many bytes.
+    const STEP: u64 = 2 << 20;
+
+    fn written(&mut self, file: &File, bytes: usize) {
+        self.written += bytes as u64;
+        let pending = self.written - self.started;
+        if pending >= Self::STEP {
+            // SAFETY: sync_file_range only reads the descriptor, which `file` keeps open. A
+            // hint: an error shows again in the fsync that follows, where it is reported.
+            unsafe {
+                libc::sync_file_range(
+                    file.as_raw_fd(),
+                    self.started as libc::off64_t,
+                    pending as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                )
+            };
+            self.started = self.written;
         }
     }
 }
