@@ -940,7 +940,7 @@ section_remote() {
         return 1
     fi
     odoo_filestore
-    local r=$dir/remote i s who order
+    local r=$dir/remote i s who order carried=0
     rm -rf "$r"
     mkdir -p "$r/keys" "$r/dump" "$r/backups"
     chmod 700 "$r/keys"
@@ -1009,9 +1009,12 @@ section_remote() {
     local t_first_restic=$dir/results/$id.first.restic t_first_borg=$dir/results/$id.first.borg
     local t_same_local=$dir/results/$id.same.local t_same_ssh=$dir/results/$id.same.ssh
     local t_restore_local=$dir/results/$id.restore.local t_restore_ssh=$dir/results/$id.restore.ssh
+    local t_restore_zip=$dir/results/$id.restore.zip
+    local t_login=$dir/results/$id.login t_carry=$dir/results/$id.carry
     local f
     for f in "$rss" "$t_first_local" "$t_first_ssh" "$t_first_restic" "$t_first_borg" \
-        "$t_same_local" "$t_same_ssh" "$t_restore_local" "$t_restore_ssh"; do
+        "$t_same_local" "$t_same_ssh" "$t_restore_local" "$t_restore_ssh" "$t_restore_zip" \
+        "$t_login" "$t_carry"; do
         : >"$f"
     done
     local settle_before=$settle_mode
@@ -1050,29 +1053,39 @@ section_remote() {
             esac
             say "remote nothing changed $i/$runs: $who ${s}s"
         done
+        # What ssh alone costs here: a login that runs `true`, and the bytes of the local
+        # repository carried to `cat >/dev/null` (the first snapshot's transfer, nothing else).
+        s=$(time_peer "$dir/logs/$id.login.$i" "\$RSSH -i \$R/keys/restic root@127.0.0.1 true")
+        echo "$s" >>"$t_login"
+        carried=$(dir_bytes "$r/oe-local")
+        s=$(time_peer "$dir/logs/$id.carry.$i" "tar -cf - -C \$R/oe-local . | \$RSSH -i \$R/keys/restic -o Ciphers=aes128-gcm@openssh.com root@127.0.0.1 'cat >/dev/null'")
+        echo "$s" >>"$t_carry"
+        say "remote ssh alone $i/$runs: login $(tail -n 1 "$t_login")s, the repository's bytes ${s}s"
     done
 
     # Restores: a backup zip of bench_src (oe backup into backup_dir, untimed), mirrored to the
-    # server (untimed), then `oe restore -z ZIP` of the local file against
-    # `oe restore --from ssh://…` (the newest backup of the configured database, bench_src).
+    # server and to the local repository (untimed), then `oe restore --from ssh://…` (the
+    # newest backup of the configured database, bench_src) against the same from the local
+    # repository, and against `oe restore -z ZIP` of the zip itself.
     local zip=
     if [ -n "$have_server" ] && [ -n "$have_from" ]; then
         "$oe_bin" --config "$cfg_local" -q backup odoo -d bench_src >"$dir/logs/$id.backup" 2>&1 || { say "oe backup failed:"; tail -n 20 "$dir/logs/$id.backup" >&2; return 1; }
         zip=$(find "$r/backups" -name '*.zip' | head -n 1)
         [ -n "$zip" ] || { say "oe backup wrote no zip into $r/backups"; return 1; }
         "$oe_bin" --config "$cfg_ssh" -q mirror --dirs-file "$r/backups.yml" run >"$dir/logs/$id.mirror-backups" 2>&1 || { say "mirroring the backup to the server failed:"; tail -n 20 "$dir/logs/$id.mirror-backups" >&2; return 1; }
+        "$oe_bin" --config "$cfg_local" -q mirror --dirs-file "$r/backups.yml" run >"$dir/logs/$id.mirror-backups-local" 2>&1 || { say "mirroring the backup to the local repository failed:"; tail -n 20 "$dir/logs/$id.mirror-backups-local" >&2; return 1; }
         local name
         for ((i = 1; i <= runs; i++)); do
-            order="local ssh"
-            ((i % 2)) || order="ssh local"
+            order="local ssh zip"
+            ((i % 2)) || order="zip ssh local"
             for who in $order; do
                 name=bench_remote_$who
                 drop_odoo_db "$name"
-                if [ "$who" = local ]; then
-                    s=$(oe_config=$cfg_local time_oe "$dir/logs/$id.restore.local.$i" "$rss" restore odoo -z "$zip" -d "$name"); echo "$s" >>"$t_restore_local"
-                else
-                    s=$(oe_config=$cfg_ssh time_oe "$dir/logs/$id.restore.ssh.$i" "$rss" restore odoo --from "ssh://root@127.0.0.1:$sshd_port/$ident" -d "$name"); echo "$s" >>"$t_restore_ssh"
-                fi
+                case $who in
+                    local) s=$(oe_config=$cfg_local time_oe "$dir/logs/$id.restore.local.$i" "$rss" restore odoo --from "$r/oe-local" -d "$name"); echo "$s" >>"$t_restore_local" ;;
+                    ssh) s=$(oe_config=$cfg_ssh time_oe "$dir/logs/$id.restore.ssh.$i" "$rss" restore odoo --from "ssh://root@127.0.0.1:$sshd_port/$ident" -d "$name"); echo "$s" >>"$t_restore_ssh" ;;
+                    zip) s=$(oe_config=$cfg_local time_oe "$dir/logs/$id.restore.zip.$i" "$rss" restore odoo -z "$zip" -d "$name"); echo "$s" >>"$t_restore_zip" ;;
+                esac
                 say "remote restore $i/$runs: $who ${s}s"
                 [ "$(rows "$name" mail_message)" = "$src_rows" ] || { say "$who restore: mail_message incomplete"; return 1; }
                 [ "$(count_files "$odoo_data/filestore/$name")" = "$odoo_files" ] || { say "$who restore: filestore incomplete"; return 1; }
@@ -1092,6 +1105,7 @@ section_remote() {
         table_row "remote first snapshot vs restic over sftp" "$restic_first" "$(median <"$t_first_restic")" "$first_ssh" "$(median <"$t_first_restic")" 1.0 peer "$rss_kib"
         table_row "remote first snapshot vs borg over ssh" "$borg_first" "$(median <"$t_first_borg")" "$first_ssh" "$(median <"$t_first_borg")" 1.0 peer "$rss_kib"
         table_row "remote nothing changed: ssh vs local repository" "$oe_local_cmd" "$(median <"$t_same_local")" "$(median <"$t_same_ssh")" "$(median <"$t_same_local")" 2 peer "$rss_kib"
+        echo "- remote: ssh alone, on this machine: a login running \`true\` $(median <"$t_login") s; the local repository's bytes ($(mib "$carried") MiB) carried to \`cat >/dev/null\` with AES-128-GCM $(median <"$t_carry") s, with both cores free (what a first snapshot over ssh adds at least, in CPU that the local run spends compressing)." >>"$notes"
         echo "- remote: \`oe serve\` peak RSS $(mib $((${serve_kib:-0} * 1024))) MiB, client (oe and ssh) $(mib $((rss_kib * 1024))) MiB (target < 256 MiB each: $(verdict "$(mib $((${serve_kib:-0} * 1024)))" 256) $(verdict "$(mib $((rss_kib * 1024)))" 256))." >>"$notes"
     else
         # oe without `oe server` (issue 13 not merged): the peers and the local runs only.
@@ -1100,7 +1114,8 @@ section_remote() {
         echo "- remote: this oe has no \`oe server\`: the ssh runs were skipped (oe column: local repository)." >>"$notes"
     fi
     if [ -n "$zip" ]; then
-        table_row "remote restore --from ssh vs -z local zip" "oe restore odoo -z ZIP" "$(median <"$t_restore_local")" "$(median <"$t_restore_ssh")" "$(median <"$t_restore_local")" 1.3 peer "$rss_kib"
+        table_row "remote restore --from ssh vs --from local repository" "oe restore odoo --from REPO_DIR" "$(median <"$t_restore_local")" "$(median <"$t_restore_ssh")" "$(median <"$t_restore_local")" 1.3 peer "$rss_kib"
+        table_row "remote restore --from ssh vs -z the zip itself" "oe restore odoo -z ZIP" "$(median <"$t_restore_zip")" "$(median <"$t_restore_ssh")" "$(median <"$t_restore_zip")" "" peer "$rss_kib"
     else
         echo "- remote: this oe has no \`oe server\` or no \`oe restore --from\`: the restore runs were skipped." >>"$notes"
     fi
