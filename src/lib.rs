@@ -10,7 +10,7 @@
 //!   error out;
 //! - adapters, the only code touching the system: [`pg`] (PostgreSQL and its tools),
 //!   [`process`] (children and signals), [`odoo`] (archive layout, manifest, filestore,
-//!   neutralization), [`repo`] (the snapshot repository and its storage), [`remote`]
+//!   neutralization, client manifests), [`repo`] (the snapshot repository and its storage), [`remote`]
 //!   (repositories on a backup server: `oe serve`, the ssh client, their protocol),
 //!   [`server`] (the backup server's root, clients and keys), [`atomic`] (files that appear
 //!   whole);

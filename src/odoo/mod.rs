@@ -1,9 +1,13 @@
 //! Odoo's formats and knowledge: the backup archive's layout and manifest, the filestore,
-//! neutralization of staging copies, the SQL it runs on new and copied databases. Pure or
+//! neutralization of staging copies, the SQL it runs on new and copied databases, and the
+//! client manifest of a dockerized installation (a `__manifest__.py`, read as a Python
+//! literal, never run). Pure or
 //! file-level code; the database is reached only through `pg`.
 
+pub mod client_manifest;
 pub mod database;
 pub mod filestore;
 pub mod layout;
 pub mod manifest;
 pub mod neutralization;
+pub mod py_literal;
