@@ -206,24 +206,14 @@ fn random_files(dir: &Path, files: usize, size: usize, seed: u64) {
     }
 }
 
-/// The "N bytes received" of the client's log of a `-v` run.
-fn received(run: &Run) -> u64 {
-    let line = run.stderr.lines().find(|l| l.contains("bytes received")).unwrap_or_else(|| {
-        panic!("no transfer count in:\n{}", run.stderr);
+/// A count of the client's "backup server: N requests, N bytes received, N bytes sent" log
+/// line (a `-v` run): the number before `what`.
+fn transfer(run: &Run, what: &str) -> u64 {
+    let line = run.stderr.lines().find(|l| l.contains("backup server: ")).unwrap_or_else(|| {
+        panic!("no transfer counts in:\n{}", run.stderr);
     });
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let at = words.iter().position(|w| *w == "bytes").unwrap();
-    words[at - 1].parse().unwrap()
-}
-
-/// The "N requests" of the client's log of a `-v` run.
-fn requests(run: &Run) -> u64 {
-    let line = run.stderr.lines().find(|l| l.contains(" requests, ")).unwrap_or_else(|| {
-        panic!("no request count in:\n{}", run.stderr);
-    });
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let at = words.iter().position(|w| *w == "requests,").unwrap();
-    words[at - 1].parse().unwrap()
+    let (before, _) = line.split_once(what).unwrap_or_else(|| panic!("no {what} in {line}"));
+    before.split_whitespace().last().unwrap().parse().unwrap()
 }
 
 /// Pids of the `oe serve` sessions of `root`.
@@ -268,8 +258,8 @@ fn a_mirror_runs_restores_and_checks_over_ssh_and_a_quiet_night_transfers_little
 
     // Nothing changed: the index, the snapshots and the 43 trees come from the cache.
     let quiet = s.oe(&["-v", "mirror", "run"]).success();
-    assert!(received(&quiet) < 1 << 10, "{}", quiet.stderr);
-    assert!(requests(&quiet) < 20, "{}", quiet.stderr);
+    assert!(transfer(&quiet, " bytes received") < 1 << 10, "{}", quiet.stderr);
+    assert!(transfer(&quiet, " requests,") < 20, "{}", quiet.stderr);
 
     // A damaged cache is noticed and rebuilt; the run still works.
     let cache = s.env.path("home/.cache/oe");
@@ -453,17 +443,11 @@ fn a_run_killed_on_either_side_mid_upload_leaves_a_repository_the_next_run_compl
     // A last run completes and restores; it sent only what was missing.
     let run = s.oe(&["-v", "mirror", "run"]).success();
     let total = 12 * (5 << 20) as u64;
-    let sent = sent(&run);
+    let sent = transfer(&run, " bytes sent");
     assert!(sent < total * 9 / 10, "sent {sent} of {total}: the first runs' packs were reused");
     assert!(s.temps().is_empty(), "the writer's lock removed what the killed serve left");
     s.restore_and_compare();
     s.oe(&["mirror", "check", "--read-data"]).success();
-}
-
-fn sent(run: &Run) -> u64 {
-    let line = run.stderr.lines().find(|l| l.contains("bytes sent")).unwrap();
-    let words: Vec<&str> = line.split_whitespace().collect();
-    words[words.len() - 3].parse().unwrap()
 }
 
 fn walk_count(dir: &Path) -> usize {
