@@ -152,9 +152,10 @@ http:
   headers:
     X-Content-Type-Options: [nosniff]
 EOF
-    # setsid: the registry outlives this script and a Ctrl-C in its terminal.
+    # setsid: the registry outlives this script and a Ctrl-C in its terminal. 9>&-: nor does it
+    # inherit the lock, which it would hold for as long as it runs.
     setsid docker-registry serve "$state/registry/config.yml" \
-        </dev/null >>"$state/registry/log" 2>&1 &
+        </dev/null >>"$state/registry/log" 2>&1 9>&- &
     echo $! >"$state/registry/pid"
     for _ in $(seq 100); do
         registry_up && { say "registry $(cat "$state/registry/pid") listening on $registry"; return 0; }
@@ -209,7 +210,7 @@ mkdir -p "$state/build"
 exec 9>"$state/lock"
 if ! flock -n 9; then
     say "waiting for another run of this script ($state/lock)"
-    flock 9
+    flock -w 1800 9 || { say "still locked after 30 min: $state/lock"; exit 1; }
 fi
 hash_of() { sha256sum | cut -c1-12; }
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
