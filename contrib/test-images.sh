@@ -50,10 +50,10 @@
 #     the same 2 cores; every Dockerfile step costs ~5-8 s here, ENV and EXPOSE included (the
 #     classic builder creates and commits a container per step, on fuse-overlayfs), hence the
 #     few, merged steps. The first version, with 15 steps for odoo, took 9 min 43 s.
-#   warm rerun (everything built and pushed):        3.2 s (the odoo tarball's sha256 and
+#   warm rerun (everything built and pushed):        2.9-3.7 s (the odoo tarball's sha256 and
 #     listing its debian/control are most of it)
-#   --check after a warm run:                        31-40 s (postgres initdb 4-5 s, odoo
-#     -i base 22-28 s, serving until /web/health answers 200 through nginx 4-7 s)
+#   --check after a warm run:                        31-46 s (postgres initdb 4-5 s, odoo
+#     -i base 22-32 s, serving until /web/health answers 200 through nginx 4-7 s)
 #   a changed odoo recipe: odoo rebuilt and pushed in 2 min 34 s, the rest reused
 #
 # For a test harness: eval "$(contrib/test-images.sh)" (progress goes to stderr).
