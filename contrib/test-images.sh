@@ -63,17 +63,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 self="$repo/contrib/test-images.sh"
 state=${OE_TEST_IMAGES_STATE:-/var/tmp/oe-test-images}
 port=${OE_TEST_REGISTRY_PORT:-5000}
-# The default source is next to the repository, or next to the main checkout of which this is a
-# git worktree (/work/wt/NAME -> /work/main -> /work/shared).
-if [ -n "${OE_TEST_ODOO_SRC:-}" ]; then
-    src=$OE_TEST_ODOO_SRC
-else
-    src=$repo/../shared/odoo/odoo-18.0-min.tar.zst
-    if [ ! -e "$src" ] && common=$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
-        [ -e "$(dirname "$common")/../shared/odoo/odoo-18.0-min.tar.zst" ] &&
-            src=$(dirname "$common")/../shared/odoo/odoo-18.0-min.tar.zst
-    fi
-fi
+# The default source is the test tree next to the repository (../shared/odoo/).
+src=${OE_TEST_ODOO_SRC:-$repo/../shared/odoo/odoo-18.0-min.tar.zst}
 registry=127.0.0.1:$port
 suite=bookworm
 mirrors=(
