@@ -924,17 +924,8 @@ sshd_stop() {
 }
 
 section_remote() {
-    # openssh-server's maintainer scripts start sshd on port 22 unless /usr/sbin/policy-rc.d
-    # says no (exit 101): without one, one is put in place for the install only.
-    (
-        if [ ! -e /usr/sbin/policy-rc.d ] && [ ! -x /usr/sbin/sshd ] && [ "$(id -u)" -eq 0 ]; then
-            trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-            chmod 755 /usr/sbin/policy-rc.d
-        fi
-        ensure_tools /usr/sbin/sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client \
-            restic:restic borg:borgbackup
-    )
+    ensure_tools /usr/sbin/sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client \
+        restic:restic borg:borgbackup
     if [ "$(id -u)" -ne 0 ]; then
         say "remote: needs root (a private sshd that lets root in)"
         return 1

@@ -5,7 +5,8 @@
 #                       # PGHOST/PGPORT/PGUSER (and put the server's bin dir first in PATH) for
 #                       # psql, pg_dump and friends, and write DIR/config.yml for `oe --config`
 #   cluster_stop DIR    # stop it (safe to call twice, or when it never started)
-#   ensure_tools CMD:PKG...  # install missing Debian packages (as root) or say what to install
+#   ensure_tools CMD:PKG...  # install missing Debian packages (as root, starting no service)
+#                            # or say what to install
 #   attach_filestore DB LIST # point DB's ir_attachment rows at the files of LIST, written by
 #                            # contrib/gen-filestore.py
 #
@@ -72,8 +73,21 @@ ensure_tools() {
         DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || return 1
         _ENSURE_TOOLS_UPDATED=1
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-        >/dev/null || return 1
+    # A package's maintainer scripts start its service (openssh-server: sshd on port 22;
+    # docker-registry: a registry on port 5000) through invoke-rc.d, which first asks
+    # /usr/sbin/policy-rc.d; its exit code 101 means "do not". In a container without systemd
+    # that start fails the install or leaves a daemon behind, and the tests and benchmarks start
+    # their own servers: without such a policy, one is put in place for the install only.
+    (
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+            printf '#!/bin/sh\n# contrib/cluster.sh: no service starts while it installs packages\nexit 101\n' \
+                >/usr/sbin/policy-rc.d
+            chmod 755 /usr/sbin/policy-rc.d
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+            >/dev/null
+    ) || return 1
 }
 
 # Runs a command as the user the server runs as.

@@ -60,6 +60,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=cluster.sh source-path=SCRIPTDIR
+source "$repo/contrib/cluster.sh"
 self="$repo/contrib/test-images.sh"
 state=${OE_TEST_IMAGES_STATE:-/var/tmp/oe-test-images}
 port=${OE_TEST_REGISTRY_PORT:-5000}
@@ -160,35 +162,11 @@ EOF
 
 # --- tools --------------------------------------------------------------------------------
 
-need=()
-command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
-command -v docker-registry >/dev/null || need+=(docker-registry)
-command -v curl >/dev/null || need+=(curl)
-command -v zstd >/dev/null || need+=(zstd)
 if ! command -v docker >/dev/null || ! docker info >/dev/null 2>&1; then
     say "needs a running Docker engine that \`docker\` can reach (docker info fails)"
     exit 1
 fi
-if ((${#need[@]})); then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "missing Debian packages: ${need[*]}; run: sudo apt-get install --no-install-recommends ${need[*]}" >&2
-        exit 1
-    fi
-    say "installing: ${need[*]}"
-    apt-get update -qq
-    # As in contrib/test.sh: docker-registry's maintainer scripts would start its system
-    # service (on port 5000, with /etc/docker/registry/config.yml); policy-rc.d exit code 101
-    # says "do not". This script runs its own registry with its own config.
-    (
-        if [ ! -e /usr/sbin/policy-rc.d ]; then
-            trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-            printf '#!/bin/sh\n# contrib/test-images.sh: no service starts while it installs packages\nexit 101\n' \
-                >/usr/sbin/policy-rc.d
-            chmod 755 /usr/sbin/policy-rc.d
-        fi
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-    )
-fi
+ensure_tools mmdebstrap:mmdebstrap docker-registry:docker-registry curl:curl zstd:zstd
 # mmdebstrap in root mode (it mounts /proc and /dev in the new tree) and docker need root.
 if [ "$(id -u)" -ne 0 ]; then
     say "run as root (mmdebstrap's root mode)"
