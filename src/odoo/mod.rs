@@ -1,7 +1,7 @@
 //! Odoo's formats and knowledge: the backup archive's layout and manifest, the filestore,
 //! neutralization of staging copies, the SQL it runs on new and copied databases, and the
 //! client manifest of a dockerized installation (a `__manifest__.py`, read as a Python
-//! literal, never run). Pure or
+//! literal, never run) and the `odoo.conf` it gets. Pure or
 //! file-level code; the database is reached only through `pg`.
 
 pub mod client_manifest;
@@ -10,4 +10,5 @@ pub mod filestore;
 pub mod layout;
 pub mod manifest;
 pub mod neutralization;
+pub mod odoo_conf;
 pub mod py_literal;
