@@ -61,28 +61,17 @@ impl ClientManifest {
         if !matches!(manifest, Value::Dict(_)) {
             return Err(Error::NotADict(manifest.kind()));
         }
-        let repos = strings(&manifest, "git-repos")?
-            .iter()
-            .map(|line| GitRepo::parse(line).map_err(|what| Error::Key { key: "git-repos", what }))
-            .collect::<Result<Vec<_>, _>>()?;
+        let repos = each(&manifest, "git-repos", GitRepo::parse)?;
         if let Some(twice) = first_repeated(repos.iter().map(|r| r.dir.as_str())) {
             let what = format!("two repositories check out into '{twice}'");
             return Err(Error::Key { key: "git-repos", what });
         }
-        let images = strings(&manifest, "docker-images")?
-            .iter()
-            .map(|line| {
-                Image::parse(line).map_err(|what| Error::Key { key: "docker-images", what })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let images = each(&manifest, "docker-images", Image::parse)?;
         if let Some(twice) = first_repeated(images.iter().map(|i| i.role.as_str())) {
             let what = format!("two images for '{twice}'");
             return Err(Error::Key { key: "docker-images", what });
         }
-        let config = strings(&manifest, "config")?
-            .iter()
-            .map(|line| config_line(line).map_err(|what| Error::Key { key: "config", what }))
-            .collect::<Result<Vec<_>, _>>()?;
+        let config = each(&manifest, "config", config_line)?;
         let port = match manifest.get("port") {
             None => None,
             Some(value) => Some(port(value).map_err(|what| Error::Key { key: "port", what })?),
@@ -188,6 +177,18 @@ fn plain_argument(word: &str, what: &str) -> Result<String, String> {
         return Err(format!("'{word}' is not a {what}"));
     }
     Ok(word.to_owned())
+}
+
+/// Each string of the list at `key`, read by `read`; its error names the key.
+fn each<T>(
+    manifest: &Value,
+    key: &'static str,
+    read: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, Error> {
+    strings(manifest, key)?
+        .iter()
+        .map(|line| read(line).map_err(|what| Error::Key { key, what }))
+        .collect()
 }
 
 /// The strings of a list (or tuple) at `key`; none when absent.
