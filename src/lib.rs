@@ -8,6 +8,8 @@
 //! - [`jobs`]: one module per user-level operation (save, save_db, load, load_db, backup,
 //!   restore, verify, neutralize, clean, mirror), each a request in and a summary or a typed
 //!   error out;
+//! - [`deploy`]: what a dockerized installation is deployed from besides Docker: the client's
+//!   git repositories under `sources/` (through `process`);
 //! - adapters, the only code touching the system: [`pg`] (PostgreSQL and its tools),
 //!   [`process`] (children and signals), [`odoo`] (archive layout, manifest, filestore,
 //!   neutralization, client manifests), [`repo`] (the snapshot repository and its storage), [`remote`]
@@ -25,6 +27,7 @@ pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod daemon;
+pub mod deploy;
 pub mod exit;
 pub mod jobs;
 pub mod odoo;
