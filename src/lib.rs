@@ -9,7 +9,8 @@
 //!   restore, verify, neutralize, clean, mirror), each a request in and a summary or a typed
 //!   error out;
 //! - [`deploy`]: what a dockerized installation is deployed from besides Docker: the client's
-//!   git repositories under `sources/` (through `process`);
+//!   git repositories under `sources/` (through `process`) and the nginx configuration
+//!   (rendered, pure);
 //! - adapters, the only code touching the system: [`pg`] (PostgreSQL and its tools),
 //!   [`process`] (children and signals), [`odoo`] (archive layout, manifest, filestore,
 //!   neutralization, client manifests), [`repo`] (the snapshot repository and its storage), [`remote`]
