@@ -4,6 +4,7 @@
 //! Everything goes through the system `git`, run by [`crate::process`] with an argument
 //! vector (`--` before URLs and paths), its stdin closed and `GIT_TERMINAL_PROMPT=0`: a
 //! repository that wants a password fails instead of waiting for an answer nobody gives.
+//! Only the usual transports are allowed (no `ext::`, which runs a command of the URL's).
 //! Clones are shallow (`--depth` [`DEPTH`]). A clone is made in a temporary sibling directory
 //! (`.<dir>.oe-clone-<pid>`) and renamed into place only once git exited 0, so a failed or
 //! interrupted clone never leaves a half-made checkout where the next run would take it for a
@@ -355,9 +356,14 @@ fn remove_temp(temp: &Path) -> Result<(), Error> {
     }
 }
 
-/// `git`, never prompting.
+/// The transports a URL of the manifest may use. The manifest comes with the client's code:
+/// a transport that runs a command of the URL's choosing (`ext::`) is never allowed, whatever
+/// git's configuration says.
+const PROTOCOLS: &str = "file:git:http:https:ssh";
+
+/// `git`, never prompting, with only [`PROTOCOLS`].
 fn git() -> Tool {
-    Tool::new("git").env("GIT_TERMINAL_PROMPT", "0")
+    Tool::new("git").env("GIT_TERMINAL_PROMPT", "0").env("GIT_ALLOW_PROTOCOL", PROTOCOLS)
 }
 
 /// `git -C path`.

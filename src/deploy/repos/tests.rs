@@ -333,6 +333,37 @@ fn a_pull_of_a_diverged_checkout_is_refused() {
 }
 
 #[test]
+fn a_pull_of_a_detached_checkout_is_refused() {
+    let remote = Remote::new();
+    let sources = sources();
+    let repo = remote.repo("client", None);
+    clone(&repo, sources.path()).unwrap();
+    let checkout = sources.path().join("client");
+    git_in(&checkout, &["checkout", "--quiet", "--detach"]);
+    let error = pull(&repo, sources.path()).unwrap_err();
+    assert!(matches!(error, Error::Detached { .. }), "{error:?}");
+    assert!(error.to_string().contains(&checkout.display().to_string()), "{error}");
+}
+
+#[test]
+fn only_the_usual_transports_are_allowed() {
+    let sources = sources();
+    let marker = sources.path().join("ran");
+    // `ftp` is one git allows by default; `ext` would run a command.
+    for url in
+        ["ftp://127.0.0.1:1/client.git".to_owned(), format!("ext::touch {}", marker.display())]
+    {
+        let repo = GitRepo { url: url.clone(), dir: "client".into(), branch: None };
+        let error = clone(&repo, sources.path()).unwrap_err();
+        let transport = url.split(':').next().unwrap();
+        let refusal = format!("transport '{transport}' not allowed");
+        assert!(error.to_string().contains(&refusal), "{error}");
+    }
+    assert!(!marker.exists());
+    assert!(names_in(sources.path()).is_empty(), "{:?}", names_in(sources.path()));
+}
+
+#[test]
 fn a_pull_of_a_missing_checkout_says_so() {
     let remote = Remote::new();
     let sources = sources();
