@@ -28,11 +28,35 @@ fi
 # Tests that need what this script cannot install (a Docker engine, an Odoo source tree) are
 # skipped with a line saying what is missing, collected here; with CI=true a skip fails.
 skips=$(mktemp)
-trap 'rm -f "$skips"' EXIT
 export OE_TEST_SKIPS=$skips
+
+# The deploy tests (tests/it/deploy.rs) need a Docker engine and the test images, built from
+# Debian's packages and an Odoo source tree and served by a registry on loopback
+# (contrib/test-images.sh: once per content hash, seconds when built). They build while cargo
+# compiles; without an engine or an Odoo tree the tests skip with a line saying so.
+images=$(mktemp)
+images_log=$(mktemp)
+trap 'rm -f "$skips" "$images" "$images_log"' EXIT
+images_pid=
+if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+    contrib/test-images.sh >"$images" 2>"$images_log" &
+    images_pid=$!
+else
+    echo "no Docker engine: the deploy tests will skip" >&2
+fi
 
 # Benchmarks must build; the integration tests run last, so the closing line counts them.
 cargo bench --locked --no-run
+cargo test --locked --lib --bins --tests --no-run
+if [ -n "$images_pid" ]; then
+    if wait "$images_pid"; then
+        eval "$(grep -E '^OE_TEST_[A-Z_]+=' "$images")"
+        export OE_TEST_REGISTRY OE_TEST_IMAGE_ODOO OE_TEST_IMAGE_POSTGRES OE_TEST_IMAGE_NGINX
+    else
+        echo "contrib/test-images.sh failed; the deploy tests will skip. Its output:" >&2
+        tail -n 30 "$images_log" >&2
+    fi
+fi
 status=0
 cargo test --locked --lib --bins --tests || status=$?
 if [ -s "$skips" ]; then

@@ -6,17 +6,16 @@
 //!   stdout) and [`daemon`] (the nightly service); nothing imports `cli`, only `cli` imports
 //!   `daemon`;
 //! - [`jobs`]: one module per user-level operation (save, save_db, load, load_db, backup,
-//!   restore, verify, neutralize, clean, mirror), each a request in and a summary or a typed
-//!   error out;
-//! - [`deploy`]: what a dockerized installation is deployed from besides Docker: the client's
-//!   git repositories under `sources/` (through `process`) and the nginx configuration
-//!   (rendered, pure);
+//!   restore, verify, neutralize, clean, mirror, deploy), each a request in and a summary or
+//!   a typed error out;
 //! - adapters, the only code touching the system: [`pg`] (PostgreSQL and its tools),
 //!   [`process`] (children and signals), [`odoo`] (archive layout, manifest, filestore,
-//!   neutralization, client manifests), [`repo`] (the snapshot repository and its storage), [`remote`]
-//!   (repositories on a backup server: `oe serve`, the ssh client, their protocol),
-//!   [`server`] (the backup server's root, clients and keys), [`atomic`] (files that appear
-//!   whole);
+//!   neutralization, client manifests), [`repo`] (the snapshot repository and its storage),
+//!   [`remote`] (repositories on a backup server: `oe serve`, the ssh client, their protocol),
+//!   [`server`] (the backup server's root, clients and keys), [`deploy`] (Docker, the
+//!   client's repositories through `git`, the layout, containers and nginx site of an
+//!   installation), [`atomic`] (files
+//!   that appear whole);
 //! - pure: [`codec`] (bzip2, zip), [`pipeline`] (format detection, compression stages,
 //!   meters), [`plumbing`] (the one worker pool, the background writer, spill files),
 //!   [`config`] (settings), [`rules`] (retention, schedules, rsync's exclude rules);

@@ -74,4 +74,19 @@ pub enum Command {
     Daemon(super::daemon::DaemonArgs),
     /// Each daemon job: last run, result, duration, next run, last error
     Status(super::daemon::StatusArgs),
+    /// Lay out the client's installation: repositories, images (digests in oe.lock), odoo.conf
+    Install(super::deploy::InstallArgs),
+    /// Fast-forward the repositories and pull the images again, recording their digests
+    Pull(super::deploy::PullArgs),
+    /// Start the installation's containers (postgres, aeroo, odoo, nginx) and wait until Odoo
+    /// answers
+    Start(super::deploy::StartArgs),
+    /// Development: start, then show Odoo's log until Ctrl-C stops it
+    Run(super::deploy::RunArgs),
+    /// Stop the installation's containers
+    Stop(super::deploy::StopArgs),
+    /// The installation's containers: state, image digest, ports
+    Ps,
+    /// A container's output (odoo unless named)
+    Logs(super::deploy::LogsArgs),
 }

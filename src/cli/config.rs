@@ -30,6 +30,9 @@ pub struct ConfigArgs {
     /// Directory of `oe backup`'s backups
     #[arg(long)]
     backup_dir: Option<std::path::PathBuf>,
+    /// Directory of the dockerized installations, one per client (deploy.base_dir)
+    #[arg(long)]
+    base_dir: Option<std::path::PathBuf>,
 }
 
 fn parse_switch(s: &str) -> Result<Switch, String> {
@@ -47,8 +50,14 @@ pub fn run(global: &Global, args: ConfigArgs, mut settings: Settings) -> Result 
     changed |= set(&mut f.defapp, args.defapp);
     changed |= set(&mut f.odoo_image, args.odoo_image);
     changed |= set(&mut f.backup_dir, args.backup_dir);
+    if args.base_dir.is_some() {
+        changed |= set(&mut f.deploy.get_or_insert_default().base_dir, args.base_dir);
+    }
     if let Some(db) = &f.database {
         crate::config::settings::validate_database_name(db)?;
+    }
+    if let Some(client) = &f.client {
+        crate::config::settings::validate_client_name(client)?;
     }
     if changed {
         settings.save()?;

@@ -598,3 +598,76 @@ fn source_name(source: Source) -> &'static str {
         Source::Unset => "unset",
     }
 }
+
+/// `oe install`, `oe pull`, `oe start`, `oe stop`, `oe ps`.
+impl Printer {
+    pub fn installed(&self, s: &crate::jobs::deploy::install::Installed) -> Result {
+        let doc = serde_json::json!({
+            "root": s.root, "cloned": s.cloned, "images": s.images, "wrote_config": s.wrote_config,
+        });
+        self.summary(&doc, |out| {
+            writeln!(out, "installed {}", s.root.display())?;
+            for dir in &s.cloned {
+                writeln!(out, "  cloned  sources/{dir}")?;
+            }
+            for (role, digest) in &s.images {
+                writeln!(out, "  image   {role:9} {digest}")?;
+            }
+            let conf = if s.wrote_config { "written" } else { "kept (it exists)" };
+            writeln!(out, "  config/odoo.conf {conf}")
+        })
+    }
+
+    pub fn pulled(&self, s: &crate::jobs::deploy::install::Pulled) -> Result {
+        let moved: Vec<_> = s
+            .moved
+            .iter()
+            .map(|(dir, old, new)| serde_json::json!({ "dir": dir, "from": old, "to": new }))
+            .collect();
+        let doc = serde_json::json!({ "repositories": moved, "images": s.images });
+        self.summary(&doc, |out| {
+            for (dir, old, new) in &s.moved {
+                writeln!(out, "sources/{dir}: {} -> {}", short(old), short(new))?;
+            }
+            if s.moved.is_empty() {
+                writeln!(out, "repositories: nothing new")?;
+            }
+            for (role, digest) in &s.images {
+                writeln!(out, "image {role:9} {digest}")?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn containers(&self, containers: &[(String, &'static str)], url: Option<&str>) -> Result {
+        let items: Vec<_> = containers
+            .iter()
+            .map(|(name, action)| serde_json::json!({ "container": name, "action": action }))
+            .collect();
+        let doc = serde_json::json!({ "containers": items, "url": url });
+        self.summary(&doc, |out| {
+            for (name, action) in containers {
+                writeln!(out, "{name:32} {action}")?;
+            }
+            if let Some(url) = url {
+                writeln!(out, "odoo answers at {url}")?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn ps(&self, rows: &[crate::jobs::deploy::runtime::Row]) -> Result {
+        self.listing(rows, |out| {
+            writeln!(out, "{:28} {:9} {:28} {:28} IMAGE", "NAME", "ROLE", "STATUS", "PORTS")?;
+            for r in rows {
+                let ports = if r.ports.is_empty() { "-".to_owned() } else { r.ports.join(",") };
+                writeln!(
+                    out,
+                    "{:28} {:9} {:28} {:28} {}",
+                    r.name, r.role, r.status, ports, r.image
+                )?;
+            }
+            Ok(())
+        })
+    }
+}

@@ -46,6 +46,13 @@ pub fn run(cli: Cli) -> Result {
             Command::Server(args) => super::server::run(&global, args).await,
             Command::Daemon(args) => super::daemon::run(&global, args, settings()?).await,
             Command::Status(args) => super::daemon::status(&global, args, settings()?),
+            Command::Install(args) => super::deploy::install(&global, args, settings()?).await,
+            Command::Pull(args) => super::deploy::pull(&global, args, settings()?).await,
+            Command::Start(args) => super::deploy::start(&global, args, settings()?).await,
+            Command::Run(args) => super::deploy::run(args, settings()?).await,
+            Command::Stop(args) => super::deploy::stop(&global, args, settings()?).await,
+            Command::Ps => super::deploy::ps(&global, settings()?).await,
+            Command::Logs(args) => super::deploy::logs(args, settings()?).await,
         }
     });
     // A step interrupted while blocked on a silent pipe is abandoned, not waited for.

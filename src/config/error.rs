@@ -33,6 +33,12 @@ pub enum Error {
         "no database given: pass -d DB, or set one with 'oe config --database DB' (or --client)"
     )]
     NoDatabase,
+    #[error("no client: set one with 'oe config --client NAME'")]
+    NoClient,
+    #[error(
+        "invalid client name '{0}': 1 to 32 of a-z, 0-9, '_' and '-', starting with a letter or digit"
+    )]
+    BadClientName(String),
     #[error("invalid database name '{name}': {reason}")]
     BadDatabaseName { name: String, reason: &'static str },
     #[error("{}: mirror directory '{dir}': {message}", path.display())]

@@ -59,6 +59,25 @@ pub struct ConfigFile {
     pub notify: Option<NotifyFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub daemon: Option<DaemonFile>,
+    /// `oe install`, `oe start`: where installations live and the host ports they publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<DeployFile>,
+}
+
+/// `deploy`: the dockerized installations on this host.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployFile {
+    /// The directory holding one directory per client [default: `/srv/oe`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_dir: Option<PathBuf>,
+    /// The host port nginx publishes [default: 80].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_port: Option<u16>,
+    /// The host port the managed PostgreSQL publishes, on loopback outside development
+    /// [default: 5432 in development, else a free port chosen by `oe install`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_port: Option<u16>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]

@@ -3,7 +3,8 @@
 //!
 //! The file is found at `--config PATH`, else `$OE_CONFIG`, else
 //! `$XDG_CONFIG_HOME/oe/config.yml` (`~/.config/oe/config.yml`). It is written atomically with
-//! mode 0600, since it may hold passwords. No I/O beyond reading and writing that file.
+//! mode 0600, since it may hold passwords. No I/O beyond reading and writing that file, and
+//! reading the PostgreSQL settings `oe install` recorded for this host's installation.
 //!
 //! A bad file is reported as `FILE:LINE: KEY: found …; accepted: …` (`diagnostic`).
 

@@ -17,6 +17,23 @@ pub type PgSettings = PostgresFile;
 /// The service every command may name without configuring it.
 pub const DEFAULT_SERVICE: &str = "odoo";
 
+/// Where installations live when `deploy.base_dir` is not set.
+pub const DEFAULT_BASE_DIR: &str = "/srv/oe";
+
+/// The managed PostgreSQL of an installation, relative to its directory (written by
+/// `oe install`, read as the default service).
+pub const INSTALLATION_POSTGRES: &str = "config/postgres.yml";
+
+/// `deploy`, resolved.
+#[derive(Debug, Clone)]
+pub struct DeploySettings {
+    pub base_dir: PathBuf,
+    /// The host port nginx publishes.
+    pub http_port: u16,
+    /// The host port of the managed PostgreSQL, when configured.
+    pub db_port: Option<u16>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub path: PathBuf,
@@ -139,6 +156,11 @@ impl Settings {
                 known: if known.is_empty() { "none".into() } else { known.join(", ") },
             });
         }
+        if configured.is_none()
+            && let Some(service) = self.installation_service()?
+        {
+            return Ok(service);
+        }
         let configured = configured.cloned().unwrap_or_default();
         Ok(Service {
             name: name.to_owned(),
@@ -146,6 +168,53 @@ impl Settings {
             data_dir: configured.data_dir.unwrap_or_else(default_data_dir),
             addons_path: configured.addons_path,
         })
+    }
+
+    /// The deploy settings with their defaults.
+    pub fn deploy(&self) -> DeploySettings {
+        let d = self.file.deploy.clone().unwrap_or_default();
+        DeploySettings {
+            base_dir: d.base_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_BASE_DIR)),
+            http_port: d.http_port.unwrap_or(80),
+            db_port: d.db_port,
+        }
+    }
+
+    /// The directory of this host's installation: `deploy.base_dir/<client>`.
+    pub fn installation_dir(&self) -> Result<PathBuf, Error> {
+        let client = self.file.client.as_deref().ok_or(Error::NoClient)?;
+        validate_client_name(client)?;
+        Ok(self.deploy().base_dir.join(client))
+    }
+
+    /// The service of the installation `oe install` made here, when there is one: its
+    /// PostgreSQL as `oe install` recorded it (a 0600 file, password included) and its
+    /// `data_dir`. What makes `oe save`, `oe backup` and the daemon work on a managed
+    /// installation without configuring a service.
+    fn installation_service(&self) -> Result<Option<Service>, Error> {
+        if self.file.client.is_none() {
+            return Ok(None);
+        }
+        let root = self.installation_dir()?;
+        let file = root.join(INSTALLATION_POSTGRES);
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(Error::Read { path: file, source }),
+        };
+        let postgres: PostgresFile =
+            serde_yaml_ng::from_str(&text).map_err(|e| Error::Invalid {
+                path: file.clone(),
+                line: None,
+                key: "postgres".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Some(Service {
+            name: DEFAULT_SERVICE.to_owned(),
+            postgres,
+            data_dir: root.join("data_dir"),
+            addons_path: None,
+        }))
     }
 
     /// The mirror repository: `flag`, else `mirror.repository`.
@@ -279,6 +348,14 @@ impl Settings {
         push("defapp", text(&f.defapp), None);
         push("odoo_image", text(&f.odoo_image), None);
         push("backup_dir", path(&f.backup_dir), None);
+        let deploy = f.deploy.clone().unwrap_or_default();
+        push("deploy.base_dir", path(&deploy.base_dir), Some(DEFAULT_BASE_DIR.into()));
+        push("deploy.http_port", deploy.http_port.map(|p| p.to_string()), Some("80".into()));
+        push(
+            "deploy.db_port",
+            deploy.db_port.map(|p| p.to_string()),
+            Some("(5432 in development, else chosen by oe install)".into()),
+        );
         let policy = f.retention.unwrap_or_default();
         let source = |v: u32| if f.retention.is_some() { Some(v.to_string()) } else { None };
         let default = crate::rules::retention::Policy::default();
@@ -433,6 +510,18 @@ fn default_data_dir() -> PathBuf {
     home_dir()
         .map(|h| h.join(".local/share/Odoo"))
         .unwrap_or_else(|| PathBuf::from("/var/lib/odoo"))
+}
+
+/// A client's name: it names a directory, containers and a network, so 1 to 32 of
+/// `a-z 0-9 _ -`, starting with a letter or digit.
+pub fn validate_client_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && name.as_bytes()[0].is_ascii_alphanumeric();
+    if ok { Ok(()) } else { Err(Error::BadClientName(name.to_owned())) }
 }
 
 /// PostgreSQL identifiers: 1 to 63 bytes, no NUL.

@@ -1,6 +1,13 @@
-//! What a dockerized Odoo installation is deployed from, apart from Docker itself: the
-//! client's git repositories under `sources/` ([`repos`]: clone, pull, the addons path they
-//! make) and the nginx configuration in front of Odoo ([`nginx`]: pure rendering).
+//! Dockerized installations: the Docker engine (`engine`, the only module that talks to it),
+//! the client's git repositories (`repos`: clone, fast-forward pull, the addons path, through
+//! the system's `git`), the layout and names of an installation (`layout`), its containers'
+//! descriptions (`spec`), the image lock (`lock`), nginx's site (`nginx`) and waiting for a
+//! container to serve (`health`).
 
+pub mod engine;
+pub mod health;
+pub mod layout;
+pub mod lock;
 pub mod nginx;
 pub mod repos;
+pub mod spec;

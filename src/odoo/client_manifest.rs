@@ -95,7 +95,8 @@ impl ClientManifest {
 }
 
 impl GitRepo {
-    fn parse(line: &str) -> Result<GitRepo, String> {
+    /// One `git-repos` line; also reads the `defapp` setting, a URL alone.
+    pub fn parse(line: &str) -> Result<GitRepo, String> {
         let words: Vec<&str> = line.split_whitespace().collect();
         let (url, rest) = words.split_first().ok_or("an empty line")?;
         let (mut dir, mut branch) = (None, None);

@@ -1,0 +1,329 @@
+//! `oe install`, `oe pull`, `oe start`, `oe stop`, `oe ps`, `oe logs` against the real Docker
+//! engine, with the images `contrib/test-images.sh` builds from Debian's packages and an Odoo
+//! 18 tree and serves from a real registry on loopback (`contrib/test.sh` runs it and passes
+//! `OE_TEST_REGISTRY` and `OE_TEST_IMAGE_*`). Git remotes are local bare repositories.
+//!
+//! Each test makes its own client (containers `oe-<client>-*`, network `oe-<client>`) and
+//! removes them when it ends, passed or failed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::support::skip_unless_available;
+use crate::testenv::TestEnv;
+
+/// The test images, from the environment `contrib/test-images.sh` prints.
+struct Images {
+    odoo: String,
+    postgres: String,
+    nginx: String,
+}
+
+/// The images, or `None` after a skip line (no Docker engine, no test images).
+fn images() -> Option<Images> {
+    let engine = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
+    let engine_ok = engine.is_ok_and(|o| o.status.success());
+    let how = "install Docker (docker.io) and run the tests through contrib/test.sh, which builds \
+               the test images (contrib/test-images.sh; needs an Odoo source tree: \
+               OE_TEST_ODOO_SRC or ../shared/odoo)";
+    if skip_unless_available((!engine_ok).then_some("a Docker engine"), how) {
+        return None;
+    }
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (Some(odoo), Some(postgres), Some(nginx)) =
+        (var("OE_TEST_IMAGE_ODOO"), var("OE_TEST_IMAGE_POSTGRES"), var("OE_TEST_IMAGE_NGINX"))
+    else {
+        skip_unless_available(Some("the Docker test images (OE_TEST_IMAGE_*)"), how);
+        return None;
+    };
+    Some(Images { odoo, postgres, nginx })
+}
+
+fn run(program: &str, args: &[&str], dir: Option<&Path>) -> String {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let mut all = vec!["-c", "user.name=t", "-c", "user.email=t@example.org"];
+    all.extend_from_slice(args);
+    run("git", &all, Some(dir))
+}
+
+/// A bare repository at `root/<name>.git` whose first commit holds `files`; its `file://` URL.
+fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> String {
+    let work = root.join(format!("{name}-work"));
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    for (path, content) in files {
+        let path = work.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "first"]);
+    let bare = root.join(format!("{name}.git"));
+    git(root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    format!("file://{}", bare.display())
+}
+
+/// A free TCP port on loopback.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// An installation for one test: its config, its git remotes, and the clean-up of what it
+/// made in Docker.
+struct Install {
+    env: TestEnv,
+    client: String,
+    http_port: u16,
+    root: PathBuf,
+}
+
+impl Drop for Install {
+    fn drop(&mut self) {
+        let label = format!("label=oe.client={}", self.client);
+        if let Ok(out) = Command::new("docker").args(["ps", "-aq", "--filter", &label]).output() {
+            let ids = String::from_utf8_lossy(&out.stdout);
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            if !ids.is_empty() {
+                let _ = Command::new("docker").args(["rm", "-f", "-v"]).args(&ids).output();
+            }
+        }
+        let _ =
+            Command::new("docker").args(["network", "rm", &format!("oe-{}", self.client)]).output();
+    }
+}
+
+static CLIENTS: AtomicU32 = AtomicU32::new(0);
+
+/// A client whose default app lists `images` and `config` lines, in `environment`.
+fn install(images: &Images, environment: &str, nginx: bool, config: &[&str]) -> Install {
+    let env = TestEnv::new();
+    let n = CLIENTS.fetch_add(1, Ordering::Relaxed);
+    let client = format!("it{}x{n}", std::process::id());
+    let remotes = env.path("remotes");
+    std::fs::create_dir_all(&remotes).unwrap();
+    let extra = bare_repo(
+        &remotes,
+        "extra",
+        &[("extra_module/__manifest__.py", "{'name': 'Extra', 'depends': ['base']}\n")],
+    );
+    let config_lines: Vec<String> = config.iter().map(|l| format!("'{l}'")).collect();
+    let manifest = format!(
+        "# the client's default app\n{{\n    'name': 'Acme default',\n    'depends': ['base'],\n    \
+         'env-ver': '2',\n    'odoo-license': 'CE',\n    'port': '{port}',\n    \
+         'git-repos': ['{extra} extra'],\n    'docker-images': [\n        'odoo {odoo}',\n        \
+         'postgres {postgres}',\n        'nginx {nginx}',\n    ],\n    'config': [{config}],\n}}\n",
+        port = free_port(),
+        odoo = images.odoo,
+        postgres = images.postgres,
+        nginx = images.nginx,
+        config = config_lines.join(", "),
+    );
+    let defapp = bare_repo(&remotes, "defapp", &[("__manifest__.py", &manifest)]);
+    let http_port = free_port();
+    let root = env.path("srv");
+    let mut yaml = env.read_config();
+    yaml.push_str(&format!(
+        "deploy: {{base_dir: '{}', http_port: {http_port}, db_port: {}}}\n",
+        root.display(),
+        free_port()
+    ));
+    env.write_config(&yaml);
+    let nginx = if nginx { "on" } else { "off" };
+    env.run(&[
+        "config",
+        "--client",
+        &client,
+        "--environment",
+        environment,
+        "--defapp",
+        &defapp,
+        "--nginx",
+        nginx,
+    ])
+    .success();
+    let root = root.join(&client);
+    Install { env, client, http_port, root }
+}
+
+fn get(url: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent.get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_string().unwrap_or_default())
+}
+
+fn state(container: &str) -> String {
+    let out = Command::new("docker")
+        .args(["inspect", "--format", "{{.State.Status}}", container])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn install_start_serve_over_nginx_stop_start_again() {
+    let Some(images) = images() else { return };
+    let i = install(&images, "production", true, &["limit_time_real = 1200"]);
+    let env = &i.env;
+
+    let out = env.run(&["install"]).success();
+    let stdout = out.stdout;
+    assert!(stdout.contains("cloned  sources/extra"), "{stdout}");
+
+    // The layout, owned as the image's odoo user needs.
+    for dir in
+        ["config", "data_dir", "backup_dir", "log", "postgresql", "sources/defapp", "sources/extra"]
+    {
+        assert!(i.root.join(dir).is_dir(), "{dir} missing");
+    }
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(i.root.join("data_dir")).unwrap().uid(), 101);
+    let conf_meta = std::fs::metadata(i.root.join("config/odoo.conf")).unwrap();
+    assert_eq!(conf_meta.mode() & 0o777, 0o600);
+    let conf = std::fs::read_to_string(i.root.join("config/odoo.conf")).unwrap();
+    for line in [
+        "list_db = False",
+        "proxy_mode = True",
+        "limit_time_real = 1200",
+        "logfile = /var/log/odoo/odoo.log",
+        &format!("dbfilter = ^{}_prod$", i.client),
+    ] {
+        assert!(conf.contains(line), "odoo.conf lacks '{line}':\n{conf}");
+    }
+    assert!(
+        conf.contains("/mnt/extra-addons/extra") && conf.contains("/opt/odoo/addons"),
+        "{conf}"
+    );
+    assert!(conf.contains("admin_passwd = "), "{conf}");
+
+    // oe.lock holds the registry's digests.
+    let lock = std::fs::read_to_string(i.root.join("oe.lock")).unwrap();
+    let odoo_digest = run(
+        "docker",
+        &["image", "inspect", "--format", "{{index .RepoDigests 0}}", &images.odoo],
+        None,
+    );
+    assert!(lock.contains(&odoo_digest), "{odoo_digest} not in:\n{lock}");
+
+    let out = env.run(&["start"]).success();
+    let stdout = out.stdout;
+    assert!(
+        stdout.contains(&format!("odoo answers at http://127.0.0.1:{}", i.http_port)),
+        "{stdout}"
+    );
+
+    // A database, made by Odoo itself inside its container.
+    let db = format!("{}_prod", i.client);
+    let odoo = format!("oe-{}-odoo", i.client);
+    run(
+        "docker",
+        &[
+            "exec",
+            &odoo,
+            "/usr/bin/odoo",
+            "-d",
+            &db,
+            "-i",
+            "base",
+            "--stop-after-init",
+            "--no-http",
+        ],
+        None,
+    );
+    let base = format!("http://127.0.0.1:{}", i.http_port);
+    let (status, body) = get(&format!("{base}/web/login"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Odoo"), "{body}");
+    let (status, _) = get(&format!("{base}/web/database/manager"));
+    assert_eq!(status, 403, "production must block the database manager");
+
+    // The managed PostgreSQL is the default service: oe backup works without configuring it.
+    let mut yaml = env.read_config();
+    yaml = yaml.split("services:").next().unwrap().to_owned()
+        + &yaml.split_once("deploy:").map(|(_, rest)| format!("deploy:{rest}")).unwrap();
+    env.write_config(&yaml);
+    let backup_dir = i.root.join("backup_dir");
+    env.run(&["config", "--backup-dir", backup_dir.to_str().unwrap()]).success();
+    env.run(&["backup", "-d", &db]).success();
+    let backups = std::fs::read_dir(&backup_dir).unwrap().count();
+    assert_eq!(backups, 1, "oe backup of the managed database wrote nothing");
+
+    // ps: every container, by digest.
+    let out = env.run(&["ps", "--json"]).success();
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for row in rows {
+        assert_eq!(row["state"], "running", "{row}");
+        assert!(row["image"].as_str().unwrap().contains("@sha256:"), "{row}");
+    }
+
+    env.run(&["stop"]).success();
+    assert_eq!(state(&odoo), "exited");
+    assert_eq!(state(&format!("oe-{}-postgres", i.client)), "exited");
+    let out = env.run(&["start"]).success();
+    let stdout = out.stdout;
+    assert!(stdout.contains("started"), "{stdout}");
+    let (status, body) = get(&format!("{base}/web/login"));
+    assert_eq!(status, 200, "{body}");
+
+    let out = env.run(&["logs", "--tail", "50"]).success();
+    assert!(!out.stdout.is_empty(), "oe logs printed nothing");
+}
+
+#[test]
+fn a_container_that_exits_at_start_is_reported_with_its_log_and_the_rest_keeps_running() {
+    let Some(images) = images() else { return };
+    // Odoo casts the file's values at start: a number that is not one stops it.
+    let i = install(&images, "staging", false, &["workers = many"]);
+    i.env.run(&["install"]).success();
+    i.env
+        .run(&["start", "--timeout", "60"])
+        .failure(1)
+        .stderr_has(&format!("container oe-{}-odoo exited", i.client))
+        .stderr_has("invalid integer value: 'many'");
+    assert_eq!(state(&format!("oe-{}-postgres", i.client)), "running");
+    assert_eq!(state(&format!("oe-{}-odoo", i.client)), "", "the failed container is removed");
+}
+
+#[test]
+fn manifest_errors_name_the_line_and_dirty_repositories_are_not_pulled() {
+    let Some(images) = images() else { return };
+    let i = install(&images, "development", false, &[]);
+    // A manifest that is not a literal: never evaluated, refused with its position.
+    let remotes = i.env.path("remotes");
+    let bad =
+        bare_repo(&remotes, "bad", &[("__manifest__.py", "{\n  'name': __import__('os'),\n}\n")]);
+    let good = i.env.read_config();
+    i.env.run(&["config", "--defapp", &bad]).success();
+    i.env.run(&["install"]).failure(4).stderr_has("__manifest__.py").stderr_has("line 2");
+    assert!(!i.root.join("oe.lock").exists(), "a bad manifest must stop before any image");
+
+    i.env.write_config(&good);
+    i.env.run(&["install"]).success();
+    std::fs::write(i.root.join("sources/extra/notes.txt"), "local change\n").unwrap();
+    i.env
+        .run(&["pull", "--repos"])
+        .failure(3)
+        .stderr_has("sources/extra has local changes (notes.txt)");
+}
