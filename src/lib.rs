@@ -6,7 +6,7 @@
 //!   stdout) and [`daemon`] (the nightly service); nothing imports `cli`, only `cli` imports
 //!   `daemon`;
 //! - [`jobs`]: one module per user-level operation (save, save_db, load, load_db, backup,
-//!   restore, verify, neutralize, clean, mirror), each a request in and a summary or a typed
+//!   restore, verify, neutralize, clean, db, mirror), each a request in and a summary or a typed
 //!   error out;
 //! - adapters, the only code touching the system: [`pg`] (PostgreSQL and its tools),
 //!   [`process`] (children and signals), [`odoo`] (archive layout, manifest, filestore,

@@ -252,6 +252,24 @@ fn cp_copies_the_database_and_links_the_filestore_with_a_new_identity() {
 }
 
 #[test]
+fn cp_first_removes_what_a_killed_copy_to_the_same_target_left() {
+    let env = TestEnv::new();
+    let c = cluster();
+    let src = odoo_db(&env, "dbcp_kill_src");
+    let dst = c.unique_db("dbcp_kill_dst");
+    // As a copy killed with SIGKILL leaves them: its helper database and staged filestore.
+    let helper = format!("{dst}-oe-tmp-0badf00d");
+    c.create_db(&helper);
+    let staged = format!(".{dst}-oe-tmp-0badf00d-999999");
+    std::fs::create_dir_all(env.path("odoo-data/filestore").join(&staged).join("0a")).unwrap();
+    env.run(&["db", "cp", &src, &dst]).success();
+    assert!(!c.db_exists(&helper));
+    assert_no_leftovers(&dst);
+    assert!(strays(&env, &[&src, &dst]).is_empty(), "{:?}", strays(&env, &[&src, &dst]));
+    assert_eq!(tree(&filestore(&env, &dst)).len(), FILES.len());
+}
+
+#[test]
 fn cp_refuses_an_existing_target_and_leaves_it_intact() {
     let env = TestEnv::new();
     let c = cluster();
