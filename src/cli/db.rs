@@ -1,4 +1,4 @@
-//! `oe db ls | cp SRC DST | mv OLD NEW | rm DB [-s SERVICE]`: Odoo's database manager on the
+//! `oe db ls | cp SRC DST | mv OLD NEW | rm DB [--dry-run] [-s SERVICE]`: Odoo's database manager on the
 //! command line (`jobs::db`). Each names the service with `-s` (default `odoo`), since its
 //! positional arguments are databases.
 
@@ -7,7 +7,7 @@ use super::failure::Result;
 use super::run::{LOCK_WAIT, progress_bar, threads};
 use crate::config::settings::{DEFAULT_SERVICE, validate_database_name};
 use crate::config::{Environment, Service, Settings};
-use crate::jobs::db::{self, BackupFirst, CopyRequest, RemoveRequest};
+use crate::jobs::db::{self, BackupFirst, CopyRequest};
 use crate::pg::{ConnParams, DatabaseLock, lock_database};
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +65,9 @@ enum DbCommand {
         /// Remove it even though it is this installation's production database
         #[arg(long)]
         force: bool,
+        /// Only show what would be backed up and removed
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -98,7 +101,7 @@ pub async fn run(global: &Global, args: DbArgs, settings: Settings) -> Result {
             let summary = db::rename(&conn, &service.data_dir, &old, &new).await?;
             printer.db_renamed(&summary)
         }
-        DbCommand::Rm { service, database, no_backup, force } => {
+        DbCommand::Rm { service, database, no_backup, force, dry_run } => {
             let (service, conn) = resolve(&settings, &service)?;
             validate_database_name(&database)?;
             let production = settings.environment() == Environment::Production
@@ -107,14 +110,18 @@ pub async fn run(global: &Global, args: DbArgs, settings: Settings) -> Result {
                 return Err(db::Error::Production(database).into());
             }
             let _locks = lock_all(&conn, &[&database], "oe db rm").await?;
-            let backup = (!no_backup).then(|| BackupFirst {
-                backup_dir: settings.file.backup_dir.clone(),
+            let backup_dir = settings.file.backup_dir.as_deref();
+            let plan = db::plan_remove(&conn, &database, &service.data_dir, !no_backup, backup_dir)
+                .await?;
+            if dry_run {
+                return printer.db_remove_plan(&plan);
+            }
+            let first = BackupFirst {
                 policy: settings.file.retention.unwrap_or_default(),
                 threads: threads(),
                 progress: progress_bar(global.quiet, "backing up"),
-            });
-            let request = RemoveRequest { conn, database, data_dir: service.data_dir, backup };
-            let summary = db::remove(request).await?;
+            };
+            let summary = db::remove(&conn, plan, first).await?;
             printer.db_removed(&summary)
         }
     }

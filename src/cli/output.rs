@@ -12,7 +12,8 @@ use crate::daemon::state::Run;
 use crate::exit::{ExitCode, ExitStatus};
 use crate::jobs::backup::{BackupFile, BackupSummary};
 use crate::jobs::db::{
-    CopySummary as DbCopy, DatabaseInfo, RemoveSummary as DbRemove, RenameSummary as DbRename,
+    CopySummary as DbCopy, DatabaseInfo, RemovePlan, RemoveSummary as DbRemove,
+    RenameSummary as DbRename,
 };
 use crate::jobs::load_db::LoadSummary;
 use crate::jobs::mirror::job::{CheckReport, ForgetPlan, LsLine, RunReport};
@@ -326,6 +327,21 @@ impl Printer {
         self.summary(s, |out| {
             let filestore = if s.filestore { " and its filestore" } else { " (no filestore)" };
             writeln!(out, "renamed {}{filestore} to {}", s.database, s.renamed_to)
+        })
+    }
+
+    /// `oe db rm --dry-run`: shown even with `--quiet`, it is what was asked for.
+    pub fn db_remove_plan(&self, plan: &RemovePlan) -> Result {
+        let doc = serde_json::json!({ "dry_run": true, "plan": plan });
+        self.listing(&doc, |out| {
+            if let Some(dir) = &plan.backup_dir {
+                writeln!(out, "would back up {} into {}", plan.database, dir.display())?;
+            }
+            writeln!(out, "would drop database {}", plan.database)?;
+            match &plan.filestore {
+                Some(dir) => writeln!(out, "would remove {}", dir.display()),
+                None => writeln!(out, "(no filestore)"),
+            }
         })
     }
 

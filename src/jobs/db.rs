@@ -14,6 +14,9 @@
 //! hard-linked into a staged directory beside its target (`odoo::filestore::Staged`); both
 //! are renamed into place only once both are complete. On any failure both are removed; what
 //! a SIGKILL leaves, `oe clean` (or the next copy to the same target) removes.
+//!
+//! A removal is planned ([`plan_remove`]: the checks, what would go), then applied
+//! ([`remove`]: the backup of `jobs::backup`, `DROP DATABASE`, the filestore).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -454,18 +457,50 @@ pub async fn rename(
     Ok(RenameSummary { database: old.to_owned(), renamed_to: new.to_owned(), filestore: moved })
 }
 
-/// What to remove, and the backup to take first.
-pub struct RemoveRequest {
-    pub conn: ConnParams,
+/// What `oe db rm` does, found before anything is touched (`--dry-run` shows it).
+#[derive(Debug, Serialize)]
+pub struct RemovePlan {
     pub database: String,
-    pub data_dir: PathBuf,
-    /// `None`: no backup (`--no-backup`).
-    pub backup: Option<BackupFirst>,
+    /// The backup directory (`backup_dir`) the database is backed up into first, as
+    /// `oe backup` does; `None` with `--no-backup`.
+    pub backup_dir: Option<PathBuf>,
+    /// The filestore removed with it, when there is one.
+    pub filestore: Option<PathBuf>,
+    /// Odoo's data directory, which the backup reads the filestore from.
+    #[serde(skip)]
+    data_dir: PathBuf,
 }
 
-/// The backup `oe db rm` takes first: `oe backup -d DB`'s.
+/// Plans the removal of `database`: it must exist and have no other session, and a backup
+/// (unless `backup` is false) needs `backup_dir`.
+pub async fn plan_remove(
+    conn: &ConnParams,
+    database: &str,
+    data_dir: &Path,
+    backup: bool,
+    backup_dir: Option<&Path>,
+) -> Result<RemovePlan, Error> {
+    let server = Server::connect(conn).await?;
+    if !server.exists(database).await? {
+        return Err(pg::Error::NoSuchDatabase(database.to_owned()).into());
+    }
+    refuse_sessions(&server, database, "remove").await?;
+    let backup_dir = match (backup, backup_dir) {
+        (false, _) => None,
+        (true, Some(dir)) => Some(dir.to_path_buf()),
+        (true, None) => return Err(Error::NoBackupDir(database.to_owned())),
+    };
+    let dir = filestore_dir(data_dir, database);
+    Ok(RemovePlan {
+        database: database.to_owned(),
+        backup_dir,
+        filestore: dir.is_dir().then_some(dir),
+        data_dir: data_dir.to_path_buf(),
+    })
+}
+
+/// How `oe db rm` backs up first: as `oe backup -d DB` does.
 pub struct BackupFirst {
-    pub backup_dir: Option<PathBuf>,
     pub policy: Policy,
     pub threads: usize,
     pub progress: ProgressBar,
@@ -480,19 +515,18 @@ pub struct RemoveSummary {
     pub filestore: bool,
 }
 
-/// Backs up (unless asked not to), drops the database (never ending its sessions), then
-/// removes its filestore.
-pub async fn remove(request: RemoveRequest) -> Result<RemoveSummary, Error> {
-    let RemoveRequest { conn, database, data_dir, backup } = request;
-    let server = Server::connect(&conn).await?;
-    if !server.exists(&database).await? {
-        return Err(pg::Error::NoSuchDatabase(database).into());
-    }
-    refuse_sessions(&server, &database, "remove").await?;
-    let backup = match backup {
+/// Carries out `plan`: backs up (into the plan's backup directory), drops the database
+/// (never ending its sessions), then removes its filestore.
+pub async fn remove(
+    conn: &ConnParams,
+    plan: RemovePlan,
+    first: BackupFirst,
+) -> Result<RemoveSummary, Error> {
+    let RemovePlan { database, backup_dir, data_dir, .. } = plan;
+    let server = Server::connect(conn).await?;
+    let backup = match backup_dir.as_deref() {
         None => None,
-        Some(first) => {
-            let dir = first.backup_dir.ok_or_else(|| Error::NoBackupDir(database.clone()))?;
+        Some(backup_dir) => {
             let request = BackupRequest {
                 conn: conn.clone(),
                 database: database.clone(),
@@ -500,7 +534,7 @@ pub async fn remove(request: RemoveRequest) -> Result<RemoveSummary, Error> {
                 threads: first.threads,
                 progress: first.progress,
             };
-            let summary = backup::backup(request, Some(&dir), first.policy)
+            let summary = backup::backup(request, Some(backup_dir), first.policy)
                 .await
                 .map_err(|source| Error::Backup { database: database.clone(), source })?;
             Some(summary.saved.output)

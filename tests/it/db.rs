@@ -365,6 +365,12 @@ fn rm_backs_up_then_removes_database_and_filestore() {
     assert!(c.db_exists(&db) && filestore(&env, &db).exists());
     assert!(backups_of(&backups, &db).is_empty());
 
+    let run = env.run(&["db", "rm", &db, "--dry-run"]).success();
+    let run = run.stdout_has(&format!("would back up {db} into {}", backups.display()));
+    run.stdout_has(&format!("would drop database {db}")).stdout_has("would remove ");
+    assert!(c.db_exists(&db) && filestore(&env, &db).exists());
+    assert!(backups_of(&backups, &db).is_empty());
+
     env.run(&["db", "rm", &db]).success().stdout_has("backed up");
     assert!(!c.db_exists(&db));
     assert!(!filestore(&env, &db).exists());
