@@ -50,7 +50,9 @@ enum DbCommand {
     Mv {
         #[command(flatten)]
         service: ServiceArg,
+        /// Database to rename
         old: String,
+        /// Its new name (must not exist)
         new: String,
     },
     /// Back up a database (as `oe backup -d DB`), then drop it and remove its filestore;
@@ -58,6 +60,7 @@ enum DbCommand {
     Rm {
         #[command(flatten)]
         service: ServiceArg,
+        /// Database to remove, with its filestore
         database: String,
         /// Do not back it up first
         #[arg(long)]

@@ -241,6 +241,14 @@ fn cp_copies_the_database_and_links_the_filestore_with_a_new_identity() {
     assert_no_leftovers(&dst);
     assert!(strays(&env, &[&src, &dst]).is_empty(), "{:?}", strays(&env, &[&src, &dst]));
 
+    // --neutralize: the copy is neutralized, the source is not.
+    let neutral = cluster().unique_db("dbcp_neutral");
+    env.run(&["db", "cp", &src, &neutral, "--neutralize"]).success().stdout_has("neutralized");
+    let flag = "SELECT count(*) FROM ir_config_parameter \
+                WHERE key = 'database.is_neutralized' AND value = 'true'";
+    assert_eq!(cluster().psql(&neutral, flag), "1");
+    assert_eq!(cluster().psql(&src, flag), "0");
+
     // A database without a filestore or Odoo's tables is copied as it is.
     let plain = cluster().unique_db("dbcp_plain");
     cluster().create_db(&plain);
