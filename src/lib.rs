@@ -6,8 +6,8 @@
 //!   stdout) and [`daemon`] (the nightly service); nothing imports `cli`, only `cli` imports
 //!   `daemon`;
 //! - [`jobs`]: one module per user-level operation (save, save_db, load, load_db, backup,
-//!   restore, verify, neutralize, clean, mirror, deploy), each a request in and a summary or
-//!   a typed error out;
+//!   restore, verify, neutralize, clean, db, mirror, deploy), each a request in and a summary
+//!   or a typed error out;
 //! - adapters, the only code touching the system: [`pg`] (PostgreSQL and its tools),
 //!   [`process`] (children and signals), [`odoo`] (archive layout, manifest, filestore,
 //!   neutralization, client manifests), [`repo`] (the snapshot repository and its storage),

@@ -55,6 +55,8 @@ pub enum Command {
     Backups(super::backup::BackupsArgs),
     /// Restore a backup (the newest of the database unless -z) into its database
     Restore(super::backup::RestoreArgs),
+    /// Odoo's database manager: list, copy, rename and remove databases with their filestores
+    Db(super::db::DbArgs),
     /// Remove what killed runs left (temporary databases, set-aside filestores, partial
     /// files) once their owner is gone; never anything a live run uses
     Clean(super::clean::CleanArgs),

@@ -36,7 +36,9 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::jobs::{backup, clean, load_db, mirror, neutralize, restore, save, save_db, verify};
+    use crate::jobs::{
+        backup, clean, db, load_db, mirror, neutralize, restore, save, save_db, verify,
+    };
     use crate::pipeline::DumpFormat;
     use crate::plumbing::pool;
     use crate::remote::protocol::Code;
@@ -104,6 +106,18 @@ mod tests {
                 restore::Error::NoBackups { repository: "/srv/repo".into(), searched: "x".into() }
                     .into(),
                 ExitCode::BadInput,
+            ),
+            (db::Error::Exists("acme".into()).into(), ExitCode::Exists),
+            (
+                db::Error::FilestoreExists { database: "acme".into(), path: path() }.into(),
+                ExitCode::Exists,
+            ),
+            (db::Error::Production("acme".into()).into(), ExitCode::Usage),
+            (db::Error::NoBackupDir("acme".into()).into(), ExitCode::Usage),
+            (
+                db::Error::InUse { doing: "copy", database: "acme".into(), sessions: vec![] }
+                    .into(),
+                ExitCode::Failure,
             ),
             (neutralize::Error::NotOdoo("acme".into()).into(), ExitCode::BadInput),
             (verify::Error::CoreRows("res_users".into()).into(), ExitCode::Failure),

@@ -8,6 +8,7 @@ pub mod backup;
 pub mod clean;
 pub mod config;
 pub mod daemon;
+pub mod db;
 pub mod deploy;
 pub mod failure;
 pub mod load;

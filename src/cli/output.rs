@@ -11,6 +11,10 @@ use crate::config::settings::{Entry, Source};
 use crate::daemon::state::Run;
 use crate::exit::{ExitCode, ExitStatus};
 use crate::jobs::backup::{BackupFile, BackupSummary};
+use crate::jobs::db::{
+    CopySummary as DbCopy, DatabaseInfo, RemovePlan, RemoveSummary as DbRemove,
+    RenameSummary as DbRename,
+};
 use crate::jobs::load_db::LoadSummary;
 use crate::jobs::mirror::job::{CheckReport, ForgetPlan, LsLine, RunReport};
 use crate::jobs::mirror::restore::Outcome as Restored;
@@ -251,6 +255,104 @@ impl Printer {
         };
         written.map_err(WriteError)?;
         Ok(())
+    }
+}
+
+/// `oe db …`.
+impl Printer {
+    /// `oe db ls`: a table, `-` where a value is unknown.
+    pub fn databases(&self, databases: &[DatabaseInfo]) -> Result {
+        self.listing(&databases, |out| {
+            let dash = || "-".to_owned();
+            let rows: Vec<[String; 6]> = databases
+                .iter()
+                .map(|d| {
+                    [
+                        d.name.clone(),
+                        d.size.map_or_else(dash, bytes),
+                        d.version.clone().unwrap_or_else(dash),
+                        d.applications.map_or_else(dash, |n| n.to_string()),
+                        d.filestore_bytes.map_or_else(dash, bytes),
+                        d.newest_backup.as_ref().map_or_else(dash, |b| b.time.clone()),
+                    ]
+                })
+                .collect();
+            let head = ["NAME", "SIZE", "VERSION", "APPS", "FILESTORE", "NEWEST BACKUP"];
+            let mut widths = head.map(str::len);
+            for row in &rows {
+                for (width, cell) in widths.iter_mut().zip(row) {
+                    *width = (*width).max(cell.chars().count());
+                }
+            }
+            let line = |out: &mut io::StdoutLock<'static>, cells: [&str; 6]| {
+                let [name, size, version, apps, filestore, backup] = cells;
+                let [w0, w1, w2, w3, w4, _] = widths;
+                writeln!(
+                    out,
+                    "{name:w0$}  {size:>w1$}  {version:w2$}  {apps:>w3$}  {filestore:>w4$}  {backup}"
+                )
+            };
+            line(out, head)?;
+            for row in &rows {
+                line(out, row.each_ref().map(String::as_str))?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn db_copied(&self, s: &DbCopy) -> Result {
+        self.summary(s, |out| {
+            let files = match (s.filestore_files, s.filestore_bytes) {
+                (Some(files), Some(size)) => format!(
+                    " with its filestore ({files} files, {}; {} linked, {} copied)",
+                    bytes(size),
+                    s.linked_files,
+                    files - s.linked_files
+                ),
+                _ => " (no filestore)".into(),
+            };
+            writeln!(
+                out,
+                "copied {} to {}{files}{}{} in {:.1}s",
+                s.source,
+                s.target,
+                if s.new_identity { ", new database.uuid" } else { "" },
+                if s.neutralized_rows.is_some() { ", neutralized" } else { "" },
+                s.seconds
+            )
+        })
+    }
+
+    pub fn db_renamed(&self, s: &DbRename) -> Result {
+        self.summary(s, |out| {
+            let filestore = if s.filestore { " and its filestore" } else { " (no filestore)" };
+            writeln!(out, "renamed {}{filestore} to {}", s.database, s.renamed_to)
+        })
+    }
+
+    /// `oe db rm --dry-run`: shown even with `--quiet`, it is what was asked for.
+    pub fn db_remove_plan(&self, plan: &RemovePlan) -> Result {
+        let doc = serde_json::json!({ "dry_run": true, "plan": plan });
+        self.listing(&doc, |out| {
+            if let Some(dir) = &plan.backup_dir {
+                writeln!(out, "would back up {} into {}", plan.database, dir.display())?;
+            }
+            writeln!(out, "would drop database {}", plan.database)?;
+            match &plan.filestore {
+                Some(dir) => writeln!(out, "would remove {}", dir.display()),
+                None => writeln!(out, "(no filestore)"),
+            }
+        })
+    }
+
+    pub fn db_removed(&self, s: &DbRemove) -> Result {
+        self.summary(s, |out| {
+            if let Some(path) = &s.backup {
+                writeln!(out, "backed up {} to {}", s.database, path.display())?;
+            }
+            let filestore = if s.filestore { " and its filestore" } else { " (no filestore)" };
+            writeln!(out, "removed {}{filestore}", s.database)
+        })
     }
 }
 

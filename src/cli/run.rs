@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> Result {
             Command::Save(args) => super::save::run(&global, args, settings()?).await,
             Command::Load(args) => super::load::run(&global, args, settings()?).await,
             Command::Backup(args) => super::backup::run_backup(&global, args, settings()?).await,
+            Command::Db(args) => super::db::run(&global, args, settings()?).await,
             Command::Clean(args) => super::clean::run(&global, args, settings()?).await,
             Command::Neutralize(args) => super::neutralize::run(&global, args, settings()?).await,
             Command::Verify(args) => super::verify::run(&global, args, settings()?).await,

@@ -1,8 +1,8 @@
 //! `oe clean`: what killed runs left behind, found, judged and removed. A run killed with
 //! SIGKILL (or by a crash of the host) cannot clean up: its helper databases
 //! (`<db>-oe-tmp-<run>`, `-oe-old-`, `-oe-rtest-`), the filestores it kept beside the target
-//! (`.<db>-oe-tmp-<run>-<pid>`, `.<db>-oe-old-…`) and its `.partial` files stay, each as big
-//! as what it was writing.
+//! (`.<db>-oe-tmp-<run>-<pid>`, `.<db>-oe-old-…`, and `.<db>-oe-rm-…` of `oe db rm`) and its
+//! `.partial` files stay, each as big as what it was writing.
 //!
 //! A leftover is touched only when its owner is gone: for a database, the advisory locks of
 //! its name and of the name it was derived from are free (every run holds them while it
@@ -560,6 +560,12 @@ mod tests {
         let plan = decide(&found(&[&cut], &[]));
         assert_eq!(plan.steps, []);
         assert_eq!(plan.kept[0].what, cut);
+    }
+
+    #[test]
+    fn a_filestore_being_removed_goes() {
+        let plan = decide(&found(&[], &[&aside("rm")]));
+        assert_eq!(plan.steps, [Step::RemoveDir { path: p(&aside("rm")) }]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod backup;
 pub mod clean;
+pub mod db;
 pub mod deploy;
 pub mod load;
 pub mod load_db;

@@ -274,6 +274,32 @@ impl Staged {
         Ok(n)
     }
 
+    /// Puts the file `source` at `relative` (a name [`list`] gave) as a hard link to it, or,
+    /// where the file system refuses the link (another device, too many links, a protected
+    /// link), as a copy. Odoo never rewrites a filestore file in place (a file's name is the
+    /// SHA-1 of its content), so a linked file stays right in both filestores. Returns whether
+    /// it was linked.
+    pub fn link(&mut self, relative: &str, source: &Path) -> io::Result<bool> {
+        let path = self.temporary.join(relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let linked = match fs::hard_link(source, &path) {
+            Ok(()) => true,
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::EMLINK | libc::EPERM)) =>
+            {
+                tracing::debug!("copying {} instead of linking it: {e}", source.display());
+                fs::copy(source, &path)?;
+                false
+            }
+            Err(e) => return Err(e),
+        };
+        self.files += 1;
+        self.bytes += fs::metadata(&path)?.len();
+        Ok(linked)
+    }
+
     pub fn files(&self) -> u64 {
         self.files
     }
@@ -343,6 +369,22 @@ impl Swapped {
         }
         fs::remove_dir_all(&self.staged)
     }
+}
+
+/// Removes the filestore directory `dir`, if there is one: renamed first to a hidden name
+/// beside it (`.<name>-oe-rm-<run>-<pid>`), so that a removal cut short never leaves a
+/// half-empty filestore under the database's name, and `oe clean` removes what a killed run
+/// left. Returns whether there was one.
+pub fn remove(dir: &Path) -> io::Result<bool> {
+    let aside = sibling(dir, "rm");
+    match fs::rename(dir, &aside) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+        Ok(()) => {}
+    }
+    sync_parent(dir)?;
+    fs::remove_dir_all(&aside)?;
+    Ok(true)
 }
 
 /// `<parent>/.<name>-oe-<tag>-<run>-<pid>`: hidden, beside `path`, on the same file system;
@@ -512,6 +554,26 @@ mod tests {
         {
             assert!(Aside::parse(other).is_none(), "{other}");
         }
+    }
+
+    #[test]
+    fn linked_files_share_their_inode_and_removal_leaves_nothing() {
+        use std::os::unix::fs::MetadataExt;
+        let root = tempfile::tempdir().unwrap();
+        let source = root.path().join("filestore/src");
+        fs::create_dir_all(source.join("ab")).unwrap();
+        fs::write(source.join("ab/abc"), b"content").unwrap();
+        let target = root.path().join("filestore/dst");
+        let mut staged = Staged::create(&target).unwrap();
+        assert!(staged.link("ab/abc", &source.join("ab/abc")).unwrap());
+        assert_eq!((staged.files(), staged.bytes()), (1, 7));
+        staged.swap().unwrap().finish().unwrap();
+        let (a, b) = (source.join("ab/abc"), target.join("ab/abc"));
+        assert_eq!(fs::metadata(&a).unwrap().ino(), fs::metadata(&b).unwrap().ino());
+        assert!(remove(&target).unwrap());
+        assert!(!remove(&target).unwrap());
+        assert_eq!(fs::read(&a).unwrap(), b"content");
+        assert_eq!(fs::read_dir(root.path().join("filestore")).unwrap().count(), 1);
     }
 
     #[test]

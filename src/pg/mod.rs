@@ -2,8 +2,9 @@
 //!
 //! - `conn`: connection parameters, resolved from the service's settings, the standard PG*
 //!   environment variables and libpq's defaults; the password file.
-//! - `server`: the control plane over tokio-postgres: version, existence, create, rename,
-//!   drop, terminate backends, and the atomic replacement of one database by another.
+//! - `server`: the control plane over tokio-postgres: version, existence, size, sessions,
+//!   create (empty or from a template), rename, drop, terminate backends, and the atomic
+//!   replacement of one database by another.
 //! - `tls`: TLS of the control connection with libpq's `sslmode` semantics (the tools get
 //!   `PGSSLMODE`/`PGSSLROOTCERT` and do their own).
 //! - `catalog`: one database's tables, columns and Odoo modules, and SQL batches run in one

@@ -34,6 +34,15 @@ pub struct StoredFile {
     pub checksum: Option<String>,
 }
 
+/// What `oe db ls` says of an Odoo database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    /// `latest_version` of the module `base` (`18.0.1.3`), when known.
+    pub version: Option<String>,
+    /// Installed modules that are applications.
+    pub applications: u64,
+}
+
 impl OdooDb {
     pub async fn connect(params: &ConnParams, db: &str) -> Result<OdooDb, Error> {
         Ok(OdooDb { client: connect_to(params, db).await?, name: db.to_owned() })
@@ -68,6 +77,44 @@ impl OdooDb {
                 },
             )?;
         Ok(ManifestFacts { base_version, server_version_num: version as u32, modules })
+    }
+
+    /// The version of `base` and the number of installed applications; `None` when the
+    /// database has no `ir_module_module` table (not an Odoo database).
+    pub async fn installed(&self) -> Result<Option<Installed>, Error> {
+        let what = format!("reading the modules of '{}'", self.name);
+        let fail = |e: tokio_postgres::Error| query(&what, &e);
+        let table = self
+            .client
+            .query_one("SELECT to_regclass('ir_module_module') IS NOT NULL", &[])
+            .await
+            .map_err(fail)?;
+        if !table.get::<_, bool>(0) {
+            return Ok(None);
+        }
+        let row = self
+            .client
+            .query_one(
+                "SELECT (SELECT latest_version FROM ir_module_module WHERE name = 'base'), \
+                 (SELECT count(*) FROM ir_module_module WHERE state = 'installed' AND application)",
+                &[],
+            )
+            .await
+            .map_err(fail)?;
+        let applications: i64 = row.get(1);
+        Ok(Some(Installed { version: row.get(0), applications: applications.max(0) as u64 }))
+    }
+
+    /// Whether the database has the table `ir_config_parameter` (an Odoo database's
+    /// settings).
+    pub async fn has_config_parameters(&self) -> Result<bool, Error> {
+        let what = format!("looking for ir_config_parameter in '{}'", self.name);
+        let row = self
+            .client
+            .query_one("SELECT to_regclass('ir_config_parameter') IS NOT NULL", &[])
+            .await
+            .map_err(|e| query(&what, &e))?;
+        Ok(row.get(0))
     }
 
     /// Every distinct non-empty `store_fname` of `ir_attachment`, in bytewise order (as

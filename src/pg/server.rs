@@ -99,6 +99,51 @@ impl Server {
         Ok(())
     }
 
+    /// Creates `db` as a copy of `template` (`CREATE DATABASE … TEMPLATE`), which no other
+    /// session may be connected to: the server refuses with SQLSTATE 55006 otherwise.
+    pub async fn create_from(&self, db: &str, template: &str) -> Result<(), Error> {
+        let sql = format!("CREATE DATABASE {} TEMPLATE {}", ident(db), ident(template));
+        self.execute(&sql, &format!("copying database '{template}' to '{db}'")).await
+    }
+
+    /// Drops `db`, which no other session may be connected to: its sessions are never ended
+    /// (the server refuses with SQLSTATE 55006 while there are some).
+    pub async fn drop_idle(&self, db: &str) -> Result<(), Error> {
+        let sql = format!("DROP DATABASE {}", ident(db));
+        self.execute(&sql, &format!("dropping database '{db}'")).await
+    }
+
+    /// The other sessions connected to `db`: `application_name (pid N)`, or `pid N`.
+    pub async fn sessions(&self, db: &str) -> Result<Vec<String>, Error> {
+        let rows = self
+            .client
+            .query(
+                "SELECT pid, coalesce(application_name, '') FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid() ORDER BY pid",
+                &[&db],
+            )
+            .await
+            .map_err(|e| query(&format!("listing the sessions of '{db}'"), &e))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let (pid, name): (i32, String) = (r.get(0), r.get(1));
+                if name.is_empty() { format!("pid {pid}") } else { format!("{name} (pid {pid})") }
+            })
+            .collect())
+    }
+
+    /// The size of `db` on disk (`pg_database_size`); the server refuses it without the
+    /// CONNECT privilege on `db` (or `pg_read_all_stats`).
+    pub async fn size(&self, db: &str) -> Result<u64, Error> {
+        let row = self
+            .client
+            .query_one("SELECT pg_database_size($1)", &[&db])
+            .await
+            .map_err(|e| query(&format!("reading the size of '{db}'"), &e))?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+
     pub async fn rename(&self, from: &str, to: &str) -> Result<(), Error> {
         let sql = format!("ALTER DATABASE {} RENAME TO {}", ident(from), ident(to));
         self.execute(&sql, &format!("renaming database '{from}' to '{to}'")).await

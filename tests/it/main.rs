@@ -6,6 +6,7 @@ mod clean;
 mod cluster;
 mod config;
 mod daemon;
+mod db;
 mod deploy;
 mod harness;
 mod load_db;
