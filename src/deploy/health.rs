@@ -12,8 +12,8 @@ pub const LOG_LINES: usize = 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("container {name} exited with code {code} while starting; its last lines:\n{logs}")]
-    Exited { name: String, code: i64, logs: String },
+    #[error("container {name} {how} while starting; its last lines:\n{logs}")]
+    Exited { name: String, how: String, logs: String },
     #[error("container {name} did not {what} within {}s; its last lines:\n{logs}", timeout.as_secs())]
     Timeout { name: String, what: &'static str, timeout: Duration, logs: String },
     #[error(transparent)]
@@ -107,9 +107,12 @@ pub async fn wait(
         let running = state.as_ref().and_then(|s| s.running).unwrap_or(false);
         let restarting = state.as_ref().and_then(|s| s.restarting).unwrap_or(false);
         if !running || restarting || restarted {
-            let code = state.and_then(|s| s.exit_code).unwrap_or(-1);
+            let how = match state.and_then(|s| s.exit_code) {
+                Some(code) if !running || code != 0 => format!("exited with code {code}"),
+                _ => "exited (its restart policy started it again)".to_owned(),
+            };
             let logs = engine.tail(name, LOG_LINES).await.unwrap_or_default();
-            return Err(Error::Exited { name: name.to_owned(), code, logs });
+            return Err(Error::Exited { name: name.to_owned(), how, logs });
         }
         let ready = match probe {
             Probe::Running => start.elapsed() >= settle,

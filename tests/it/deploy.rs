@@ -15,6 +15,7 @@ use crate::support::skip_unless_available;
 use crate::testenv::TestEnv;
 
 /// The test images, from the environment `contrib/test-images.sh` prints.
+#[derive(Clone)]
 struct Images {
     odoo: String,
     postgres: String,
@@ -326,4 +327,197 @@ fn manifest_errors_name_the_line_and_dirty_repositories_are_not_pulled() {
         .run(&["pull", "--repos"])
         .failure(3)
         .stderr_has("sources/extra has local changes (notes.txt)");
+}
+
+/// Pushes an image made from `base` with `lines` added to its Dockerfile as `tag` (in the
+/// test registry, a name of this test's own); its digest.
+fn push_variant(base: &str, tag: &str, lines: &str) -> String {
+    let dockerfile = format!("FROM {base}\n{lines}\n");
+    let mut child = Command::new("docker")
+        .args(["build", "--pull=false", "-q", "-t", tag, "-"])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(dockerfile.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker build of {tag}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    run("docker", &["push", "-q", tag], None);
+    run("docker", &["image", "inspect", "--format", "{{index .RepoDigests 0}}", tag], None)
+}
+
+/// The digest of the image the container `name` runs, as `oe ps` shows it.
+fn running_image(env: &TestEnv, name: &str) -> String {
+    let out = env.run(&["ps", "--json"]).success();
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let row = rows.as_array().unwrap().iter().find(|r| r["name"] == name);
+    row.unwrap_or_else(|| panic!("{name} not in {rows}"))["image"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn pull_records_new_digests_start_replaces_and_a_failing_replacement_is_rolled_back() {
+    let Some(mut images) = images() else { return };
+    let registry = images.odoo.split('/').next().unwrap().to_owned();
+    let tag = format!("{registry}/oe-test/odoo-it:p{}", std::process::id());
+    let base = images.odoo.clone();
+    let first = push_variant(&base, &tag, "LABEL oe.test=first");
+    images.odoo = tag.clone();
+    let i = install(&images, "staging", false, &[]);
+    let env = &i.env;
+    env.run(&["install"]).success();
+    let lock = i.root.join("oe.lock");
+    assert!(std::fs::read_to_string(&lock).unwrap().contains(&first));
+    let pinned = env.path("first.lock");
+    std::fs::copy(&lock, &pinned).unwrap();
+    env.run(&["start"]).success();
+    let odoo = format!("oe-{}-odoo", i.client);
+    assert_eq!(running_image(env, &odoo), first);
+
+    // A new image under the same tag: pull records it, start replaces odoo alone.
+    let second = push_variant(&base, &tag, "LABEL oe.test=second");
+    assert_ne!(first, second);
+    let out = env.run(&["pull", "--images"]).success();
+    assert!(out.stdout.contains(&second), "{}", out.stdout);
+    assert!(std::fs::read_to_string(&lock).unwrap().contains(&second));
+    let out = env.run(&["start"]).success();
+    assert!(
+        out.stdout.contains(&format!("{odoo} ")) && out.stdout.contains("replaced"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(&format!("oe-{}-postgres", i.client)), "{}", out.stdout);
+    assert_eq!(running_image(env, &odoo), second);
+
+    // Another installation's lock: exactly its digests, though the tag now names another.
+    env.run(&["pull", "--images", "--lock", pinned.to_str().unwrap()]).success();
+    assert!(std::fs::read_to_string(&lock).unwrap().contains(&first));
+    env.run(&["start"]).success();
+    assert_eq!(running_image(env, &odoo), first);
+
+    // A replacement that dies at start: the error shows its log, the old one serves again.
+    let broken = push_variant(
+        &base,
+        &format!("{tag}-broken"),
+        "ENTRYPOINT [\"/bin/sh\", \"-c\", \"echo cannot start >&2; exit 3\"]",
+    );
+    let text = std::fs::read_to_string(&lock).unwrap().replace(&first, &broken);
+    std::fs::write(&lock, text).unwrap();
+    env.run(&["start"]).failure(1).stderr_has("-odoo-next exited").stderr_has("cannot start");
+    assert_eq!(running_image(env, &odoo), first);
+    assert_eq!(state(&odoo), "running");
+    let rows = env.run(&["ps", "--json"]).success().stdout;
+    assert!(!rows.contains("-next"), "the failed replacement must be removed: {rows}");
+}
+
+#[test]
+fn development_publishes_ports_mounts_sources_and_runs_in_the_foreground() {
+    let Some(images) = images() else { return };
+    let i = install(&images, "development", false, &[]);
+    let env = &i.env;
+    env.run(&["install"]).success();
+    let conf = std::fs::read_to_string(i.root.join("config/odoo.conf")).unwrap();
+    assert!(conf.contains("workers = 0"), "{conf}");
+    assert!(!conf.contains("logfile"), "development logs on the console:\n{conf}");
+    assert!(!conf.contains("list_db = False"), "{conf}");
+
+    // oe run: the environment, then Odoo's log on our stdout until Ctrl-C.
+    let mut child = env
+        .oe()
+        .args(["run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("HTTP service (werkzeug) running")) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "no Odoo log from oe run: {seen:?}\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+
+    // Odoo and PostgreSQL are published on the host; the sources are the host's.
+    let manifest = std::fs::read_to_string(i.root.join("sources/defapp/__manifest__.py")).unwrap();
+    let port: String = manifest
+        .split("'port': '")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let (status, _) = get(&format!("http://127.0.0.1:{port}/web/health"));
+    assert_eq!(status, 200);
+    let odoo = format!("oe-{}-odoo", i.client);
+    std::fs::write(i.root.join("sources/extra/from_host.txt"), "edited on the host\n").unwrap();
+    let inside =
+        run("docker", &["exec", &odoo, "cat", "/mnt/extra-addons/extra/from_host.txt"], None);
+    assert_eq!(inside, "edited on the host");
+    let postgres = run("docker", &["port", &format!("oe-{}-postgres", i.client), "5432/tcp"], None);
+    assert!(postgres.starts_with("0.0.0.0:"), "{postgres}");
+
+    // SIGINT stops Odoo and ends oe run; the environment keeps running.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "oe run after SIGINT: {status:?}");
+    assert_eq!(state(&odoo), "exited");
+    assert_eq!(state(&format!("oe-{}-postgres", i.client)), "running");
+}
+
+#[test]
+fn a_port_already_taken_is_named_and_what_started_keeps_running() {
+    let Some(images) = images() else { return };
+    let i = install(&images, "production", true, &[]);
+    i.env.run(&["install"]).success();
+    let _taken = std::net::TcpListener::bind(("0.0.0.0", i.http_port)).unwrap();
+    i.env
+        .run(&["start"])
+        .failure(1)
+        .stderr_has(&format!("container oe-{}-nginx: start", i.client))
+        .stderr_has(&i.http_port.to_string());
+    assert_eq!(state(&format!("oe-{}-odoo", i.client)), "running");
+    assert_eq!(state(&format!("oe-{}-nginx", i.client)), "", "the failed container is removed");
+}
+
+#[test]
+fn an_image_that_does_not_exist_is_named() {
+    let Some(mut images) = images() else { return };
+    let registry = images.odoo.split('/').next().unwrap().to_owned();
+    images.odoo = format!("{registry}/oe-test/no-such-image:1");
+    let i = install(&images, "production", false, &[]);
+    i.env.run(&["install"]).failure(4).stderr_has("image 127.0.0.1").stderr_has("no-such-image:1");
+    assert!(!i.root.join("oe.lock").exists());
+}
+
+#[test]
+fn an_unreachable_docker_engine_is_named_with_its_own_exit_code() {
+    let env = TestEnv::new();
+    env.run(&["config", "--client", "acme"]).success();
+    env.run_with_env(&["ps"], &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")])
+        .failure(6)
+        .stderr_has("cannot reach the Docker engine at unix:///nonexistent/docker.sock");
 }
