@@ -77,13 +77,13 @@ pub async fn run_backup(global: &Global, args: BackupArgs, settings: Settings) -
         progress: progress_bar(global.quiet, "backing up"),
     };
     let policy = settings.file.retention.unwrap_or_default();
-    let summary = backup(request, settings.file.backup_dir.as_deref(), policy).await?;
+    let summary = backup(request, settings.backup_dir().as_deref(), policy).await?;
     global.printer().backed_up(&summary)
 }
 
 pub fn run_backups(global: &Global, args: BackupsArgs, settings: Settings) -> Result {
-    let dir = settings.file.backup_dir.as_deref().ok_or(backup::Error::NoBackupDir)?;
-    let backups = backup::list(dir, args.database.as_deref())?;
+    let dir = settings.backup_dir().ok_or(backup::Error::NoBackupDir)?;
+    let backups = backup::list(&dir, args.database.as_deref())?;
     global.printer().backups(&backups)
 }
 
@@ -91,7 +91,7 @@ pub async fn run_restore(global: &Global, args: RestoreArgs, settings: Settings)
     let database = settings.database(args.database.as_deref())?;
     let choices = Choices { force: args.force, ..Choices::default() };
     let Some(location) = args.from else {
-        let input = backup_to_restore(args.file, settings.file.backup_dir.as_deref(), &database)?;
+        let input = backup_to_restore(args.file, settings.backup_dir().as_deref(), &database)?;
         let input = Origin::Path(input);
         return load_archive(global, &settings, &args.service, input, database, choices).await;
     };

@@ -20,8 +20,7 @@ pub struct CleanArgs {
 pub async fn run(global: &Global, args: CleanArgs, settings: Settings) -> Result {
     let service = settings.service(&args.service)?;
     let conn = ConnParams::from_env(&service.postgres);
-    let places =
-        Places { data_dir: service.data_dir.clone(), backup_dir: settings.file.backup_dir.clone() };
+    let places = Places { data_dir: service.data_dir.clone(), backup_dir: settings.backup_dir() };
     let (plan, _claims) = clean::plan(&conn, &places).await?;
     let printer = global.printer();
     if args.dry_run {

@@ -80,8 +80,8 @@ pub async fn run(global: &Global, args: DbArgs, settings: Settings) -> Result {
         DbCommand::Ls { service } => {
             let service = settings.service(&service.service)?;
             let conn = ConnParams::from_env(&service.postgres);
-            let backup_dir = settings.file.backup_dir.as_deref();
-            let databases = db::list(&conn, &service.data_dir, backup_dir).await?;
+            let backup_dir = settings.backup_dir();
+            let databases = db::list(&conn, &service.data_dir, backup_dir.as_deref()).await?;
             printer.databases(&databases)
         }
         DbCommand::Cp { service, source, target, neutralize } => {
@@ -113,9 +113,15 @@ pub async fn run(global: &Global, args: DbArgs, settings: Settings) -> Result {
                 return Err(db::Error::Production(database).into());
             }
             let _locks = lock_all(&conn, &[&database], "oe db rm").await?;
-            let backup_dir = settings.file.backup_dir.as_deref();
-            let plan = db::plan_remove(&conn, &database, &service.data_dir, !no_backup, backup_dir)
-                .await?;
+            let backup_dir = settings.backup_dir();
+            let plan = db::plan_remove(
+                &conn,
+                &database,
+                &service.data_dir,
+                !no_backup,
+                backup_dir.as_deref(),
+            )
+            .await?;
             if dry_run {
                 return printer.db_remove_plan(&plan);
             }

@@ -180,6 +180,16 @@ impl Settings {
         }
     }
 
+    /// Where `oe backup` writes: `backup_dir`, else the `backup_dir/` of the installation
+    /// `oe install` made here.
+    pub fn backup_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.file.backup_dir {
+            return Some(dir.clone());
+        }
+        let root = self.installation_dir().ok()?;
+        root.join(INSTALLATION_POSTGRES).exists().then(|| root.join("backup_dir"))
+    }
+
     /// The directory of this host's installation: `deploy.base_dir/<client>`.
     pub fn installation_dir(&self) -> Result<PathBuf, Error> {
         let client = self.file.client.as_deref().ok_or(Error::NoClient)?;
@@ -274,7 +284,7 @@ impl Settings {
         let mut jobs = Vec::with_capacity(f.jobs.len());
         for (name, job) in &f.jobs {
             match &job.action {
-                Action::Backup(_) | Action::RestoreTest(_) if f.backup_dir.is_none() => {
+                Action::Backup(_) | Action::RestoreTest(_) if self.backup_dir().is_none() => {
                     return Err(invalid(
                         name,
                         "needs backup_dir (oe config --backup-dir DIR)".into(),

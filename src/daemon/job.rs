@@ -180,9 +180,8 @@ async fn backup_one(
         threads: ctx.threads,
         progress: ProgressBar::hidden(),
     };
-    let file = &ctx.settings.file;
-    let policy = file.retention.unwrap_or_default();
-    let summary = backup::backup(request, file.backup_dir.as_deref(), policy).await?;
+    let policy = ctx.settings.file.retention.unwrap_or_default();
+    let summary = backup::backup(request, ctx.settings.backup_dir().as_deref(), policy).await?;
     let detail = format!("{} (kept {})", summary.saved.output.display(), summary.kept);
     Ok((Some(summary.saved.written_bytes), detail))
 }
@@ -193,7 +192,7 @@ async fn restore_test_one(
     service: Service,
     database: String,
 ) -> anyhow::Result<Done> {
-    let backup_dir = ctx.settings.file.backup_dir.clone().context("no backup_dir")?;
+    let backup_dir = ctx.settings.backup_dir().context("no backup_dir")?;
     let newest = backup::newest(&backup_dir, &database)?;
     let request = RestoreRequest {
         conn: ConnParams::from_env(&service.postgres),
@@ -233,7 +232,7 @@ pub async fn clean_leftovers(settings: &Settings, daemon: &DaemonSettings) {
             let conn = ConnParams::from_env(&service.postgres);
             let places = crate::jobs::clean::Places {
                 data_dir: service.data_dir.clone(),
-                backup_dir: settings.file.backup_dir.clone(),
+                backup_dir: settings.backup_dir(),
             };
             let (plan, _claims) = crate::jobs::clean::plan(&conn, &places).await?;
             for what in &plan.in_use {

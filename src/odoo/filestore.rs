@@ -308,9 +308,47 @@ impl Staged {
         self.bytes
     }
 
+    /// Run as root for a data directory that is someone else's (the odoo user's, in a
+    /// dockerized installation): gives the staged files, and the `filestore` directory when
+    /// root made it, to that owner, so that Odoo can add attachments beside them.
+    fn adopt_owner(&self) -> io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let filestore = self.target.parent();
+        let Some(data_dir) = filestore.and_then(Path::parent) else { return Ok(()) };
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Ok(());
+        }
+        let owner = fs::metadata(data_dir)?;
+        if owner.uid() == 0 {
+            return Ok(());
+        }
+        let give =
+            |path: &Path| std::os::unix::fs::lchown(path, Some(owner.uid()), Some(owner.gid()));
+        if let Some(filestore) = filestore
+            && fs::metadata(filestore)?.uid() == 0
+        {
+            give(filestore)?;
+        }
+        let mut pending = vec![self.temporary.clone()];
+        while let Some(dir) = pending.pop() {
+            give(&dir)?;
+            for entry in fs::read_dir(&dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    pending.push(entry.path());
+                } else {
+                    give(&entry.path())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Puts the staged directory in place of the target; the previous one (if any) is kept
     /// aside until [`Swapped::finish`], or put back by [`Swapped::undo`].
     pub fn swap(mut self) -> io::Result<Swapped> {
+        self.adopt_owner()?;
         // Every file below durable before the rename: one syncfs, many times faster than an
         // fsync per file for a filestore of tens of thousands of small files.
         crate::atomic::sync_file_system(&self.temporary)?;
@@ -448,6 +486,26 @@ mod tests {
 
     fn names(listing: &mut Listing) -> Vec<String> {
         listing.entries().unwrap().map(|f| f.unwrap().relative).collect()
+    }
+
+    #[test]
+    fn a_restored_filestore_belongs_to_the_owner_of_the_data_directory() {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("not root: ownership cannot be given away, nothing to check");
+            return;
+        }
+        let data_dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::chown(data_dir.path(), Some(101), Some(101)).unwrap();
+        let target = data_dir.path().join("filestore/acme");
+        let mut staged = Staged::create(&target).unwrap();
+        staged.write(Path::new("ab/abcdef"), &mut &b"attachment"[..]).unwrap();
+        staged.swap().unwrap().finish().unwrap();
+        for path in [data_dir.path().join("filestore"), target.clone(), target.join("ab/abcdef")] {
+            let meta = fs::metadata(&path).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (101, 101), "{}", path.display());
+        }
     }
 
     #[test]

@@ -263,11 +263,27 @@ fn install_start_serve_over_nginx_stop_start_again() {
     yaml = yaml.split("services:").next().unwrap().to_owned()
         + &yaml.split_once("deploy:").map(|(_, rest)| format!("deploy:{rest}")).unwrap();
     env.write_config(&yaml);
-    let backup_dir = i.root.join("backup_dir");
-    env.run(&["config", "--backup-dir", backup_dir.to_str().unwrap()]).success();
     env.run(&["backup", "-d", &db]).success();
-    let backups = std::fs::read_dir(&backup_dir).unwrap().count();
+    let backups = std::fs::read_dir(i.root.join("backup_dir").join(&db)).unwrap().count();
     assert_eq!(backups, 1, "oe backup of the managed database wrote nothing");
+    let out = env.run(&["db", "ls", "--json"]).success();
+    let listed: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let row = listed.as_array().unwrap().iter().find(|r| r["name"] == db.as_str());
+    let row = row.unwrap_or_else(|| panic!("{db} not in {listed}"));
+    assert!(row["version"].as_str().unwrap_or_default().starts_with("18.0"), "{row}");
+    assert!(!row["newest_backup"].is_null(), "{row}");
+    // A load into the installation gives the filestore to the odoo user, who adds to it.
+    let zip = std::fs::read_dir(i.root.join("backup_dir").join(&db))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let copy = format!("{}_copy", i.client);
+    env.run(&["load", "odoo", zip.to_str().unwrap(), &copy]).success();
+    let filestore = i.root.join("data_dir/filestore").join(&copy);
+    assert!(filestore.is_dir(), "no filestore loaded at {}", filestore.display());
+    assert_eq!(std::fs::metadata(&filestore).unwrap().uid(), 101);
 
     // ps: every container, by digest.
     let out = env.run(&["ps", "--json"]).success();
@@ -426,6 +442,12 @@ fn development_publishes_ports_mounts_sources_and_runs_in_the_foreground() {
     assert!(conf.contains("workers = 0"), "{conf}");
     assert!(!conf.contains("logfile"), "development logs on the console:\n{conf}");
     assert!(!conf.contains("list_db = False"), "{conf}");
+    // --print-config shows what would be written and leaves the file as it is.
+    std::fs::write(i.root.join("config/odoo.conf"), format!("{conf}; kept\n")).unwrap();
+    let shown = env.run(&["install", "--print-config"]).success().stdout;
+    assert!(shown.starts_with("[options]") && shown.contains("workers = 0"), "{shown}");
+    let kept = std::fs::read_to_string(i.root.join("config/odoo.conf")).unwrap();
+    assert_eq!(kept, format!("{conf}; kept\n"));
 
     // oe run: the environment, then Odoo's log on our stdout until Ctrl-C.
     let mut child = env
