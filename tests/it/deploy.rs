@@ -135,7 +135,13 @@ fn install(images: &Images, environment: &str, nginx: bool, config: &[&str]) -> 
         nginx = images.nginx,
         config = config_lines.join(", "),
     );
-    let defapp = bare_repo(&remotes, "defapp", &[("__manifest__.py", &manifest)]);
+    // Both places a default app keeps its manifest: its root, or its `<client>_default`
+    // module (then its checkout is an addons directory too); development tests the latter.
+    let manifest_path = match environment {
+        "development" => format!("{client}_default/__manifest__.py"),
+        _ => "__manifest__.py".to_owned(),
+    };
+    let defapp = bare_repo(&remotes, "defapp", &[(&manifest_path, &manifest)]);
     let http_port = free_port();
     let root = env.path("srv");
     let mut yaml = env.read_config();
@@ -442,6 +448,7 @@ fn development_publishes_ports_mounts_sources_and_runs_in_the_foreground() {
     assert!(conf.contains("workers = 0"), "{conf}");
     assert!(!conf.contains("logfile"), "development logs on the console:\n{conf}");
     assert!(!conf.contains("list_db = False"), "{conf}");
+    assert!(conf.contains("/mnt/extra-addons/defapp,"), "the default app's module: {conf}");
     // --print-config shows what would be written and leaves the file as it is.
     std::fs::write(i.root.join("config/odoo.conf"), format!("{conf}; kept\n")).unwrap();
     let shown = env.run(&["install", "--print-config"]).success().stdout;
@@ -484,7 +491,10 @@ fn development_publishes_ports_mounts_sources_and_runs_in_the_foreground() {
     }
 
     // Odoo and PostgreSQL are published on the host; the sources are the host's.
-    let manifest = std::fs::read_to_string(i.root.join("sources/defapp/__manifest__.py")).unwrap();
+    let manifest = std::fs::read_to_string(
+        i.root.join(format!("sources/defapp/{}_default/__manifest__.py", i.client)),
+    )
+    .unwrap();
     let port: String = manifest
         .split("'port': '")
         .nth(1)

@@ -56,7 +56,7 @@ pub fn defapp(ctx: &Context) -> Result<GitRepo, Error> {
 /// The client manifest: the default app's `__manifest__.py`, read as a literal.
 pub fn manifest(ctx: &Context) -> Result<ClientManifest, Error> {
     let app = defapp(ctx)?;
-    let path = ctx.layout.sources_dir().join(&app.dir).join("__manifest__.py");
+    let path = manifest_path(&ctx.layout.sources_dir().join(&app.dir), &ctx.layout.client);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !ctx.layout.root.exists() => {
@@ -65,6 +65,31 @@ pub fn manifest(ctx: &Context) -> Result<ClientManifest, Error> {
         Err(source) => return Err(Error::ReadManifest { path, source }),
     };
     ClientManifest::parse(&text).map_err(|source| Error::Manifest { path, source })
+}
+
+/// Where the default app's checkout keeps the client manifest: at its root, else in the
+/// module `<client>_default/`, else in the first module (by name) whose manifest lists
+/// `docker-images`. The root's path when none is found, for the error to name.
+fn manifest_path(checkout: &Path, client: &str) -> PathBuf {
+    let root = checkout.join("__manifest__.py");
+    if root.is_file() {
+        return root;
+    }
+    let named = checkout.join(format!("{client}_default/__manifest__.py"));
+    if named.is_file() {
+        return named;
+    }
+    let mut modules: Vec<PathBuf> = std::fs::read_dir(checkout)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("__manifest__.py"))
+        .filter(|p| p.is_file())
+        .collect();
+    modules.sort();
+    let lists_images =
+        |p: &PathBuf| std::fs::read_to_string(p).is_ok_and(|t| t.contains("'docker-images'"));
+    modules.into_iter().find(lists_images).unwrap_or(root)
 }
 
 /// The repositories of the installation: the default app first, then the manifest's others.
