@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, PortBinding,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkingConfig, PortBinding,
     RestartPolicy, RestartPolicyNameEnum,
 };
 
@@ -19,6 +19,28 @@ use crate::config::Environment;
 /// Where the postgres container keeps its cluster: the mounted `postgresql/` itself, the
 /// official image's default, which its entrypoint gives to the postgres user.
 pub const PGDATA: &str = "/var/lib/postgresql/data";
+
+/// Odoo's health as Docker checks it, inside the container with the image's Python: the
+/// server answers `/web/health` (a 404 too: Odoo before 16 has no such route, but answered).
+const ODOO_HEALTH: &str = "import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen('http://127.0.0.1:8069/web/health', timeout=10)
+except urllib.error.HTTPError as e:
+    sys.exit(e.code != 404)
+";
+
+/// A check every 30 s, unhealthy after 3 failures, from 60 s after the start.
+fn health(test: Vec<String>) -> HealthConfig {
+    const SECOND: i64 = 1_000_000_000;
+    HealthConfig {
+        test: Some(test),
+        interval: Some(30 * SECOND),
+        timeout: Some(15 * SECOND),
+        retries: Some(3),
+        start_period: Some(60 * SECOND),
+        start_interval: None,
+    }
+}
 
 /// Everything the containers of one installation are made from.
 #[derive(Debug, Clone)]
@@ -58,6 +80,7 @@ impl Inputs<'_> {
         let mut binds = Vec::new();
         let mut ports: Vec<(&str, &str, u16)> = Vec::new();
         let mut cmd = None;
+        let mut healthcheck = None;
         let mut aliases = vec![role.as_str().to_owned()];
         match role {
             Role::Postgres => {
@@ -68,6 +91,8 @@ impl Inputs<'_> {
                 let host_ip = if development { "0.0.0.0" } else { "127.0.0.1" };
                 ports.push(("5432/tcp", host_ip, self.db_port));
                 aliases.push("db".into());
+                let test = ["CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-U", self.db_user];
+                healthcheck = Some(health(test.map(str::to_owned).to_vec()));
             }
             Role::Aeroo => {}
             Role::Odoo => {
@@ -78,6 +103,8 @@ impl Inputs<'_> {
                 env.push("PORT=5432".into());
                 env.push(format!("USER={}", self.db_user));
                 cmd = Some(vec!["/usr/bin/odoo".to_owned()]);
+                let test = ["CMD", "python3", "-c", ODOO_HEALTH];
+                healthcheck = Some(health(test.map(str::to_owned).to_vec()));
                 binds.push(bind(layout.config_dir(), MOUNT_CONFIG, true));
                 binds.push(bind(layout.data_dir(), MOUNT_DATA, false));
                 binds.push(bind(layout.sources_dir(), MOUNT_SOURCES, !development));
@@ -116,6 +143,7 @@ impl Inputs<'_> {
             image: self.images.get(&role).cloned(),
             env: Some(env),
             cmd,
+            healthcheck,
             labels: Some(labels),
             exposed_ports: Some(ports.iter().map(|(port, ..)| (*port).to_owned()).collect()),
             host_config: Some(HostConfig {

@@ -299,6 +299,10 @@ fn install_start_serve_over_nginx_stop_start_again() {
     for row in rows {
         assert_eq!(row["state"], "running", "{row}");
         assert!(row["image"].as_str().unwrap().contains("@sha256:"), "{row}");
+        if row["role"] != "nginx" {
+            let health = row["health"].as_str().unwrap_or_default();
+            assert!(["starting", "healthy"].contains(&health), "a health check: {row}");
+        }
     }
 
     env.run(&["stop"]).success();

@@ -266,8 +266,11 @@ pub struct Row {
     pub role: String,
     /// `running`, `exited`, …
     pub state: String,
-    /// Docker's words: `Up 3 minutes`, `Exited (1) 2 seconds ago`.
+    /// Docker's words: `Up 3 minutes (healthy)`, `Exited (1) 2 seconds ago`.
     pub status: String,
+    /// Docker's health check: `healthy`, `unhealthy`, `starting`; `None` without one or
+    /// when the container is not running.
+    pub health: Option<String>,
     pub image: String,
     /// `HOST_IP:HOST_PORT->PORT/tcp`.
     pub ports: Vec<String>,
@@ -293,10 +296,18 @@ pub async fn ps(ctx: &Context, engine: &Engine) -> Result<Vec<Row>, Error> {
                     Some(format!("{}:{public}->{}/tcp", p.ip.unwrap_or_default(), p.private_port))
                 })
                 .collect();
+            let status = c.status.unwrap_or_default();
+            let health = ["healthy", "unhealthy", "starting"]
+                .into_iter()
+                .find(|h| {
+                    status.contains(&format!("({h})")) || status.contains(&format!("(health: {h})"))
+                })
+                .map(str::to_owned);
             let row = Row {
                 name: name.unwrap_or_default(),
+                health,
                 state: c.state.map(|s| s.to_string()).unwrap_or_default(),
-                status: c.status.unwrap_or_default(),
+                status,
                 image: c.image.unwrap_or_default(),
                 ports,
                 role: role.clone(),
