@@ -15,7 +15,11 @@
 #                   save_million `oe save` of a million small files, BENCH_FILES to change it;
 #                   mirror_nightly 14 nights of a changing dump, daemon_memory an idle daemon,
 #                   remote oe mirror/restore over loopback SSH against restic and borg; it needs
-#                   openssh-server, restic, borgbackup, and runs as root)
+#                   openssh-server, restic, borgbackup, and runs as root; start `oe start` of
+#                   an installed environment against Odoo's own start time in `docker run`:
+#                   it needs a Docker engine (skipped, and said so, without one), the images
+#                   of contrib/test-images.sh (OE_TEST_ODOO_SRC is passed on to it), curl, and
+#                   root; the database does not matter to it: run it with BENCH_SCALE=0.01)
 #   BENCH_DIR       where the temporary files go: a directory is made inside it and removed at
 #                   the end (default: a new directory under /var/tmp). Needs ~3 GB at scale 1,
 #                   ~20 GB with odoo_zip.
@@ -60,6 +64,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [ -z "${sshd_pid:-}" ] || kill "$sshd_pid" 2>/dev/null || true # section_remote's sshd
+    [ -z "${start_client:-}" ] || start_cleanup # section_start's containers and network
     if cluster_stop "$dir/cluster"; then
         rm -rf "$dir"
     else
@@ -1113,6 +1118,236 @@ section_remote() {
     echo "- remote: source $files files, $(mib "$bytes") MiB (bench_src's filestore + plain dump), over ssh to a private sshd on 127.0.0.1 (openssh-server $(dpkg-query -W -f '${Version}' openssh-server 2>/dev/null || echo '?')); restic $(restic version | awk '{ print $2 }') over sftp, borg $(borg --version | awk '{ print $2 }') (\`borg serve --append-only\`, no encryption, zstd 3); warm page cache." >>"$notes"
     sshd_stop
     rm -rf "$r"
+}
+
+# --- section: start -------------------------------------------------------------------------
+
+# `oe start` of an installed environment against Odoo's own start time (the target: healthy
+# within that + 2 s). One installation is set up as tests/it/deploy.rs does, none of it timed:
+# a default app in a local bare git repository whose manifest lists the three images of
+# contrib/test-images.sh, a config of its own (production, nginx on, deploy.base_dir,
+# http_port and db_port), `oe install`, a first `oe start` (postgres' initdb), a database made
+# by Odoo itself inside its container (-i base, the name the installation's dbfilter wants),
+# `oe stop`. Then, alternating, medians of BENCH_RUNS:
+# - oe: `oe start` with every container existing and stopped, until it returns: it starts
+#   postgres (waits for a login), odoo (waits for /web/health on its address) and nginx (waits
+#   for /web/health through nginx). `oe stop` after it, untimed.
+# - peer: with the installation's postgres running (`oe start --env-only`, untimed), `docker
+#   run -d` of the same odoo image by the digest in oe.lock, on the installation's network,
+#   with the mounts oe gives its own odoo container: config dir at /etc/odoo (read-only: the
+#   same odoo.conf), data_dir at /var/lib/odoo, sources at /mnt/extra-addons (read-only, as oe
+#   mounts them in production) and the log dir at /var/log/odoo (odoo.conf's logfile), command
+#   /usr/bin/odoo; timed until `curl` of /web/health on the container's address answers 200
+#   (asked every 0.1 s). `docker rm -f` and `oe stop` after it, untimed.
+# Both go from "not running" to "Odoo answers /web/health"; oe also starts postgres and nginx
+# and waits for each, the peer starts a new container (create + start) where oe starts
+# existing ones. Everything made in Docker carries the label oe.client=<client>; it goes, with
+# the network oe-<client>, in start_cleanup (also when the script exits early).
+
+start_client=   # the client of section_start: start_cleanup removes its containers and network
+
+start_cleanup() {
+    [ -n "${start_client:-}" ] || return 0
+    local ids
+    ids=$(docker ps -aq --filter "label=oe.client=$start_client" 2>/dev/null || true)
+    # shellcheck disable=SC2086 # container ids, one a word
+    [ -z "$ids" ] || docker rm -f -v $ids >/dev/null 2>&1 || true
+    docker network rm "oe-$start_client" >/dev/null 2>&1 || true
+    start_client=
+}
+
+# A free TCP port of 127.0.0.1.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+section_start() {
+    if ! command -v docker >/dev/null || ! docker info >/dev/null 2>&1; then
+        say "start: SKIPPED: no Docker engine (docker info failed)"
+        echo "- start: skipped: no Docker engine here (\`docker info\` failed)." >>"$notes"
+        return 0
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        say "start: SKIPPED: needs root (oe install gives data_dir and log to the image's odoo user)"
+        echo "- start: skipped: not run as root (\`oe install\` chowns data_dir and log)." >>"$notes"
+        return 0
+    fi
+    ensure_tools curl:curl git:git
+    local s=$dir/start id=start i t who order
+    rm -rf "$s"
+    mkdir -p "$s/remotes/defapp" "$s/srv"
+
+    say "start: the test images (contrib/test-images.sh)"
+    if ! "$repo/contrib/test-images.sh" >"$s/images.env" 2>"$dir/logs/$id.images"; then
+        say "start: contrib/test-images.sh failed:"
+        tail -n 20 "$dir/logs/$id.images" >&2
+        return 1
+    fi
+    local OE_TEST_REGISTRY='' OE_TEST_IMAGE_ODOO='' OE_TEST_IMAGE_POSTGRES='' OE_TEST_IMAGE_NGINX=''
+    eval "$(grep -E '^OE_TEST_[A-Z_]+=' "$s/images.env")"
+    if [ -z "$OE_TEST_IMAGE_ODOO" ] || [ -z "$OE_TEST_IMAGE_POSTGRES" ] || [ -z "$OE_TEST_IMAGE_NGINX" ]; then
+        say "start: contrib/test-images.sh printed no OE_TEST_IMAGE_{ODOO,POSTGRES,NGINX}:"
+        cat "$s/images.env" >&2
+        return 1
+    fi
+
+    # The installation, as tests/it/deploy.rs makes one (untimed).
+    start_client=bench$$
+    local client=$start_client http_port db_port odoo_port
+    http_port=$(free_port)
+    db_port=$(free_port)
+    odoo_port=$(free_port)
+    cat >"$s/remotes/defapp/__manifest__.py" <<EOF
+# the bench client's default app
+{
+    'name': 'Bench default',
+    'depends': ['base'],
+    'env-ver': '2',
+    'odoo-license': 'CE',
+    'port': '$odoo_port',
+    'docker-images': [
+        'odoo $OE_TEST_IMAGE_ODOO',
+        'postgres $OE_TEST_IMAGE_POSTGRES',
+        'nginx $OE_TEST_IMAGE_NGINX',
+    ],
+}
+EOF
+    local g=(git -c user.name=bench -c user.email=bench@example.org -C "$s/remotes/defapp")
+    "${g[@]}" init -q -b main
+    "${g[@]}" add -A
+    "${g[@]}" commit -q -m first
+    git clone -q --bare "$s/remotes/defapp" "$s/remotes/defapp.git"
+    local cfg=$s/config.yml
+    printf "deploy: {base_dir: '%s', http_port: %s, db_port: %s}\n" "$s/srv" "$http_port" "$db_port" >"$cfg"
+    # Runs oe with the installation's config, its output in logs/start.NAME; fails with its tail.
+    oe_start_setup() {
+        local name=$1
+        shift
+        if ! "$oe_bin" --config "$cfg" "$@" >"$dir/logs/$id.$name" 2>&1; then
+            say "start: oe $* failed:"
+            tail -n 30 "$dir/logs/$id.$name" >&2
+            return 1
+        fi
+    }
+    oe_start_setup config config --client "$client" --environment production \
+        --defapp "file://$s/remotes/defapp.git" --nginx on
+    say "start: oe install (client $client)"
+    oe_start_setup install install
+    local root=$s/srv/$client network=oe-$client db=${client}_prod
+    local d
+    for d in config data_dir sources log; do
+        [ -d "$root/$d" ] || { say "start: oe install made no $root/$d"; return 1; }
+    done
+    say "start: first oe start (initdb)"
+    oe_start_setup first-start start
+    say "start: creating the database $db (odoo -i base, inside the odoo container)"
+    if ! docker exec "oe-$client-odoo" /usr/bin/odoo -d "$db" -i base --stop-after-init --no-http \
+        >"$dir/logs/$id.initdb" 2>&1; then
+        say "start: odoo -d $db -i base failed:"
+        tail -n 30 "$dir/logs/$id.initdb" >&2
+        return 1
+    fi
+    oe_start_setup first-stop stop
+
+    # The odoo image as oe.lock records it, and as oe's container runs it.
+    local image running_image
+    image=$(awk '$1 == "odoo:" { role = 1; next } /^  [^ ]/ { role = 0 } role && $1 == "digest:" { print $2; exit }' "$root/oe.lock")
+    image=${image//[\"\']/}
+    case $image in
+        *@sha256:*) ;;
+        *) say "start: no odoo digest in $root/oe.lock:"; cat "$root/oe.lock" >&2; return 1 ;;
+    esac
+    running_image=$(docker inspect -f '{{.Config.Image}}' "oe-$client-odoo")
+    [ "$running_image" = "$image" ] || { say "start: oe's odoo container runs $running_image, oe.lock says $image"; return 1; }
+
+    local peer=oe-$client-bench-peer
+    local peer_args=(--name "$peer" --label "oe.client=$client" --network "$network"
+        -v "$root/config:/etc/odoo:ro" -v "$root/data_dir:/var/lib/odoo"
+        -v "$root/sources:/mnt/extra-addons:ro" -v "$root/log:/var/log/odoo"
+        "$image" /usr/bin/odoo)
+    # The peer: prints the seconds from `docker run -d` to the first 200 of /web/health on the
+    # container's address (at most 180 s, oe start's default timeout for a container).
+    peer_start() {
+        local log=$1 t0 ip n=0 begun=$SECONDS
+        t0=$(now)
+        if ! docker run -d "${peer_args[@]}" >"$log" 2>&1; then
+            say "start: docker run of the peer failed:"
+            tail -n 20 "$log" >&2
+            return 1
+        fi
+        ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$network\").IPAddress}}" "$peer")
+        [ -n "$ip" ] || { say "start: the peer has no address in $network"; return 1; }
+        until [ "$(curl -fsS -o /dev/null -w '%{http_code}' --max-time 3 "http://$ip:8069/web/health" 2>/dev/null)" = 200 ]; do
+            n=$((n + 1))
+            if ((n % 20 == 0)); then
+                if [ "$(docker inspect -f '{{.State.Running}}' "$peer" 2>/dev/null)" != true ] ||
+                    ((SECONDS - begun >= 180)); then
+                    say "start: the peer's odoo stopped or did not answer within 180 s; the end of its log:"
+                    docker logs --tail 10 "$peer" >&2 2>&1 || true
+                    tail -n 20 "$root/log/odoo.log" >&2 || true
+                    return 1
+                fi
+            fi
+            sleep 0.1
+        done
+        elapsed "$t0" "$(now)"
+    }
+    # What runs must be exactly this (untimed check before each timed run).
+    running_roles() {
+        docker ps --filter "label=oe.client=$client" --format '{{.Label "oe.role"}}' | sort | tr '\n' ' '
+    }
+
+    local t_oe=$dir/results/$id.oe t_peer=$dir/results/$id.peer rss=$dir/results/$id.rss
+    : >"$t_oe"
+    : >"$t_peer"
+    : >"$rss"
+    for ((i = 1; i <= runs; i++)); do
+        order="peer oe"
+        ((i % 2)) || order="oe peer"
+        for who in $order; do
+            if [ "$who" = peer ]; then
+                oe_start_setup "env.$i" start --env-only
+                [ "$(running_roles)" = "postgres " ] || { say "start: before the peer, running: $(running_roles)"; return 1; }
+                t=$(peer_start "$dir/logs/$id.peer.$i")
+                echo "$t" >>"$t_peer"
+                if [ "$i" = 1 ]; then
+                    # It reached the installation's database, not only its own HTTP server.
+                    local ip code
+                    ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$network\").IPAddress}}" "$peer")
+                    code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 120 "http://$ip:8069/web/login?db=$db" || true)
+                    [ "$code" = 200 ] || { say "start: the peer's /web/login answered $code, not 200"; return 1; }
+                fi
+                docker rm -f -v "$peer" >/dev/null
+                oe_start_setup "env-stop.$i" stop
+            else
+                [ -z "$(running_roles)" ] || { say "start: before oe start, running: $(running_roles)"; return 1; }
+                t=$(oe_config=$cfg time_oe "$dir/logs/$id.oe.$i" "$rss" start)
+                echo "$t" >>"$t_oe"
+                [ "$(grep -c " started$" "$dir/logs/$id.oe.$i")" = 3 ] || { say "start: oe start did not start 3 existing containers:"; cat "$dir/logs/$id.oe.$i" >&2; return 1; }
+                oe_start_setup "stop.$i" stop
+            fi
+            say "start run $i/$runs: $who ${t}s"
+        done
+    done
+
+    local peer_med oe_med diff rss_kib
+    peer_med=$(median <"$t_peer")
+    oe_med=$(median <"$t_oe")
+    diff=$(awk -v a="$oe_med" -v b="$peer_med" 'BEGIN { printf "%.2f\n", a - b }')
+    rss_kib=$(maximum <"$rss")
+    local name="start of an installed environment (oe: postgres, odoo, nginx, each waited for; peer: odoo alone, postgres running)"
+    local peer_cmd="docker run -d --network oe-CLIENT -v CONFIG:/etc/odoo:ro -v DATA_DIR:/var/lib/odoo -v SOURCES:/mnt/extra-addons:ro -v LOG:/var/log/odoo ODOO@DIGEST /usr/bin/odoo; curl -fsS http://IP:8069/web/health every 0.1 s"
+    # The ratio column holds the difference: the target is in seconds.
+    # shellcheck disable=SC2016 # the backquotes are Markdown
+    printf '| %s | `%s` | %s | %s | %s | %s | %s |\n' "$name" "$(cell "$peer_cmd")" "$peer_med" "$oe_med" \
+        "$(awk -v d="$diff" 'BEGIN { printf "%+.2f s (oe − peer)", d }')" "≤ peer + 2 s $(verdict "$diff" 2)" \
+        "$(mib $((rss_kib * 1024)))" >>"$table"
+    {
+        echo "- start: runs, seconds: oe $(tr '\n' ' ' <"$t_oe")| peer $(tr '\n' ' ' <"$t_peer")(alternating, peer first in odd runs)."
+        echo "- start: images of contrib/test-images.sh from its registry $OE_TEST_REGISTRY (odoo as $image, $OE_TEST_IMAGE_POSTGRES, $OE_TEST_IMAGE_NGINX); database $db made with \`odoo -i base\`; Docker $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'), storage driver $(docker info --format '{{.Driver}}' 2>/dev/null || echo '?'); page cache warm for both."
+        echo "- start: oe starts the 3 existing stopped containers one after the other and waits for each (postgres: a login; odoo: /web/health on its address; nginx: /web/health through it, polled every 0.2 s); the peer makes and starts one new container with postgres already running, and asks every 0.1 s."
+    } >>"$notes"
+
+    start_cleanup
+    rm -rf "$s"
 }
 
 # --- run --------------------------------------------------------------------------------------
