@@ -238,6 +238,12 @@ fn install_start_serve_over_nginx_stop_start_again() {
         stdout.contains(&format!("odoo answers at http://127.0.0.1:{}", i.http_port)),
         "{stdout}"
     );
+    // The installation's network, on a bridge of a known name (the cutoff's rules name it).
+    let network = format!("oe-{}", i.client);
+    let format = "{{index .Options \"com.docker.network.bridge.name\"}}";
+    let bridge = run("docker", &["network", "inspect", "--format", format, &network], None);
+    assert_eq!(bridge, network);
+    assert!(Path::new("/sys/class/net").join(&bridge).exists(), "no bridge {bridge}");
 
     // A database, made by Odoo itself inside its container.
     let db = format!("{}_prod", i.client);
@@ -460,6 +466,15 @@ fn development_publishes_ports_mounts_sources_and_runs_in_the_foreground() {
     let kept = std::fs::read_to_string(i.root.join("config/odoo.conf")).unwrap();
     assert_eq!(kept, format!("{conf}; kept\n"));
 
+    // odoo_image replaces the manifest's odoo image in development.
+    let registry = images.odoo.split('/').next().unwrap().to_owned();
+    let own = format!("{registry}/oe-test/odoo-it:d{}", std::process::id());
+    let own_digest = push_variant(&images.odoo, &own, "LABEL oe.test=development");
+    env.run(&["config", "--odoo-image", &own]).success();
+    env.run(&["pull", "--images"]).success();
+    let lock = std::fs::read_to_string(i.root.join("oe.lock")).unwrap();
+    assert!(lock.contains(&own_digest), "{lock}");
+
     // oe run: the environment, then Odoo's log on our stdout until Ctrl-C.
     let mut child = env
         .oe()
@@ -509,6 +524,7 @@ fn development_publishes_ports_mounts_sources_and_runs_in_the_foreground() {
     let (status, _) = get(&format!("http://127.0.0.1:{port}/web/health"));
     assert_eq!(status, 200);
     let odoo = format!("oe-{}-odoo", i.client);
+    assert_eq!(running_image(env, &odoo), own_digest);
     std::fs::write(i.root.join("sources/extra/from_host.txt"), "edited on the host\n").unwrap();
     let inside =
         run("docker", &["exec", &odoo, "cat", "/mnt/extra-addons/extra/from_host.txt"], None);
