@@ -162,12 +162,16 @@ pub async fn run(args: RunArgs, settings: Settings) -> Result {
     let (ctx, engine) = connect(&settings).await?;
     runtime::start(&ctx, &engine, false, Duration::from_secs(args.timeout)).await?;
     let name = ctx.layout.container(Role::Odoo);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| Error::Io { what: "cannot watch", path: "SIGTERM".into(), source: e })?;
+    let terminated = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => term.recv().await,
+            Err(_) => std::future::pending().await,
+        }
+    };
     tokio::select! {
         result = copy_logs(&engine, &name, true, Some(200)) => result?,
         _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+        _ = terminated => {}
     }
     engine.stop(&name, runtime::STOP_GRACE).await.map_err(Error::from)?;
     Ok(())

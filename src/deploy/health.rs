@@ -36,6 +36,9 @@ pub enum Probe {
     Postgres { host: String, port: u16, user: String, password: String },
     /// Odoo answers at this base URL (`http://host:port`).
     Odoo { url: String },
+    /// Odoo answers on port 8069 of the container's address in `network` (a Linux host
+    /// routes to it), whether or not a port is published.
+    OdooIn { network: String },
     /// Running a moment after its start is all that can be asked.
     Running,
 }
@@ -44,7 +47,7 @@ impl Probe {
     fn what(&self) -> &'static str {
         match self {
             Probe::Postgres { .. } => "accept connections",
-            Probe::Odoo { .. } => "answer /web/health",
+            Probe::Odoo { .. } | Probe::OdooIn { .. } => "answer /web/health",
             Probe::Running => "stay running",
         }
     }
@@ -66,7 +69,7 @@ impl Probe {
                 let url = url.clone();
                 tokio::task::spawn_blocking(move || odoo_answers(&url)).await.unwrap_or(false)
             }
-            Probe::Running => true,
+            Probe::OdooIn { .. } | Probe::Running => true,
         }
     }
 }
@@ -101,6 +104,16 @@ pub async fn wait(
     let settle = Duration::from_secs(2);
     loop {
         let container = engine.inspect(name).await?;
+        let address = |network: &str| {
+            let networks = container.as_ref()?.network_settings.as_ref()?.networks.as_ref()?;
+            networks.get(network)?.ip_address.clone().filter(|a| !a.is_empty())
+        };
+        let in_network = match probe {
+            Probe::OdooIn { network } => {
+                address(network).map(|a| Probe::Odoo { url: format!("http://{a}:8069") })
+            }
+            _ => None,
+        };
         // A container the restart policy brought back has failed already.
         let restarted = container.as_ref().and_then(|c| c.restart_count).unwrap_or(0) > 0;
         let state = container.and_then(|c| c.state);
@@ -114,9 +127,11 @@ pub async fn wait(
             let logs = engine.tail(name, LOG_LINES).await.unwrap_or_default();
             return Err(Error::Exited { name: name.to_owned(), how, logs });
         }
-        let ready = match probe {
-            Probe::Running => start.elapsed() >= settle,
-            probe => probe.ready().await,
+        let ready = match (probe, in_network) {
+            (Probe::Running, _) => start.elapsed() >= settle,
+            (Probe::OdooIn { .. }, Some(probe)) => probe.ready().await,
+            (Probe::OdooIn { .. }, None) => false,
+            (probe, _) => probe.ready().await,
         };
         if ready {
             return Ok(());

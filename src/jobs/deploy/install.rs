@@ -139,13 +139,13 @@ pub async fn install(
     if let Some(out) = print_config {
         *out = conf;
     } else if !layout.odoo_conf().exists() {
-        write_private(&layout.odoo_conf(), conf.as_bytes(), Some(ODOO_UID))?;
+        write_file(&layout.odoo_conf(), conf.as_bytes(), 0o600, Some(ODOO_UID))?;
         installed.wrote_config = true;
     }
     if ctx.nginx {
         manifest.image(Role::Nginx.as_str()).ok_or(Error::NoNginxImage)?;
         let text = nginx_conf(ctx, &manifest)?;
-        write_file(&layout.nginx_conf(), text.as_bytes(), 0o644)?;
+        write_file(&layout.nginx_conf(), text.as_bytes(), 0o644, None)?;
     }
     Ok(installed)
 }
@@ -283,7 +283,7 @@ pub fn postgres_settings(ctx: &Context) -> Result<PgSettings, Error> {
         ..Default::default()
     };
     let text = serde_yaml_ng::to_string(&settings).unwrap_or_default();
-    write_private(&path, text.as_bytes(), None)?;
+    write_file(&path, text.as_bytes(), 0o600, None)?;
     Ok(settings)
 }
 
@@ -381,24 +381,15 @@ fn secret() -> std::io::Result<String> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// Writes a file atomically with mode 0600, owned by `owner` when given.
-fn write_private(path: &Path, content: &[u8], owner: Option<u32>) -> Result<(), Error> {
-    let write = || -> std::io::Result<()> {
-        let mut out = AtomicFile::create(path)?;
-        out.write_all(content)?;
-        if let Some(uid) = owner {
-            std::os::unix::fs::chown(out.partial_path(), Some(uid), Some(uid))?;
-        }
-        out.commit()
-    };
-    write().map_err(io("cannot write", path))
-}
-
-fn write_file(path: &Path, content: &[u8], mode: u32) -> Result<(), Error> {
+/// Writes a file atomically with `mode`, owned by `owner` when given.
+fn write_file(path: &Path, content: &[u8], mode: u32, owner: Option<u32>) -> Result<(), Error> {
     let write = || -> std::io::Result<()> {
         let mut out = AtomicFile::create(path)?;
         out.write_all(content)?;
         std::fs::set_permissions(out.partial_path(), std::fs::Permissions::from_mode(mode))?;
+        if let Some(uid) = owner {
+            std::os::unix::fs::chown(out.partial_path(), Some(uid), Some(uid))?;
+        }
         out.commit()
     };
     write().map_err(io("cannot write", path))

@@ -143,30 +143,9 @@ fn probe(ctx: &Context, plan: &Plan, role: Role) -> Probe {
         },
         // Through nginx, as users reach it: proves the proxy as well.
         Role::Nginx => Probe::Odoo { url: format!("http://127.0.0.1:{}", ctx.http_port) },
-        Role::Odoo => Probe::Odoo { url: String::new() },
+        Role::Odoo => Probe::OdooIn { network: ctx.layout.network() },
         Role::Aeroo => Probe::Running,
     }
-}
-
-/// Odoo is asked on its address in the installation's network (a Linux host routes to it),
-/// which works whether or not a port is published.
-async fn resolve(
-    engine: &Engine,
-    ctx_network: &str,
-    name: &str,
-    probe: &Probe,
-) -> Result<Probe, Error> {
-    let Probe::Odoo { url } = probe else { return Ok(probe.clone()) };
-    if !url.is_empty() {
-        return Ok(probe.clone());
-    }
-    let address = engine
-        .inspect(name)
-        .await?
-        .and_then(|c| c.network_settings?.networks?.get(ctx_network)?.ip_address.clone())
-        .filter(|a| !a.is_empty())
-        .unwrap_or_else(|| "127.0.0.1".into());
-    Ok(Probe::Odoo { url: format!("http://{address}:8069") })
 }
 
 /// One container to its description and serving; see the module's docs.
@@ -177,8 +156,6 @@ async fn ensure(
     probe: &Probe,
     timeout: Duration,
 ) -> Result<Action, Error> {
-    let network =
-        body.host_config.as_ref().and_then(|h| h.network_mode.clone()).unwrap_or_default();
     let wanted = body.labels.as_ref().and_then(|l| l.get(LABEL_SPEC).cloned());
     let existing = engine.inspect(name).await?;
     let current = existing
@@ -186,8 +163,7 @@ async fn ensure(
         .and_then(|c| c.config.as_ref()?.labels.as_ref()?.get(LABEL_SPEC).cloned());
     let running = existing.as_ref().and_then(|c| c.state.as_ref()?.running).unwrap_or(false);
     let serve = |name: String| async move {
-        let probe = resolve(engine, &network, &name, probe).await?;
-        health::wait(engine, &name, &probe, timeout).await.map_err(Error::from)
+        health::wait(engine, &name, probe, timeout).await.map_err(Error::from)
     };
     match existing {
         Some(_) if current == wanted && running => Ok(Action::Kept),
