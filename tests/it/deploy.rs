@@ -20,6 +20,8 @@ struct Images {
     odoo: String,
     postgres: String,
     nginx: String,
+    /// An aeroo image to list too (any long-running image does).
+    aeroo: Option<String>,
 }
 
 /// The images, or `None` after a skip line (no Docker engine, no test images).
@@ -39,7 +41,7 @@ fn images() -> Option<Images> {
         skip_unless_available(Some("the Docker test images (OE_TEST_IMAGE_*)"), how);
         return None;
     };
-    Some(Images { odoo, postgres, nginx })
+    Some(Images { odoo, postgres, nginx, aeroo: None })
 }
 
 fn run(program: &str, args: &[&str], dir: Option<&Path>) -> String {
@@ -123,16 +125,18 @@ fn install(images: &Images, environment: &str, nginx: bool, config: &[&str]) -> 
         "extra",
         &[("extra_module/__manifest__.py", "{'name': 'Extra', 'depends': ['base']}\n")],
     );
+    let aeroo = images.aeroo.as_ref().map(|a| format!("'aeroo {a}', ")).unwrap_or_default();
     let config_lines: Vec<String> = config.iter().map(|l| format!("'{l}'")).collect();
     let manifest = format!(
         "# the client's default app\n{{\n    'name': 'Acme default',\n    'depends': ['base'],\n    \
          'env-ver': '2',\n    'odoo-license': 'CE',\n    'port': '{port}',\n    \
          'git-repos': ['{extra} extra'],\n    'docker-images': [\n        'odoo {odoo}',\n        \
-         'postgres {postgres}',\n        'nginx {nginx}',\n    ],\n    'config': [{config}],\n}}\n",
+         'postgres {postgres}',\n        'nginx {nginx}',\n        {aeroo}\n    ],\n    'config': [{config}],\n}}\n",
         port = free_port(),
         odoo = images.odoo,
         postgres = images.postgres,
         nginx = images.nginx,
+        aeroo = aeroo,
         config = config_lines.join(", "),
     );
     // Both places a default app keeps its manifest: its root, or its `<client>_default`
@@ -450,7 +454,8 @@ fn pull_records_new_digests_start_replaces_and_a_failing_replacement_is_rolled_b
 
 #[test]
 fn development_publishes_ports_mounts_sources_and_runs_in_the_foreground() {
-    let Some(images) = images() else { return };
+    let Some(mut images) = images() else { return };
+    images.aeroo = Some(images.nginx.clone());
     let i = install(&images, "development", false, &[]);
     let env = &i.env;
     env.run(&["install"]).success();
@@ -532,12 +537,17 @@ fn development_publishes_ports_mounts_sources_and_runs_in_the_foreground() {
     let postgres = run("docker", &["port", &format!("oe-{}-postgres", i.client), "5432/tcp"], None);
     assert!(postgres.starts_with("0.0.0.0:"), "{postgres}");
 
-    // SIGINT stops Odoo and ends oe run; the environment keeps running.
+    // SIGINT stops Odoo and ends oe run; the environment (postgres, aeroo) keeps running.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert!(status.success(), "oe run after SIGINT: {status:?}");
     assert_eq!(state(&odoo), "exited");
+    let aeroo = format!("oe-{}-aeroo", i.client);
     assert_eq!(state(&format!("oe-{}-postgres", i.client)), "running");
+    assert_eq!(state(&aeroo), "running");
+    env.run(&["stop", "--env-only"]).success();
+    assert_eq!(state(&aeroo), "exited");
+    assert_eq!(state(&format!("oe-{}-postgres", i.client)), "exited");
 }
 
 #[test]
