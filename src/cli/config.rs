@@ -42,6 +42,9 @@ fn parse_switch(s: &str) -> Result<Switch, String> {
 pub fn run(global: &Global, args: ConfigArgs, mut settings: Settings) -> Result {
     let f = &mut settings.file;
     let mut changed = false;
+    if let Some(client) = &args.client {
+        crate::config::settings::validate_client_name(client)?;
+    }
     changed |= set(&mut f.client, args.client);
     changed |= set(&mut f.environment, args.environment);
     changed |= set(&mut f.database, args.database);
@@ -55,9 +58,6 @@ pub fn run(global: &Global, args: ConfigArgs, mut settings: Settings) -> Result 
     }
     if let Some(db) = &f.database {
         crate::config::settings::validate_database_name(db)?;
-    }
-    if let Some(client) = &f.client {
-        crate::config::settings::validate_client_name(client)?;
     }
     if changed {
         settings.save()?;

@@ -383,3 +383,17 @@ fn config_path_comes_from_oe_config_variable() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("fromenv"), "{stdout}");
 }
+
+#[test]
+fn a_client_name_must_fit_a_directory_and_docker_names() {
+    let env = TestEnv::new();
+    for bad in ["Acme", "_acme", "ac me", "acme/../x", &"a".repeat(33)] {
+        let flag = format!("--client={bad}");
+        env.run(&["config", &flag]).failure(2).stderr_has("invalid client name");
+    }
+    assert!(!env.read_config().contains("client:"), "a refused name must not be written");
+    env.run(&["config", "--client", "acme-2_b"]).success();
+    // An existing file with a name oe would refuse now is still shown.
+    env.write_config("client: ACME\n");
+    env.run(&["config"]).success().stdout_has("ACME");
+}
