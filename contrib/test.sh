@@ -11,7 +11,7 @@ source contrib/cluster.sh
 # configuration with `nginx -t` (no server is started).
 ensure_tools pg-server:postgresql gzip:gzip bzip2:bzip2 zstd:zstd mount:mount unzip:unzip \
     python3:python3 rsync:rsync /usr/sbin/sshd:openssh-server ssh:openssh-client \
-    ssh-keygen:openssh-client git:git /usr/sbin/nginx:nginx-light
+    ssh-keygen:openssh-client git:git /usr/sbin/nginx:nginx-light pip3:python3-pip
 
 # The tests of a server and a user whose messages are in German (tests/it/locale.rs) need
 # the de_DE.UTF-8 locale; Debian generates only what /etc/locale.gen lists.
@@ -24,6 +24,21 @@ if ! locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8'; then
     grep -qx 'de_DE.UTF-8 UTF-8' /etc/locale.gen || echo 'de_DE.UTF-8 UTF-8' >> /etc/locale.gen
     locale-gen >/dev/null
 fi
+
+# The oracle of the addon checksum (src/odoo/addon_hash/tests.rs): click-odoo-contrib's own
+# code, pinned, installed once outside the system's Python (--target), its dependencies not
+# needed (the module it tests imports only the standard library).
+click_odoo_contrib=1.24
+OE_TEST_PYTHONPATH=/var/tmp/oe-test-pydeps/click-odoo-contrib-$click_odoo_contrib
+if [ ! -d "$OE_TEST_PYTHONPATH/click_odoo_contrib" ]; then
+    mkdir -p "$(dirname "$OE_TEST_PYTHONPATH")"
+    staging=$(mktemp -d "$OE_TEST_PYTHONPATH.XXXXXX")
+    python3 -m pip install --quiet --no-deps --disable-pip-version-check \
+        --target "$staging" "click-odoo-contrib==$click_odoo_contrib"
+    rm -rf "$OE_TEST_PYTHONPATH"
+    mv "$staging" "$OE_TEST_PYTHONPATH"
+fi
+export OE_TEST_PYTHONPATH
 
 # Tests that need what this script cannot install (a Docker engine, an Odoo source tree) are
 # skipped with a line saying what is missing, collected here; with CI=true a skip fails.

@@ -1,9 +1,11 @@
 //! Odoo's formats and knowledge: the backup archive's layout and manifest, the filestore,
-//! neutralization of staging copies, the SQL it runs on new and copied databases, and the
+//! neutralization of staging copies, the checksum of an addon's files as click-odoo-update
+//! computes and stores it (`addon_hash`), the SQL it runs on new and copied databases, and the
 //! client manifest of a dockerized installation (a `__manifest__.py`, read as a Python
 //! literal, never run) and the `odoo.conf` it gets. Pure or
 //! file-level code; the database is reached only through `pg`.
 
+pub mod addon_hash;
 pub mod client_manifest;
 pub mod database;
 pub mod filestore;
