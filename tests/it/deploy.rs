@@ -38,7 +38,7 @@ fn images() -> Option<Images> {
     let (Some(odoo), Some(postgres), Some(nginx)) =
         (var("OE_TEST_IMAGE_ODOO"), var("OE_TEST_IMAGE_POSTGRES"), var("OE_TEST_IMAGE_NGINX"))
     else {
-        skip_unless_available(Some("the Docker test images (OE_TEST_IMAGE_*)"), how);
+        skip_unless_available(Some("a build of the Docker test images (OE_TEST_IMAGE_*)"), how);
         return None;
     };
     Some(Images { odoo, postgres, nginx, aeroo: None })
