@@ -206,19 +206,9 @@ impl Settings {
             return Ok(None);
         }
         let root = self.installation_dir()?;
-        let file = root.join(INSTALLATION_POSTGRES);
-        let text = match std::fs::read_to_string(&file) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(Error::Read { path: file, source }),
+        let Some(postgres) = read_installation_postgres(&root.join(INSTALLATION_POSTGRES))? else {
+            return Ok(None);
         };
-        let postgres: PostgresFile =
-            serde_yaml_ng::from_str(&text).map_err(|e| Error::Invalid {
-                path: file.clone(),
-                line: None,
-                key: "postgres".into(),
-                message: e.to_string(),
-            })?;
         Ok(Some(Service {
             name: DEFAULT_SERVICE.to_owned(),
             postgres,
@@ -520,6 +510,23 @@ fn default_data_dir() -> PathBuf {
     home_dir()
         .map(|h| h.join(".local/share/Odoo"))
         .unwrap_or_else(|| PathBuf::from("/var/lib/odoo"))
+}
+
+/// The managed PostgreSQL `oe install` recorded in `path` (its `config/postgres.yml`);
+/// `None` when there is no such file.
+pub fn read_installation_postgres(path: &Path) -> Result<Option<PgSettings>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(Error::Read { path: path.to_owned(), source }),
+    };
+    let postgres = serde_yaml_ng::from_str(&text).map_err(|e| Error::Invalid {
+        path: path.to_owned(),
+        line: None,
+        key: "postgres".into(),
+        message: e.to_string(),
+    })?;
+    Ok(Some(postgres))
 }
 
 /// A client's name: it names a directory, containers and a network, so 1 to 32 of

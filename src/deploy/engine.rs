@@ -108,7 +108,7 @@ impl Engine {
         let repository = lock::repository(reference);
         let tag = match reference.split_once('@') {
             Some((_, digest)) => digest,
-            None => reference[repository.len()..].strip_prefix(':').unwrap_or("latest"),
+            None => lock::repository_tag(reference).unwrap_or("latest"),
         };
         let options = CreateImageOptionsBuilder::default().from_image(repository).tag(tag).build();
         let mut stream = self.docker.create_image(Some(options), None, None);

@@ -262,13 +262,8 @@ fn create_layout(layout: &Layout) -> Result<(), Error> {
 /// port (`deploy.db_port`, else 5432 in development, else a free loopback port).
 pub fn postgres_settings(ctx: &Context) -> Result<PgSettings, Error> {
     let path = ctx.layout.postgres_file();
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            return serde_yaml_ng::from_str(&text)
-                .map_err(|e| Error::PostgresFile { path, message: e.to_string() });
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => return Err(Error::Io { what: "cannot read", path, source }),
+    if let Some(settings) = crate::config::settings::read_installation_postgres(&path)? {
+        return Ok(settings);
     }
     let port = match ctx.db_port {
         Some(port) => port,

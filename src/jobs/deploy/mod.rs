@@ -57,8 +57,6 @@ pub enum Error {
     Health(#[from] health::Error),
     #[error(transparent)]
     Lock(#[from] lock::Error),
-    #[error("the managed PostgreSQL settings {}: {message}", path.display())]
-    PostgresFile { path: PathBuf, message: String },
 }
 
 impl ExitStatus for Error {
@@ -69,7 +67,7 @@ impl ExitStatus for Error {
             Error::NoNginxImage | Error::NotInstalled { .. } | Error::NoContainer(_) => {
                 ExitCode::Usage
             }
-            Error::Manifest { .. } | Error::PostgresFile { .. } => ExitCode::BadInput,
+            Error::Manifest { .. } => ExitCode::BadInput,
             Error::ReadManifest { source, .. } | Error::Io { source, .. } => source.exit_code(),
             Error::Repo(e) => e.exit_code(),
             Error::Nginx(_) => ExitCode::Usage,
