@@ -94,6 +94,7 @@ pub async fn run(global: &Global, args: DbArgs, settings: Settings) -> Result {
                 target,
                 neutralize,
                 addons_path: service.addons_path,
+                duplicate: true,
             })
             .await?;
             printer.db_copied(&summary)

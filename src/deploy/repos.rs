@@ -213,6 +213,19 @@ pub fn pull(repo: &GitRepo, sources: &Path) -> Result<Pulled, Error> {
     Ok(Pulled { before, after })
 }
 
+/// The commit checked out in the checkout of `repo`.
+pub fn checked_out(repo: &GitRepo, sources: &Path) -> Result<String, Error> {
+    head(repo, &checkout_dir(repo, sources)?)
+}
+
+/// Moves the checkout of `repo` (its branch) back to `commit`, one it had checked out before
+/// a [`pull`]: `oe update`'s rollback. `git reset --keep` refuses rather than lose a local
+/// change.
+pub fn reset(repo: &GitRepo, sources: &Path, commit: &str) -> Result<(), Error> {
+    let path = checkout_dir(repo, sources)?;
+    run(in_dir(&path).args(["reset", "--quiet", "--keep", commit]), repo, "reset")
+}
+
 /// The directories holding Odoo modules (a direct subdirectory with a `__manifest__.py` or
 /// `__openerp__.py`) in the checkouts of `repos`: in the manifest's order, each checkout's
 /// own directory first, then its subdirectories by name, [`ADDONS_DEPTH`] levels down.

@@ -200,6 +200,9 @@ pub struct CopyRequest {
     /// Neutralize the copy before it gets its name (Odoo's "Neutralize" box).
     pub neutralize: bool,
     pub addons_path: Option<Vec<PathBuf>>,
+    /// Give an Odoo database a new identity, as Odoo's Duplicate does (`oe db cp`); not for
+    /// a copy that is to take the source's place (`oe update`).
+    pub duplicate: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -221,7 +224,8 @@ pub struct CopySummary {
 /// Copies a database and its filestore; see the module's documentation.
 pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
     let started = Instant::now();
-    let CopyRequest { conn, data_dir, source, target, neutralize, addons_path } = request;
+    let CopyRequest { conn, data_dir, source, target, neutralize, addons_path, duplicate } =
+        request;
     if source == target {
         return Err(Error::Same(source));
     }
@@ -269,7 +273,7 @@ pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
     let finished = match created {
         Ok(staged) => match stop::signal() {
             Some(signal) => Err(Error::Interrupted { signal, left: COPY_REMOVED }),
-            None => finish(&conn, &temporary, neutralize, addons_path.as_deref())
+            None => finish(&conn, &temporary, duplicate, neutralize, addons_path.as_deref())
                 .await
                 .map(|finished| (staged, finished)),
         },
@@ -322,15 +326,17 @@ fn link_all(mut staged: Staged, source_dir: &Path, spill: &Path) -> io::Result<(
 }
 
 /// Makes the copy `db` a new database as Odoo's Duplicate does, where it is an Odoo
-/// database, and neutralizes it when asked. Returns (new identity, rows neutralized).
+/// database and `duplicate` asks it, and neutralizes it when asked. Returns (new identity,
+/// rows neutralized).
 async fn finish(
     conn: &ConnParams,
     db: &str,
+    duplicate: bool,
     neutralize: bool,
     addons_path: Option<&[PathBuf]>,
 ) -> Result<(bool, Option<u64>), Error> {
     let mut odoo = OdooDb::connect(conn, db).await?;
-    let odoo_db = odoo.has_config_parameters().await?;
+    let odoo_db = duplicate && odoo.has_config_parameters().await?;
     if odoo_db {
         odoo.execute_batch(crate::odoo::database::DUPLICATE_SQL, "giving the copy a new identity")
             .await?;

@@ -203,6 +203,62 @@ impl OdooDb {
         Ok(counts)
     }
 
+    /// Every module Odoo knows of and its state (`installed`, `uninstalled`, `to upgrade`,
+    /// `to install`, `to remove`, `uninstallable`), by name.
+    pub async fn module_states(&self) -> Result<Vec<(String, String)>, Error> {
+        let what = format!("reading the modules of '{}'", self.name);
+        let rows = self
+            .client
+            .query("SELECT name, state FROM ir_module_module ORDER BY name", &[])
+            .await
+            .map_err(|e| query(&what, &e))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, Option<String>>(1).unwrap_or_default()))
+            .collect())
+    }
+
+    /// The value of the system parameter `key` (`ir_config_parameter`), if set.
+    pub async fn config_parameter(&self, key: &str) -> Result<Option<String>, Error> {
+        let what = format!("reading '{key}' in '{}'", self.name);
+        let row = self
+            .client
+            .query_opt("SELECT value FROM ir_config_parameter WHERE key = $1", &[&key])
+            .await
+            .map_err(|e| query(&what, &e))?;
+        Ok(row.and_then(|r| r.get(0)))
+    }
+
+    /// Sets the system parameter `key` as Odoo's `set_param` does: the row is updated, or
+    /// created by the superuser (uid 1).
+    pub async fn set_config_parameter(&self, key: &str, value: &str) -> Result<(), Error> {
+        let what = format!("writing '{key}' in '{}'", self.name);
+        self.client
+            .execute(
+                "INSERT INTO ir_config_parameter \
+                 (key, value, create_uid, create_date, write_uid, write_date) \
+                 VALUES ($1, $2, 1, now() at time zone 'UTC', 1, now() at time zone 'UTC') \
+                 ON CONFLICT (key) DO UPDATE \
+                 SET value = EXCLUDED.value, write_uid = 1, write_date = EXCLUDED.write_date",
+                &[&key, &value],
+            )
+            .await
+            .map_err(|e| query(&what, &e))?;
+        Ok(())
+    }
+
+    /// The codes of the active languages (`fr_BE`, …): the translations an addon's checksum
+    /// keeps.
+    pub async fn active_languages(&self) -> Result<Vec<String>, Error> {
+        let what = format!("reading the languages of '{}'", self.name);
+        let rows = self
+            .client
+            .query("SELECT code FROM res_lang WHERE active ORDER BY code", &[])
+            .await
+            .map_err(|e| query(&what, &e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// Runs `sql` (several statements) in one transaction.
     pub async fn execute_batch(&mut self, sql: &str, what: &str) -> Result<(), Error> {
         let tx = self.client.transaction().await.map_err(|e| query(what, &e))?;

@@ -16,16 +16,16 @@ use crate::testenv::TestEnv;
 
 /// The test images, from the environment `contrib/test-images.sh` prints.
 #[derive(Clone)]
-struct Images {
-    odoo: String,
-    postgres: String,
-    nginx: String,
+pub(crate) struct Images {
+    pub(crate) odoo: String,
+    pub(crate) postgres: String,
+    pub(crate) nginx: String,
     /// An aeroo image to list too (any long-running image does).
-    aeroo: Option<String>,
+    pub(crate) aeroo: Option<String>,
 }
 
 /// The images, or `None` after a skip line (no Docker engine, no test images).
-fn images() -> Option<Images> {
+pub(crate) fn images() -> Option<Images> {
     let engine = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
     let engine_ok = engine.is_ok_and(|o| o.status.success());
     let how = "install Docker (docker.io) and run the tests through contrib/test.sh, which builds \
@@ -44,7 +44,7 @@ fn images() -> Option<Images> {
     Some(Images { odoo, postgres, nginx, aeroo: None })
 }
 
-fn run(program: &str, args: &[&str], dir: Option<&Path>) -> String {
+pub(crate) fn run(program: &str, args: &[&str], dir: Option<&Path>) -> String {
     let mut cmd = Command::new(program);
     cmd.args(args);
     if let Some(dir) = dir {
@@ -59,14 +59,14 @@ fn run(program: &str, args: &[&str], dir: Option<&Path>) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let mut all = vec!["-c", "user.name=t", "-c", "user.email=t@example.org"];
     all.extend_from_slice(args);
     run("git", &all, Some(dir))
 }
 
 /// A bare repository at `root/<name>.git` whose first commit holds `files`; its `file://` URL.
-fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> String {
+pub(crate) fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> String {
     let work = root.join(format!("{name}-work"));
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q", "-b", "main"]);
@@ -83,17 +83,17 @@ fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> String {
 }
 
 /// A free TCP port on loopback.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// An installation for one test: its config, its git remotes, and the clean-up of what it
 /// made in Docker.
-struct Install {
-    env: TestEnv,
-    client: String,
-    http_port: u16,
-    root: PathBuf,
+pub(crate) struct Install {
+    pub(crate) env: TestEnv,
+    pub(crate) client: String,
+    pub(crate) http_port: u16,
+    pub(crate) root: PathBuf,
 }
 
 impl Drop for Install {
@@ -172,7 +172,7 @@ fn install(images: &Images, environment: &str, nginx: bool, config: &[&str]) -> 
     Install { env, client, http_port, root }
 }
 
-fn get(url: &str) -> (u16, String) {
+pub(crate) fn get(url: &str) -> (u16, String) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(30)))
         .http_status_as_error(false)
@@ -183,7 +183,7 @@ fn get(url: &str) -> (u16, String) {
     (status, response.body_mut().read_to_string().unwrap_or_default())
 }
 
-fn state(container: &str) -> String {
+pub(crate) fn state(container: &str) -> String {
     let out = Command::new("docker")
         .args(["inspect", "--format", "{{.State.Status}}", container])
         .output()

@@ -67,6 +67,16 @@ pub fn manifest(ctx: &Context) -> Result<ClientManifest, Error> {
     ClientManifest::parse(&text).map_err(|source| Error::Manifest { path, source })
 }
 
+/// The module `oe update` installs when it is not: the one holding the client manifest
+/// (`<client>_default`, or whichever module lists the images); `None` when the manifest is
+/// at the checkout's root, which no addons path holds.
+pub fn default_app_module(ctx: &Context) -> Result<Option<String>, Error> {
+    let checkout = ctx.layout.sources_dir().join(defapp(ctx)?.dir);
+    let path = manifest_path(&checkout, &ctx.layout.client);
+    let module = path.parent().filter(|dir| *dir != checkout).and_then(Path::file_name);
+    Ok(module.map(|name| name.to_string_lossy().into_owned()))
+}
+
 /// Where the default app's checkout keeps the client manifest: at its root, else in the
 /// module `<client>_default/`, else in the first module (by name) whose manifest lists
 /// `docker-images`. The root's path when none is found, for the error to name.
@@ -93,7 +103,7 @@ fn manifest_path(checkout: &Path, client: &str) -> PathBuf {
 }
 
 /// The repositories of the installation: the default app first, then the manifest's others.
-fn repositories(app: GitRepo, manifest: &ClientManifest) -> Vec<GitRepo> {
+pub fn repositories(app: GitRepo, manifest: &ClientManifest) -> Vec<GitRepo> {
     let mut all = vec![app];
     for repo in &manifest.repos {
         if !all.iter().any(|r| r.dir == repo.dir) {
