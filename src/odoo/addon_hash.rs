@@ -282,6 +282,8 @@ fn set(stuff: &[u32]) -> Token {
 /// `,`, each stripped of surrounding whitespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExcludePatterns {
+    /// The text they were read from, as given (what a cache of checksums is keyed by).
+    text: String,
     patterns: Vec<Pattern>,
 }
 
@@ -293,7 +295,12 @@ impl ExcludePatterns {
     /// empty piece (`a,,b`) matches only an empty path, so nothing.
     pub fn parse(text: &str) -> ExcludePatterns {
         let patterns = text.split(',').map(|p| Pattern::new(p.trim_matches(py_space))).collect();
-        ExcludePatterns { patterns }
+        ExcludePatterns { text: text.to_owned(), patterns }
+    }
+
+    /// The text they were read from.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// Whether `path` (relative to the addon, `/` between names) is excluded.
@@ -333,6 +340,43 @@ pub fn addon_hash(
     let mut walk = Walk { exclude, keep, hasher: Sha1::new() };
     walk.directory(dir, &[])?;
     Ok(walk.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The checksum of every addon directly under `dir`: each subdirectory holding a
+/// `__manifest__.py` or an `__openerp__.py` (a file, or a link to one), by its name, as
+/// [`addon_hash`] computes it. Other entries are left out; a missing `dir` gives an empty
+/// map, as click-odoo-update finds no addon there. A link to a directory is not an addon
+/// here (click-odoo-update's `os.walk` would not enter it either).
+pub fn dir_checksums(
+    dir: &Path,
+    exclude: &ExcludePatterns,
+    keep_langs: &[String],
+) -> Result<BTreeMap<String, String>, Error> {
+    let read_dir_error = |source| Error::ReadDir { path: dir.to_path_buf(), source };
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(read_dir_error(e)),
+    };
+    let mut checksums = BTreeMap::new();
+    for entry in entries {
+        let entry = entry.map_err(read_dir_error)?;
+        if !entry.file_type().map_err(read_dir_error)?.is_dir() {
+            continue;
+        }
+        let path = entry.path();
+        let manifest = ["__manifest__.py", "__openerp__.py"]
+            .iter()
+            .any(|m| fs::metadata(path.join(m)).is_ok_and(|m| m.is_file()));
+        if !manifest {
+            continue;
+        }
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            return Err(Error::NotUtf8 { path });
+        };
+        checksums.insert(name, addon_hash(&path, exclude, keep_langs)?);
+    }
+    Ok(checksums)
 }
 
 struct Walk<'a> {

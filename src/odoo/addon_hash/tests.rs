@@ -716,3 +716,52 @@ fn real_addons_hash_as_click_odoo_update_hashes_them() {
     }
     eprintln!("{} addons hash the same", cases.len());
 }
+
+#[test]
+fn dir_checksums_hashes_each_addon_directly_under_the_directory() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("addons");
+    write(&dir.join("sale"), ADDON);
+    write(&dir.join("legacy"), &[("__openerp__.py", "{}\n"), ("models.py", "x = 1\n")]);
+    // Not addons: no manifest, a manifest only deeper down, a manifest that is a directory,
+    // a file, a link to an addon (`os.walk` does not enter it).
+    write(&dir.join("notes"), &[("README.md", "notes\n")]);
+    write(&dir.join("nested"), &[("inner/__manifest__.py", "{}\n")]);
+    fs::create_dir_all(dir.join("odd/__manifest__.py")).unwrap();
+    write(&dir, &[("__init__.py", "\n")]);
+    symlink(dir.join("sale"), dir.join("sale_link")).unwrap();
+    let langs = vec!["fr_BE".to_owned()];
+    let exclude = ExcludePatterns::parse("*.md");
+    let checksums = dir_checksums(&dir, &exclude, &langs).unwrap();
+    let expected = BTreeMap::from([
+        ("legacy".to_owned(), addon_hash(&dir.join("legacy"), &exclude, &langs).unwrap()),
+        ("sale".to_owned(), addon_hash(&dir.join("sale"), &exclude, &langs).unwrap()),
+    ]);
+    assert_eq!(checksums, expected);
+    // Each is the oracle's checksum of that addon.
+    let cases: Vec<Case> = ["legacy", "sale"]
+        .iter()
+        .map(|name| Case { dir: dir.join(name), exclude: "*.md".into(), langs: langs.clone() })
+        .collect();
+    let oracle = oracle_hashes(&cases);
+    assert_eq!(checksums.values().cloned().collect::<Vec<_>>(), oracle);
+    // The patterns and languages are passed on.
+    write(&dir.join("sale"), &[("i18n/de.po", "msgid"), ("notes.md", "x")]);
+    assert_eq!(dir_checksums(&dir, &exclude, &langs).unwrap(), expected);
+    assert_ne!(dir_checksums(&dir, &exclude, &[]).unwrap(), expected);
+}
+
+#[test]
+fn dir_checksums_of_a_missing_directory_is_empty_and_of_a_file_an_error() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = dir_checksums(&root.path().join("missing"), &ExcludePatterns::default(), &[]);
+    assert_eq!(missing.unwrap(), BTreeMap::new());
+    write(root.path(), &[("file", "x")]);
+    let file = dir_checksums(&root.path().join("file"), &ExcludePatterns::default(), &[]);
+    assert!(matches!(file, Err(Error::ReadDir { .. })), "{file:?}");
+    // An addon that cannot be hashed fails the whole directory.
+    write(root.path(), &[("addons/broken/__manifest__.py", "{}\n")]);
+    symlink("/nonexistent/file", root.path().join("addons/broken/dangling.py")).unwrap();
+    let broken = dir_checksums(&root.path().join("addons"), &ExcludePatterns::default(), &[]);
+    assert!(matches!(broken, Err(Error::ReadFile { .. })), "{broken:?}");
+}
