@@ -7,6 +7,8 @@
 //! The connection follows `DOCKER_HOST`, else the local socket.
 
 use std::collections::HashMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -14,9 +16,10 @@ use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerSummary, NetworkCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RenameContainerOptionsBuilder, StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt, TryStreamExt};
 
@@ -63,6 +66,13 @@ fn engine_message(error: &bollard::errors::Error) -> String {
 
 fn is_not_found(error: &bollard::errors::Error) -> bool {
     matches!(error, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+/// A name for a container of this process's own that no other call uses.
+fn throwaway_name(purpose: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("oe-{purpose}-{}-{n}", std::process::id())
 }
 
 /// A connected engine.
@@ -146,6 +156,18 @@ impl Engine {
             .or(digests.first().filter(|_| digests.len() == 1))
             .cloned()
             .ok_or_else(|| Error::NoDigest { reference: reference.to_owned() })
+    }
+
+    /// The ID (`sha256:…` of its configuration) of a local image.
+    pub async fn image_id(&self, reference: &str) -> Result<String, Error> {
+        let image = self.docker.inspect_image(reference).await.map_err(|e| Error::Pull {
+            reference: reference.to_owned(),
+            message: engine_message(&e),
+        })?;
+        image.id.ok_or_else(|| Error::Pull {
+            reference: reference.to_owned(),
+            message: "the engine gave no image ID".into(),
+        })
     }
 
     /// Whether the image is here.
@@ -318,7 +340,7 @@ impl Engine {
     /// Runs `command` in a throwaway container of `image` (no network) and returns what it
     /// printed; fails with that output when it exits non-zero.
     pub async fn run_once(&self, image: &str, command: &[&str]) -> Result<String, Error> {
-        let name = format!("oe-probe-{}", std::process::id());
+        let name = throwaway_name("probe");
         let body = ContainerCreateBody {
             image: Some(image.to_owned()),
             entrypoint: Some(command.iter().map(|s| (*s).to_owned()).collect()),
@@ -343,5 +365,94 @@ impl Engine {
         .await;
         self.remove(&name).await?;
         result
+    }
+
+    /// Reads files of `image` without running anything: creates a container of it (never
+    /// started, no network), hands `read` each of `paths` (absolute) as the tar stream the
+    /// engine archives it into (the path's last name first, then what is under it), or
+    /// `None` when the image has no such path, and removes the container, also after an
+    /// error. `read` runs on a blocking thread and pulls the stream as it goes: memory stays
+    /// bounded whatever the size. What it returns for each path, in their order.
+    pub async fn read_paths<T, F>(
+        &self,
+        image: &str,
+        paths: &[String],
+        read: F,
+    ) -> Result<Vec<T>, Error>
+    where
+        F: FnMut(&str, Option<&mut dyn Read>) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let name = throwaway_name("read");
+        let body = ContainerCreateBody {
+            image: Some(image.to_owned()),
+            // Never started; a command only because an image may have none.
+            entrypoint: Some(vec!["/nonexistent".to_owned()]),
+            network_disabled: Some(true),
+            ..Default::default()
+        };
+        self.create(&name, body).await?;
+        let result = self.read_container_paths(&name, paths, read).await;
+        let removed = self.remove(&name).await;
+        let out = result?;
+        removed?;
+        Ok(out)
+    }
+
+    async fn read_container_paths<T, F>(
+        &self,
+        name: &str,
+        paths: &[String],
+        mut read: F,
+    ) -> Result<Vec<T>, Error>
+    where
+        F: FnMut(&str, Option<&mut dyn Read>) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut out = Vec::with_capacity(paths.len());
+        for path in paths {
+            let options = DownloadFromContainerOptionsBuilder::default().path(path).build();
+            let mut stream = Box::pin(self.docker.download_from_container(name, Some(options)));
+            // A missing path is the answer's status, so the first item says it.
+            let first = match stream.next().await {
+                Some(Err(e)) if is_not_found(&e) => None,
+                Some(Err(e)) => {
+                    return Err(Engine::api(format!("read {path} from container {name}"))(e));
+                }
+                Some(Ok(bytes)) => Some(bytes),
+                None => Some(bytes::Bytes::new()),
+            };
+            let path = path.clone();
+            let task = match first {
+                None => tokio::task::spawn_blocking(move || {
+                    let value = read(&path, None);
+                    (read, value)
+                }),
+                Some(first) => {
+                    let rest = futures_util::stream::iter([Ok(first)]).chain(stream);
+                    let rest = rest.map(|item| item.map_err(std::io::Error::other));
+                    let mut reader =
+                        tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(rest));
+                    tokio::task::spawn_blocking(move || {
+                        let value = read(&path, Some(&mut reader));
+                        (read, value)
+                    })
+                }
+            };
+            let (back, value) = match task.await {
+                Ok(done) => done,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => {
+                    return Err(Error::Container {
+                        name: name.to_owned(),
+                        action: "read",
+                        message: "the reading thread was cancelled (shutting down)".into(),
+                    });
+                }
+            };
+            read = back;
+            out.push(value);
+        }
+        Ok(out)
     }
 }
