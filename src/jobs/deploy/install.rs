@@ -11,7 +11,7 @@ use crate::config::PgSettings;
 use crate::deploy::engine::{Engine, PullProgress};
 use crate::deploy::layout::{Layout, MOUNT_DATA, MOUNT_LOG, ODOO_UID, Role};
 use crate::deploy::lock::{Lock, LockedImage};
-use crate::deploy::{nginx, repos};
+use crate::deploy::{image_addons, nginx, repos};
 use crate::odoo::client_manifest::{ClientManifest, GitRepo};
 use crate::odoo::odoo_conf::{self, ConfInput};
 
@@ -308,7 +308,7 @@ async fn odoo_conf(
         .filter_map(|dir| layout.in_container(dir))
         .map(|dir| dir.display().to_string())
         .collect();
-    addons.extend(image_addons(engine, image).await?);
+    addons.extend(image_addons::conf_addons_dirs(engine, image).await?);
     let admin_passwd = secret().map_err(io("cannot read", "/dev/urandom"))?;
     let production = layout.environment == crate::config::Environment::Production;
     let logfile = format!("{MOUNT_LOG}/odoo.log");
@@ -329,24 +329,6 @@ async fn odoo_conf(
         admin_passwd: production.then_some(admin_passwd.as_str()),
         extra: &manifest.config,
     }))
-}
-
-/// The image's own addons directories: those its default `odoo.conf` lists (the official
-/// image lists only `/mnt/extra-addons`, its modules being in Odoo's built-in path; an image
-/// running a source tree lists the tree's `addons`).
-async fn image_addons(engine: &Engine, image: &str) -> Result<Vec<String>, Error> {
-    let text = engine.run_once(image, &["cat", "/etc/odoo/odoo.conf"]).await?;
-    let line = text.lines().find_map(|l| {
-        let (key, value) = l.split_once('=')?;
-        (key.trim() == "addons_path").then(|| value.trim().to_owned())
-    });
-    Ok(line
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty() && !d.starts_with(crate::deploy::layout::MOUNT_SOURCES))
-        .map(str::to_owned)
-        .collect())
 }
 
 /// nginx's site: Odoo's major version from the odoo image's tag (`org/odoo:18.0`), else the

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use crate::config::{Environment, Settings};
 use crate::deploy::layout::Layout;
-use crate::deploy::{engine, health, lock, nginx, repos};
+use crate::deploy::{engine, health, image_addons, lock, nginx, repos};
 use crate::exit::{ExitCode, ExitStatus};
 use crate::odoo::client_manifest;
 
@@ -57,6 +57,8 @@ pub enum Error {
     Health(#[from] health::Error),
     #[error(transparent)]
     Lock(#[from] lock::Error),
+    #[error(transparent)]
+    ImageAddons(#[from] image_addons::Error),
 }
 
 impl ExitStatus for Error {
@@ -74,6 +76,7 @@ impl ExitStatus for Error {
             Error::Engine(e) => e.exit_code(),
             Error::Health(e) => e.exit_code(),
             Error::Lock(e) => e.exit_code(),
+            Error::ImageAddons(e) => e.exit_code(),
         }
     }
 }
