@@ -9,6 +9,7 @@ mod daemon;
 mod db;
 mod deploy;
 mod harness;
+mod image_addons;
 mod load_db;
 mod locale;
 mod mirror;
