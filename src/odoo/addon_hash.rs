@@ -345,8 +345,9 @@ pub fn addon_hash(
 /// The checksum of every addon directly under `dir`: each subdirectory holding a
 /// `__manifest__.py` or an `__openerp__.py` (a file, or a link to one), by its name, as
 /// [`addon_hash`] computes it. Other entries are left out; a missing `dir` gives an empty
-/// map, as click-odoo-update finds no addon there. A link to a directory is not an addon
-/// here (click-odoo-update's `os.walk` would not enter it either).
+/// map, as click-odoo-update finds no addon there. A link to a directory counts as that
+/// directory, as for Odoo (`get_module_path` checks the manifest through links) and for
+/// click-odoo-update (`os.walk` enters the directory it is given even when it is a link).
 pub fn dir_checksums(
     dir: &Path,
     exclude: &ExcludePatterns,
@@ -361,10 +362,13 @@ pub fn dir_checksums(
     let mut checksums = BTreeMap::new();
     for entry in entries {
         let entry = entry.map_err(read_dir_error)?;
-        if !entry.file_type().map_err(read_dir_error)?.is_dir() {
+        let path = entry.path();
+        let file_type = entry.file_type().map_err(read_dir_error)?;
+        let is_dir = file_type.is_dir()
+            || (file_type.is_symlink() && fs::metadata(&path).is_ok_and(|m| m.is_dir()));
+        if !is_dir {
             continue;
         }
-        let path = entry.path();
         let manifest = ["__manifest__.py", "__openerp__.py"]
             .iter()
             .any(|m| fs::metadata(path.join(m)).is_ok_and(|m| m.is_file()));

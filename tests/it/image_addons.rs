@@ -34,7 +34,7 @@ for d in args["dirs"]:
     if os.path.isdir(d):
         for name in sorted(os.listdir(d)):
             path = os.path.join(d, name)
-            if os.path.isdir(path) and not os.path.islink(path) and any(
+            if os.path.isdir(path) and any(
                 os.path.isfile(os.path.join(path, m)) for m in ("__manifest__.py", "__openerp__.py")
             ):
                 sums[name] = addon_hash(path, patterns, args["langs"])

@@ -724,22 +724,24 @@ fn dir_checksums_hashes_each_addon_directly_under_the_directory() {
     write(&dir.join("sale"), ADDON);
     write(&dir.join("legacy"), &[("__openerp__.py", "{}\n"), ("models.py", "x = 1\n")]);
     // Not addons: no manifest, a manifest only deeper down, a manifest that is a directory,
-    // a file, a link to an addon (`os.walk` does not enter it).
+    // a file, a dangling link. A link to an addon is that addon under the link's name.
     write(&dir.join("notes"), &[("README.md", "notes\n")]);
     write(&dir.join("nested"), &[("inner/__manifest__.py", "{}\n")]);
     fs::create_dir_all(dir.join("odd/__manifest__.py")).unwrap();
     write(&dir, &[("__init__.py", "\n")]);
     symlink(dir.join("sale"), dir.join("sale_link")).unwrap();
+    symlink(dir.join("gone"), dir.join("dangling")).unwrap();
     let langs = vec!["fr_BE".to_owned()];
     let exclude = ExcludePatterns::parse("*.md");
     let checksums = dir_checksums(&dir, &exclude, &langs).unwrap();
     let expected = BTreeMap::from([
         ("legacy".to_owned(), addon_hash(&dir.join("legacy"), &exclude, &langs).unwrap()),
         ("sale".to_owned(), addon_hash(&dir.join("sale"), &exclude, &langs).unwrap()),
+        ("sale_link".to_owned(), addon_hash(&dir.join("sale"), &exclude, &langs).unwrap()),
     ]);
     assert_eq!(checksums, expected);
     // Each is the oracle's checksum of that addon.
-    let cases: Vec<Case> = ["legacy", "sale"]
+    let cases: Vec<Case> = ["legacy", "sale", "sale_link"]
         .iter()
         .map(|name| Case { dir: dir.join(name), exclude: "*.md".into(), langs: langs.clone() })
         .collect();
