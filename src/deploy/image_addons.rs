@@ -10,10 +10,12 @@
 //!
 //! Symbolic links: the unpacked tree is on the host, so a link whose target leaves it
 //! would be hashed as a file of the host. Such a link (an absolute target, or `..` beyond the
-//! directory read, checked name by name and once more as the kernel resolves it) is refused
-//! ([`Error::EscapingLink`]) rather than resolved inside the image: Odoo's trees carry no
-//! such link, and a refusal names the link to exclude or replace. Links that stay inside the
-//! directory are kept and hashed as click-odoo-update hashes them in the image. The
+//! directory read, checked name by name and once more as the kernel resolves it) is removed
+//! when an exclude pattern covers it (click-odoo-update would not read it: a Debian-style
+//! `static/lib/x -> /usr/share/javascript/x` under the default `static/*`), and otherwise
+//! refused ([`Error::EscapingLink`]) rather than resolved inside the image: Odoo's trees carry
+//! no such link, and the refusal names the link to exclude or replace. Links that stay inside
+//! the directory are kept and hashed as click-odoo-update hashes them in the image. The
 //! directory itself being a link is refused the same way: name its target instead.
 //!
 //! Cache: the answers depend only on the image's content, so they are kept in the cache
@@ -50,8 +52,8 @@ pub enum Error {
     NoPath { image: String, path: String },
     #[error(
         "image {image}: {dir} holds the link {link} -> {target}, which leaves {dir}; oe does \
-         not hash files outside the directory: exclude the link \
-         ({}) or make it point inside",
+         not read files outside it: exclude the link with a pattern relative to its addon \
+         ({}) or make it point inside {dir}",
         addon_hash::EXCLUDE_PATTERNS_KEY
     )]
     EscapingLink { image: String, dir: String, link: String, target: String },
@@ -278,7 +280,8 @@ fn archive_checksums(
         tempfile::Builder::new().prefix("image-addons-").tempdir_in(scratch).map_err(|source| {
             Error::Cache { what: "cannot create a directory in", path: scratch.into(), source }
         })?;
-    let root = unpack(archive, image, dir, temp.path())?;
+    let unpacked = unpack(archive, image, dir, temp.path())?;
+    let root = settle(unpacked, image, dir, exclude)?;
     let checksums = addon_hash::dir_checksums(&root, exclude, langs).map_err(|source| {
         Error::Checksum { image: image.to_owned(), dir: dir.to_owned(), source }
     })?;
@@ -291,17 +294,27 @@ fn archive_checksums(
     Ok(checksums)
 }
 
+/// An image's directory unpacked on the host.
+#[derive(Debug)]
+pub(crate) struct Unpacked {
+    /// Where the directory is (`into/<its last name>`).
+    pub(crate) root: PathBuf,
+    /// The links that leave it: path relative to `root`, target.
+    pub(crate) escaping: Vec<(PathBuf, PathBuf)>,
+}
+
 /// Unpacks the engine's archive of the image's `dir` (its last name first) into `into`, an
-/// empty directory, and checks that no link leaves the unpacked directory; its path
-/// (`into/<last name>`). Entries are refused by the `tar` crate when their path is absolute
-/// or has `..`, or when they would be written through a link out of `into`; hard links must
-/// name an entry inside `into`.
+/// empty directory, and finds the links that leave the unpacked directory. Entries are
+/// refused by the `tar` crate when they would be written through a link out of `into`, or
+/// over an entry already there; it skips those whose path has `..` and unpacks an absolute
+/// path under `into`; hard links must name an entry inside `into`. The directory itself
+/// being a link is refused.
 pub(crate) fn unpack(
     archive: &mut dyn Read,
     image: &str,
     dir: &str,
     into: &Path,
-) -> Result<PathBuf, Error> {
+) -> Result<Unpacked, Error> {
     let unpack_error = |source| Error::Unpack {
         image: image.to_owned(),
         dir: dir.to_owned(),
@@ -315,18 +328,18 @@ pub(crate) fn unpack(
     tar.unpack(into).map_err(unpack_error)?;
     let name = Path::new(dir).file_name().unwrap_or(std::ffi::OsStr::new(""));
     let root = into.join(name);
-    let escaping = |link: &Path, target: &Path| Error::EscapingLink {
-        image: image.to_owned(),
-        dir: dir.to_owned(),
-        link: Path::new(dir).join(link.strip_prefix(&root).unwrap_or(link)).display().to_string(),
-        target: target.display().to_string(),
-    };
+    let mut escaping = Vec::new();
     match fs::symlink_metadata(&root) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(root),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Unpacked { root, escaping }),
         Err(e) => return Err(unpack_error(e)),
         Ok(m) if m.file_type().is_symlink() => {
             let target = fs::read_link(&root).map_err(unpack_error)?;
-            return Err(escaping(&root, &target));
+            return Err(Error::EscapingLink {
+                image: image.to_owned(),
+                dir: dir.to_owned(),
+                link: dir.to_owned(),
+                target: target.display().to_string(),
+            });
         }
         Ok(_) => {}
     }
@@ -342,22 +355,57 @@ pub(crate) fn unpack(
                 pending.push(path);
             } else if file_type.is_symlink() {
                 let target = fs::read_link(&path).map_err(unpack_error)?;
-                let relative_dir = directory.strip_prefix(&root).expect("walked from the root");
-                if !stays_inside(relative_dir, &target) {
-                    return Err(escaping(&path, &target));
-                }
-                match fs::canonicalize(&path) {
-                    Ok(resolved) if !resolved.starts_with(&canonical_root) => {
-                        return Err(escaping(&path, &target));
-                    }
-                    _ => {}
+                let relative = path.strip_prefix(&root).expect("walked from the root");
+                let relative_dir = relative.parent().unwrap_or(Path::new(""));
+                let leaves = !stays_inside(relative_dir, &target)
+                    || fs::canonicalize(&path)
+                        .is_ok_and(|resolved| !resolved.starts_with(&canonical_root));
+                if leaves {
+                    escaping.push((relative.to_path_buf(), target));
                 }
             } else if file_type.is_file() {
                 make_owner_usable(&path, 0o600).map_err(unpack_error)?;
             }
         }
     }
-    Ok(root)
+    escaping.sort();
+    Ok(Unpacked { root, escaping })
+}
+
+/// Removes the links that leave the unpacked directory where click-odoo-update would not
+/// read them anyway (excluded by a pattern, relative to their addon); any other is refused
+/// ([`Error::EscapingLink`]): its content is in the image, outside what was read, and
+/// whether it is a file or a directory there is unknown. The directory's path.
+pub(crate) fn settle(
+    unpacked: Unpacked,
+    image: &str,
+    dir: &str,
+    exclude: &ExcludePatterns,
+) -> Result<PathBuf, Error> {
+    for (link, target) in &unpacked.escaping {
+        // Directly under the directory, it may be an addon; deeper, its addon's pattern
+        // applies to the rest of its path.
+        let mut names = link.iter();
+        names.next();
+        let within_addon = names.as_path().to_str().filter(|p| !p.is_empty());
+        if within_addon.is_some_and(|p| exclude.matches(p)) {
+            let path = unpacked.root.join(link);
+            fs::remove_file(&path).map_err(|source| Error::Unpack {
+                image: image.to_owned(),
+                dir: dir.to_owned(),
+                into: path.clone(),
+                source,
+            })?;
+            continue;
+        }
+        return Err(Error::EscapingLink {
+            image: image.to_owned(),
+            dir: dir.to_owned(),
+            link: Path::new(dir).join(link).display().to_string(),
+            target: target.display().to_string(),
+        });
+    }
+    Ok(unpacked.root)
 }
 
 /// Whether the link `target`, in the directory `relative_dir` of the unpacked tree, stays in

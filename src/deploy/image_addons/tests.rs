@@ -53,9 +53,15 @@ fn archive(items: &[Item]) -> Vec<u8> {
     builder.into_inner().unwrap()
 }
 
+/// Unpacks and settles the links with nothing excluded.
 fn unpack_items(items: &[Item], into: &Path) -> Result<PathBuf, Error> {
+    unpack_excluding(items, into, "")
+}
+
+fn unpack_excluding(items: &[Item], into: &Path, exclude: &str) -> Result<PathBuf, Error> {
     let bytes = archive(items);
-    unpack(&mut bytes.as_slice(), "test/image", "/opt/odoo/addons", into)
+    let unpacked = unpack(&mut bytes.as_slice(), "test/image", "/opt/odoo/addons", into)?;
+    settle(unpacked, "test/image", "/opt/odoo/addons", &ExcludePatterns::parse(exclude))
 }
 
 const ADDON: &[Item<'static>] = &[
@@ -153,6 +159,41 @@ fn links_leaving_the_directory_are_refused() {
             other => panic!("{link} -> {target}: {other}"),
         }
     }
+}
+
+#[test]
+fn links_leaving_the_directory_but_excluded_are_removed() {
+    let outside = tempfile::tempdir().unwrap();
+    let lib = outside.path().join("jquery.js");
+    fs::write(&lib, "host file\n").unwrap();
+    let lib_text = lib.to_str().unwrap().to_owned();
+    let mut items: Vec<Item> = ADDON.to_vec();
+    items.extend([
+        Item::Dir("addons/sale/static/"),
+        Item::Dir("addons/sale/static/lib/"),
+        Item::Link("addons/sale/static/lib/jquery.js", &lib_text),
+        Item::Link("addons/sale/static/lib/up", "../../../../../x"),
+    ]);
+    let into = tempfile::tempdir().unwrap();
+    let root = unpack_excluding(&items, into.path(), ExcludePatterns::DEFAULT).unwrap();
+    assert!(fs::symlink_metadata(root.join("sale/static/lib/jquery.js")).is_err());
+    assert!(fs::symlink_metadata(root.join("sale/static/lib/up")).is_err());
+    assert!(root.join("sale/models.py").is_file());
+    // Not excluded (no pattern, or a pattern of another place): refused.
+    for exclude in ["", "tests/*", "sale/static/*"] {
+        let into = tempfile::tempdir().unwrap();
+        let error = unpack_excluding(&items, into.path(), exclude).unwrap_err();
+        assert!(matches!(error, Error::EscapingLink { .. }), "{exclude}: {error}");
+    }
+    // Directly under the directory, a link may be an addon: no pattern removes it.
+    let mut items: Vec<Item> = ADDON.to_vec();
+    items.push(Item::Link("addons/pos", "/usr/share/odoo/pos"));
+    let into = tempfile::tempdir().unwrap();
+    let error = unpack_excluding(&items, into.path(), "*").unwrap_err();
+    assert!(
+        matches!(&error, Error::EscapingLink { link, .. } if link == "/opt/odoo/addons/pos"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -257,7 +298,7 @@ fn unreadable_entries_are_made_readable_for_hashing() {
         builder.into_inner().unwrap()
     };
     let root =
-        unpack(&mut bytes.as_slice(), "test/image", "/opt/odoo/addons", into.path()).unwrap();
+        unpack(&mut bytes.as_slice(), "test/image", "/opt/odoo/addons", into.path()).unwrap().root;
     let mode = fs::metadata(root.join("sale")).unwrap().permissions().mode();
     assert_eq!(mode & 0o700, 0o700);
     let mode = fs::metadata(root.join("sale/__manifest__.py")).unwrap().permissions().mode();
