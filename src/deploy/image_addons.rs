@@ -156,7 +156,7 @@ pub async fn odoo_addons_dir(
     }
     let output =
         engine.run_once(image, &["python3", "-c", FIND_ODOO]).await.map_err(|e| match e {
-            engine::Error::Container { message, .. } => {
+            engine::Error::Container { message, action: "probe", .. } => {
                 Error::NoOdoo { image: image.to_owned(), message }
             }
             other => Error::Engine(other),

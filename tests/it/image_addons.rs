@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use oe::deploy::engine::Engine;
-use oe::deploy::image_addons::{image_checksums, odoo_addons_dir};
+use oe::deploy::image_addons::{Error, image_checksums, odoo_addons_dir};
 use oe::odoo::addon_hash::ExcludePatterns;
 
 use crate::deploy::images;
@@ -112,6 +112,9 @@ fn image_checksums_are_click_odoo_updates_and_cached() {
     // By tag: keyed by the image ID, found the same way.
     let by_tag = runtime.block_on(odoo_addons_dir(&engine, &images.odoo, &cache_dir)).unwrap();
     assert_eq!(by_tag, odoo_dir);
+    // An image without Odoo says so (the postgres image has python3, no odoo).
+    let none = runtime.block_on(odoo_addons_dir(&engine, &images.postgres, &cache_dir));
+    assert!(matches!(none, Err(Error::NoOdoo { .. })), "{none:?}");
 
     let dirs = vec![odoo_dir.clone(), "/opt/odoo/addons".to_owned(), "/nonexistent/addons".into()];
     let exclude_text = "*.pyc,*.pyo,i18n/*.pot,i18n_extra/*.pot,static/*,tests/*,*.md";
