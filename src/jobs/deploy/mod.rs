@@ -9,8 +9,11 @@
 //! - `start`/`stop`/`run`/`ps` ([`runtime`]) create, replace, start and stop the containers
 //!   from `oe.lock`; a container is replaced only once its replacement serves, and the old
 //!   one is started again when it does not.
+//! - [`odoo_run`] runs Odoo once in a container beside the installation's (updates, tests),
+//!   its log parsed as it comes.
 
 pub mod install;
+pub mod odoo_run;
 pub mod runtime;
 
 use std::path::PathBuf;
