@@ -10,7 +10,8 @@
 //! become a record of their own: level [`Level::Warning`], logger `""`, no time and no
 //! database, and the non-log lines after it continue it. After a record, such lines are
 //! its continuation: Odoo prints a traceback's lines after the record that logged it, and
-//! the text cannot tell them from a stray line.
+//! the text cannot tell them from a stray line. Trailing blanks of lines and records are
+//! dropped.
 
 use std::fmt;
 
@@ -141,15 +142,17 @@ impl Parser {
             let line = std::mem::take(&mut self.partial);
             done.extend(self.line(&String::from_utf8_lossy(&line)));
         }
-        done.extend(self.open.take());
+        done.extend(self.open.take().map(complete));
         done
     }
 
     /// One line: a record completed by it, if any.
     fn line(&mut self, line: &str) -> Option<Record> {
-        let line = line.strip_suffix('\r').unwrap_or(line);
+        // Odoo 18 ends each record with its request's performance figures after a space,
+        // empty outside requests: trailing blanks say nothing.
+        let line = line.trim_end();
         if let Some(record) = header(line) {
-            return self.open.replace(record);
+            return self.open.replace(record).map(complete);
         }
         match &mut self.open {
             Some(open) => {
@@ -169,6 +172,13 @@ impl Parser {
         }
         None
     }
+}
+
+/// A record that nothing continues any more, without its trailing blank lines.
+fn complete(mut record: Record) -> Record {
+    let end = record.text.trim_end().len();
+    record.text.truncate(end);
+    record
 }
 
 /// The results of Odoo's test runner, from its summary line

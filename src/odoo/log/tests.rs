@@ -144,3 +144,17 @@ fn the_test_runner_s_summary_is_counted() {
     assert!(counts.passed());
     assert_eq!(counts.to_string(), "0 failed, 0 error(s) of 3 tests");
 }
+
+#[test]
+fn trailing_blanks_are_dropped() {
+    // Odoo 18's format ends with ` %(perf_info)s`, empty outside requests.
+    let log = "2026-01-01 10:00:00,123 42 ERROR db odoo.x: FAIL: T.test_a\n\
+               Traceback (most recent call last):\n  File \"x.py\", line 1\nAssertionError: no\n \n\
+               2026-01-01 10:00:00,124 42 INFO db odoo.y: next \n";
+    let records = parse(&[log.as_bytes()]);
+    assert_eq!(
+        records[0].text,
+        "FAIL: T.test_a\nTraceback (most recent call last):\n  File \"x.py\", line 1\nAssertionError: no"
+    );
+    assert_eq!(records[1].text, "next");
+}
