@@ -151,3 +151,46 @@ fn test_db_makes_a_neutralized_database_with_the_default_app_and_refuses_an_exis
         "1"
     );
 }
+
+#[test]
+fn a_leftover_container_is_replaced_and_sigint_stops_removes_and_drops_everything() {
+    let Some(i) = installation() else { return };
+    let Some(images) = images() else { return };
+    let env = &i.env;
+    // What a crashed run left: a container of the same name.
+    let name = format!("oe-{}-test", i.client);
+    let label = format!("oe.client={}", i.client);
+    crate::deploy::run(
+        "docker",
+        &["create", "--name", &name, "--label", &label, &images.postgres],
+        None,
+    );
+
+    let child = env
+        .oe()
+        .args(["test", "-m", "passing"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until Odoo of this run is at work: its log file tells.
+    let log = i.root.join("log/test.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("Loading module base") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "odoo did not start: {text}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    let postgres = format!("oe-{}-postgres", i.client);
+    assert_eq!(containers(&i), [postgres], "the one-off container is removed");
+    let left: Vec<String> = databases(&i).into_iter().filter(|d| d.contains("-oe-test-")).collect();
+    assert!(left.is_empty(), "throwaway databases left: {left:?}");
+}
