@@ -91,4 +91,9 @@ pub enum Command {
     Ps,
     /// A container's output (odoo unless named)
     Logs(super::deploy::LogsArgs),
+    /// QA: a fresh database with the default app installed, neutralized (default
+    /// <client>_test; an existing one is refused)
+    TestDb(super::qa::TestDbArgs),
+    /// Run modules' tests in a throwaway database; exit 1 when one fails or none ran
+    Test(super::qa::TestArgs),
 }

@@ -16,6 +16,7 @@ pub mod load_db;
 pub mod mirror;
 pub mod neutralize;
 pub mod output;
+pub mod qa;
 pub mod run;
 pub mod save;
 pub mod save_db;

@@ -773,3 +773,28 @@ impl Printer {
         })
     }
 }
+
+/// `oe test-db`, `oe test`.
+impl Printer {
+    pub fn test_db(&self, s: &crate::jobs::deploy::qa::TestDb) -> Result {
+        self.summary(s, |out| {
+            let demo = if s.demo { "with" } else { "without" };
+            writeln!(
+                out,
+                "made {} ({} installed, {demo} demo data), neutralized",
+                s.database, s.module
+            )?;
+            writeln!(out, "  {} warnings, log {}", s.warnings, s.log.display())
+        })
+    }
+
+    pub fn tested(&self, r: &crate::jobs::deploy::qa::TestReport) -> Result {
+        self.summary(r, |out| {
+            writeln!(out, "{}: {} ({})", r.modules.join(","), r.tests, r.database)?;
+            for error in &r.errors {
+                writeln!(out, "  {error}")?;
+            }
+            writeln!(out, "  {} warnings, log {}", r.warnings, r.log.display())
+        })
+    }
+}

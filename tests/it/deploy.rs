@@ -114,7 +114,18 @@ impl Drop for Install {
 static CLIENTS: AtomicU32 = AtomicU32::new(0);
 
 /// A client whose default app lists `images` and `config` lines, in `environment`.
-fn install(images: &Images, environment: &str, nginx: bool, config: &[&str]) -> Install {
+pub(crate) fn install(images: &Images, environment: &str, nginx: bool, config: &[&str]) -> Install {
+    install_with(images, environment, nginx, config, &[])
+}
+
+/// [`install`], the default app's repository holding `files` too.
+pub(crate) fn install_with(
+    images: &Images,
+    environment: &str,
+    nginx: bool,
+    config: &[&str],
+    files: &[(&str, &str)],
+) -> Install {
     let env = TestEnv::new();
     let n = CLIENTS.fetch_add(1, Ordering::Relaxed);
     let client = format!("it{}x{n}", std::process::id());
@@ -145,7 +156,9 @@ fn install(images: &Images, environment: &str, nginx: bool, config: &[&str]) -> 
         "development" => format!("{client}_default/__manifest__.py"),
         _ => "__manifest__.py".to_owned(),
     };
-    let defapp = bare_repo(&remotes, "defapp", &[(&manifest_path, &manifest)]);
+    let mut defapp_files = vec![(manifest_path.as_str(), manifest.as_str())];
+    defapp_files.extend_from_slice(files);
+    let defapp = bare_repo(&remotes, "defapp", &defapp_files);
     let http_port = free_port();
     let root = env.path("srv");
     let mut yaml = env.read_config();

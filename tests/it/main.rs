@@ -15,6 +15,7 @@ mod locale;
 mod mirror;
 mod mirror_filter;
 mod neutralize;
+mod odoo_test;
 mod remote;
 mod restore_from;
 mod save_db;

@@ -1,4 +1,4 @@
-//! `oe install`, `oe pull`, `oe start`, `oe stop`, `oe run`, `oe ps`: a dockerized Odoo
+//! `oe install`, `oe pull`, `oe start`, `oe stop`, `oe run`, `oe ps`, `oe test-db`, `oe test`: a dockerized Odoo
 //! installation from its client manifest.
 //!
 //! - `install` ([`install`]) lays out `deploy.base_dir/<client>`, clones the default app and the
@@ -9,8 +9,12 @@
 //! - `start`/`stop`/`run`/`ps` ([`runtime`]) create, replace, start and stop the containers
 //!   from `oe.lock`; a container is replaced only once its replacement serves, and the old
 //!   one is started again when it does not.
+//! - [`odoo_run`] runs Odoo once in a container beside the installation's (updates, tests),
+//!   its log parsed as it comes; [`qa`] makes `oe test-db`'s and `oe test`'s databases with it.
 
 pub mod install;
+pub mod odoo_run;
+pub mod qa;
 pub mod runtime;
 
 use std::path::PathBuf;

@@ -58,14 +58,15 @@ pub struct Started {
 }
 
 /// The containers' descriptions, from `oe.lock` and the installation's files.
-struct Plan {
+pub struct Plan {
     images: HashMap<Role, String>,
     db_port: u16,
     db_password: String,
     odoo_port: u16,
 }
 
-fn plan(ctx: &Context) -> Result<Plan, Error> {
+/// What the containers are made from; fails when the installation is not installed.
+pub fn plan(ctx: &Context) -> Result<Plan, Error> {
     let lock = Lock::read(&ctx.layout.lock_file())?
         .ok_or_else(|| Error::NotInstalled { root: ctx.layout.root.clone() })?;
     let images = lock
@@ -90,7 +91,12 @@ fn plan(ctx: &Context) -> Result<Plan, Error> {
 }
 
 impl Plan {
-    fn inputs<'a>(&'a self, ctx: &'a Context) -> Inputs<'a> {
+    /// The image of `role`, by digest, as `oe.lock` records it.
+    pub fn image(&self, role: Role) -> Option<&str> {
+        self.images.get(&role).map(String::as_str)
+    }
+
+    pub fn inputs<'a>(&'a self, ctx: &'a Context) -> Inputs<'a> {
         Inputs {
             layout: &ctx.layout,
             images: &self.images,
