@@ -91,6 +91,9 @@ pub enum Command {
     Ps,
     /// A container's output (odoo unless named)
     Logs(super::deploy::LogsArgs),
+    /// Update the modules whose files changed (or those named) on a copy of the database,
+    /// swapped in only when the update and the start succeed; --rollback goes back
+    Update(super::update::UpdateArgs),
     /// QA: a fresh database with the default app installed, neutralized (default
     /// <client>_test; an existing one is refused)
     TestDb(super::qa::TestDbArgs),

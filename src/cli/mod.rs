@@ -22,6 +22,7 @@ pub mod save;
 pub mod save_db;
 pub mod serve;
 pub mod server;
+pub mod update;
 pub mod verify;
 
 pub use args::Cli;

@@ -741,6 +741,53 @@ impl Printer {
         })
     }
 
+    pub fn updated(&self, r: &crate::jobs::deploy::update::Report, list_only: bool) -> Result {
+        let print = |out: &mut io::StdoutLock<'static>| {
+            let plan = &r.plan;
+            if plan.new_database {
+                writeln!(out, "database {} created", plan.database)?;
+            }
+            for reason in &plan.update {
+                writeln!(out, "update  {:24} {}", reason.module, reason.why)?;
+            }
+            for module in &plan.install {
+                writeln!(out, "install {module}")?;
+            }
+            if plan.is_empty() {
+                writeln!(out, "nothing to update: odoo was not stopped")?;
+            } else if !list_only {
+                if let Some(downtime) = r.downtime {
+                    writeln!(out, "downtime {downtime:.1} s")?;
+                }
+                if let Some(point) = &r.rollback_point {
+                    writeln!(
+                        out,
+                        "rollback point {point} ('oe update --rollback' goes back to it)"
+                    )?;
+                }
+                if let Some(log) = &r.log {
+                    writeln!(out, "log {}", log.display())?;
+                }
+            }
+            Ok(())
+        };
+        if list_only { self.listing(r, print) } else { self.summary(r, print) }
+    }
+
+    pub fn rolled_back(&self, r: &crate::jobs::deploy::update::RolledBack) -> Result {
+        self.summary(r, |out| {
+            if r.completed {
+                writeln!(out, "rolled back the update of {} in {:.1} s", r.stamp, r.seconds)?;
+            } else {
+                writeln!(out, "undid the unfinished update of {} in {:.1} s", r.stamp, r.seconds)?;
+            }
+            if let Some(aside) = &r.set_aside {
+                writeln!(out, "the updated database is kept as {aside} (oe db rm removes it)")?;
+            }
+            Ok(())
+        })
+    }
+
     pub fn containers(&self, containers: &[(String, &'static str)], url: Option<&str>) -> Result {
         let items: Vec<_> = containers
             .iter()

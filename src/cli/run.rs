@@ -54,6 +54,7 @@ pub fn run(cli: Cli) -> Result {
             Command::Stop(args) => super::deploy::stop(&global, args, settings()?).await,
             Command::Ps => super::deploy::ps(&global, settings()?).await,
             Command::Logs(args) => super::deploy::logs(args, settings()?).await,
+            Command::Update(args) => super::update::update(&global, args, settings()?).await,
             Command::TestDb(args) => super::qa::test_db(&global, args, settings()?).await,
             Command::Test(args) => super::qa::test(&global, args, settings()?).await,
         }

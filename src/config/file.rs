@@ -62,6 +62,19 @@ pub struct ConfigFile {
     /// `oe install`, `oe start`: where installations live and the host ports they publish.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<DeployFile>,
+    /// `oe update`: what it keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateFile>,
+}
+
+/// `update`: how `oe update` works.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateFile {
+    /// Rollback points (the database and filestore before an update) kept after a
+    /// successful update [default: 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_rollback: Option<usize>,
 }
 
 /// `deploy`: the dockerized installations on this host.

@@ -180,6 +180,11 @@ impl Settings {
         }
     }
 
+    /// How many rollback points `oe update` keeps after a success.
+    pub fn keep_rollback(&self) -> usize {
+        self.file.update.as_ref().and_then(|u| u.keep_rollback).unwrap_or(1)
+    }
+
     /// Where `oe backup` writes: `backup_dir`, else the `backup_dir/` of the installation
     /// `oe install` made here.
     pub fn backup_dir(&self) -> Option<PathBuf> {
@@ -356,6 +361,8 @@ impl Settings {
             deploy.db_port.map(|p| p.to_string()),
             Some("(5432 in development, else chosen by oe install)".into()),
         );
+        let keep = f.update.as_ref().and_then(|u| u.keep_rollback);
+        push("update.keep_rollback", keep.map(|k| k.to_string()), Some("1".into()));
         let policy = f.retention.unwrap_or_default();
         let source = |v: u32| if f.retention.is_some() { Some(v.to_string()) } else { None };
         let default = crate::rules::retention::Policy::default();

@@ -24,3 +24,4 @@ mod sshd;
 mod support;
 mod testenv;
 mod tls;
+mod update;

@@ -15,7 +15,9 @@
 pub mod install;
 pub mod odoo_run;
 pub mod qa;
+pub mod rollback;
 pub mod runtime;
+pub mod update;
 
 use std::path::PathBuf;
 
@@ -62,7 +64,54 @@ pub enum Error {
     #[error(transparent)]
     Lock(#[from] lock::Error),
     #[error(transparent)]
+    Pg(#[from] crate::pg::Error),
+    #[error(transparent)]
+    Db(Box<crate::jobs::db::Error>),
+    #[error(transparent)]
+    AddonHash(#[from] crate::odoo::addon_hash::Error),
+    #[error(transparent)]
     ImageAddons(#[from] image_addons::Error),
+    #[error(transparent)]
+    OdooRun(#[from] crate::jobs::deploy::odoo_run::Error),
+    #[error("no database: set one with 'oe config --database NAME'")]
+    NoDatabase,
+    #[error("module '{0}' is not installed: --install installs it")]
+    NotInstalledModule(String),
+    #[error(
+        "the update of {stamp} did not finish (was oe killed?): 'oe update --rollback' puts \
+         back what was before it"
+    )]
+    Unfinished { stamp: String },
+    #[error("no update to roll back: there is no rollback point")]
+    NoRollbackPoint,
+    #[error("interrupted by {}", crate::stop::signal_name(*signal))]
+    Interrupted { signal: i32 },
+    #[error(
+        "the update failed (odoo exited with {exit_code}{}); its log: {}",
+        first_error.as_ref().map(|e| format!("; first error: {e}")).unwrap_or_default(),
+        log.display()
+    )]
+    UpdateFailed { exit_code: i64, first_error: Option<String>, log: PathBuf },
+    #[error(
+        "the update left modules unfinished: {}; its log: {}",
+        modules.join(", "),
+        log.display()
+    )]
+    ModulesLeft { modules: Vec<String>, log: PathBuf },
+    #[error("{0}; everything was put back as it was before the update")]
+    RolledBack(Box<Error>),
+    #[error(
+        "{error}; putting back what was before the update failed too: {undo}; 'oe update \
+         --rollback' tries again"
+    )]
+    RollbackFailed { error: Box<Error>, undo: String },
+}
+
+/// Boxed: the copy's errors are large, and every deploy function returns this type.
+impl From<crate::jobs::db::Error> for Error {
+    fn from(e: crate::jobs::db::Error) -> Self {
+        Error::Db(Box::new(e))
+    }
 }
 
 impl ExitStatus for Error {
@@ -80,7 +129,22 @@ impl ExitStatus for Error {
             Error::Engine(e) => e.exit_code(),
             Error::Health(e) => e.exit_code(),
             Error::Lock(e) => e.exit_code(),
+            Error::Pg(e) => e.exit_code(),
+            Error::Db(e) => e.exit_code(),
+            Error::AddonHash(e) => e.exit_code(),
             Error::ImageAddons(e) => e.exit_code(),
+            Error::OdooRun(e) => e.exit_code(),
+            Error::NoDatabase | Error::NotInstalledModule(_) | Error::NoRollbackPoint => {
+                ExitCode::Usage
+            }
+            Error::Unfinished { .. } => ExitCode::Usage,
+            Error::Interrupted { signal } => ExitCode::from_signal(*signal),
+            Error::UpdateFailed { .. } | Error::ModulesLeft { .. } => ExitCode::Failure,
+            Error::RolledBack(e) => match **e {
+                Error::Interrupted { signal } => ExitCode::from_signal(signal),
+                _ => ExitCode::Failure,
+            },
+            Error::RollbackFailed { .. } => ExitCode::Failure,
         }
     }
 }
@@ -121,7 +185,7 @@ impl Context {
         })
     }
 
-    fn development(&self) -> bool {
+    pub fn development(&self) -> bool {
         self.layout.environment == Environment::Development
     }
 }
