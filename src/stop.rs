@@ -23,6 +23,17 @@ pub fn signal() -> Option<i32> {
     }
 }
 
+/// Forgets the signal received and returns it: for a job whose clean-up must itself run
+/// children and steps to completion (putting back what an update changed); it calls [`set`]
+/// again once done, so the exit code still says which signal stopped it. A second signal
+/// meanwhile exits at once (the driver's rule).
+pub fn take() -> Option<i32> {
+    match SIGNAL.swap(0, Ordering::SeqCst) {
+        0 => None,
+        signal => Some(signal),
+    }
+}
+
 /// Resolves once a signal was received: for jobs that must clean up without waiting for a
 /// thread blocked on input that may never come (a silent pipe on stdin).
 pub async fn raised() -> i32 {

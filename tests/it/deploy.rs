@@ -118,6 +118,21 @@ pub(crate) fn install(images: &Images, environment: &str, nginx: bool, config: &
     install_with(images, environment, nginx, config, &[])
 }
 
+/// Adds to `env`'s configuration where installations go (`srv/` in it) and free ports for
+/// nginx and PostgreSQL; nginx's port and that directory.
+pub(crate) fn deploy_config(env: &TestEnv) -> (u16, PathBuf) {
+    let http_port = free_port();
+    let root = env.path("srv");
+    let mut yaml = env.read_config();
+    yaml.push_str(&format!(
+        "deploy: {{base_dir: '{}', http_port: {http_port}, db_port: {}}}\n",
+        root.display(),
+        free_port()
+    ));
+    env.write_config(&yaml);
+    (http_port, root)
+}
+
 /// [`install`], the default app's repository holding `files` too.
 pub(crate) fn install_with(
     images: &Images,
@@ -159,15 +174,7 @@ pub(crate) fn install_with(
     let mut defapp_files = vec![(manifest_path.as_str(), manifest.as_str())];
     defapp_files.extend_from_slice(files);
     let defapp = bare_repo(&remotes, "defapp", &defapp_files);
-    let http_port = free_port();
-    let root = env.path("srv");
-    let mut yaml = env.read_config();
-    yaml.push_str(&format!(
-        "deploy: {{base_dir: '{}', http_port: {http_port}, db_port: {}}}\n",
-        root.display(),
-        free_port()
-    ));
-    env.write_config(&yaml);
+    let (http_port, root) = deploy_config(&env);
     let nginx = if nginx { "on" } else { "off" };
     env.run(&[
         "config",

@@ -2,8 +2,8 @@
 //! created the Odoo way, nothing to do without downtime, a changed addon detected by its
 //! checksum (the one click-odoo-update stores: compared with click-odoo-contrib's own code)
 //! and applied, a failing update put back to the exact previous database, filestore,
-//! sources and images, `--rollback` of a completed update, and a `kill -9` mid-update
-//! finished off by `--rollback`.
+//! sources and images, `--rollback` of a completed update, a SIGTERM mid-update put back by
+//! `oe` itself, and a `kill -9` mid-update finished off by `--rollback`.
 //!
 //! The test addon `oe_probe` lives in a git repository of the test's own, listed in the
 //! client manifest; each change is a commit pushed to it, which `oe update` pulls.
@@ -13,7 +13,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::deploy::{Images, Install, bare_repo, free_port, get, git, images, run, state};
+use crate::deploy::{
+    Images, Install, bare_repo, deploy_config, free_port, get, git, images, run, state,
+};
 use crate::testenv::TestEnv;
 
 static CLIENTS: AtomicU32 = AtomicU32::new(0);
@@ -69,15 +71,7 @@ fn setup(images: &Images) -> Setup {
             (&format!("{module}/__init__.py"), ""),
         ],
     );
-    let http_port = free_port();
-    let root = env.path("srv");
-    let mut yaml = env.read_config();
-    yaml.push_str(&format!(
-        "deploy: {{base_dir: '{}', http_port: {http_port}, db_port: {}}}\n",
-        root.display(),
-        free_port()
-    ));
-    env.write_config(&yaml);
+    let (http_port, root) = deploy_config(&env);
     env.run(&["config", "--client", &client, "--defapp", &defapp, "--nginx", "on"]).success();
     env.run(&["install"]).success();
     let db = format!("{client}_prod");
@@ -313,7 +307,7 @@ fn update_creates_detects_applies_rolls_back_a_failure_and_goes_back_on_request(
 }
 
 #[test]
-fn a_killed_update_is_refused_until_rollback_puts_everything_back() {
+fn a_terminated_update_is_put_back_and_a_killed_one_refused_until_rollback() {
     let Some(images) = images() else { return };
     let s = setup(&images);
     let env = &s.i.env;
@@ -322,14 +316,32 @@ fn a_killed_update_is_refused_until_rollback_puts_everything_back() {
     let model_v2 = format!("{MODEL_V1}    size = fields.Integer()\n");
     s.commit("a field", &[("oe_probe/models.py", Some(&model_v2))]);
 
-    let mut child = env.oe().args(["update"]).spawn().unwrap();
     let container = format!("oe-{}-update", s.i.client);
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while state(&container) != "running" {
-        assert!(Instant::now() < deadline, "the update container never ran");
-        assert!(child.try_wait().unwrap().is_none(), "oe update ended before being killed");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // `oe update`, once its update container runs.
+    let update_running = || {
+        let child = env.oe().args(["update"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while state(&container) != "running" {
+            assert!(Instant::now() < deadline, "the update container never ran");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        child
+    };
+
+    // SIGTERM: oe puts everything back itself.
+    let mut child = update_running();
+    run("kill", &["-TERM", &child.id().to_string()], None);
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+    assert_eq!(state(&container), "", "the update container is left");
+    assert!(!s.has_column("size"));
+    assert_eq!(s.stored_checksum("oe_probe"), before);
+    let leftovers: Vec<String> =
+        s.databases().into_iter().filter(|d| d.contains("-update-")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(s.serves(), "odoo does not answer after a SIGTERM");
+
+    // kill -9: nothing could clean up; the journal tells what to undo.
+    let mut child = update_running();
     child.kill().unwrap();
     child.wait().unwrap();
 

@@ -265,7 +265,14 @@ pub async fn update(
         }
         Err(error) => {
             tracing::error!("{}; rolling back", crate::exit::message(&error));
-            match roll_back(ctx, engine, &conn, &attempt, None, request.timeout).await {
+            // Putting back runs git and waits for Odoo: not to be cut short by the signal
+            // that may have stopped the update.
+            let signal = stop::take();
+            let undone = roll_back(ctx, engine, &conn, &attempt, None, request.timeout).await;
+            if let Some(signal) = signal {
+                stop::set(signal);
+            }
+            match undone {
                 Ok(_) => {
                     journal.running = None;
                     write_journal(root, &journal)?;
