@@ -19,7 +19,10 @@
 #                   an installed environment against Odoo's own start time in `docker run`:
 #                   it needs a Docker engine (skipped, and said so, without one), the images
 #                   of contrib/test-images.sh (OE_TEST_ODOO_SRC is passed on to it), curl, and
-#                   root; the database does not matter to it: run it with BENCH_SCALE=0.01)
+#                   root; the database does not matter to it: run it with BENCH_SCALE=0.01);
+#                   update `oe update` of one changed module (its downtime against the
+#                   template copy + `odoo -u` alone), `--rollback` and a nothing-to-do run:
+#                   the same needs as start, and BENCH_UPDATE_MB (300) MiB of rows
 #   BENCH_DIR       where the temporary files go: a directory is made inside it and removed at
 #                   the end (default: a new directory under /var/tmp). Needs ~3 GB at scale 1,
 #                   ~20 GB with odoo_zip.
@@ -1159,35 +1162,80 @@ start_cleanup() {
 # A free TCP port of 127.0.0.1.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-section_start() {
+# Builds and serves the images of contrib/test-images.sh; sets OE_TEST_REGISTRY and
+# OE_TEST_IMAGE_{ODOO,POSTGRES,NGINX} (the caller declares them local). $1 names the section
+# in messages, $2 is its scratch directory.
+test_images() {
+    local id=$1 s=$2
+    say "$id: the test images (contrib/test-images.sh)"
+    if ! "$repo/contrib/test-images.sh" >"$s/images.env" 2>"$dir/logs/$id.images"; then
+        say "$id: contrib/test-images.sh failed:"
+        tail -n 20 "$dir/logs/$id.images" >&2
+        return 1
+    fi
+    eval "$(grep -E '^OE_TEST_[A-Z_]+=' "$s/images.env")"
+    if [ -z "$OE_TEST_IMAGE_ODOO" ] || [ -z "$OE_TEST_IMAGE_POSTGRES" ] || [ -z "$OE_TEST_IMAGE_NGINX" ]; then
+        say "$id: contrib/test-images.sh printed no OE_TEST_IMAGE_{ODOO,POSTGRES,NGINX}:"
+        cat "$s/images.env" >&2
+        return 1
+    fi
+}
+
+# The odoo image's digest reference in the oe.lock $1.
+lock_odoo_image() {
+    local image
+    image=$(awk '$1 == "odoo:" { role = 1; next } /^  [^ ]/ { role = 0 } role && $1 == "digest:" { print $2; exit }' "$1")
+    image=${image//[\"\']/}
+    case $image in
+        *@sha256:*) echo "$image" ;;
+        *) say "no odoo digest in $1:"; cat "$1" >&2; return 1 ;;
+    esac
+}
+
+# Makes the directory $1 a git repository whose one commit holds its files, and its bare
+# clone $1.git.
+bench_repo() {
+    local g=(git -c user.name=bench -c user.email=bench@example.org -C "$1")
+    "${g[@]}" init -q -b main
+    "${g[@]}" add -A
+    "${g[@]}" commit -q -m first
+    git clone -q --bare "$1" "$1.git"
+}
+
+# Runs oe with the config $2 for the section $1, its output in logs/$1.$3; fails with its tail.
+oe_setup() {
+    local id=$1 cfg=$2 name=$3
+    shift 3
+    if ! "$oe_bin" --config "$cfg" "$@" >"$dir/logs/$id.$name" 2>&1; then
+        say "$id: oe $* failed:"
+        tail -n 30 "$dir/logs/$id.$name" >&2
+        return 1
+    fi
+}
+
+# Whether the deploy section $1 can run here: a Docker engine and root; else says why.
+deploy_possible() {
     if ! command -v docker >/dev/null || ! docker info >/dev/null 2>&1; then
-        say "start: SKIPPED: no Docker engine (docker info failed)"
-        echo "- start: skipped: no Docker engine here (\`docker info\` failed)." >>"$notes"
-        return 0
+        say "$1: SKIPPED: no Docker engine (docker info failed)"
+        echo "- $1: skipped: no Docker engine here (\`docker info\` failed)." >>"$notes"
+        return 1
     fi
     if [ "$(id -u)" -ne 0 ]; then
-        say "start: SKIPPED: needs root (oe install gives data_dir and log to the image's odoo user)"
-        echo "- start: skipped: not run as root (\`oe install\` chowns data_dir and log)." >>"$notes"
-        return 0
+        say "$1: SKIPPED: needs root (oe install gives data_dir and log to the image's odoo user)"
+        echo "- $1: skipped: not run as root (\`oe install\` chowns data_dir and log)." >>"$notes"
+        return 1
     fi
+}
+
+section_start() {
+    deploy_possible start || return 0
     ensure_tools curl:curl git:git
     local s=$dir/start id=start i t who order
     rm -rf "$s"
     mkdir -p "$s/remotes/defapp" "$s/srv"
 
-    say "start: the test images (contrib/test-images.sh)"
-    if ! "$repo/contrib/test-images.sh" >"$s/images.env" 2>"$dir/logs/$id.images"; then
-        say "start: contrib/test-images.sh failed:"
-        tail -n 20 "$dir/logs/$id.images" >&2
-        return 1
-    fi
-    local OE_TEST_REGISTRY='' OE_TEST_IMAGE_ODOO='' OE_TEST_IMAGE_POSTGRES='' OE_TEST_IMAGE_NGINX=''
-    eval "$(grep -E '^OE_TEST_[A-Z_]+=' "$s/images.env")"
-    if [ -z "$OE_TEST_IMAGE_ODOO" ] || [ -z "$OE_TEST_IMAGE_POSTGRES" ] || [ -z "$OE_TEST_IMAGE_NGINX" ]; then
-        say "start: contrib/test-images.sh printed no OE_TEST_IMAGE_{ODOO,POSTGRES,NGINX}:"
-        cat "$s/images.env" >&2
-        return 1
-    fi
+    local OE_TEST_REGISTRY= OE_TEST_IMAGE_ODOO= OE_TEST_IMAGE_POSTGRES= OE_TEST_IMAGE_NGINX=
+    test_images start "$s" || return 1
 
     # The installation, as tests/it/deploy.rs makes one (untimed).
     start_client=bench$$
@@ -1210,34 +1258,20 @@ section_start() {
     ],
 }
 EOF
-    local g=(git -c user.name=bench -c user.email=bench@example.org -C "$s/remotes/defapp")
-    "${g[@]}" init -q -b main
-    "${g[@]}" add -A
-    "${g[@]}" commit -q -m first
-    git clone -q --bare "$s/remotes/defapp" "$s/remotes/defapp.git"
+    bench_repo "$s/remotes/defapp"
     local cfg=$s/config.yml
     printf "deploy: {base_dir: '%s', http_port: %s, db_port: %s}\n" "$s/srv" "$http_port" "$db_port" >"$cfg"
-    # Runs oe with the installation's config, its output in logs/start.NAME; fails with its tail.
-    oe_start_setup() {
-        local name=$1
-        shift
-        if ! "$oe_bin" --config "$cfg" "$@" >"$dir/logs/$id.$name" 2>&1; then
-            say "start: oe $* failed:"
-            tail -n 30 "$dir/logs/$id.$name" >&2
-            return 1
-        fi
-    }
-    oe_start_setup config config --client "$client" --environment production \
+    oe_setup start "$cfg" config config --client "$client" --environment production \
         --defapp "file://$s/remotes/defapp.git" --nginx on
     say "start: oe install (client $client)"
-    oe_start_setup install install
+    oe_setup start "$cfg" install install
     local root=$s/srv/$client network=oe-$client db=${client}_prod
     local d
     for d in config data_dir sources log; do
         [ -d "$root/$d" ] || { say "start: oe install made no $root/$d"; return 1; }
     done
     say "start: first oe start (initdb)"
-    oe_start_setup first-start start
+    oe_setup start "$cfg" first-start start
     say "start: creating the database $db (odoo -i base, inside the odoo container)"
     if ! docker exec "oe-$client-odoo" /usr/bin/odoo -d "$db" -i base --stop-after-init --no-http \
         >"$dir/logs/$id.initdb" 2>&1; then
@@ -1245,16 +1279,11 @@ EOF
         tail -n 30 "$dir/logs/$id.initdb" >&2
         return 1
     fi
-    oe_start_setup first-stop stop
+    oe_setup start "$cfg" first-stop stop
 
     # The odoo image as oe.lock records it, and as oe's container runs it.
     local image running_image
-    image=$(awk '$1 == "odoo:" { role = 1; next } /^  [^ ]/ { role = 0 } role && $1 == "digest:" { print $2; exit }' "$root/oe.lock")
-    image=${image//[\"\']/}
-    case $image in
-        *@sha256:*) ;;
-        *) say "start: no odoo digest in $root/oe.lock:"; cat "$root/oe.lock" >&2; return 1 ;;
-    esac
+    image=$(lock_odoo_image "$root/oe.lock") || return 1
     running_image=$(docker inspect -f '{{.Config.Image}}' "oe-$client-odoo")
     [ "$running_image" = "$image" ] || { say "start: oe's odoo container runs $running_image, oe.lock says $image"; return 1; }
 
@@ -1304,7 +1333,7 @@ EOF
         ((i % 2)) || order="oe peer"
         for who in $order; do
             if [ "$who" = peer ]; then
-                oe_start_setup "env.$i" start --env-only
+                oe_setup start "$cfg" "env.$i" start --env-only
                 [ "$(running_roles)" = "postgres " ] || { say "start: before the peer, running: $(running_roles)"; return 1; }
                 t=$(peer_start "$dir/logs/$id.peer.$i")
                 echo "$t" >>"$t_peer"
@@ -1316,13 +1345,13 @@ EOF
                     [ "$code" = 200 ] || { say "start: the peer's /web/login answered $code, not 200"; return 1; }
                 fi
                 docker rm -f -v "$peer" >/dev/null
-                oe_start_setup "env-stop.$i" stop
+                oe_setup start "$cfg" "env-stop.$i" stop
             else
                 [ -z "$(running_roles)" ] || { say "start: before oe start, running: $(running_roles)"; return 1; }
                 t=$(oe_config=$cfg time_oe "$dir/logs/$id.oe.$i" "$rss" start)
                 echo "$t" >>"$t_oe"
                 [ "$(grep -c " started$" "$dir/logs/$id.oe.$i")" = 3 ] || { say "start: oe start did not start 3 existing containers:"; cat "$dir/logs/$id.oe.$i" >&2; return 1; }
-                oe_start_setup "stop.$i" stop
+                oe_setup start "$cfg" "stop.$i" stop
             fi
             say "start run $i/$runs: $who ${t}s"
         done
@@ -1344,6 +1373,179 @@ EOF
         echo "- start: runs, seconds: oe $(tr '\n' ' ' <"$t_oe")| peer $(tr '\n' ' ' <"$t_peer")(alternating, peer first in odd runs)."
         echo "- start: images of contrib/test-images.sh from its registry $OE_TEST_REGISTRY (odoo as $image, $OE_TEST_IMAGE_POSTGRES, $OE_TEST_IMAGE_NGINX); database $db made with \`odoo -i base\`; Docker $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'), storage driver $(docker info --format '{{.Driver}}' 2>/dev/null || echo '?'); page cache warm for both."
         echo "- start: oe starts the 3 existing stopped containers one after the other and waits for each (postgres: a login; odoo: /web/health on its address; nginx: /web/health through it, polled every 0.2 s); the peer makes and starts one new container with postgres already running, and asks every 0.1 s."
+    } >>"$notes"
+
+    start_cleanup
+    rm -rf "$s"
+}
+
+# --- section: update ------------------------------------------------------------------------
+
+# `oe update` of one changed module against what it does alone, and its rollback and its
+# nothing-to-do run against their targets. An installation as tests/it/update.rs makes one
+# (untimed): a default app depending on the addon bench_probe of a second local repository,
+# its database made by `oe update` itself, then BENCH_UPDATE_MB (300) MiB of rows added so the
+# rollback copy has a size. Then BENCH_RUNS times:
+# - a new field in bench_probe, committed and pulled (`oe pull --repos`, untimed);
+# - peer (first, on the same change), what an operator does by hand, timed from stopping Odoo
+#   to Odoo answering /web/health through nginx again: `docker stop` of Odoo, `createdb -T`
+#   (the copy to go back to), `odoo -u bench_probe --stop-after-init --no-http --workers 0` in a
+#   `docker run --rm` of the same image with the installation's mounts and network, `docker
+#   start`; on bench_peer, a copy of the database made beforehand (untimed), so that oe finds
+#   the same work after it;
+# - oe: `oe update --quick` with Odoo serving; its downtime as it reports it (from stopping
+#   Odoo until Odoo answers again through nginx);
+# - `oe update --rollback`, timed (target < 10 s);
+# - `oe update --quick` with nothing changed since, timed (target < 3 s, and no downtime).
+section_update() {
+    deploy_possible update || return 0
+    ensure_tools curl:curl git:git
+    local s=$dir/update id=update i t mb=${BENCH_UPDATE_MB:-300}
+    rm -rf "$s"
+    mkdir -p "$s/remotes/defapp/bench_default" "$s/remotes/addons/bench_probe" "$s/srv"
+    local OE_TEST_REGISTRY= OE_TEST_IMAGE_ODOO= OE_TEST_IMAGE_POSTGRES= OE_TEST_IMAGE_NGINX=
+    test_images update "$s" || return 1
+
+    start_client=benchup$$
+    local client=$start_client http_port db_port
+    http_port=$(free_port)
+    db_port=$(free_port)
+    local probe=$s/remotes/addons/bench_probe
+    printf "{'name': 'Bench probe', 'depends': ['base'], 'license': 'LGPL-3'}\n" >"$probe/__manifest__.py"
+    printf 'from . import models\n' >"$probe/__init__.py"
+    # The addon's model with the fields f1..f$1.
+    bench_model() {
+        printf 'from odoo import fields, models\n\n\nclass Thing(models.Model):\n'
+        printf "    _name = 'bench.probe.thing'\n    _description = 'Bench'\n\n    name = fields.Char()\n"
+        local n
+        for ((n = 1; n <= $1; n++)); do printf '    f%s = fields.Integer()\n' "$n"; done
+    }
+    bench_model 0 >"$probe/models.py"
+    cat >"$s/remotes/defapp/bench_default/__manifest__.py" <<EOF
+{
+    'name': 'Bench default', 'depends': ['base', 'bench_probe'], 'license': 'LGPL-3',
+    'env-ver': '2', 'odoo-license': 'CE', 'port': '$(free_port)',
+    'git-repos': ['file://$s/remotes/addons.git addons'],
+    'docker-images': [
+        'odoo $OE_TEST_IMAGE_ODOO',
+        'postgres $OE_TEST_IMAGE_POSTGRES',
+        'nginx $OE_TEST_IMAGE_NGINX',
+    ],
+}
+EOF
+    : >"$s/remotes/defapp/bench_default/__init__.py"
+    bench_repo "$s/remotes/defapp"
+    bench_repo "$s/remotes/addons"
+    local cfg=$s/config.yml
+    printf "deploy: {base_dir: '%s', http_port: %s, db_port: %s}\n" "$s/srv" "$http_port" "$db_port" >"$cfg"
+    oe_setup update "$cfg" config config --client "$client" --environment production \
+        --defapp "file://$s/remotes/defapp.git" --nginx on
+    say "update: oe install, and the database made by oe update (client $client)"
+    oe_setup update "$cfg" install install
+    oe_setup update "$cfg" create update
+    local root=$s/srv/$client db=${client}_prod image pg=oe-$client-postgres
+    image=$(lock_odoo_image "$root/oe.lock") || return 1
+    say "update: $mb MiB of rows in $db"
+    docker exec "$pg" psql -U odoo -d "$db" -qc \
+        "CREATE TABLE bench_pad AS SELECT g, repeat(md5(g::text), 30) AS pad FROM generate_series(1, $mb * 1024) g" \
+        >"$dir/logs/$id.pad" 2>&1 || { say "update: padding failed"; cat "$dir/logs/$id.pad" >&2; return 1; }
+
+    local peer=oe-$client-bench-peer
+    # Until Odoo answers /web/health through nginx (at most 180 s).
+    serving() {
+        local n=0
+        until [ "$(curl -fsS -o /dev/null -w '%{http_code}' --max-time 3 "http://127.0.0.1:$http_port/web/health" 2>/dev/null)" = 200 ]; do
+            n=$((n + 1))
+            ((n < 1800)) || { say "update: odoo does not answer through nginx"; return 1; }
+            sleep 0.1
+        done
+    }
+    # The peer, on the same change as oe next, by hand: its downtime from stopping Odoo to
+    # Odoo answering again. It updates bench_peer, a copy of the database made beforehand
+    # (untimed; Odoo must be stopped for it too), so that oe finds the same work after it.
+    peer_update() {
+        local log=$1 t0 t1 odoo=oe-$client-odoo
+        docker stop -t 30 "$odoo" >/dev/null
+        docker exec "$pg" createdb -U odoo -T "$db" bench_peer >"$log" 2>&1 ||
+            { say "update: createdb -T failed"; cat "$log" >&2; return 1; }
+        docker start "$odoo" >/dev/null
+        serving || return 1
+        t0=$(now)
+        docker stop -t 30 "$odoo" >/dev/null
+        docker exec "$pg" createdb -U odoo -T bench_peer bench_peer_before >>"$log" 2>&1 ||
+            { say "update: createdb -T failed"; cat "$log" >&2; return 1; }
+        if ! docker run --rm --name "$peer" --label "oe.client=$client" --network "oe-$client" \
+            -v "$root/config:/etc/odoo:ro" -v "$root/data_dir:/var/lib/odoo" \
+            -v "$root/sources:/mnt/extra-addons:ro" -v "$root/log:/var/log/odoo" \
+            "$image" /usr/bin/odoo --logfile= -d bench_peer -u bench_probe --stop-after-init \
+            --no-http --workers 0 --max-cron-threads 0 >>"$log" 2>&1; then
+            say "update: the peer's odoo -u failed:"
+            tail -n 20 "$log" >&2
+            return 1
+        fi
+        docker start "$odoo" >/dev/null
+        serving || return 1
+        t1=$(now)
+        docker exec "$pg" dropdb -U odoo bench_peer >>"$log" 2>&1
+        docker exec "$pg" dropdb -U odoo bench_peer_before >>"$log" 2>&1
+        elapsed "$t0" "$t1"
+    }
+
+    local t_peer=$dir/results/$id.peer t_oe=$dir/results/$id.oe t_back=$dir/results/$id.back
+    local t_quick=$dir/results/$id.quick rss=$dir/results/$id.rss log
+    : >"$t_peer"
+    : >"$t_oe"
+    : >"$t_back"
+    : >"$t_quick"
+    : >"$rss"
+    local g=(git -c user.name=bench -c user.email=bench@example.org -C "$s/remotes/addons")
+    for ((i = 1; i <= runs; i++)); do
+        bench_model "$i" >"$probe/models.py"
+        "${g[@]}" commit -qam "field f$i"
+        "${g[@]}" push -q "$s/remotes/addons.git" main
+        oe_setup update "$cfg" "pull.$i" pull --repos
+        t=$(peer_update "$dir/logs/$id.peer.$i") || return 1
+        echo "$t" >>"$t_peer"
+        say "update run $i/$runs: peer downtime ${t}s (stop, copy, odoo -u, start)"
+        log=$dir/logs/$id.oe.$i
+        oe_config=$cfg time_oe "$log" "$rss" update --quick >/dev/null || return 1
+        grep -q "bench_probe" "$log" || { say "update: oe update did not update bench_probe:"; cat "$log" >&2; return 1; }
+        t=$(awk '$1 == "downtime" { print $2 }' "$log")
+        [ -n "$t" ] || { say "update: oe update reported no downtime:"; cat "$log" >&2; return 1; }
+        echo "$t" >>"$t_oe"
+        say "update run $i/$runs: oe downtime ${t}s"
+        serving || return 1
+        t=$(oe_config=$cfg time_oe "$dir/logs/$id.back.$i" "$rss" update --rollback) || return 1
+        echo "$t" >>"$t_back"
+        say "update run $i/$runs: rollback ${t}s"
+        log=$dir/logs/$id.quick.$i
+        t=$(oe_config=$cfg time_oe "$log" "$rss" update --quick) || return 1
+        grep -q "nothing to update" "$log" || { say "update: oe update --quick after the rollback did something:"; cat "$log" >&2; return 1; }
+        echo "$t" >>"$t_quick"
+        say "update run $i/$runs: nothing to do ${t}s"
+    done
+
+    local peer_med oe_med back_med quick_med rss_kib rss_mib r
+    peer_med=$(median <"$t_peer")
+    oe_med=$(median <"$t_oe")
+    back_med=$(median <"$t_back")
+    quick_med=$(median <"$t_quick")
+    rss_kib=$(maximum <"$rss")
+    rss_mib=$(mib $((rss_kib * 1024)))
+    r=$(ratio "$oe_med" "$peer_med")
+    local peer_cmd="docker stop odoo; createdb -T DB BEFORE; docker run --rm ODOO@DIGEST odoo -d DB -u bench_probe --stop-after-init --no-http --workers 0; docker start odoo; curl /web/health through nginx every 0.1 s"
+    # shellcheck disable=SC2016 # the backquotes are Markdown
+    {
+        printf '| update of one changed module: downtime from stopping Odoo to Odoo answering through nginx (oe: copy, -u on the copy, swap; peer: copy, -u in place; %s MiB database) | `%s` | %s | %s | %s | ≤ 1.2 %s | %s |\n' \
+            "$mb" "$(cell "$peer_cmd")" "$peer_med" "$oe_med" "$r" "$(verdict "$r" 1.2)" "$rss_mib"
+        printf '| `oe update --rollback` (%s MiB database) | — | — | %s | — | < 10 s %s | %s |\n' \
+            "$mb" "$back_med" "$(awk -v t="$back_med" 'BEGIN { print (t < 10) ? "✓" : "✗" }')" "$rss_mib"
+        printf '| `oe update --quick`, nothing changed (no downtime) | — | — | %s | — | < 3 s %s | %s |\n' \
+            "$quick_med" "$(awk -v t="$quick_med" 'BEGIN { print (t < 3) ? "✓" : "✗" }')" "$rss_mib"
+    } >>"$table"
+    {
+        echo "- update: runs, seconds: oe downtime $(tr '\n' ' ' <"$t_oe")| peer downtime $(tr '\n' ' ' <"$t_peer")| rollback $(tr '\n' ' ' <"$t_back")| nothing to do $(tr '\n' ' ' <"$t_quick")(the peer always first, on the same change)."
+        echo "- update: both stop Odoo while it serves, copy the database with createdb -T (oe: CREATE DATABASE … TEMPLATE), run odoo -u bench_probe --stop-after-init in a one-off container of the same image and start Odoo until /web/health answers through nginx; oe also hard-links the filestore, checks the modules' states, stores the checksums and swaps the names."
     } >>"$notes"
 
     start_cleanup
