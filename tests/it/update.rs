@@ -37,7 +37,7 @@ struct Setup {
     db: String,
 }
 
-fn setup(images: &Images) -> Setup {
+fn setup(images: &Images, environment: &str) -> Setup {
     let env = TestEnv::new();
     let client = format!("up{}x{}", std::process::id(), CLIENTS.fetch_add(1, Ordering::Relaxed));
     let remotes = env.path("remotes");
@@ -72,7 +72,9 @@ fn setup(images: &Images) -> Setup {
         ],
     );
     let (http_port, root) = deploy_config(&env);
-    env.run(&["config", "--client", &client, "--defapp", &defapp, "--nginx", "on"]).success();
+    let config = ["config", "--client", &client, "--environment", environment, "--defapp", &defapp];
+    env.run(&config).success();
+    env.run(&["config", "--nginx", "on"]).success();
     env.run(&["install"]).success();
     let db = format!("{client}_prod");
     let root = root.join(&client);
@@ -166,7 +168,7 @@ fn click_odoo_checksum(dir: &Path) -> String {
 #[test]
 fn update_creates_detects_applies_rolls_back_a_failure_and_goes_back_on_request() {
     let Some(images) = images() else { return };
-    let s = setup(&images);
+    let s = setup(&images, "production");
     let env = &s.i.env;
     let client = &s.i.client;
 
@@ -188,6 +190,10 @@ fn update_creates_detects_applies_rolls_back_a_failure_and_goes_back_on_request(
     let started = s.odoo_started_at();
     let out = env.run(&["update", "--quick"]).success();
     assert!(out.stdout.contains("nothing to update"), "{}", out.stdout);
+    let out = env.run(&["--json", "update", "--quick"]).success();
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["plan"]["update"], serde_json::json!([]), "{report}");
+    assert_eq!(report["downtime"], serde_json::Value::Null, "{report}");
     assert_eq!(s.odoo_started_at(), started, "odoo was restarted with nothing to update");
 
     // A new field: found by its checksum, listed, then applied.
@@ -309,7 +315,7 @@ fn update_creates_detects_applies_rolls_back_a_failure_and_goes_back_on_request(
 #[test]
 fn a_terminated_update_is_put_back_and_a_killed_one_refused_until_rollback() {
     let Some(images) = images() else { return };
-    let s = setup(&images);
+    let s = setup(&images, "production");
     let env = &s.i.env;
     env.run(&["update"]).success();
     let before = s.stored_checksum("oe_probe");
@@ -358,4 +364,27 @@ fn a_terminated_update_is_put_back_and_a_killed_one_refused_until_rollback() {
     // And the update goes through afterwards.
     env.run(&["update"]).success();
     assert!(s.has_column("size"));
+}
+
+#[test]
+fn development_updates_in_place_unless_safe() {
+    let Some(images) = images() else { return };
+    let s = setup(&images, "development");
+    let env = &s.i.env;
+    let out = env.run(&["update"]).success();
+    assert!(out.stdout.contains(&format!("database {} created", s.db)), "{}", out.stdout);
+    let model_v2 = format!("{MODEL_V1}    size = fields.Integer()\n");
+    s.commit("a field", &[("oe_probe/models.py", Some(&model_v2))]);
+    let out = env.run(&["update"]).success();
+    assert!(!out.stdout.contains("rollback point"), "{}", out.stdout);
+    assert!(s.has_column("size"));
+    let copies: Vec<String> = s.databases().into_iter().filter(|d| d.contains("-before-")).collect();
+    assert!(copies.is_empty(), "development kept a rollback point: {copies:?}");
+
+    let model_v3 = format!("{model_v2}    color = fields.Char()\n");
+    s.commit("another field", &[("oe_probe/models.py", Some(&model_v3))]);
+    let out = env.run(&["update", "--safe"]).success();
+    assert!(out.stdout.contains("rollback point"), "{}", out.stdout);
+    assert!(s.has_column("color"));
+    assert!(s.databases().iter().any(|d| d.contains("-before-")), "{:?}", s.databases());
 }
