@@ -361,9 +361,20 @@ fn a_terminated_update_is_put_back_and_a_killed_one_refused_until_rollback() {
         s.databases().into_iter().filter(|d| d.contains("-update-")).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert!(s.serves(), "odoo does not answer after the rollback");
-    // And the update goes through afterwards.
-    env.run(&["update"]).success();
+    // And the update goes through afterwards; told to keep no rollback point, it keeps none.
+    let mut yaml = env.read_config();
+    yaml.push_str("update: {keep_rollback: 0}\n");
+    env.write_config(&yaml);
+    let out = env.run(&["update"]).success();
+    assert!(!out.stdout.contains("rollback point"), "{}", out.stdout);
     assert!(s.has_column("size"));
+    let kept: Vec<String> = s.databases().into_iter().filter(|d| d.contains("-before-")).collect();
+    assert!(kept.is_empty(), "{kept:?}");
+    let filestores = std::fs::read_dir(s.i.root.join("data_dir/filestore")).unwrap();
+    let names: Vec<String> =
+        filestores.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| *n == s.db), "filestores beside production's: {names:?}");
+    env.run(&["update", "--rollback"]).failure(2).stderr_has("no rollback point");
 }
 
 #[test]
@@ -378,7 +389,8 @@ fn development_updates_in_place_unless_safe() {
     let out = env.run(&["update"]).success();
     assert!(!out.stdout.contains("rollback point"), "{}", out.stdout);
     assert!(s.has_column("size"));
-    let copies: Vec<String> = s.databases().into_iter().filter(|d| d.contains("-before-")).collect();
+    let copies: Vec<String> =
+        s.databases().into_iter().filter(|d| d.contains("-before-")).collect();
     assert!(copies.is_empty(), "development kept a rollback point: {copies:?}");
 
     let model_v3 = format!("{model_v2}    color = fields.Char()\n");

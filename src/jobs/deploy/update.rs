@@ -250,7 +250,8 @@ pub async fn update(
         Ok(warnings) => {
             report.warnings = warnings;
             report.downtime = Some(stopped.elapsed().as_secs_f64());
-            report.rollback_point = (!attempt.new_database).then(|| attempt.names.kept.clone());
+            let kept = !attempt.new_database && request.keep_rollback > 0;
+            report.rollback_point = kept.then(|| attempt.names.kept.clone());
             journal.running = None;
             if !attempt.new_database {
                 journal.points.push(Point::from(attempt));
