@@ -116,6 +116,11 @@ impl Setup {
         names.lines().map(str::to_owned).collect()
     }
 
+    /// The databases whose name holds `part` (`-update-`, `-before-`).
+    fn databases_with(&self, part: &str) -> Vec<String> {
+        self.databases().into_iter().filter(|d| d.contains(part)).collect()
+    }
+
     fn has_column(&self, column: &str) -> bool {
         let sql = format!(
             "SELECT count(*) FROM information_schema.columns \
@@ -272,8 +277,7 @@ fn update_creates_detects_applies_rolls_back_a_failure_and_goes_back_on_request(
     );
     assert_eq!(s.addons_head(), v2, "the sources were not put back");
     assert_eq!(std::fs::read_to_string(s.i.root.join("oe.lock")).unwrap(), lock);
-    let leftovers: Vec<String> =
-        s.databases().into_iter().filter(|d| d.contains("-update-")).collect();
+    let leftovers: Vec<String> = s.databases_with("-update-");
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert_eq!(state(&format!("oe-{client}-update")), "", "the update container is left");
     assert_eq!(std::fs::read_to_string(store.join("0f/probe")).unwrap(), "an attachment");
@@ -341,8 +345,7 @@ fn a_terminated_update_is_put_back_and_a_killed_one_refused_until_rollback() {
     assert_eq!(state(&container), "", "the update container is left");
     assert!(!s.has_column("size"));
     assert_eq!(s.stored_checksum("oe_probe"), before);
-    let leftovers: Vec<String> =
-        s.databases().into_iter().filter(|d| d.contains("-update-")).collect();
+    let leftovers: Vec<String> = s.databases_with("-update-");
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert!(s.serves(), "odoo does not answer after a SIGTERM");
 
@@ -357,8 +360,7 @@ fn a_terminated_update_is_put_back_and_a_killed_one_refused_until_rollback() {
     assert_eq!(state(&container), "", "the update container still exists");
     assert!(!s.has_column("size"));
     assert_eq!(s.stored_checksum("oe_probe"), before);
-    let leftovers: Vec<String> =
-        s.databases().into_iter().filter(|d| d.contains("-update-")).collect();
+    let leftovers: Vec<String> = s.databases_with("-update-");
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert!(s.serves(), "odoo does not answer after the rollback");
     // And the update goes through afterwards; told to keep no rollback point, it keeps none.
@@ -368,7 +370,7 @@ fn a_terminated_update_is_put_back_and_a_killed_one_refused_until_rollback() {
     let out = env.run(&["update"]).success();
     assert!(!out.stdout.contains("rollback point"), "{}", out.stdout);
     assert!(s.has_column("size"));
-    let kept: Vec<String> = s.databases().into_iter().filter(|d| d.contains("-before-")).collect();
+    let kept: Vec<String> = s.databases_with("-before-");
     assert!(kept.is_empty(), "{kept:?}");
     let filestores = std::fs::read_dir(s.i.root.join("data_dir/filestore")).unwrap();
     let names: Vec<String> =
@@ -389,8 +391,7 @@ fn development_updates_in_place_unless_safe() {
     let out = env.run(&["update"]).success();
     assert!(!out.stdout.contains("rollback point"), "{}", out.stdout);
     assert!(s.has_column("size"));
-    let copies: Vec<String> =
-        s.databases().into_iter().filter(|d| d.contains("-before-")).collect();
+    let copies: Vec<String> = s.databases_with("-before-");
     assert!(copies.is_empty(), "development kept a rollback point: {copies:?}");
 
     let model_v3 = format!("{model_v2}    color = fields.Char()\n");
