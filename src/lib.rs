@@ -6,16 +6,15 @@
 //!   stdout) and [`daemon`] (the nightly service); nothing imports `cli`, only `cli` imports
 //!   `daemon`;
 //! - [`jobs`]: one module per user-level operation (save, save_db, load, load_db, backup,
-//!   restore, verify, neutralize, clean, db, mirror, deploy), each a request in and a summary
-//!   or a typed error out;
+//!   restore, verify, neutralize, clean, db, mirror, deploy: install, start, update, test),
+//!   each a request in and a summary or a typed error out;
 //! - adapters, the only code touching the system: [`pg`] (PostgreSQL and its tools),
 //!   [`process`] (children and signals), [`odoo`] (archive layout, manifest, filestore,
-//!   neutralization, client manifests), [`repo`] (the snapshot repository and its storage),
+//!   neutralization, client manifests, addon checksums, Odoo's log), [`repo`] (the snapshot repository and its storage),
 //!   [`remote`] (repositories on a backup server: `oe serve`, the ssh client, their protocol),
 //!   [`server`] (the backup server's root, clients and keys), [`deploy`] (Docker, the
 //!   client's repositories through `git`, the layout, containers and nginx site of an
-//!   installation), [`atomic`] (files
-//!   that appear whole);
+//!   installation, the addons inside an image), [`atomic`] (files that appear whole);
 //! - pure: [`codec`] (bzip2, zip), [`pipeline`] (format detection, compression stages,
 //!   meters), [`plumbing`] (the one worker pool, the background writer, spill files),
 //!   [`config`] (settings), [`rules`] (retention, schedules, rsync's exclude rules);
