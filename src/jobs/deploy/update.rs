@@ -2,7 +2,7 @@
 //! half-upgraded, and `oe update --rollback`.
 //!
 //! 1. Unless `--quick`: the repositories and images are pulled, as `oe pull` does.
-//! 2. What to do ([`plan`]): the installed addons whose files changed since the last update,
+//! 2. What to do (`plan`): the installed addons whose files changed since the last update,
 //!    by click-odoo-update's checksum, read from and stored under its own
 //!    `ir_config_parameter` key (so either tool can follow the other); everything (`base`)
 //!    when the Odoo image's digest changed; the default app when it is not installed. Nothing
