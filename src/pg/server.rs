@@ -110,7 +110,7 @@ impl Server {
     /// (the server refuses with SQLSTATE 55006 while there are some).
     pub async fn drop_idle(&self, db: &str) -> Result<(), Error> {
         let sql = format!("DROP DATABASE {}", ident(db));
-        self.execute(&sql, &format!("dropping database '{db}'")).await
+        self.execute_when_free(db, &sql, &format!("dropping database '{db}'")).await
     }
 
     /// The other sessions connected to `db`: `application_name (pid N)`, or `pid N`.
@@ -146,7 +146,7 @@ impl Server {
 
     pub async fn rename(&self, from: &str, to: &str) -> Result<(), Error> {
         let sql = format!("ALTER DATABASE {} RENAME TO {}", ident(from), ident(to));
-        self.execute(&sql, &format!("renaming database '{from}' to '{to}'")).await
+        self.execute_when_free(from, &sql, &format!("renaming database '{from}' to '{to}'")).await
     }
 
     async fn allow_connections(&self, db: &str, allow: bool) -> Result<(), Error> {
@@ -195,6 +195,29 @@ impl Server {
             tracing::warn!("the replaced database is kept as '{old}': {e}");
         }
         Ok(())
+    }
+
+    /// Runs `sql`, which needs `db` free of sessions. The server waits up to 5 s for the
+    /// sessions to end, then refuses (55006); when no session is left to list by then, the
+    /// ones it saw were ending (a connection just closed, by us or a stopped Odoo, on a
+    /// loaded machine), so `sql` is tried again for a few seconds more. A session that stays
+    /// is never ended: the refusal is returned.
+    async fn execute_when_free(&self, db: &str, sql: &str, what: &str) -> Result<(), Error> {
+        let mut attempt = 0;
+        loop {
+            match self.execute(sql, what).await {
+                Err(e)
+                    if attempt < 5
+                        && e.code() == Some(&SqlState::OBJECT_IN_USE)
+                        && self.sessions(db).await.is_ok_and(|s| s.is_empty()) =>
+                {
+                    attempt += 1;
+                    tracing::debug!("'{db}' was in use by sessions now gone, trying again: {e}");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn execute(&self, sql: &str, what: &str) -> Result<(), Error> {
