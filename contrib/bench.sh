@@ -22,7 +22,9 @@
 #                   root; the database does not matter to it: run it with BENCH_SCALE=0.01);
 #                   update `oe update` of one changed module (its downtime against the
 #                   template copy + `odoo -u` alone), `--rollback` and a nothing-to-do run:
-#                   the same needs as start, and BENCH_UPDATE_MB (300) MiB of rows
+#                   the same needs as start, and BENCH_UPDATE_MB (300) MiB of rows;
+#                   cutoff `oe cutoff apply` of a Docker network's bridge against the one
+#                   iptables command by hand (root, a Docker engine; any BENCH_SCALE)
 #   BENCH_DIR       where the temporary files go: a directory is made inside it and removed at
 #                   the end (default: a new directory under /var/tmp). Needs ~3 GB at scale 1,
 #                   ~20 GB with odoo_zip.
@@ -1550,6 +1552,39 @@ EOF
 
     start_cleanup
     rm -rf "$s"
+}
+
+# --- section: cutoff -------------------------------------------------------------------------
+
+# `oe cutoff apply` (fresh: its rules removed before each run) of a test network's bridge,
+# against inserting the same rule with iptables by hand; the target is under 1 s.
+section_cutoff() {
+    if [ "$(id -u)" -ne 0 ] || ! docker info >/dev/null 2>&1; then
+        say "cutoff: needs root and a Docker engine; skipped"
+        return 0
+    fi
+    local net=oebench$$ i t_oe=$dir/cutoff.oe t_peer=$dir/cutoff.peer rss=$dir/cutoff.rss t0
+    local rule=(-i "$net" -p tcp -m multiport --dports 25,110,143,465,587,993,995,2525
+        -m comment --comment bench -j REJECT --reject-with tcp-reset)
+    docker network create -o "com.docker.network.bridge.name=$net" "$net" >/dev/null
+    : >"$t_oe"
+    : >"$t_peer"
+    : >"$rss"
+    for ((i = 0; i < runs; i++)); do
+        t0=$(now)
+        iptables -w -I DOCKER-USER 1 "${rule[@]}"
+        elapsed "$t0" "$(now)" >>"$t_peer"
+        iptables -w -D DOCKER-USER "${rule[@]}"
+        time_oe "$dir/logs/cutoff.$i" "$rss" cutoff apply --network "$net" >>"$t_oe" || break
+        "$oe_bin" cutoff remove --network "$net" >/dev/null
+    done
+    docker network rm "$net" >/dev/null
+    local peer_med oe_med
+    peer_med=$(median <"$t_peer")
+    oe_med=$(median <"$t_oe")
+    printf '| `oe cutoff apply` (a Docker bridge, IPv4 and IPv6 checked) | `iptables -I DOCKER-USER …` | %s | %s | %s | < 1 s %s | %s |\n' \
+        "$peer_med" "$oe_med" "$(ratio "$oe_med" "$peer_med")" \
+        "$(awk -v t="$oe_med" 'BEGIN { print (t < 1) ? "✓" : "✗" }')" "$(mib $(($(maximum <"$rss") * 1024)))" >>"$table"
 }
 
 # --- run --------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@
 //!   [`remote`] (repositories on a backup server: `oe serve`, the ssh client, their protocol),
 //!   [`server`] (the backup server's root, clients and keys), [`deploy`] (Docker, the
 //!   client's repositories through `git`, the layout, containers and nginx site of an
-//!   installation, the addons inside an image), [`atomic`] (files that appear whole);
+//!   installation, the addons inside an image, the mail-port cutoff through iptables or
+//!   nftables), [`atomic`] (files that appear whole);
 //! - pure: [`codec`] (bzip2, zip), [`pipeline`] (format detection, compression stages,
 //!   meters), [`plumbing`] (the one worker pool, the background writer, spill files),
 //!   [`config`] (settings), [`rules`] (retention, schedules, rsync's exclude rules);

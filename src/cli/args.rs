@@ -99,4 +99,6 @@ pub enum Command {
     TestDb(super::qa::TestDbArgs),
     /// Run modules' tests in a throwaway database; exit 1 when one fails or none ran
     Test(super::qa::TestArgs),
+    /// Staging: reject the installation's outgoing connections to mail ports (TCP reset)
+    Cutoff(super::cutoff::CutoffArgs),
 }

@@ -7,6 +7,7 @@ pub mod args;
 pub mod backup;
 pub mod clean;
 pub mod config;
+pub mod cutoff;
 pub mod daemon;
 pub mod db;
 pub mod deploy;

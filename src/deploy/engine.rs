@@ -41,6 +41,8 @@ pub enum Error {
     NoDigest { reference: String },
     #[error("container {name}: {action}: {message}")]
     Container { name: String, action: &'static str, message: String },
+    #[error("network {network} is a {driver} network, not a bridge: it has no bridge to cut off")]
+    NotBridge { network: String, driver: String },
     #[error("docker: {action}")]
     Api { action: String, source: bollard::errors::Error },
 }
@@ -49,7 +51,9 @@ impl ExitStatus for Error {
     fn exit_code(&self) -> ExitCode {
         match self {
             Error::Unreachable { .. } => ExitCode::Unreachable,
-            Error::Pull { .. } | Error::NoDigest { .. } => ExitCode::BadInput,
+            Error::Pull { .. } | Error::NoDigest { .. } | Error::NotBridge { .. } => {
+                ExitCode::BadInput
+            }
             Error::Container { .. } | Error::Api { .. } => ExitCode::Failure,
         }
     }
@@ -208,6 +212,23 @@ impl Engine {
             .await
             .map_err(Engine::api(format!("create network {name}")))?;
         Ok(())
+    }
+
+    /// The Linux bridge of the network `name`: its `com.docker.network.bridge.name`, else
+    /// Docker's own `br-` and 12 digits of its id; `None` when there is no such network.
+    pub async fn network_bridge(&self, name: &str) -> Result<Option<String>, Error> {
+        let network = match self.docker.inspect_network(name, None).await {
+            Ok(network) => network,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(Engine::api(format!("inspect network {name}"))(e)),
+        };
+        let driver = network.driver.unwrap_or_default();
+        if driver != "bridge" {
+            return Err(Error::NotBridge { network: name.to_owned(), driver });
+        }
+        let named = network.options.and_then(|o| o.get("com.docker.network.bridge.name").cloned());
+        let id = network.id.unwrap_or_default();
+        Ok(Some(named.unwrap_or_else(|| format!("br-{}", id.get(..12).unwrap_or(&id)))))
     }
 
     /// The container called `name`, if there is one.

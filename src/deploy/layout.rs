@@ -66,6 +66,16 @@ pub struct Layout {
     pub root: PathBuf,
 }
 
+/// The Linux bridge of `client`'s network (see [`Layout::bridge`]).
+pub fn bridge(client: &str) -> String {
+    let name = format!("oe-{client}");
+    if name.len() <= 15 {
+        return name;
+    }
+    let hash = blake3::hash(client.as_bytes()).to_hex();
+    format!("oe-{}", &hash[..12])
+}
+
 impl Layout {
     /// `client` must already be valid (`config::settings::validate_client_name`).
     pub fn new(root: PathBuf, client: &str, environment: Environment) -> Layout {
@@ -118,12 +128,7 @@ impl Layout {
     /// The Linux bridge of the network, which firewall rules name: `oe-<client>` when that
     /// fits the kernel's 15 bytes, else `oe-` and 12 hex digits of the client's hash.
     pub fn bridge(&self) -> String {
-        let name = self.network();
-        if name.len() <= 15 {
-            return name;
-        }
-        let hash = blake3::hash(self.client.as_bytes()).to_hex();
-        format!("oe-{}", &hash[..12])
+        bridge(&self.client)
     }
 
     /// Where the container sees a path of the installation; `None` outside the mounted ones.

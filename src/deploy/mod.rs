@@ -3,8 +3,9 @@
 //! the system's `git`), the layout and names of an installation (`layout`), its containers'
 //! descriptions (`spec`), the image lock (`lock`), the addons inside an image and their
 //! checksums (`image_addons`), nginx's site (`nginx`) and waiting for a container to serve
-//! (`health`).
+//! (`health`), and the mail-port cutoff of staging installations (`cutoff`).
 
+pub mod cutoff;
 pub mod engine;
 pub mod health;
 pub mod image_addons;

@@ -5,6 +5,7 @@ mod archive;
 mod clean;
 mod cluster;
 mod config;
+mod cutoff;
 mod daemon;
 mod db;
 mod deploy;
