@@ -8,7 +8,7 @@ use super::failure::{Failure, Result};
 use super::output::Printer;
 use crate::config::Settings;
 use crate::config::settings::validate_client_name;
-use crate::deploy::cutoff::{self, Change, Scope, Status};
+use crate::deploy::cutoff::{self, Change, Registry, Scope, Status, Wanted};
 use crate::deploy::engine::Engine;
 use crate::deploy::layout;
 use crate::exit::ExitCode;
@@ -72,18 +72,26 @@ impl crate::exit::ExitStatus for Error {
 
 pub async fn run(global: &Global, args: CutoffArgs, settings: Settings) -> Result {
     let printer = global.printer();
+    // What `oe daemon` keeps in place and `oe status` checks.
+    let registry_path = Registry::path(&settings.daemon()?.state_file);
     match args.action {
         Action::Apply(target) => {
             let ports = cutoff::ports(&target.ports)?;
             for scope in scopes(&target, &settings).await? {
-                let ports = ports.clone();
-                let change = blocking(move || cutoff::apply(&scope, &ports)).await?;
+                let wanted = Wanted { scope: scope.clone(), ports: ports.clone() };
+                let change = blocking(move || cutoff::apply(&wanted.scope, &wanted.ports)).await?;
+                let mut registry = Registry::read(&registry_path)?;
+                registry.insert(Wanted { scope, ports: ports.clone() });
+                registry.write(&registry_path)?;
                 applied(&printer, &change)?;
             }
             Ok(())
         }
         Action::Remove(target) => {
             for scope in scopes(&target, &settings).await? {
+                let mut registry = Registry::read(&registry_path)?;
+                registry.remove(&scope);
+                registry.write(&registry_path)?;
                 let change = blocking(move || cutoff::remove(&scope)).await?;
                 removed(&printer, &change)?;
             }
@@ -148,7 +156,7 @@ async fn scopes(target: &Target, settings: &Settings) -> Result<Vec<Scope>> {
 }
 
 /// Runs a firewall step (programs waited for) off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     step: impl FnOnce() -> std::result::Result<T, cutoff::Error> + Send + 'static,
 ) -> Result<T> {
     Ok(tokio::task::spawn_blocking(step).await??)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::args::Global;
-use super::failure::Result;
+use super::failure::{Failure, Result};
 use super::run::threads;
 use crate::cli::output::JobStatus;
 use crate::config::Settings;
@@ -13,6 +13,7 @@ use crate::daemon::Error;
 use crate::daemon::job::Context;
 use crate::daemon::service::{Recorder, run_recorded, serve};
 use crate::daemon::state::{Outcome, State};
+use crate::exit::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct DaemonArgs {
@@ -119,5 +120,28 @@ pub fn status(global: &Global, _args: StatusArgs, settings: Settings) -> Result 
             }
         })
         .collect();
-    global.printer().status(&daemon.state_file, &jobs)
+    global.printer().status(&daemon.state_file, &jobs)?;
+    cutoffs_in_place(global, &daemon.state_file)
+}
+
+/// The mail-port cutoffs `oe cutoff apply` recorded, each checked with the firewall: one
+/// not in place is an error (exit 1), a staging copy that may reach a mail server.
+fn cutoffs_in_place(global: &Global, state_file: &std::path::Path) -> Result {
+    use crate::deploy::cutoff::{self, Registry};
+    let mut missing = Vec::new();
+    for wanted in Registry::read(&Registry::path(state_file))?.cutoffs {
+        let status = cutoff::status(&wanted.scope, &wanted.ports)?;
+        global.printer().cutoff_state(&status)?;
+        if !status.in_place {
+            missing.push(status.scope.to_string());
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "the mail-port cutoff is not in place for {} (oe daemon applies it again; or run oe cutoff apply)",
+        missing.join(", ")
+    );
+    Err(Failure { code: ExitCode::Failure, message })
 }

@@ -638,6 +638,17 @@ impl Printer {
     }
 
     /// `oe status`.
+    /// `oe status`'s line for a recorded mail-port cutoff; text only (the JSON stays the
+    /// list of jobs, and a missing cutoff fails the command).
+    pub fn cutoff_state(&self, status: &crate::deploy::cutoff::Status) -> Result {
+        if self.json || self.quiet {
+            return Ok(());
+        }
+        let state = if status.in_place { "in place" } else { "NOT in place" };
+        writeln!(io::stdout().lock(), "cutoff of {}: {state}", status.scope).map_err(WriteError)?;
+        Ok(())
+    }
+
     pub fn status(&self, state_file: &std::path::Path, jobs: &[JobStatus]) -> Result {
         self.listing(&jobs, |out| {
             if jobs.is_empty() {

@@ -9,8 +9,10 @@
 //!   `backup`, `load`, `verify`, `mirror`);
 //! - `state`: the state file;
 //! - `notify`: webhook, command, pings, metrics;
-//! - `service`: the loop, its signals and the configuration reload.
+//! - `service`: the loop, its signals and the configuration reload;
+//! - `cutoff`: the mail-port cutoffs of staging installations, kept in place.
 
+pub mod cutoff;
 mod error;
 pub mod job;
 pub mod notify;

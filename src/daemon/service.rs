@@ -115,6 +115,11 @@ pub async fn serve(settings: Settings, threads: usize) -> Result<(), super::Erro
         daemon.state_file.display()
     );
 
+    // The mail-port cutoffs, kept in place beside the jobs until the daemon stops.
+    let registry = crate::deploy::cutoff::Registry::path(&daemon.state_file);
+    let guard = tokio::spawn(super::cutoff::guard(registry));
+    let _guard = AbortOnDrop(guard);
+
     // What runs killed with the daemon (or the host) left goes first.
     job::clean_leftovers(&settings, &daemon).await;
 
@@ -192,6 +197,15 @@ pub async fn serve(settings: Settings, threads: usize) -> Result<(), super::Erro
                 return Ok(());
             }
         }
+    }
+}
+
+/// Aborts a background task when the loop returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -18,8 +18,11 @@
 //! goes), [`status`] checks the rules are there, and [`remove`] deletes those rules alone.
 //! The programs run as they are (`iptables -w`, `nft`), with arguments, never a shell.
 
-use serde::Serialize;
+use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::{AtomicFile, create_private_parent};
 use crate::exit::{ExitCode, ExitStatus};
 use crate::process::{self, Tool};
 
@@ -50,6 +53,10 @@ pub enum Error {
     Tool { what: String, source: process::Error },
     #[error("{what}: {message}")]
     Parse { what: &'static str, message: String },
+    #[error("the cutoff registry {}", path.display())]
+    Registry { path: PathBuf, source: std::io::Error },
+    #[error("the cutoff registry {}: {message}", path.display())]
+    BadRegistry { path: PathBuf, message: String },
 }
 
 impl ExitStatus for Error {
@@ -60,12 +67,14 @@ impl ExitStatus for Error {
             }
             Error::Tool { source, .. } => source.exit_code(),
             Error::Parse { .. } => ExitCode::Failure,
+            Error::Registry { .. } => ExitCode::Io,
+            Error::BadRegistry { .. } => ExitCode::BadInput,
         }
     }
 }
 
 /// What a cutoff covers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// The connections forwarded from this Linux bridge (a Docker network's containers).
@@ -167,6 +176,64 @@ pub struct Change {
     pub added: usize,
     pub deleted: usize,
     pub notes: Vec<String>,
+}
+
+/// A cutoff `oe cutoff apply` put in place, which `oe daemon` keeps in place and `oe status`
+/// checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wanted {
+    pub scope: Scope,
+    pub ports: Vec<u16>,
+}
+
+/// The cutoffs wanted on this host: `cutoff.json` beside the daemon's state file, written
+/// whole (0600) by `oe cutoff apply` and `remove`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Registry {
+    pub cutoffs: Vec<Wanted>,
+}
+
+impl Registry {
+    pub fn path(state_file: &Path) -> PathBuf {
+        state_file.with_file_name("cutoff.json")
+    }
+
+    /// The registry at `path`, empty when there is none; its names are checked again (they
+    /// go into nft's input).
+    pub fn read(path: &Path) -> Result<Registry, Error> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Registry::default()),
+            Err(source) => return Err(Error::Registry { path: path.to_owned(), source }),
+        };
+        let bad = |message: String| Error::BadRegistry { path: path.to_owned(), message };
+        let registry: Registry = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        for wanted in &registry.cutoffs {
+            if let Scope::Bridge(name) = &wanted.scope {
+                Scope::bridge(name).map_err(|e| bad(e.to_string()))?;
+            }
+            ports(&wanted.ports).map_err(|e| bad(e.to_string()))?;
+        }
+        Ok(registry)
+    }
+
+    pub fn write(&self, path: &Path) -> Result<(), Error> {
+        let io = |source| Error::Registry { path: path.to_owned(), source };
+        create_private_parent(path).map_err(io)?;
+        let mut file = AtomicFile::create(path).map_err(io)?;
+        serde_json::to_writer_pretty(&mut file, self).map_err(|e| io(e.into()))?;
+        file.commit().map_err(io)
+    }
+
+    /// Records `wanted`, in place of what was recorded for its scope.
+    pub fn insert(&mut self, wanted: Wanted) {
+        self.remove(&wanted.scope);
+        self.cutoffs.push(wanted);
+    }
+
+    pub fn remove(&mut self, scope: &Scope) {
+        self.cutoffs.retain(|w| &w.scope != scope);
+    }
 }
 
 /// Puts the cutoff of `ports` in place for `scope`; a no-op when it is.
@@ -590,6 +657,28 @@ fn read(tool: Tool) -> Result<String, process::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_registry_keeps_one_cutoff_per_scope_and_refuses_bad_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Registry::path(&dir.path().join("oe/state.json"));
+        assert!(Registry::read(&path).unwrap().cutoffs.is_empty());
+        let mut registry = Registry::default();
+        let bridge = Scope::bridge("oe-acme").unwrap();
+        registry.insert(Wanted { scope: bridge.clone(), ports: vec![25] });
+        registry.insert(Wanted { scope: bridge.clone(), ports: vec![25, 465] });
+        registry.insert(Wanted { scope: Scope::Host, ports: vec![25] });
+        registry.write(&path).unwrap();
+        let read = Registry::read(&path).unwrap();
+        assert_eq!(read.cutoffs.len(), 2);
+        assert_eq!(read.cutoffs[0], Wanted { scope: bridge, ports: vec![25, 465] });
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+
+        std::fs::write(&path, r#"{"cutoffs":[{"scope":{"bridge":"x\" accept"},"ports":[25]}]}"#)
+            .unwrap();
+        assert!(matches!(Registry::read(&path), Err(Error::BadRegistry { .. })));
+    }
 
     #[test]
     fn ports_are_checked_sorted_and_default_to_the_mail_ports() {

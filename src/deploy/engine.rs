@@ -231,6 +231,23 @@ impl Engine {
         Ok(Some(named.unwrap_or_else(|| format!("br-{}", id.get(..12).unwrap_or(&id)))))
     }
 
+    /// Containers started and networks created or connected, as the engine reports them:
+    /// one item per event, until the engine goes away (the stream then ends or fails).
+    pub fn network_events(&self) -> impl Stream<Item = Result<(), Error>> + use<> {
+        let filters = HashMap::from([
+            ("type".to_owned(), vec!["container".to_owned(), "network".to_owned()]),
+            (
+                "event".to_owned(),
+                vec!["start".to_owned(), "create".to_owned(), "connect".to_owned()],
+            ),
+        ]);
+        let options = bollard::query_parameters::EventsOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        self.docker.events(Some(options)).map(|e| e.map(drop).map_err(Engine::api("events")))
+    }
+
     /// The container called `name`, if there is one.
     pub async fn inspect(&self, name: &str) -> Result<Option<ContainerInspectResponse>, Error> {
         match self.docker.inspect_container(name, None).await {

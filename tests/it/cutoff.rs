@@ -77,11 +77,10 @@ impl Netns {
         .unwrap()
     }
 
-    /// `oe <args>` of `env`, inside this namespace.
-    fn oe(&self, env: &TestEnv, args: &[&str]) -> Run {
-        let file = self.file();
+    /// `oe <args>` of `env`, to start inside this namespace (`file` must outlive the start).
+    fn command(&self, env: &TestEnv, args: &[&str], file: &std::fs::File) -> Command {
         let mut cmd = env.oe();
-        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(args);
         let fd = file.as_raw_fd();
         unsafe {
             cmd.pre_exec(move || match libc::setns(fd, libc::CLONE_NEWNET) {
@@ -89,8 +88,14 @@ impl Netns {
                 _ => Err(std::io::Error::last_os_error()),
             });
         }
-        let output = cmd.output().unwrap();
-        drop(file);
+        cmd
+    }
+
+    /// `oe <args>` of `env`, inside this namespace, to completion.
+    fn oe(&self, env: &TestEnv, args: &[&str]) -> Run {
+        let file = self.file();
+        let mut cmd = self.command(env, args, &file);
+        let output = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap();
         Run::new(format!("oe {} (in {})", args.join(" "), self.name), output)
     }
 }
@@ -209,6 +214,56 @@ fn nftables_cuts_off_the_hosts_mail_ports_and_removes_only_its_own_rules() {
     client.oe(&env, &["cutoff", "status", "--host"]).failure(1).stdout_has("NOT in place");
     // Two connections were let through on purpose (before and after); no other.
     assert_eq!(listeners.mail_accepted(), 2);
+}
+
+/// Waits up to `timeout` for `done`.
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_daemon_applies_a_flushed_cutoff_again_and_oe_status_reports_it_missing() {
+    if !can_use_netns() {
+        return;
+    }
+    let env = TestEnv::new();
+    let (client, server, addr) = pair();
+    let _listeners = Listeners::start(&server, addr, &[25]);
+    client.oe(&env, &["cutoff", "apply", "--host", "25"]).success();
+    client.oe(&env, &["status"]).success().stdout_has("cutoff of the host: in place");
+
+    // Flushed behind oe's back (a firewall restart): oe status says so.
+    client.exec("nft", &["delete", "table", "inet", "oe_cutoff"]);
+    assert_eq!(connect(&client, addr, 25).0, Ok(()));
+    let status = client.oe(&env, &["status"]).failure(1);
+    status.stdout_has("cutoff of the host: NOT in place").stderr_has("not in place for the host");
+
+    // The daemon puts it back at start, and again when it goes while it runs.
+    let log = std::fs::File::create(env.path("daemon.log")).unwrap();
+    let file = client.file();
+    let mut daemon =
+        client.command(&env, &["daemon"], &file).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    let refused = || connect(&client, addr, 25).0 == Err(std::io::ErrorKind::ConnectionRefused);
+    wait_for("the cutoff applied at start", Duration::from_secs(20), refused);
+    client.exec("nft", &["delete", "table", "inet", "oe_cutoff"]);
+    wait_for("the cutoff applied again", Duration::from_secs(30), refused);
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    daemon.wait().unwrap();
+    let log = std::fs::read_to_string(env.path("daemon.log")).unwrap();
+    assert_eq!(
+        log.matches("cutoff of the host was not in place: applied again").count(),
+        2,
+        "{log}"
+    );
+
+    // Removed, the cutoff is no longer wanted: nothing to check.
+    client.oe(&env, &["cutoff", "remove", "--host"]).success();
+    let status = client.oe(&env, &["status"]).success();
+    assert!(!status.stdout.contains("cutoff of"), "{}", status.stdout);
 }
 
 /// What `probe` tells of each port from inside a container: `ok`, `refused` or another error,
