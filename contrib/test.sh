@@ -35,6 +35,8 @@ OE_TEST_PYTHONPATH=/var/tmp/oe-test-pydeps/click-odoo-contrib-$click_odoo_contri
 if [ ! -d "$OE_TEST_PYTHONPATH/click_odoo_contrib" ]; then
     mkdir -p "$(dirname "$OE_TEST_PYTHONPATH")"
     staging=$(mktemp -d "$OE_TEST_PYTHONPATH.XXXXXX")
+    # Readable by the test containers' own user (mktemp makes it 0700), which runs the oracle.
+    chmod 755 "$staging"
     python3 -m pip install --quiet --no-deps --disable-pip-version-check \
         --target "$staging" "click-odoo-contrib==$click_odoo_contrib"
     rm -rf "$OE_TEST_PYTHONPATH"
