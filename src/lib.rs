@@ -12,6 +12,7 @@
 //!   [`process`] (children and signals), [`odoo`] (archive layout, manifest, filestore,
 //!   neutralization, client manifests, addon checksums, Odoo's log), [`repo`] (the snapshot repository and its storage),
 //!   [`remote`] (repositories on a backup server: `oe serve`, the ssh client, their protocol),
+//!   [`mail`] (the mail catcher: its SMTP server and Maildir),
 //!   [`server`] (the backup server's root, clients and keys), [`deploy`] (Docker, the
 //!   client's repositories through `git`, the layout, containers and nginx site of an
 //!   installation, the addons inside an image, the mail-port cutoff through iptables or
@@ -30,6 +31,7 @@ pub mod daemon;
 pub mod deploy;
 pub mod exit;
 pub mod jobs;
+pub mod mail;
 pub mod odoo;
 pub mod pg;
 pub mod pipeline;

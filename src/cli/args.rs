@@ -101,4 +101,6 @@ pub enum Command {
     Test(super::qa::TestArgs),
     /// Staging: reject the installation's outgoing connections to mail ports (TCP reset)
     Cutoff(super::cutoff::CutoffArgs),
+    /// Staging: the mail catcher (serve) and the messages it caught (ls, show, purge)
+    Mail(super::mail::MailArgs),
 }

@@ -14,6 +14,7 @@ pub mod deploy;
 pub mod failure;
 pub mod load;
 pub mod load_db;
+pub mod mail;
 pub mod mirror;
 pub mod neutralize;
 pub mod output;

@@ -58,6 +58,7 @@ pub fn run(cli: Cli) -> Result {
             Command::TestDb(args) => super::qa::test_db(&global, args, settings()?).await,
             Command::Test(args) => super::qa::test(&global, args, settings()?).await,
             Command::Cutoff(args) => super::cutoff::run(&global, args, settings()?).await,
+            Command::Mail(args) => super::mail::run(&global, args, settings()?).await,
         }
     });
     // A step interrupted while blocked on a silent pipe is abandoned, not waited for.

@@ -65,6 +65,31 @@ pub struct ConfigFile {
     /// `oe update`: what it keeps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update: Option<UpdateFile>,
+    /// The mail catcher of staging copies (`oe mail`, and `oe daemon` when `listen` is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailFile>,
+}
+
+/// `mail`: the mail catcher.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailFile {
+    /// The Maildir the caught messages go to [default: `mail/` beside the daemon's state].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Addresses the SMTP server listens on (`127.0.0.1:2525`); `oe daemon` runs the catcher
+    /// when there are some.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listen: Vec<std::net::SocketAddr>,
+    /// Messages kept, the oldest removed first [default: 1000].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_messages: Option<usize>,
+    /// How long a message is kept (`7d`, `36h`) [default: 7d].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<String>,
+    /// The largest message accepted, in bytes [default: 26214400, 25 MiB].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
 }
 
 /// `update`: how `oe update` works.

@@ -34,6 +34,16 @@ pub struct DeploySettings {
     pub db_port: Option<u16>,
 }
 
+/// The mail catcher (`oe mail`).
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub dir: PathBuf,
+    pub listen: Vec<std::net::SocketAddr>,
+    pub max_messages: usize,
+    pub max_age: std::time::Duration,
+    pub max_size: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub path: PathBuf,
@@ -178,6 +188,34 @@ impl Settings {
             http_port: d.http_port.unwrap_or(80),
             db_port: d.db_port,
         }
+    }
+
+    /// The mail catcher's settings with their defaults.
+    pub fn mail(&self) -> Result<MailSettings, Error> {
+        let m = self.file.mail.clone().unwrap_or_default();
+        let max_age = match &m.max_age {
+            None => std::time::Duration::from_secs(7 * 24 * 3600),
+            Some(text) => crate::rules::retention::parse_age(text)
+                .ok()
+                .and_then(|d| d.try_into().ok())
+                .ok_or_else(|| Error::Invalid {
+                    path: self.path.clone(),
+                    line: None,
+                    key: "mail.max_age".into(),
+                    message: format!("found {text:?}; accepted: a duration like 7d or 36h"),
+                })?,
+        };
+        let dir = match m.dir {
+            Some(dir) => dir,
+            None => self.daemon()?.state_file.with_file_name("mail"),
+        };
+        Ok(MailSettings {
+            dir,
+            listen: m.listen,
+            max_messages: m.max_messages.unwrap_or(1000),
+            max_age,
+            max_size: m.max_size.unwrap_or(25 * 1024 * 1024),
+        })
     }
 
     /// How many rollback points `oe update` keeps after a success.
@@ -363,6 +401,17 @@ impl Settings {
         );
         let keep = f.update.as_ref().and_then(|u| u.keep_rollback);
         push("update.keep_rollback", keep.map(|k| k.to_string()), Some("1".into()));
+        let mail = f.mail.clone().unwrap_or_default();
+        push("mail.dir", path(&mail.dir), Some("mail/ beside daemon.state_file".into()));
+        let listen: Vec<String> = mail.listen.iter().map(|a| a.to_string()).collect();
+        push(
+            "mail.listen",
+            (!listen.is_empty()).then(|| listen.join(", ")),
+            Some("(none: the daemon runs no catcher)".into()),
+        );
+        push("mail.max_messages", mail.max_messages.map(|n| n.to_string()), Some("1000".into()));
+        push("mail.max_age", mail.max_age.clone(), Some("7d".into()));
+        push("mail.max_size", mail.max_size.map(|n| n.to_string()), Some("26214400".into()));
         let policy = f.retention.unwrap_or_default();
         let source = |v: u32| if f.retention.is_some() { Some(v.to_string()) } else { None };
         let default = crate::rules::retention::Policy::default();

@@ -120,6 +120,22 @@ pub async fn serve(settings: Settings, threads: usize) -> Result<(), super::Erro
     let guard = tokio::spawn(super::cutoff::guard(registry));
     let _guard = AbortOnDrop(guard);
 
+    // The mail catcher of staging copies, when it has addresses to listen on.
+    let mut catcher = Vec::new();
+    match settings.mail() {
+        Ok(mail) if !mail.listen.is_empty() => {
+            match crate::mail::start(&mail, &mail.listen).await {
+                Ok((bound, tasks)) => {
+                    tracing::info!("mail catcher on {bound:?}, messages in {}", mail.dir.display());
+                    catcher.extend(tasks.into_iter().map(AbortOnDrop));
+                }
+                Err(e) => tracing::error!("no mail catcher: {}", crate::exit::message(&e)),
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!("no mail catcher: {}", crate::exit::message(&e)),
+    }
+
     // What runs killed with the daemon (or the host) left goes first.
     job::clean_leftovers(&settings, &daemon).await;
 

@@ -13,6 +13,7 @@ mod harness;
 mod image_addons;
 mod load_db;
 mod locale;
+mod mail;
 mod mirror;
 mod mirror_filter;
 mod neutralize;
