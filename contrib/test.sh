@@ -9,11 +9,12 @@ source contrib/cluster.sh
 # The backup server's tests (tests/it/sshd.rs) start their own OpenSSH server on a loopback port.
 # The deploy tests clone local repositories with git and check the generated nginx
 # configuration with `nginx -t` (no server is started). The cutoff tests (tests/it/cutoff.rs)
-# make network namespaces and firewall rules with ip, nft and iptables.
+# make network namespaces and firewall rules with ip, nft and iptables; the mail catcher's
+# web page is opened in headless Chromium (tests/it/mail.rs).
 ensure_tools pg-server:postgresql gzip:gzip bzip2:bzip2 zstd:zstd mount:mount unzip:unzip \
     python3:python3 rsync:rsync /usr/sbin/sshd:openssh-server ssh:openssh-client \
     ssh-keygen:openssh-client git:git /usr/sbin/nginx:nginx-light pip3:python3-pip \
-    ip:iproute2 nft:nftables iptables:iptables
+    ip:iproute2 nft:nftables iptables:iptables chromium:chromium
 
 # The tests of a server and a user whose messages are in German (tests/it/locale.rs) need
 # the de_DE.UTF-8 locale; Debian generates only what /etc/locale.gen lists.

@@ -22,6 +22,9 @@ pub enum Action {
         /// Listen here instead of mail.listen; repeatable
         #[arg(long, value_name = "ADDR")]
         listen: Vec<SocketAddr>,
+        /// Serve the web page here instead of mail.web
+        #[arg(long, value_name = "ADDR")]
+        web: Option<SocketAddr>,
     },
     /// The caught messages, newest first
     Ls,
@@ -49,29 +52,21 @@ pub async fn run(global: &Global, args: MailArgs, settings: Settings) -> Result 
     let mail = settings.mail()?;
     let printer = global.printer();
     match args.action {
-        Action::Serve { listen } => {
+        Action::Serve { listen, web } => {
             let listen = if listen.is_empty() { mail.listen.clone() } else { listen };
-            let (bound, tasks) = mail::start(&mail, &listen).await?;
-            for addr in &bound {
-                tracing::info!(
-                    "mail catcher listening on {addr}, storing in {}",
-                    mail.dir.display()
-                );
-            }
-            printer.summary(
-                &serde_json::json!({ "listening": bound, "dir": mail.dir }),
-                |out| {
-                    let addrs: Vec<String> = bound.iter().map(SocketAddr::to_string).collect();
-                    writeln!(
-                        out,
-                        "mail catcher on {} (messages in {})",
-                        addrs.join(", "),
-                        mail.dir.display()
-                    )
-                },
-            )?;
+            let running = mail::start(&mail, &listen, web.or(mail.web)).await?;
+            let doc = serde_json::json!({
+                "listening": running.smtp, "web": running.web, "dir": mail.dir,
+            });
+            printer.summary(&doc, |out| {
+                let addrs: Vec<String> = running.smtp.iter().map(SocketAddr::to_string).collect();
+                let web =
+                    running.web.map(|a| format!(", web page http://{a}/")).unwrap_or_default();
+                let dir = mail.dir.display();
+                writeln!(out, "mail catcher on {}{web} (messages in {dir})", addrs.join(", "))
+            })?;
             crate::stop::raised().await;
-            for task in tasks {
+            for task in running.tasks {
                 task.abort();
             }
             Ok(())

@@ -81,6 +81,9 @@ pub struct MailFile {
     /// when there are some.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listen: Vec<std::net::SocketAddr>,
+    /// Where the web page of the caught messages is served (`127.0.0.1:8025`) [default: none].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<std::net::SocketAddr>,
     /// Messages kept, the oldest removed first [default: 1000].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_messages: Option<usize>,

@@ -39,6 +39,7 @@ pub struct DeploySettings {
 pub struct MailSettings {
     pub dir: PathBuf,
     pub listen: Vec<std::net::SocketAddr>,
+    pub web: Option<std::net::SocketAddr>,
     pub max_messages: usize,
     pub max_age: std::time::Duration,
     pub max_size: u64,
@@ -212,6 +213,7 @@ impl Settings {
         Ok(MailSettings {
             dir,
             listen: m.listen,
+            web: m.web,
             max_messages: m.max_messages.unwrap_or(1000),
             max_age,
             max_size: m.max_size.unwrap_or(25 * 1024 * 1024),
@@ -409,6 +411,7 @@ impl Settings {
             (!listen.is_empty()).then(|| listen.join(", ")),
             Some("(none: the daemon runs no catcher)".into()),
         );
+        push("mail.web", mail.web.map(|a| a.to_string()), Some("(none)".into()));
         push("mail.max_messages", mail.max_messages.map(|n| n.to_string()), Some("1000".into()));
         push("mail.max_age", mail.max_age.clone(), Some("7d".into()));
         push("mail.max_size", mail.max_size.map(|n| n.to_string()), Some("26214400".into()));

@@ -124,10 +124,13 @@ pub async fn serve(settings: Settings, threads: usize) -> Result<(), super::Erro
     let mut catcher = Vec::new();
     match settings.mail() {
         Ok(mail) if !mail.listen.is_empty() => {
-            match crate::mail::start(&mail, &mail.listen).await {
-                Ok((bound, tasks)) => {
-                    tracing::info!("mail catcher on {bound:?}, messages in {}", mail.dir.display());
-                    catcher.extend(tasks.into_iter().map(AbortOnDrop));
+            match crate::mail::start(&mail, &mail.listen, mail.web).await {
+                Ok(running) => {
+                    let (smtp, web, dir) = (&running.smtp, running.web, mail.dir.display());
+                    tracing::info!(
+                        "mail catcher on {smtp:?} (web page {web:?}), messages in {dir}"
+                    );
+                    catcher.extend(running.tasks.into_iter().map(AbortOnDrop));
                 }
                 Err(e) => tracing::error!("no mail catcher: {}", crate::exit::message(&e)),
             }

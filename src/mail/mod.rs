@@ -1,10 +1,11 @@
 //! The mail catcher of staging copies: an SMTP server ([`smtp`]) that accepts every message,
 //! stores it in a Maildir ([`store`]) and relays nothing, so that a copy's mail can be looked
-//! at (`oe mail ls`, `oe mail show`) instead of reaching real people. `oe mail serve` runs
+//! at (`oe mail ls`, `oe mail show`, a web page: [`web`]) instead of reaching real people. `oe mail serve` runs
 //! it alone; `oe daemon` runs it beside its jobs when `mail.listen` is set.
 
 pub mod smtp;
 pub mod store;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,18 +40,27 @@ pub fn open_store(settings: &MailSettings) -> Result<store::Store, store::Error>
     store::Store::open(&settings.dir, retention)
 }
 
-/// Binds every address of `listen` (all or none), then serves them until the returned tasks
-/// are aborted; the addresses bound are returned with them (port 0 gets one).
+/// A running catcher: the addresses bound (port 0 gets one) and its tasks, which serve until
+/// they are aborted.
+pub struct Running {
+    pub smtp: Vec<SocketAddr>,
+    pub web: Option<SocketAddr>,
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Binds every address of `listen` and the web page's `web` (all or none), then serves them.
 pub async fn start(
     settings: &MailSettings,
     listen: &[SocketAddr],
-) -> Result<(Vec<SocketAddr>, Vec<tokio::task::JoinHandle<()>>), Error> {
+    web: Option<SocketAddr>,
+) -> Result<Running, Error> {
     if listen.is_empty() {
         return Err(Error::NoListen);
     }
     let store = Arc::new(open_store(settings)?);
     let hostname = hostname();
-    let config = Arc::new(smtp::Config { store, max_size: settings.max_size, hostname });
+    let config =
+        Arc::new(smtp::Config { store: Arc::clone(&store), max_size: settings.max_size, hostname });
     let mut listeners = Vec::new();
     for &addr in listen {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -58,15 +68,20 @@ pub async fn start(
             .map_err(|source| Error::Listen { addr, source })?;
         listeners.push(listener);
     }
-    let mut bound = Vec::new();
-    let mut tasks = Vec::new();
+    let mut running = Running { smtp: Vec::new(), web: None, tasks: Vec::new() };
+    if let Some(addr) = web {
+        let (bound, task) =
+            web::start(addr, store).await.map_err(|source| Error::Listen { addr, source })?;
+        running.web = Some(bound);
+        running.tasks.push(task);
+    }
     for listener in listeners {
         if let Ok(addr) = listener.local_addr() {
-            bound.push(addr);
+            running.smtp.push(addr);
         }
-        tasks.push(tokio::spawn(smtp::serve(listener, Arc::clone(&config))));
+        running.tasks.push(tokio::spawn(smtp::serve(listener, Arc::clone(&config))));
     }
-    Ok((bound, tasks))
+    Ok(running)
 }
 
 /// This host's name, for the greeting.

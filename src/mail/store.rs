@@ -221,6 +221,17 @@ impl Store {
         })
     }
 
+    /// Attachment `n` (0-based, as [`Shown::attachments`] lists them) of message `id`: its
+    /// name and content.
+    pub fn attachment(&self, id: &str, n: usize) -> Result<(String, Vec<u8>), Error> {
+        let raw = self.raw(id)?;
+        let missing = || Error::NoMessage(format!("{id} attachment {n}"));
+        let message = MessageParser::default().parse(&raw).ok_or_else(missing)?;
+        let part = message.attachments().nth(n).ok_or_else(missing)?;
+        let name = part.attachment_name().unwrap_or("attachment").to_owned();
+        Ok((name, part.contents().to_vec()))
+    }
+
     /// Removes the messages older than `older_than` (every one with zero), then applies the
     /// retention; returns how many went.
     pub fn purge(&self, older_than: Option<Duration>) -> Result<usize, Error> {

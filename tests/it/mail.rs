@@ -11,31 +11,37 @@ use serde_json::Value;
 use crate::support::skip_unless_available;
 use crate::testenv::TestEnv;
 
-/// A running `oe mail serve` on a free loopback port; stopped with it.
+/// A running `oe mail serve` on a free loopback port (and its web page); stopped with it.
 struct Catcher {
     child: Child,
     port: u16,
+    web: Option<u16>,
 }
 
 impl Catcher {
     fn start(env: &TestEnv) -> Catcher {
+        Catcher::start_with(env, &[])
+    }
+
+    fn start_with(env: &TestEnv, args: &[&str]) -> Catcher {
         let mut child = env
             .oe()
             .args(["mail", "serve", "--listen", "127.0.0.1:0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(env.path("catcher.log")).unwrap())
             .spawn()
             .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        // "mail catcher on 127.0.0.1:PORT (messages in DIR)"
-        let port = line
-            .split_whitespace()
-            .nth(3)
-            .and_then(|addr| addr.rsplit(':').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Catcher { child, port }
+        // "mail catcher on 127.0.0.1:PORT[, web page http://127.0.0.1:PORT/] (messages in DIR)"
+        let port_of = |word: &str| {
+            word.trim_end_matches([',', '/']).rsplit(':').next().and_then(|p| p.parse().ok())
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let port = port_of(words[3]).unwrap_or_else(|| panic!("no address in {line:?}"));
+        let web = words.iter().find(|w| w.starts_with("http://")).and_then(|w| port_of(w));
+        Catcher { child, port, web }
     }
 }
 
@@ -285,4 +291,69 @@ fn the_daemon_runs_the_catcher_when_mail_listen_is_set() {
     let list = ls(&env);
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["subject"], "from the daemon");
+}
+
+/// The DOM of `url` after its scripts ran, from headless Chromium.
+fn dom(url: &str) -> String {
+    let out = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_web_page_lists_and_shows_messages_and_runs_no_script_of_theirs() {
+    let chromium =
+        Command::new("chromium").arg("--version").output().is_ok_and(|o| o.status.success());
+    let how = "install chromium (contrib/test.sh does)";
+    if skip_unless_available((!chromium).then_some("chromium"), how) {
+        return;
+    }
+    // The browser runs scripts where nothing forbids it: their absence below is the policy's.
+    let control = dom(
+        "data:text/html,<p id=p>static</p><script>document.getElementById('p').textContent='SCRIPT RAN'</script>",
+    );
+    assert!(control.contains("<p id=\"p\">SCRIPT RAN</p>"), "{control}");
+
+    let env = TestEnv::new();
+    configure(&env, "");
+    let catcher = Catcher::start_with(&env, &["--web", "127.0.0.1:0"]);
+    let web = catcher.web.expect("the web page's address");
+    let mut s = Session::open(catcher.port);
+    assert!(s.send("EHLO browser\r\n").starts_with("250"));
+    let send = |s: &mut Session, subject: &str, body: &str| {
+        assert!(s.send("MAIL FROM:<shop@example.com>\r\n").starts_with("250 "));
+        assert!(s.send("RCPT TO:<customer@example.org>\r\n").starts_with("250 "));
+        assert!(s.send("DATA\r\n").starts_with("354 "));
+        assert!(s.send(&format!("Subject: {subject}\r\n{body}\r\n.\r\n")).starts_with("250 "));
+    };
+    let hostile = "<p id=\"p\">static</p><script>document.getElementById('p').textContent='SCRIPT RAN'</script>\
+                   <img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">";
+    send(&mut s, "Welcome <b>bold</b>", &format!("Content-Type: text/html\r\n\r\n{hostile}"));
+    send(&mut s, "Invoice 7", "Content-Type: text/plain\r\n\r\nPlease pay.");
+
+    let list = dom(&format!("http://127.0.0.1:{web}/"));
+    assert_eq!(list.matches("class=\"message\"").count(), 2, "{list}");
+    assert!(
+        list.contains("Invoice 7") && list.contains("Welcome &lt;b&gt;bold&lt;/b&gt;"),
+        "{list}"
+    );
+    let found = dom(&format!("http://127.0.0.1:{web}/?q=invoice"));
+    assert_eq!(found.matches("class=\"message\"").count(), 1, "{found}");
+
+    let ids: Vec<String> = ls(&env).iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+    let (html_id, text_id) = (&ids[1], &ids[0]);
+    let shown = dom(&format!("http://127.0.0.1:{web}/m/{text_id}"));
+    assert!(shown.contains("Please pay.") && shown.contains("customer@example.org"), "{shown}");
+    let framed = dom(&format!("http://127.0.0.1:{web}/m/{html_id}"));
+    assert!(
+        framed.contains(&format!("src=\"/m/{html_id}/html\"")) && framed.contains("sandbox"),
+        "{framed}"
+    );
+    // The message's HTML, opened on its own: shown, its script and handlers inert.
+    let html = dom(&format!("http://127.0.0.1:{web}/m/{html_id}/html"));
+    assert!(html.contains("<p id=\"p\">static</p>"), "the script did not run: {html}");
+    assert!(!html.contains("<body data-pwned"), "the handler did not run: {html}");
 }
