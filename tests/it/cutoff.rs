@@ -131,9 +131,15 @@ impl Listeners {
         Listeners { accepted }
     }
 
-    /// Connections accepted on the mail ports.
-    fn mail_accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
+    /// Asserts that the mail ports accepted `n` connections (waiting a moment for the
+    /// accepting threads: a connect returns before its accept).
+    fn assert_mail_accepted(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.accepted.load(Ordering::SeqCst) < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(self.accepted.load(Ordering::SeqCst), n, "connections to the mail ports");
     }
 }
 
@@ -213,7 +219,68 @@ fn nftables_cuts_off_the_hosts_mail_ports_and_removes_only_its_own_rules() {
     assert!(ruleset.contains("tcp dport 9 drop"), "the other table is kept: {ruleset}");
     client.oe(&env, &["cutoff", "status", "--host"]).failure(1).stdout_has("NOT in place");
     // Two connections were let through on purpose (before and after); no other.
-    assert_eq!(listeners.mail_accepted(), 2);
+    listeners.assert_mail_accepted(2);
+}
+
+#[test]
+fn nftables_cuts_off_a_bridge_where_there_is_no_docker_user_chain() {
+    if !can_use_netns() {
+        return;
+    }
+    let env = TestEnv::new();
+    // router: the bridge oe-<client> (a "container" namespace behind it) and a route to the
+    // mail server's namespace; no Docker, so no DOCKER-USER chain.
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 250;
+    let client = format!("nb{}x{n}", std::process::id() % 10_000);
+    let bridge = format!("oe-{client}");
+    let (router, inside, server) = (Netns::new("r"), Netns::new("i"), Netns::new("m"));
+    router.exec("sysctl", &["-q", "-w", "net.ipv4.ip_forward=1"]);
+    router.ip(&["link", "add", &bridge, "type", "bridge"]);
+    router.ip(&["addr", "add", &format!("10.79.{n}.1/24"), "dev", &bridge]);
+    router.ip(&["link", "set", &bridge, "up"]);
+    let (port, peer) = (format!("oebp{n}"), format!("oebi{n}"));
+    router.ip(&[
+        "link",
+        "add",
+        &port,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &peer,
+        "netns",
+        &inside.name,
+    ]);
+    router.ip(&["link", "set", &port, "master", &bridge]);
+    router.ip(&["link", "set", &port, "up"]);
+    inside.ip(&["addr", "add", &format!("10.79.{n}.2/24"), "dev", &peer]);
+    inside.ip(&["link", "set", &peer, "up"]);
+    inside.ip(&["route", "add", "default", "via", &format!("10.79.{n}.1")]);
+    let (out, far) = (format!("oebo{n}"), format!("oebs{n}"));
+    router.ip(&["link", "add", &out, "type", "veth", "peer", "name", &far, "netns", &server.name]);
+    router.ip(&["addr", "add", &format!("10.80.{n}.1/24"), "dev", &out]);
+    router.ip(&["link", "set", &out, "up"]);
+    server.ip(&["addr", "add", &format!("10.80.{n}.2/24"), "dev", &far]);
+    server.ip(&["link", "set", &far, "up"]);
+    server.ip(&["route", "add", "default", "via", &format!("10.80.{n}.1")]);
+    let addr = IpAddr::V4(Ipv4Addr::new(10, 80, n as u8, 2));
+    let listeners = Listeners::start(&server, addr, &[25, 993, OPEN]);
+
+    let applied = router.oe(&env, &["cutoff", "apply", "--client", &client]).success();
+    applied.stdout_has(&format!("cut off bridge {bridge} (nftables)"));
+    for port in [25, 993] {
+        let (result, took) = connect(&inside, addr, port);
+        assert_eq!(result, Err(std::io::ErrorKind::ConnectionRefused), "port {port}");
+        assert!(took < Duration::from_secs(1), "port {port}: took {took:?}");
+    }
+    assert_eq!(connect(&inside, addr, OPEN).0, Ok(()));
+    // The router's own connections are not the bridge's.
+    assert_eq!(connect(&router, addr, 25).0, Ok(()));
+    listeners.assert_mail_accepted(1);
+    router.oe(&env, &["cutoff", "status", "--client", &client]).success().stdout_has(": in place");
+    router.oe(&env, &["cutoff", "remove", "--client", &client]).success().stdout_has("1 rule(s)");
+    assert_eq!(connect(&inside, addr, 25).0, Ok(()));
+    listeners.assert_mail_accepted(2);
 }
 
 /// Waits up to `timeout` for `done`.
@@ -381,7 +448,7 @@ fn docker_user_cuts_off_a_bridge_for_every_container_on_it() {
             }
         }
     }
-    assert_eq!(listeners.mail_accepted(), 0);
+    listeners.assert_mail_accepted(0);
     env.run(&["cutoff", "status", "--network", &network.name]).success().stdout_has(": in place");
 
     env.run(&["cutoff", "remove", "--client", &client]).success().stdout_has("1 rule(s)");
@@ -390,7 +457,7 @@ fn docker_user_cuts_off_a_bridge_for_every_container_on_it() {
     assert!(rules.contains("oe-test-other"), "someone else's rule is kept: {rules}");
     let after = probe(&images.odoo, &network.name, addr, &[25]);
     assert_eq!(after[0].1, "ok");
-    assert_eq!(listeners.mail_accepted(), 1);
+    listeners.assert_mail_accepted(1);
     env.run(&["cutoff", "status", "--client", &client]).failure(1).stdout_has("NOT in place");
     drop(other);
     let _ = Command::new("ip").args(["link", "del", &host_end]).output();
