@@ -236,17 +236,17 @@ impl Registry {
     }
 }
 
+impl Change {
+    fn new(scope: &Scope, backend: Backend, ports: &[u16]) -> Change {
+        let (scope, ports) = (scope.clone(), ports.to_vec());
+        Change { scope, backend, ports, added: 0, deleted: 0, notes: Vec::new() }
+    }
+}
+
 /// Puts the cutoff of `ports` in place for `scope`; a no-op when it is.
 pub fn apply(scope: &Scope, ports: &[u16]) -> Result<Change, Error> {
     let backend = backend(scope);
-    let mut change = Change {
-        scope: scope.clone(),
-        backend,
-        ports: ports.to_vec(),
-        added: 0,
-        deleted: 0,
-        notes: Vec::new(),
-    };
+    let mut change = Change::new(scope, backend, ports);
     match (backend, scope) {
         (Backend::Iptables, Scope::Bridge(bridge)) => {
             for family in [Family::V4, Family::V6] {
@@ -299,14 +299,7 @@ pub fn apply(scope: &Scope, ports: &[u16]) -> Result<Change, Error> {
 /// Deletes oe's rules of `scope` (whatever their ports), and nothing else.
 pub fn remove(scope: &Scope) -> Result<Change, Error> {
     let backend = backend(scope);
-    let mut change = Change {
-        scope: scope.clone(),
-        backend,
-        ports: Vec::new(),
-        added: 0,
-        deleted: 0,
-        notes: Vec::new(),
-    };
+    let mut change = Change::new(scope, backend, &[]);
     // Both backends are cleaned: rules left by a run when the other one was in use go too.
     if let Scope::Bridge(_) = scope {
         for family in [Family::V4, Family::V6] {

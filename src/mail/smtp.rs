@@ -237,29 +237,8 @@ where
                         .await?;
                     continue;
                 };
-                let from = taken.from.unwrap_or_default();
-                let store = Arc::clone(&config.store);
-                let to = taken.to;
-                let count = to.len();
-                let stored =
-                    tokio::task::spawn_blocking(move || store.deliver(&from, &to, &data)).await;
-                match stored {
-                    Ok(Ok(id)) => {
-                        tracing::info!(
-                            "mail catcher: caught {id} from {peer} for {count} recipient(s)"
-                        );
-                        reply.send(250, &format!("caught as {id}, delivered to nobody")).await?;
-                    }
-                    Ok(Err(e)) => {
-                        let message = crate::exit::message(&e);
-                        tracing::error!("mail catcher: {message}");
-                        reply.send(452, &format!("cannot store the message: {message}")).await?;
-                    }
-                    Err(e) => {
-                        tracing::error!("mail catcher: storing a message: {e}");
-                        reply.send(451, "cannot store the message").await?;
-                    }
-                }
+                let (code, text) = store(config, taken, data, peer).await;
+                reply.send(code, &text).await?;
             }
             "RSET" => {
                 envelope = Envelope::default();
@@ -273,6 +252,36 @@ where
                 errors += 1;
                 reply.send(500, "command not recognized").await?;
             }
+        }
+    }
+}
+
+/// Stores a received message: the reply to give (250 with its id, or why it was not stored;
+/// the error goes to the log too).
+async fn store(
+    config: &Config,
+    envelope: Envelope,
+    data: Vec<u8>,
+    peer: SocketAddr,
+) -> (u16, String) {
+    let from = envelope.from.unwrap_or_default();
+    let count = envelope.to.len();
+    let to = envelope.to;
+    let store = Arc::clone(&config.store);
+    let stored = tokio::task::spawn_blocking(move || store.deliver(&from, &to, &data)).await;
+    match stored {
+        Ok(Ok(id)) => {
+            tracing::info!("mail catcher: caught {id} from {peer} for {count} recipient(s)");
+            (250, format!("caught as {id}, delivered to nobody"))
+        }
+        Ok(Err(e)) => {
+            let message = crate::exit::message(&e);
+            tracing::error!("mail catcher: {message}");
+            (452, format!("cannot store the message: {message}"))
+        }
+        Err(e) => {
+            tracing::error!("mail catcher: storing a message: {e}");
+            (451, "cannot store the message".to_owned())
         }
     }
 }
