@@ -24,7 +24,9 @@
 #                   template copy + `odoo -u` alone), `--rollback` and a nothing-to-do run:
 #                   the same needs as start, and BENCH_UPDATE_MB (300) MiB of rows;
 #                   cutoff `oe cutoff apply` of a Docker network's bridge against the one
-#                   iptables command by hand (root, a Docker engine; any BENCH_SCALE)
+#                   iptables command by hand (root, a Docker engine; any BENCH_SCALE);
+#                   db_live `oe db cp --live` of the generated database (its source in use)
+#                   against pg_dump -Fc -Z0 | pg_restore into a new database
 #   BENCH_DIR       where the temporary files go: a directory is made inside it and removed at
 #                   the end (default: a new directory under /var/tmp). Needs ~3 GB at scale 1,
 #                   ~20 GB with odoo_zip.
@@ -1552,6 +1554,27 @@ EOF
 
     start_cleanup
     rm -rf "$s"
+}
+
+# --- section: db_live ------------------------------------------------------------------------
+
+# `oe db cp --live` (pg_dump streamed into pg_restore, the copy finished and renamed) against
+# the same stream by hand, alternating, each into a new database dropped after its run.
+section_db_live() {
+    local i t_oe=$dir/db_live.oe t_peer=$dir/db_live.peer rss=$dir/db_live.rss
+    local peer_cmd="pg_dump --no-owner -Fc -Z0 bench_src | pg_restore --no-owner --exit-on-error -d bench_live_peer"
+    : >"$t_oe"
+    : >"$t_peer"
+    : >"$rss"
+    for ((i = 0; i < runs; i++)); do
+        fresh_db bench_live_peer
+        time_peer "$dir/logs/db_live.peer.$i" "$peer_cmd" >>"$t_peer" || return 1
+        drop_db bench_live_peer
+        time_oe "$dir/logs/db_live.oe.$i" "$rss" db cp --live bench_src bench_live_oe >>"$t_oe" || return 1
+        drop_db bench_live_oe
+    done
+    table_row "oe db cp --live (a database in use)" "$peer_cmd" "$(median <"$t_peer")" \
+        "$(median <"$t_oe")" "$(median <"$t_peer")" 1.1 peer "$(maximum <"$rss")"
 }
 
 # --- section: cutoff -------------------------------------------------------------------------

@@ -44,6 +44,10 @@ enum DbCommand {
         /// Neutralize the copy (no mail out, no crons...) before it gets its name
         #[arg(long)]
         neutralize: bool,
+        /// Copy a database in use (production keeps running): pg_dump streamed into
+        /// pg_restore instead of a file-level copy
+        #[arg(long)]
+        live: bool,
     },
     /// Rename a database and its filestore; refused while OLD has other sessions, or when NEW
     /// exists
@@ -84,7 +88,7 @@ pub async fn run(global: &Global, args: DbArgs, settings: Settings) -> Result {
             let databases = db::list(&conn, &service.data_dir, backup_dir.as_deref()).await?;
             printer.databases(&databases)
         }
-        DbCommand::Cp { service, source, target, neutralize } => {
+        DbCommand::Cp { service, source, target, neutralize, live } => {
             let (service, conn) = resolve(&settings, &service)?;
             let _locks = lock_all(&conn, &[&source, &target], "oe db cp").await?;
             let summary = db::copy(CopyRequest {
@@ -95,6 +99,7 @@ pub async fn run(global: &Global, args: DbArgs, settings: Settings) -> Result {
                 neutralize,
                 addons_path: service.addons_path,
                 duplicate: true,
+                live,
             })
             .await?;
             printer.db_copied(&summary)

@@ -83,6 +83,8 @@ pub enum Error {
     Neutralize(#[from] neutralize::Error),
     #[error("interrupted by {}; {left}", stop::signal_name(*signal))]
     Interrupted { signal: i32, left: &'static str },
+    #[error("streaming pg_dump into pg_restore")]
+    Stream(#[source] io::Error),
 }
 
 impl ExitStatus for Error {
@@ -97,8 +99,40 @@ impl ExitStatus for Error {
             Error::Settle(e) => e.exit_code(),
             Error::Neutralize(e) => e.exit_code(),
             Error::Interrupted { signal, .. } => ExitCode::from_signal(*signal),
+            Error::Stream(_) => ExitCode::Failure,
         }
     }
+}
+
+/// `source` copied into a new `target` while it is in use: `pg_dump` (custom format,
+/// uncompressed) streamed into `pg_restore`, neither touching the disk in between. The copy
+/// stands only when both exited 0; the error named is the one that stopped the stream.
+async fn stream_copy(
+    conn: &ConnParams,
+    server: &Server,
+    source: &str,
+    target: &str,
+) -> Result<(), Error> {
+    server.create(target).await?;
+    let tools = pg::Tools::new(conn, server.major());
+    let (source, target) = (source.to_owned(), target.to_owned());
+    let streamed = tokio::task::spawn_blocking(move || -> Result<(), Box<Error>> {
+        let pg = |e: crate::process::Error| Box::new(Error::Pg(e.into()));
+        let started = |e: pg::Error| Box::new(Error::Pg(e));
+        let mut dump =
+            tools.dump(&source, pg::tools::DumpKind::CustomUncompressed).map_err(started)?;
+        let mut restore = tools.restorer(&target).map_err(started)?;
+        let copied = io::copy(&mut dump, &mut restore);
+        let restored = restore.close();
+        let dumped = dump.close();
+        match copied {
+            // Its input gone (a broken pipe): pg_restore stopped first, and says why.
+            Err(e) => Err(restored.err().map_or_else(|| Box::new(Error::Stream(e)), pg)),
+            Ok(_) => dumped.and(restored).map_err(pg),
+        }
+    })
+    .await;
+    streamed.unwrap_or_else(|e| Err(Box::new(Error::Stream(io::Error::other(e))))).map_err(|e| *e)
 }
 
 /// What an interrupted copy leaves.
@@ -203,6 +237,10 @@ pub struct CopyRequest {
     /// Give an Odoo database a new identity, as Odoo's Duplicate does (`oe db cp`); not for
     /// a copy that is to take the source's place (`oe update`).
     pub duplicate: bool,
+    /// Copy a database in use (`oe db cp --live`): `pg_dump` streamed into `pg_restore`, a
+    /// consistent snapshot while its sessions go on, instead of `CREATE DATABASE … TEMPLATE`,
+    /// which needs the source free of sessions but copies files.
+    pub live: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -224,7 +262,7 @@ pub struct CopySummary {
 /// Copies a database and its filestore; see the module's documentation.
 pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
     let started = Instant::now();
-    let CopyRequest { conn, data_dir, source, target, neutralize, addons_path, duplicate } =
+    let CopyRequest { conn, data_dir, source, target, neutralize, addons_path, duplicate, live } =
         request;
     if source == target {
         return Err(Error::Same(source));
@@ -236,7 +274,9 @@ pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
     let (source_dir, target_dir) =
         (filestore_dir(&data_dir, &source), filestore_dir(&data_dir, &target));
     refuse_targets(&server, &source, &target, &target_dir).await?;
-    refuse_sessions(&server, &source, "copy").await?;
+    if !live {
+        refuse_sessions(&server, &source, "copy").await?;
+    }
     let temporary = derived_name(&target, "tmp");
     // The helper's name is this run's while it lives: `oe clean` leaves it alone.
     let claims = Claims::open(&conn, &format!("oe db cp {target}")).await?;
@@ -261,13 +301,24 @@ pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
             None => Ok(None),
         })
     };
-    let created = server.create_from(&temporary, &source).await;
+    let created = match live {
+        true => stream_copy(&conn, &server, &source, &temporary).await,
+        false => match server.create_from(&temporary, &source).await {
+            Err(e) => Err(in_use(&server, &source, "copy", e).await),
+            Ok(()) => Ok(()),
+        },
+    };
     let linked = linking
         .await
         .unwrap_or_else(|e| Err(io::Error::other(e)))
         .map_err(filestore_error("copying the filestore", &source_dir));
     let created = match created {
-        Err(e) => return Err(in_use(&server, &source, "copy", e).await),
+        Err(e) => {
+            if let Err(drop_error) = server.drop(&temporary).await {
+                tracing::warn!("could not drop the temporary database '{temporary}': {drop_error}");
+            }
+            return Err(e);
+        }
         Ok(()) => linked,
     };
     let finished = match created {

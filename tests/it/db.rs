@@ -321,6 +321,53 @@ fn cp_fails_cleanly_while_the_source_has_a_session() {
 }
 
 #[test]
+fn cp_live_copies_a_database_in_use_and_stands_only_if_pg_dump_succeeded() {
+    let env = TestEnv::new();
+    let src = odoo_db(&env, "dbcp_live_src");
+    let dst = cluster().unique_db("dbcp_live_dst");
+    let before = content(&src);
+    // Production keeps running: a session stays on the source throughout.
+    let psql = session(&src);
+    let run = env.run(&["--json", "db", "cp", "--live", "--neutralize", &src, &dst]);
+    assert_eq!(sleeping(&src), "1", "the source's session was left alone");
+    end(psql, &src);
+    let summary: Value = serde_json::from_str(run.success().stdout.trim()).unwrap();
+    assert_eq!(summary["linked_files"], Value::from(FILES.len()), "{summary}");
+    assert_eq!(summary["new_identity"], Value::Bool(true));
+    // The same rows, but for the crons the neutralization turned off.
+    let without_crons = |mut rows: BTreeMap<_, _>| {
+        rows.remove("public.ir_cron");
+        rows
+    };
+    assert_eq!(without_crons(content(&dst)), without_crons(before.clone()));
+    assert_eq!(content(&src), before);
+    assert_ne!(uuid(&dst), uuid(&src));
+    let flag = "SELECT count(*) FROM ir_config_parameter \
+                WHERE key = 'database.is_neutralized' AND value = 'true'";
+    assert_eq!(cluster().psql(&dst, flag), "1");
+    assert_eq!(cluster().psql(&src, flag), "0");
+    let (from, to) = (filestore(&env, &src), filestore(&env, &dst));
+    for (relative, _) in FILES {
+        let (a, b) =
+            (from.join(relative).metadata().unwrap(), to.join(relative).metadata().unwrap());
+        assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()), "{relative} is not a hard link");
+    }
+    assert_no_leftovers(&dst);
+
+    // A pg_dump that wrote a whole dump but failed: the copy does not stand.
+    let script = "\"$REAL/pg_dump\" \"$@\"\nexit 1";
+    let bindir = crate::support::fake_bindir(&env, "pg_dump", script);
+    crate::support::config_with(&env, &format!(", bindir: '{}'", bindir.display()));
+    let failed = cluster().unique_db("dbcp_live_failed");
+    let run = env.run(&["db", "cp", "--live", &src, &failed]);
+    run.failure(1).stderr_has("pg_dump failed");
+    assert!(!cluster().db_exists(&failed));
+    assert!(!filestore(&env, &failed).exists());
+    assert_no_leftovers(&failed);
+    assert!(strays(&env, &[&src, &dst]).is_empty(), "{:?}", strays(&env, &[&src, &dst]));
+}
+
+#[test]
 fn mv_renames_database_and_filestore_and_refuses_an_existing_name() {
     let env = TestEnv::new();
     let c = cluster();

@@ -347,6 +347,7 @@ async fn attempt_update(
             neutralize: false,
             addons_path: None,
             duplicate: false,
+            live: false,
         })
         .await?;
         steps.done(format!("copied the database and filestore to {}", names.copy));
