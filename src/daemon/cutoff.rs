@@ -14,6 +14,9 @@ use crate::deploy::engine::Engine;
 /// How often the cutoffs are checked without an event; nothing runs while none is recorded.
 pub const CHECK_EVERY: Duration = Duration::from_secs(10);
 
+/// How long after an event the check waits, for the events that come with it.
+const EVENT_SETTLE: Duration = Duration::from_millis(500);
+
 /// Runs until the daemon stops (the task is aborted).
 pub async fn guard(registry: PathBuf) {
     let mut said = None;
@@ -32,9 +35,14 @@ pub async fn guard(registry: PathBuf) {
         tokio::select! {
             _ = tokio::time::sleep(CHECK_EVERY) => {}
             next = event => match next {
-                Some(Ok(())) => {}
-                // The engine went away (a restart): subscribe again after the next check.
-                Some(Err(_)) | None => events = None,
+                // A burst of events (containers starting together) makes one check.
+                Some(Ok(())) => tokio::time::sleep(EVENT_SETTLE).await,
+                // No engine, or it went away (a restart): subscribe again after the next
+                // periodic check, not at once.
+                Some(Err(_)) | None => {
+                    events = None;
+                    tokio::time::sleep(CHECK_EVERY).await;
+                }
             }
         }
     }
