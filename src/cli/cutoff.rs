@@ -78,10 +78,14 @@ pub async fn run(global: &Global, args: CutoffArgs, settings: Settings) -> Resul
         Action::Apply(target) => {
             let ports = cutoff::ports(&target.ports)?;
             for scope in scopes(&target, &settings).await? {
-                let wanted = Wanted { scope: scope.clone(), ports: ports.clone() };
-                let change = blocking(move || cutoff::apply(&wanted.scope, &wanted.ports)).await?;
+                let wanted = Wanted { scope, ports: ports.clone() };
+                let change = blocking({
+                    let wanted = wanted.clone();
+                    move || cutoff::apply(&wanted.scope, &wanted.ports)
+                })
+                .await?;
                 let mut registry = Registry::read(&registry_path)?;
-                registry.insert(Wanted { scope, ports: ports.clone() });
+                registry.insert(wanted);
                 registry.write(&registry_path)?;
                 applied(&printer, &change)?;
             }

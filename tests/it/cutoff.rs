@@ -377,6 +377,17 @@ impl Drop for Network {
     }
 }
 
+/// A container, removed with it.
+struct Container {
+    name: String,
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.name]).output();
+    }
+}
+
 /// A rule of someone else's in `DOCKER-USER`, deleted with it.
 struct OtherRule {
     spec: Vec<String>,
@@ -450,6 +461,15 @@ fn docker_user_cuts_off_a_bridge_for_every_container_on_it() {
     }
     listeners.assert_mail_accepted(0);
     env.run(&["cutoff", "status", "--network", &network.name]).success().stdout_has(": in place");
+    // A container names its networks' bridges.
+    let container = Container { name: format!("{}-sleeper", network.name) };
+    let args = ["run", "-d", "--name", &container.name, "--network", &network.name];
+    run("docker", &[&args[..], &["--entrypoint", "sleep", &images.odoo, "300"]].concat(), None);
+    let status = env.run(&["cutoff", "status", "--container", &container.name]).success();
+    status.stdout_has(&format!("cutoff of bridge {}", network.name)).stdout_has(": in place");
+    env.run(&["cutoff", "status", "--container", "oe-no-such-container"])
+        .failure(2)
+        .stderr_has("no container 'oe-no-such-container'");
 
     env.run(&["cutoff", "remove", "--client", &client]).success().stdout_has("1 rule(s)");
     let rules = run("iptables", &["-w", "-S", "DOCKER-USER"], None);
