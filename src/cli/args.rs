@@ -99,6 +99,9 @@ pub enum Command {
     TestDb(super::qa::TestDbArgs),
     /// Run modules' tests in a throwaway database; exit 1 when one fails or none ran
     Test(super::qa::TestArgs),
+    /// Staging: production's newest backup (or a file, a live database, a repository) made
+    /// this installation's database: a neutralized copy, mail caught, mail ports cut off
+    Stage(super::stage::StageArgs),
     /// Staging: reject the installation's outgoing connections to mail ports (TCP reset)
     Cutoff(super::cutoff::CutoffArgs),
     /// Staging: the mail catcher (serve) and the messages it caught (ls, show, purge)

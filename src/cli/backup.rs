@@ -17,7 +17,7 @@ use crate::jobs::load_db::Origin;
 use crate::jobs::restore::{self, backup_to_restore};
 use crate::pg::{ConnParams, lock_database};
 use crate::remote;
-use crate::repo::LockMode;
+use crate::repo::{LockGuard, LockMode};
 
 #[derive(Debug, clap::Args)]
 pub struct BackupArgs {
@@ -95,14 +95,28 @@ pub async fn run_restore(global: &Global, args: RestoreArgs, settings: Settings)
         let input = Origin::Path(input);
         return load_archive(global, &settings, &args.service, input, database, choices).await;
     };
-    let source_db = match args.source_db {
+    let (input, _repo_lock) =
+        from_repository(&settings, location, args.source_db, args.snapshot).await?;
+    load_archive(global, &settings, &args.service, input, database, choices).await
+}
+
+/// The newest backup of `source_db` (default: the configured database, else the only one
+/// with backups) in the latest snapshots of the repository at `location` (or in
+/// `snapshot`), opened to be read in place; the repository stays locked for reading (no
+/// prune under the load) while the guard lives.
+pub(super) async fn from_repository(
+    settings: &Settings,
+    location: Location,
+    source_db: Option<String>,
+    snapshot: Option<String>,
+) -> Result<(Origin, LockGuard)> {
+    let source_db = match source_db {
         Some(db) => Some(crate::config::settings::validate_database_name(&db).map(|()| db)?),
         None => settings.database(None).ok(),
     };
-    let wanted = args.snapshot.unwrap_or_else(|| "latest".into());
+    let wanted = snapshot.unwrap_or_else(|| "latest".into());
     let ssh = settings.mirror_ssh();
-    // The repository stays locked for reading (no prune under the load) until it is done.
-    let (input, _repo_lock) = tokio::task::spawn_blocking(move || -> Result<_> {
+    tokio::task::spawn_blocking(move || -> Result<_> {
         let repo = Arc::new(remote::open(&location, &ssh)?);
         let lock = repo.lock(LockMode::Shared)?;
         let name = location.to_string();
@@ -110,6 +124,5 @@ pub async fn run_restore(global: &Global, args: RestoreArgs, settings: Settings)
         let input = restore::open_in_repository(repo, &found, &name)?;
         Ok((input, lock))
     })
-    .await??;
-    load_archive(global, &settings, &args.service, input, database, choices).await
+    .await?
 }

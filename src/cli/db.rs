@@ -100,6 +100,8 @@ pub async fn run(global: &Global, args: DbArgs, settings: Settings) -> Result {
                 addons_path: service.addons_path,
                 duplicate: true,
                 live,
+                replace: false,
+                redirect: None,
             })
             .await?;
             printer.db_copied(&summary)

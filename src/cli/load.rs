@@ -65,6 +65,7 @@ pub(super) async fn load_archive(
         input,
         database,
         choices,
+        redirect: None,
         threads: threads(),
         progress: progress_bar(global.quiet, "loading"),
     };

@@ -24,6 +24,7 @@ pub mod save;
 pub mod save_db;
 pub mod serve;
 pub mod server;
+pub mod stage;
 pub mod update;
 pub mod verify;
 

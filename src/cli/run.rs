@@ -57,6 +57,7 @@ pub fn run(cli: Cli) -> Result {
             Command::Update(args) => super::update::update(&global, args, settings()?).await,
             Command::TestDb(args) => super::qa::test_db(&global, args, settings()?).await,
             Command::Test(args) => super::qa::test(&global, args, settings()?).await,
+            Command::Stage(args) => super::stage::run(&global, args, settings()?).await,
             Command::Cutoff(args) => super::cutoff::run(&global, args, settings()?).await,
             Command::Mail(args) => super::mail::run(&global, args, settings()?).await,
         }

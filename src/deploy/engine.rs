@@ -217,11 +217,7 @@ impl Engine {
     /// The Linux bridge of the network `name`: its `com.docker.network.bridge.name`, else
     /// Docker's own `br-` and 12 digits of its id; `None` when there is no such network.
     pub async fn network_bridge(&self, name: &str) -> Result<Option<String>, Error> {
-        let network = match self.docker.inspect_network(name, None).await {
-            Ok(network) => network,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(Engine::api(format!("inspect network {name}"))(e)),
-        };
+        let Some(network) = self.inspect_network(name).await? else { return Ok(None) };
         let driver = network.driver.unwrap_or_default();
         if driver != "bridge" {
             return Err(Error::NotBridge { network: name.to_owned(), driver });
@@ -229,6 +225,25 @@ impl Engine {
         let named = network.options.and_then(|o| o.get("com.docker.network.bridge.name").cloned());
         let id = network.id.unwrap_or_default();
         Ok(Some(named.unwrap_or_else(|| format!("br-{}", id.get(..12).unwrap_or(&id)))))
+    }
+
+    /// The IPv4 gateway of the network `name`: the host's address on its bridge, which the
+    /// containers reach the host by; `None` when there is no such network or it has none.
+    pub async fn network_gateway(&self, name: &str) -> Result<Option<std::net::Ipv4Addr>, Error> {
+        let Some(network) = self.inspect_network(name).await? else { return Ok(None) };
+        let configs = network.ipam.and_then(|ipam| ipam.config).unwrap_or_default();
+        Ok(configs.iter().filter_map(|c| c.gateway.as_deref()?.parse().ok()).next())
+    }
+
+    async fn inspect_network(
+        &self,
+        name: &str,
+    ) -> Result<Option<bollard::models::NetworkInspect>, Error> {
+        match self.docker.inspect_network(name, None).await {
+            Ok(network) => Ok(Some(network)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(Engine::api(format!("inspect network {name}"))(e)),
+        }
     }
 
     /// Containers started and networks created or connected, as the engine reports them:

@@ -4,7 +4,9 @@
 //!
 //! Databases are never replaced and sessions never ended: a target that exists is refused
 //! ([`Error::Exists`]), and a database other sessions use is refused with their names
-//! ([`Error::InUse`]), where Odoo's manager would end them. The caller holds the advisory
+//! ([`Error::InUse`]), where Odoo's manager would end them. The one exception is `oe stage`'s
+//! copy, which asks to replace its staging database ([`CopyRequest::replace`]): the previous
+//! one goes only once the copy has its name. The caller holds the advisory
 //! locks of the databases named (`pg::lock_database`), so no other run of `oe` works on them
 //! meanwhile.
 //!
@@ -30,7 +32,7 @@ use crate::jobs::backup::{self, BackupFile, BackupRequest};
 use crate::jobs::{clean, neutralize};
 use crate::odoo::filestore::{self, Staged};
 use crate::odoo::layout::filestore_dir;
-use crate::pg::odoo::OdooDb;
+use crate::pg::odoo::{OdooDb, Redirect, Redirected};
 use crate::pg::server::derived_name;
 use crate::pg::{self, Claims, ConnParams, Server, SqlState};
 use crate::rules::retention::Policy;
@@ -241,6 +243,10 @@ pub struct CopyRequest {
     /// consistent snapshot while its sessions go on, instead of `CREATE DATABASE … TEMPLATE`,
     /// which needs the source free of sessions but copies files.
     pub live: bool,
+    /// Replace the target if it exists (`oe stage`), once the copy is complete.
+    pub replace: bool,
+    /// Point the copy's mail at a catcher and set its base URL (`oe stage`), last.
+    pub redirect: Option<Redirect>,
 }
 
 #[derive(Debug, Serialize)]
@@ -256,14 +262,28 @@ pub struct CopySummary {
     pub new_identity: bool,
     /// Rows the neutralization changed, when asked.
     pub neutralized_rows: Option<u64>,
+    /// Where the copy's mail and links were pointed, when asked.
+    pub redirected: Option<Redirected>,
+    /// Whether an existing target was replaced.
+    pub replaced: bool,
     pub seconds: f64,
 }
 
 /// Copies a database and its filestore; see the module's documentation.
 pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
     let started = Instant::now();
-    let CopyRequest { conn, data_dir, source, target, neutralize, addons_path, duplicate, live } =
-        request;
+    let CopyRequest {
+        conn,
+        data_dir,
+        source,
+        target,
+        neutralize,
+        addons_path,
+        duplicate,
+        live,
+        replace,
+        redirect,
+    } = request;
     if source == target {
         return Err(Error::Same(source));
     }
@@ -273,7 +293,7 @@ pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
     clean::settle(&conn, Some(&root), &target).await.map_err(Error::Settle)?;
     let (source_dir, target_dir) =
         (filestore_dir(&data_dir, &source), filestore_dir(&data_dir, &target));
-    refuse_targets(&server, &source, &target, &target_dir).await?;
+    let replaced = refuse_targets(&server, &source, &target, &target_dir, replace).await?;
     if !live {
         refuse_sessions(&server, &source, "copy").await?;
     }
@@ -324,19 +344,20 @@ pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
     let finished = match created {
         Ok(staged) => match stop::signal() {
             Some(signal) => Err(Error::Interrupted { signal, left: COPY_REMOVED }),
-            None => finish(&conn, &temporary, duplicate, neutralize, addons_path.as_deref())
-                .await
-                .map(|finished| (staged, finished)),
+            None => {
+                let finishing = (duplicate, neutralize, addons_path.as_deref(), redirect.as_ref());
+                finish(&conn, &temporary, finishing).await.map(|finished| (staged, finished))
+            }
         },
         Err(e) => Err(e),
     };
     let swapped = match finished {
-        Ok((staged, finished)) => {
-            swap(&server, &temporary, &target, staged).await.map(|files| (files, finished))
-        }
+        Ok((staged, finished)) => swap(&server, &temporary, &target, staged, replaced)
+            .await
+            .map(|files| (files, finished)),
         Err(e) => Err(e),
     };
-    let ((filestore, linked_files), (new_identity, neutralized_rows)) = match swapped {
+    let ((filestore, linked_files), (new_identity, neutralized_rows, redirected)) = match swapped {
         Ok(done) => done,
         Err(e) => {
             if let Err(drop_error) = server.drop(&temporary).await {
@@ -356,6 +377,8 @@ pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
         linked_files,
         new_identity,
         neutralized_rows,
+        redirected,
+        replaced,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -377,28 +400,36 @@ fn link_all(mut staged: Staged, source_dir: &Path, spill: &Path) -> io::Result<(
 }
 
 /// Makes the copy `db` a new database as Odoo's Duplicate does, where it is an Odoo
-/// database and `duplicate` asks it, and neutralizes it when asked. Returns (new identity,
-/// rows neutralized).
+/// database and `duplicate` asks it, neutralizes it and points its mail and links elsewhere
+/// when asked. Returns (new identity, rows neutralized, where it was pointed).
 async fn finish(
     conn: &ConnParams,
     db: &str,
-    duplicate: bool,
-    neutralize: bool,
-    addons_path: Option<&[PathBuf]>,
-) -> Result<(bool, Option<u64>), Error> {
+    (duplicate, neutralize, addons_path, redirect): (
+        bool,
+        bool,
+        Option<&[PathBuf]>,
+        Option<&Redirect>,
+    ),
+) -> Result<(bool, Option<u64>, Option<Redirected>), Error> {
     let mut odoo = OdooDb::connect(conn, db).await?;
     let odoo_db = duplicate && odoo.has_config_parameters().await?;
     if odoo_db {
         odoo.execute_batch(crate::odoo::database::DUPLICATE_SQL, "giving the copy a new identity")
             .await?;
     }
-    drop(odoo);
-    if !neutralize {
-        return Ok((odoo_db, None));
-    }
-    let plan = neutralize::plan(conn, db, addons_path).await?;
-    let summary = neutralize::apply(conn, db, plan).await?;
-    Ok((odoo_db, Some(summary.rows)))
+    let rows = match neutralize {
+        true => {
+            let plan = neutralize::plan(conn, db, addons_path).await?;
+            Some(neutralize::apply(conn, db, plan).await?.rows)
+        }
+        false => None,
+    };
+    let redirected = match redirect {
+        Some(redirect) => Some(odoo.redirect(redirect).await?),
+        None => None,
+    };
+    Ok((odoo_db, rows, redirected))
 }
 
 /// Puts the staged filestore, then the database, in place; the filestore is removed again if
@@ -409,9 +440,14 @@ async fn swap(
     temporary: &str,
     target: &str,
     staged: Option<(Staged, u64)>,
+    replace: bool,
 ) -> Result<(Option<(u64, u64)>, u64), Error> {
+    let name = async || match replace {
+        true => server.replace(temporary, target, &derived_name(target, "old")).await,
+        false => server.rename(temporary, target).await,
+    };
     let Some((staged, linked)) = staged else {
-        server.rename(temporary, target).await?;
+        name().await?;
         return Ok((None, 0));
     };
     let counts = (staged.files(), staged.bytes());
@@ -420,9 +456,9 @@ async fn swap(
         path: PathBuf::from(target),
         source,
     })?;
-    if let Err(e) = server.rename(temporary, target).await {
+    if let Err(e) = name().await {
         if let Err(undo) = swapped.undo() {
-            tracing::error!("could not remove the copied filestore of '{target}': {undo}");
+            tracing::error!("could not put back the filestore of '{target}': {undo}");
         }
         return Err(e.into());
     }
@@ -432,17 +468,23 @@ async fn swap(
     Ok((Some(counts), linked))
 }
 
-/// Refuses a missing source, an existing target database or filestore.
+/// Refuses a missing source, and an existing target database or filestore unless `replace`;
+/// returns whether the target database exists (and is to be replaced).
 async fn refuse_targets(
     server: &Server,
     source: &str,
     target: &str,
     target_dir: &Path,
-) -> Result<(), Error> {
+    replace: bool,
+) -> Result<bool, Error> {
     if !server.exists(source).await? {
         return Err(pg::Error::NoSuchDatabase(source.to_owned()).into());
     }
-    if server.exists(target).await? {
+    let exists = server.exists(target).await?;
+    if replace {
+        return Ok(exists);
+    }
+    if exists {
         return Err(Error::Exists(target.to_owned()));
     }
     if target_dir.exists() {
@@ -451,7 +493,7 @@ async fn refuse_targets(
             path: target_dir.to_path_buf(),
         });
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Refuses a database other sessions are connected to, naming them, before the server
@@ -495,7 +537,7 @@ pub async fn rename(
     }
     let server = Server::connect(conn).await?;
     let (old_dir, new_dir) = (filestore_dir(data_dir, old), filestore_dir(data_dir, new));
-    refuse_targets(&server, old, new, &new_dir).await?;
+    refuse_targets(&server, old, new, &new_dir, false).await?;
     refuse_sessions(&server, old, "rename").await?;
     if let Err(e) = server.rename(old, new).await {
         return Err(in_use(&server, old, "rename", e).await);

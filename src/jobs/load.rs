@@ -9,6 +9,7 @@ use super::load_db::{Error, Finishing, LoadRequest, LoadSummary, Origin, load_db
 use crate::config::{Environment, Service};
 use crate::odoo::layout::filestore_dir;
 use crate::pg::ConnParams;
+use crate::pg::odoo::Redirect;
 
 /// What to load, where, and what the user asked of the copy.
 pub struct ArchiveRequest {
@@ -18,6 +19,8 @@ pub struct ArchiveRequest {
     pub input: Origin,
     pub database: String,
     pub choices: Choices,
+    /// Where the copy's mail and links go (`oe stage`).
+    pub redirect: Option<Redirect>,
     pub threads: usize,
     pub progress: ProgressBar,
 }
@@ -36,8 +39,16 @@ pub struct Choices {
 }
 
 pub async fn load(request: ArchiveRequest) -> Result<LoadSummary, Error> {
-    let ArchiveRequest { service, environment, input, database, choices, threads, progress } =
-        request;
+    let ArchiveRequest {
+        service,
+        environment,
+        input,
+        database,
+        choices,
+        redirect,
+        threads,
+        progress,
+    } = request;
     let staging = environment != Environment::Production;
     if staging && choices.no_neutralize {
         return Err(Error::Unneutralized { environment });
@@ -54,6 +65,7 @@ pub async fn load(request: ArchiveRequest) -> Result<LoadSummary, Error> {
             copy: choices.copy || staging,
             neutralize: choices.neutralize || staging,
             addons_path: service.addons_path,
+            redirect,
         },
         jobs: 1,
         threads,

@@ -323,6 +323,7 @@ async fn restore_and_check(request: &RestoreRequest) -> Result<RestoreReport, Er
             copy: true,
             neutralize: true,
             addons_path: addons_path.clone(),
+            redirect: None,
         },
         jobs: 1,
         threads: *threads,

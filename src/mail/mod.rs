@@ -58,7 +58,7 @@ pub async fn start(
         return Err(Error::NoListen);
     }
     let store = Arc::new(open_store(settings)?);
-    let hostname = hostname();
+    let hostname = crate::repo::hostname();
     let config =
         Arc::new(smtp::Config { store: Arc::clone(&store), max_size: settings.max_size, hostname });
     let mut listeners = Vec::new();
@@ -82,13 +82,4 @@ pub async fn start(
         running.tasks.push(tokio::spawn(smtp::serve(listener, Arc::clone(&config))));
     }
     Ok(running)
-}
-
-/// This host's name, for the greeting.
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }

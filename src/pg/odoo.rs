@@ -9,6 +9,38 @@ use super::{ConnParams, Error};
 /// Rows fetched at a time by [`OdooDb::each_stored_name`].
 const NAMES_BATCH: usize = 10_000;
 
+/// Odoo's `set_param`: the row updated, or created by the superuser (uid 1).
+const SET_PARAMETER: &str = "INSERT INTO ir_config_parameter \
+     (key, value, create_uid, create_date, write_uid, write_date) \
+     VALUES ($1, $2, 1, now() at time zone 'UTC', 1, now() at time zone 'UTC') \
+     ON CONFLICT (key) DO UPDATE \
+     SET value = EXCLUDED.value, write_uid = 1, write_date = EXCLUDED.write_date";
+
+/// The name of the mail server [`OdooDb::redirect`] adds when a copy has no active one.
+pub const CATCHER_SERVER: &str = "oe mail catcher";
+
+/// Where a staging copy's mail and links go ([`OdooDb::redirect`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// The mail catcher, as the copy's Odoo reaches it.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// The staging installation's URL.
+    pub base_url: String,
+}
+
+/// What [`OdooDb::redirect`] changed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Redirected {
+    /// `host:port` every mail server now points at.
+    pub catcher: String,
+    /// Mail servers pointed at the catcher.
+    pub mail_servers: u64,
+    /// Whether a server was added (none was active).
+    pub added_server: bool,
+    pub base_url: String,
+}
+
 /// A connection to one Odoo database.
 pub struct OdooDb {
     client: Client,
@@ -233,17 +265,7 @@ impl OdooDb {
     /// created by the superuser (uid 1).
     pub async fn set_config_parameter(&self, key: &str, value: &str) -> Result<(), Error> {
         let what = format!("writing '{key}' in '{}'", self.name);
-        self.client
-            .execute(
-                "INSERT INTO ir_config_parameter \
-                 (key, value, create_uid, create_date, write_uid, write_date) \
-                 VALUES ($1, $2, 1, now() at time zone 'UTC', 1, now() at time zone 'UTC') \
-                 ON CONFLICT (key) DO UPDATE \
-                 SET value = EXCLUDED.value, write_uid = 1, write_date = EXCLUDED.write_date",
-                &[&key, &value],
-            )
-            .await
-            .map_err(|e| query(&what, &e))?;
+        self.client.execute(SET_PARAMETER, &[&key, &value]).await.map_err(|e| query(&what, &e))?;
         Ok(())
     }
 
@@ -257,6 +279,77 @@ impl OdooDb {
             .await
             .map_err(|e| query(&what, &e))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Points the copy's outgoing mail at the catcher and sets its base URL, in one
+    /// transaction: every `ir_mail_server` row gets the catcher's host and port, no
+    /// encryption, no credentials, no sender filter; a server named `oe mail catcher` is
+    /// added when none is active (Odoo would otherwise use `odoo.conf`'s `smtp_server`);
+    /// `web.base.url` is set and frozen (an administrator's login does not move it back).
+    pub async fn redirect(&mut self, redirect: &Redirect) -> Result<Redirected, Error> {
+        let what = format!("pointing the mail of '{}' at the catcher", self.name);
+        let fail = |e: tokio_postgres::Error| query(&what, &e);
+        let tx = self.client.transaction().await.map_err(fail)?;
+        let columns: Vec<String> = tx
+            .query(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = 'ir_mail_server'",
+                &[],
+            )
+            .await
+            .map_err(fail)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let has = |column: &str| columns.iter().any(|c| c == column);
+        // Versions differ in what authenticates and filters a server: whichever it has.
+        let mut set = vec![
+            "smtp_host = $1".to_owned(),
+            "smtp_port = $2".to_owned(),
+            "smtp_encryption = 'none'".to_owned(),
+            "smtp_user = NULL".to_owned(),
+            "smtp_pass = NULL".to_owned(),
+        ];
+        let login = has("smtp_authentication");
+        if login {
+            set.push("smtp_authentication = 'login'".into());
+        }
+        for column in ["from_filter", "smtp_ssl_certificate", "smtp_ssl_private_key"] {
+            if has(column) {
+                set.push(format!("{column} = NULL"));
+            }
+        }
+        let port = i32::from(redirect.smtp_port);
+        let sql = format!("UPDATE ir_mail_server SET {}", set.join(", "));
+        let mail_servers = tx.execute(&sql, &[&redirect.smtp_host, &port]).await.map_err(fail)?;
+        let active: i64 = tx
+            .query_one("SELECT count(*) FROM ir_mail_server WHERE active", &[])
+            .await
+            .map_err(fail)?
+            .get(0);
+        let added_server = active == 0;
+        if added_server {
+            let (column, value) =
+                if login { (", smtp_authentication", ", 'login'") } else { ("", "") };
+            let sql = format!(
+                "INSERT INTO ir_mail_server \
+                 (name, smtp_host, smtp_port, smtp_encryption, active, sequence{column}) \
+                 VALUES ('{CATCHER_SERVER}', $1, $2, 'none', true, 1{value})"
+            );
+            tx.execute(&sql, &[&redirect.smtp_host, &port]).await.map_err(fail)?;
+        }
+        for (key, value) in
+            [("web.base.url", redirect.base_url.as_str()), ("web.base.url.freeze", "True")]
+        {
+            tx.execute(SET_PARAMETER, &[&key, &value]).await.map_err(fail)?;
+        }
+        tx.commit().await.map_err(fail)?;
+        Ok(Redirected {
+            catcher: format!("{}:{}", redirect.smtp_host, redirect.smtp_port),
+            mail_servers,
+            added_server,
+            base_url: redirect.base_url.clone(),
+        })
     }
 
     /// Runs `sql` (several statements) in one transaction.

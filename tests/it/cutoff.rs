@@ -20,7 +20,7 @@ const OPEN: u16 = 443;
 
 /// Whether this test may make network namespaces and firewall rules (root, iproute2, nft);
 /// false after a skip line.
-fn can_use_netns() -> bool {
+pub(crate) fn can_use_netns() -> bool {
     let root = unsafe { libc::geteuid() } == 0;
     let how = "run the tests as root (CAP_NET_ADMIN) with iproute2, nftables and iptables \
                installed (contrib/test.sh installs them)";
@@ -34,8 +34,40 @@ fn can_use_netns() -> bool {
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// The outside world: a namespace routed through the host (10.78.N.2), so that containers
+/// reach it through the host's FORWARD chain as they would a mail server on the Internet.
+pub(crate) struct Outside {
+    pub(crate) ns: Netns,
+    pub(crate) addr: IpAddr,
+    host_end: String,
+}
+
+impl Outside {
+    pub(crate) fn new() -> Outside {
+        let ns = Netns::new("o");
+        let n = NEXT.fetch_add(1, Ordering::Relaxed) % 250;
+        let (host_end, far_end) = (format!("oeha{n}"), format!("oehb{n}"));
+        run("ip", &["link", "add", &host_end, "type", "veth", "peer", "name", &far_end], None);
+        let addr = IpAddr::V4(Ipv4Addr::new(10, 78, n as u8, 2));
+        let outside = Outside { ns, addr, host_end };
+        run("ip", &["link", "set", &far_end, "netns", &outside.ns.name], None);
+        run("ip", &["addr", "add", &format!("10.78.{n}.1/24"), "dev", &outside.host_end], None);
+        run("ip", &["link", "set", &outside.host_end, "up"], None);
+        outside.ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", &far_end]);
+        outside.ns.ip(&["link", "set", &far_end, "up"]);
+        outside.ns.ip(&["route", "add", "default", "via", &format!("10.78.{n}.1")]);
+        outside
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.host_end]).output();
+    }
+}
+
 /// A network namespace of this test's, deleted with it.
-struct Netns {
+pub(crate) struct Netns {
     name: String,
 }
 
@@ -107,12 +139,12 @@ impl Drop for Netns {
 }
 
 /// TCP listeners on `ports` of `addr` inside `ns`, counting the connections they accept.
-struct Listeners {
+pub(crate) struct Listeners {
     accepted: Arc<AtomicUsize>,
 }
 
 impl Listeners {
-    fn start(ns: &Netns, addr: IpAddr, ports: &[u16]) -> Listeners {
+    pub(crate) fn start(ns: &Netns, addr: IpAddr, ports: &[u16]) -> Listeners {
         let accepted = Arc::new(AtomicUsize::new(0));
         for &port in ports {
             let listener =
@@ -133,7 +165,7 @@ impl Listeners {
 
     /// Asserts that the mail ports accepted `n` connections (waiting a moment for the
     /// accepting threads: a connect returns before its accept).
-    fn assert_mail_accepted(&self, n: usize) {
+    pub(crate) fn assert_mail_accepted(&self, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(5);
         while self.accepted.load(Ordering::SeqCst) < n && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
@@ -351,7 +383,12 @@ for port in sys.argv[2:]:
 
 /// Connects from a new container of `image` on `network` to `addr` on `ports`: each port's
 /// result and seconds.
-fn probe(image: &str, network: &str, addr: IpAddr, ports: &[u16]) -> Vec<(u16, String, f64)> {
+pub(crate) fn probe(
+    image: &str,
+    network: &str,
+    addr: IpAddr,
+    ports: &[u16],
+) -> Vec<(u16, String, f64)> {
     let addr = addr.to_string();
     let mut args = vec!["run", "--rm", "--network", network, "--entrypoint", "python3", image];
     args.extend(["-c", PROBE, addr.as_str()]);
@@ -428,21 +465,11 @@ fn docker_user_cuts_off_a_bridge_for_every_container_on_it() {
     let bridge_option = format!("com.docker.network.bridge.name={}", network.name);
     run("docker", &["network", "create", "-o", &bridge_option, &network.name], None);
 
-    // The outside world: a namespace routed through the host, its listeners counting.
-    let outside = Netns::new("o");
-    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 250;
-    let (host_end, far_end) = (format!("oeha{n}"), format!("oehb{n}"));
-    run("ip", &["link", "add", &host_end, "type", "veth", "peer", "name", &far_end], None);
-    run("ip", &["link", "set", &far_end, "netns", &outside.name], None);
-    run("ip", &["addr", "add", &format!("10.78.{n}.1/24"), "dev", &host_end], None);
-    run("ip", &["link", "set", &host_end, "up"], None);
-    outside.ip(&["addr", "add", &format!("10.78.{n}.2/24"), "dev", &far_end]);
-    outside.ip(&["link", "set", &far_end, "up"]);
-    outside.ip(&["route", "add", "default", "via", &format!("10.78.{n}.1")]);
-    let addr = IpAddr::V4(Ipv4Addr::new(10, 78, n as u8, 2));
+    let outside = Outside::new();
+    let addr = outside.addr;
     let mut ports = MAIL.to_vec();
     ports.push(OPEN);
-    let listeners = Listeners::start(&outside, addr, &ports);
+    let listeners = Listeners::start(&outside.ns, addr, &ports);
     let other = OtherRule::insert(&network.name);
 
     env.run(&["cutoff", "apply", "--client", &client]).success().stdout_has("(iptables)");
@@ -480,5 +507,4 @@ fn docker_user_cuts_off_a_bridge_for_every_container_on_it() {
     listeners.assert_mail_accepted(1);
     env.run(&["cutoff", "status", "--client", &client]).failure(1).stdout_has("NOT in place");
     drop(other);
-    let _ = Command::new("ip").args(["link", "del", &host_end]).output();
 }

@@ -12,7 +12,7 @@ use crate::support::skip_unless_available;
 use crate::testenv::TestEnv;
 
 /// A running `oe mail serve` on a free loopback port (and its web page); stopped with it.
-struct Catcher {
+pub(crate) struct Catcher {
     child: Child,
     port: u16,
     web: Option<u16>,
@@ -23,7 +23,7 @@ impl Catcher {
         Catcher::start_with(env, &[])
     }
 
-    fn start_with(env: &TestEnv, args: &[&str]) -> Catcher {
+    pub(crate) fn start_with(env: &TestEnv, args: &[&str]) -> Catcher {
         let mut child = env
             .oe()
             .args(["mail", "serve", "--listen", "127.0.0.1:0"])
@@ -97,7 +97,7 @@ fn configure(env: &TestEnv, extra: &str) {
     env.write_config(&format!("mail: {{dir: '{}', max_size: 100000{extra}}}\n", dir.display()));
 }
 
-fn ls(env: &TestEnv) -> Vec<Value> {
+pub(crate) fn ls(env: &TestEnv) -> Vec<Value> {
     let run = env.run(&["--json", "mail", "ls"]).success();
     serde_json::from_str(run.stdout.trim()).unwrap()
 }

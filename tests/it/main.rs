@@ -23,6 +23,7 @@ mod restore_from;
 mod save_db;
 mod server;
 mod sshd;
+mod stage;
 mod support;
 mod testenv;
 mod tls;

@@ -1,5 +1,5 @@
-//! `oe install`, `oe pull`, `oe start`, `oe stop`, `oe run`, `oe ps`, `oe test-db`, `oe test`: a dockerized Odoo
-//! installation from its client manifest.
+//! `oe install`, `oe pull`, `oe start`, `oe stop`, `oe run`, `oe ps`, `oe test-db`, `oe test`,
+//! `oe stage`: a dockerized Odoo installation from its client manifest.
 //!
 //! - `install` ([`install`]) lays out `deploy.base_dir/<client>`, clones the default app and the
 //!   manifest's repositories, pulls the images and records their digests, writes the managed
@@ -11,12 +11,14 @@
 //!   one is started again when it does not.
 //! - [`odoo_run`] runs Odoo once in a container beside the installation's (updates, tests),
 //!   its log parsed as it comes; [`qa`] makes `oe test-db`'s and `oe test`'s databases with it.
+//! - [`stage`] makes a staging installation's database a safe copy of production.
 
 pub mod install;
 pub mod odoo_run;
 pub mod qa;
 pub mod rollback;
 pub mod runtime;
+pub mod stage;
 pub mod update;
 
 use std::path::PathBuf;

@@ -96,6 +96,11 @@ impl Plan {
         self.images.get(&role).map(String::as_str)
     }
 
+    /// The host port users reach Odoo on: nginx's, else Odoo's own.
+    pub fn port(&self, ctx: &Context) -> u16 {
+        if ctx.nginx { ctx.http_port } else { self.odoo_port }
+    }
+
     pub fn inputs<'a>(&'a self, ctx: &'a Context) -> Inputs<'a> {
         Inputs {
             layout: &ctx.layout,
@@ -129,10 +134,8 @@ pub async fn start(
         let probe = probe(ctx, &plan, role);
         let action = ensure(engine, &name, inputs.container(role), &probe, timeout).await?;
         started.containers.push((name, action));
-        if role == Role::Nginx {
-            started.url = Some(format!("http://127.0.0.1:{}", ctx.http_port));
-        } else if role == Role::Odoo && started.url.is_none() && !ctx.nginx {
-            started.url = Some(format!("http://127.0.0.1:{}", plan.odoo_port));
+        if role == Role::Nginx || (role == Role::Odoo && !ctx.nginx) {
+            started.url = Some(format!("http://127.0.0.1:{}", plan.port(ctx)));
         }
     }
     Ok(started)

@@ -348,6 +348,8 @@ async fn attempt_update(
             addons_path: None,
             duplicate: false,
             live: false,
+            replace: false,
+            redirect: None,
         })
         .await?;
         steps.done(format!("copied the database and filestore to {}", names.copy));

@@ -14,7 +14,7 @@ use super::unpack::unpack;
 use crate::jobs::neutralize;
 use crate::odoo::filestore::Staged;
 use crate::pg::catalog;
-use crate::pg::odoo::OdooDb;
+use crate::pg::odoo::{OdooDb, Redirect, Redirected};
 use crate::pg::server::derived_name;
 use crate::pg::{Claims, ConnParams, Server, Tools};
 use crate::pipeline::Payload;
@@ -54,6 +54,8 @@ pub struct Finishing {
     /// Neutralize it (see `neutralize`), with Odoo's own files when the addons are given.
     pub neutralize: bool,
     pub addons_path: Option<Vec<PathBuf>>,
+    /// Point the copy's mail at a catcher and set its base URL (`oe stage`), last.
+    pub redirect: Option<Redirect>,
 }
 
 #[derive(Debug, Serialize)]
@@ -71,6 +73,8 @@ pub struct LoadSummary {
     pub copied: bool,
     /// Rows the neutralization changed, when it ran.
     pub neutralized_rows: Option<u64>,
+    /// Where the copy's mail and links were pointed, when asked.
+    pub redirected: Option<Redirected>,
     /// With `check_rows`, when the archive recorded its rows: every table has them.
     pub rows_checked: Option<RowsChecked>,
     pub seconds: f64,
@@ -171,7 +175,8 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         }
         Err(e) => Err(e),
     };
-    let (read_bytes, filestore_files, rows_checked, neutralized_rows) = match swapped {
+    let (read_bytes, filestore_files, rows_checked, (neutralized_rows, redirected)) = match swapped
+    {
         Ok(done) => done,
         Err(e) => {
             if let Err(drop_error) = server.drop(&temporary).await {
@@ -192,6 +197,7 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         replaced,
         copied: finishing.copy,
         neutralized_rows,
+        redirected,
         rows_checked,
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -235,19 +241,30 @@ async fn prepare_odoo(conn: &ConnParams, db: &str) {
 }
 
 /// Runs the finishing SQL on the loaded temporary database; returns the rows the
-/// neutralization changed, when it ran.
-async fn finish(conn: &ConnParams, db: &str, finishing: &Finishing) -> Result<Option<u64>, Error> {
+/// neutralization changed, when it ran, and where the copy was pointed, when asked.
+async fn finish(
+    conn: &ConnParams,
+    db: &str,
+    finishing: &Finishing,
+) -> Result<(Option<u64>, Option<Redirected>), Error> {
+    let mut odoo = OdooDb::connect(conn, db).await?;
     if finishing.copy {
-        let mut odoo = OdooDb::connect(conn, db).await?;
         odoo.execute_batch(crate::odoo::database::COPY_SQL, "making the database a copy").await?;
     }
-    if !finishing.neutralize {
-        return Ok(None);
-    }
-    let plan = neutralize::plan(conn, db, finishing.addons_path.as_deref()).await?;
-    let summary = neutralize::apply(conn, db, plan).await?;
-    tracing::info!("neutralized: {} rows changed", summary.rows);
-    Ok(Some(summary.rows))
+    let rows = match finishing.neutralize {
+        true => {
+            let plan = neutralize::plan(conn, db, finishing.addons_path.as_deref()).await?;
+            let summary = neutralize::apply(conn, db, plan).await?;
+            tracing::info!("neutralized: {} rows changed", summary.rows);
+            Some(summary.rows)
+        }
+        false => None,
+    };
+    let redirected = match &finishing.redirect {
+        Some(redirect) => Some(odoo.redirect(redirect).await?),
+        None => None,
+    };
+    Ok((rows, redirected))
 }
 
 /// Puts the staged filestore, then the database, in place; if the database cannot be
