@@ -63,9 +63,7 @@ pub async fn start(
         Arc::new(smtp::Config { store: Arc::clone(&store), max_size: settings.max_size, hostname });
     let mut listeners = Vec::new();
     for &addr in listen {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Listen { addr, source })?;
+        let listener = bind_freely(addr).map_err(|source| Error::Listen { addr, source })?;
         listeners.push(listener);
     }
     let mut running = Running { smtp: Vec::new(), web: None, tasks: Vec::new() };
@@ -82,4 +80,36 @@ pub async fn start(
         running.tasks.push(tokio::spawn(smtp::serve(listener, Arc::clone(&config))));
     }
     Ok(running)
+}
+
+/// A listener on `addr`, which need not exist yet (`IP_FREEBIND`): the gateway of a staging
+/// network is the host's only once Docker has made its bridge, which may be after `oe daemon`
+/// starts at boot; connections arrive once it exists.
+fn bind_freely(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    use std::os::fd::AsRawFd;
+    let (socket, level, option) = match addr {
+        SocketAddr::V4(_) => {
+            (tokio::net::TcpSocket::new_v4()?, libc::IPPROTO_IP, libc::IP_FREEBIND)
+        }
+        SocketAddr::V6(_) => {
+            (tokio::net::TcpSocket::new_v6()?, libc::IPPROTO_IPV6, libc::IPV6_FREEBIND)
+        }
+    };
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor, and a pointer to an int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            option,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }

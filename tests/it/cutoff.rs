@@ -72,7 +72,7 @@ pub(crate) struct Netns {
 }
 
 impl Netns {
-    fn new(tag: &str) -> Netns {
+    pub(crate) fn new(tag: &str) -> Netns {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let name = format!("oe{tag}{}x{n}", std::process::id() % 100_000);
         run("ip", &["netns", "add", &name], None);
@@ -81,7 +81,7 @@ impl Netns {
         ns
     }
 
-    fn ip(&self, args: &[&str]) {
+    pub(crate) fn ip(&self, args: &[&str]) {
         let mut all = vec!["-n", self.name.as_str()];
         all.extend_from_slice(args);
         run("ip", &all, None);
@@ -93,12 +93,12 @@ impl Netns {
         run("ip", &all, None)
     }
 
-    fn file(&self) -> std::fs::File {
+    pub(crate) fn file(&self) -> std::fs::File {
         std::fs::File::open(format!("/var/run/netns/{}", self.name)).unwrap()
     }
 
     /// Runs `f` on a thread inside this namespace (a thread's network namespace is its own).
-    fn within<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+    pub(crate) fn within<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
         let file = self.file();
         std::thread::spawn(move || {
             let entered = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
@@ -110,7 +110,7 @@ impl Netns {
     }
 
     /// `oe <args>` of `env`, to start inside this namespace (`file` must outlive the start).
-    fn command(&self, env: &TestEnv, args: &[&str], file: &std::fs::File) -> Command {
+    pub(crate) fn command(&self, env: &TestEnv, args: &[&str], file: &std::fs::File) -> Command {
         let mut cmd = env.oe();
         cmd.args(args);
         let fd = file.as_raw_fd();

@@ -357,3 +357,38 @@ fn the_web_page_lists_and_shows_messages_and_runs_no_script_of_theirs() {
     assert!(html.contains("<p id=\"p\">static</p>"), "the script did not run: {html}");
     assert!(!html.contains("<body data-pwned"), "the handler did not run: {html}");
 }
+
+#[test]
+fn the_catcher_listens_on_an_address_that_exists_only_later() {
+    // The staging network's gateway, before Docker made its bridge (oe daemon at boot).
+    if !crate::cutoff::can_use_netns() {
+        return;
+    }
+    let env = TestEnv::new();
+    configure(&env, "");
+    let ns = crate::cutoff::Netns::new("m");
+    let file = ns.file();
+    let mut child = ns
+        .command(&env, &["mail", "serve", "--listen", "10.81.0.1:2525"], &file)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(env.path("catcher.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let log = std::fs::read_to_string(env.path("catcher.log")).unwrap_or_default();
+    assert!(line.contains("10.81.0.1:2525"), "{line:?} {log}");
+    ns.ip(&["link", "add", "oema0", "type", "veth", "peer", "name", "oemb0"]);
+    ns.ip(&["addr", "add", "10.81.0.1/24", "dev", "oema0"]);
+    ns.ip(&["link", "set", "oema0", "up"]);
+    ns.ip(&["link", "set", "oemb0", "up"]);
+    let greeting = ns.within(|| {
+        let stream = TcpStream::connect("10.81.0.1:2525").unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        line
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(greeting.starts_with("220 "), "{greeting:?}");
+}
