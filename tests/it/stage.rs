@@ -147,7 +147,7 @@ fn stage_makes_a_neutralized_cut_off_copy_from_a_backup_and_a_live_database() {
     let base_url = "SELECT value FROM ir_config_parameter WHERE key = 'web.base.url'";
     assert_eq!(psql(&i, &target, base_url), staged["redirected"]["base_url"].as_str().unwrap());
     assert_ne!(psql(&i, &target, uuid), production_uuid, "the copy has an identity of its own");
-    let url = staged["url"].as_str().expect("Odoo's URL");
+    let url = staged["url"].as_str().expect("Odoo's URL").to_owned();
     assert_eq!(get(&format!("{url}/web/login")).0, 200, "Odoo serves the copy");
     env.run(&["cutoff", "status"]).success().stdout_has(": in place");
 
@@ -201,4 +201,16 @@ fn stage_makes_a_neutralized_cut_off_copy_from_a_backup_and_a_live_database() {
         assert!(seconds < 1.0, "port {port}: {seconds} s");
     }
     listeners.assert_mail_accepted(0);
+
+    // 3. A copy that fails leaves the staging database as it was, and Odoo serving it.
+    let partners = "SELECT count(*) FROM res_partner WHERE name = 'Real Customer'";
+    assert_eq!(psql(&i, &target, partners), "1");
+    let truncated = env.path("truncated.zip");
+    let bytes = std::fs::read(FIXTURE).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    env.run(&["stage", "--from-backup", truncated.to_str().unwrap()]).failure(4);
+    assert_eq!(psql(&i, &target, partners), "1", "the previous staging database is kept");
+    assert_eq!(get(&format!("{url}/web/login")).0, 200, "Odoo serves it again");
+    env.run(&["stage", "--from-db", "no_such_db"]).failure(1).stderr_has("no_such_db");
+    assert_eq!(psql(&i, &target, partners), "1");
 }

@@ -218,7 +218,14 @@ pub async fn stage(ctx: &Context, engine: &Engine, request: Request) -> Result<S
     let copied = match copy(&request, service, conn, &target, redirect).await {
         Ok(copied) => copied,
         Err(error) if was_running => {
-            return Err(match runtime::start(ctx, engine, false, request.timeout).await {
+            // Odoo back on the previous database: not to be cut short by the signal that
+            // may have stopped the copy.
+            let signal = crate::stop::take();
+            let started = runtime::start(ctx, engine, false, request.timeout).await;
+            if let Some(signal) = signal {
+                crate::stop::set(signal);
+            }
+            return Err(match started {
                 Ok(_) => error,
                 Err(e) => {
                     Error::NotRestarted { error: Box::new(error), start: crate::exit::message(&e) }
