@@ -182,15 +182,7 @@ where
                         })
                         .and_then(|s| s.parse::<u64>().ok());
                     if declared.is_some_and(|size| size > config.max_size) {
-                        reply
-                            .send(
-                                552,
-                                &format!(
-                                    "the message exceeds the limit of {} bytes",
-                                    config.max_size
-                                ),
-                            )
-                            .await?;
+                        reply.send(552, &too_large(config)).await?;
                     } else {
                         envelope = Envelope { from: Some(from), to: Vec::new() };
                         reply.send(250, "sender accepted").await?;
@@ -229,12 +221,7 @@ where
                 };
                 let taken = std::mem::take(&mut envelope);
                 let Some(data) = data else {
-                    reply
-                        .send(
-                            552,
-                            &format!("the message exceeds the limit of {} bytes", config.max_size),
-                        )
-                        .await?;
+                    reply.send(552, &too_large(config)).await?;
                     continue;
                 };
                 let (code, text) = store(config, taken, data, peer).await;
@@ -410,6 +397,11 @@ fn parse_path(arg: &str, keyword: &str) -> Option<(String, String)> {
         return None;
     }
     Some((address.to_owned(), rest[end + 1..].trim().to_owned()))
+}
+
+/// The 552 reply's text: the limit, as `SIZE` announced it.
+fn too_large(config: &Config) -> String {
+    format!("the message exceeds the limit of {} bytes", config.max_size)
 }
 
 #[cfg(test)]

@@ -168,13 +168,12 @@ impl Server {
             self.terminate(target).await?;
             match self.rename(target, old).await {
                 Ok(()) => break,
-                // 55006: a session just ended is not gone yet, or one came back, or a
-                // prepared transaction holds the database (the server itself waits up to 5 s
-                // for the database to be free before it refuses).
-                Err(e) if attempt < 10 && e.code() == Some(&SqlState::OBJECT_IN_USE) => {
+                // 55006 with sessions left: one came back between the end and the rename (a
+                // client without ALLOW_CONNECTIONS honoured: a superuser's), ended again. A
+                // session that was only ending is what `rename` itself waits for.
+                Err(e) if attempt < 3 && e.code() == Some(&SqlState::OBJECT_IN_USE) => {
                     attempt += 1;
-                    tracing::debug!("'{target}' is still in use, trying again: {e}");
-                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                    tracing::debug!("'{target}' is still in use, ending its sessions again: {e}");
                 }
                 Err(e) => {
                     if locked {
