@@ -131,10 +131,17 @@ fn stage_makes_a_neutralized_cut_off_copy_from_a_backup_and_a_live_database() {
     let uuid = "SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'";
     let production_uuid = crate::cluster::cluster().psql(&raw, uuid);
 
-    // 1. From a backup.
-    let staged = stage(&i, &["--from-backup", FIXTURE]);
+    // 1. From the newest backup of the database in the installation's backup directory
+    //    (an older one is damaged: it must not be the one taken).
+    let backups = i.root.join("backup_dir").join(&target);
+    std::fs::create_dir_all(&backups).unwrap();
+    let newest = backups.join(format!("{target}_2026-12-01_02-00-00.zip"));
+    std::fs::copy(FIXTURE, &newest).unwrap();
+    std::fs::write(backups.join(format!("{target}_2026-11-30_02-00-00.zip")), b"PK").unwrap();
+    let staged = stage(&i, &[]);
     assert_eq!(staged["database"], target.as_str());
     assert_eq!(staged["copied"]["from"], "archive");
+    assert_eq!(staged["copied"]["input"], newest.to_str().unwrap());
     assert_eq!(staged["redirected"]["catcher"], catcher_addr.as_str());
     assert_eq!(staged["redirected"]["mail_servers"], 3, "the fixture's two and neutralization's");
     assert_eq!(staged["catcher_answers"], true);
@@ -155,6 +162,25 @@ fn stage_makes_a_neutralized_cut_off_copy_from_a_backup_and_a_live_database() {
     let message = caught(&i, "oe stage probe 1");
     assert!(message["to"].to_string().contains("customer@example.com"), "{message}");
     listeners.assert_mail_accepted(0);
+
+    // 1b. From the newest backup in a mirror repository, read in place.
+    let repo = env.path("repo");
+    let mirror = format!(
+        "mirror:\n  repository: {}\n  dirs:\n    {}: {{}}\n",
+        serde_json::to_string(&repo).unwrap(),
+        serde_json::to_string(&i.root.join("backup_dir")).unwrap()
+    );
+    env.write_config(&format!("{mirror}{}", env.read_config()));
+    env.run(&["mirror", "init"]).success();
+    std::fs::remove_file(backups.join(format!("{target}_2026-11-30_02-00-00.zip"))).unwrap();
+    env.run(&["mirror", "run"]).success();
+    let staged = stage(&i, &["--from", repo.to_str().unwrap()]);
+    assert_eq!(staged["copied"]["from"], "archive");
+    assert!(
+        staged["copied"]["input"].as_str().unwrap().contains("2026-12-01_02-00-00"),
+        "{staged}"
+    );
+    assert_eq!(staged["copied"]["replaced"], true);
 
     // 2. From a live database of the same server, in use: production on the staging server.
     let postgres = std::fs::read_to_string(i.root.join("config/postgres.yml")).unwrap();
