@@ -97,6 +97,9 @@ fn staged_summary(printer: &Printer, s: &Staged) -> Result {
                 c.filestore_files.map(|n| format!("{n} files, {} hard-linked", c.linked_files))
             }
         };
+        if let Some(root) = &s.installed {
+            writeln!(out, "installed {} (it was not)", root.display())?;
+        }
         writeln!(out, "staged {} from {from} in {:.1}s", s.database, s.seconds)?;
         writeln!(out, "  copy: new UUID and secret (not production's identity)")?;
         if let Some(filestore) = filestore {

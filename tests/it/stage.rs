@@ -89,20 +89,20 @@ fn stage_makes_a_neutralized_cut_off_copy_from_a_backup_and_a_live_database() {
     let Some(images) = images() else { return };
     let i = install(&images, "staging", false, &[]);
     let env = &i.env;
-    env.run(&["install"]).success();
-    env.run(&["start"]).success();
     let target = format!("{}_prod", i.client);
     let network = format!("oe-{}", i.client);
+
+    // Refused: without a catcher the containers reach (the host had nothing: the
+    // installation was made first), and on production.
+    let refused = env.run(&["stage", "--from-backup", FIXTURE]).failure(2);
+    assert!(i.root.join("oe.lock").exists(), "oe stage installs what is not installed");
     let gateway = run(
         "docker",
         &["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", &network],
         None,
     );
+    refused.stderr_has(&format!("add '{gateway}:1025'"));
 
-    // Refused: without a catcher the containers reach, and on production.
-    env.run(&["stage", "--from-backup", FIXTURE])
-        .failure(2)
-        .stderr_has(&format!("add '{gateway}:1025'"));
     let smtp_port = free_port();
     let catcher_addr = format!("{gateway}:{smtp_port}");
     let mut yaml = env.read_config();

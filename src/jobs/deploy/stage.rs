@@ -1,9 +1,10 @@
 //! `oe stage`: production made a safe staging copy in one command, on a staging or
 //! development installation. Each step leaves the evidence the summary shows:
 //!
-//! 1. Refused on production. The installation's PostgreSQL is started, and the mail
-//!    catcher's address found: the staging network's gateway (the host, as the containers
-//!    reach it) and the port of a `mail.listen` address that covers it.
+//! 1. Refused on production. The installation is installed when it is not (as `oe install`
+//!    does), its PostgreSQL is started, and the mail catcher's address found: the staging
+//!    network's gateway (the host, as the containers reach it) and the port of a
+//!    `mail.listen` address that covers it.
 //! 2. The cutoff of the installation's bridge is put in place and recorded, as `oe cutoff
 //!    apply` does, and checked: from here on no container of the installation reaches a mail
 //!    port, whatever its database says.
@@ -165,6 +166,8 @@ pub struct CutOff {
 #[derive(Debug, Serialize)]
 pub struct Staged {
     pub database: String,
+    /// The installation, when `oe stage` installed it.
+    pub installed: Option<PathBuf>,
     pub copied: Copied,
     /// Rows the neutralization changed.
     pub neutralized_rows: Option<u64>,
@@ -186,6 +189,11 @@ pub async fn stage(ctx: &Context, engine: &Engine, request: Request) -> Result<S
     let target =
         request.target.clone().or_else(|| ctx.database.clone()).ok_or(Error::NoDatabase)?;
     crate::config::settings::validate_database_name(&target).map_err(super::Error::from)?;
+    // A host that has nothing yet is installed first, as `oe install` does.
+    let installed = match ctx.layout.lock_file().exists() {
+        true => None,
+        false => Some(install::install(ctx, engine, &mut |_, _| {}, None).await?.root),
+    };
     runtime::start(ctx, engine, true, request.timeout).await?;
     let network = ctx.layout.network();
     let gateway = engine.network_gateway(&network).await?.ok_or(Error::NoNetwork(network))?;
@@ -242,6 +250,7 @@ pub async fn stage(ctx: &Context, engine: &Engine, request: Request) -> Result<S
     };
     Ok(Staged {
         database: target,
+        installed,
         copied,
         neutralized_rows,
         redirected,
