@@ -105,13 +105,13 @@ fn staged_summary(printer: &Printer, s: &Staged) -> Result {
         if let Some(filestore) = filestore {
             writeln!(out, "  filestore: {filestore}")?;
         }
-        if let Some(rows) = s.neutralized_rows {
+        if let Some(rows) = s.copied.neutralized_rows() {
             writeln!(
                 out,
                 "  neutralized: {rows} rows changed (crons, mail servers, payments, webhooks…)"
             )?;
         }
-        if let Some(r) = &s.redirected {
+        if let Some(r) = s.copied.redirected() {
             let added = if r.added_server { ", one added (none was active)" } else { "" };
             writeln!(
                 out,
@@ -134,7 +134,7 @@ fn staged_summary(printer: &Printer, s: &Staged) -> Result {
         for note in &c.notes {
             writeln!(out, "    note: {note}")?;
         }
-        let catcher = s.redirected.as_ref().map_or("?", |r| r.catcher.as_str());
+        let catcher = s.copied.redirected().map_or("?", |r| r.catcher.as_str());
         if s.catcher_answers {
             writeln!(out, "  catcher: answering at {catcher} ('oe mail ls' lists what it caught)")?;
         } else {

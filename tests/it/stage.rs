@@ -142,8 +142,11 @@ fn stage_makes_a_neutralized_cut_off_copy_from_a_backup_and_a_live_database() {
     assert_eq!(staged["database"], target.as_str());
     assert_eq!(staged["copied"]["from"], "archive");
     assert_eq!(staged["copied"]["input"], newest.to_str().unwrap());
-    assert_eq!(staged["redirected"]["catcher"], catcher_addr.as_str());
-    assert_eq!(staged["redirected"]["mail_servers"], 3, "the fixture's two and neutralization's");
+    assert_eq!(staged["copied"]["redirected"]["catcher"], catcher_addr.as_str());
+    assert_eq!(
+        staged["copied"]["redirected"]["mail_servers"], 3,
+        "the fixture's two and neutralization's"
+    );
     assert_eq!(staged["catcher_answers"], true);
     assert!(staged["cutoff"]["rules"].as_u64().unwrap() >= 1, "{staged}");
     let after = |table: &str| rows_from(&psql(&i, &target, &rows_sql(table)), table);
@@ -152,7 +155,10 @@ fn stage_makes_a_neutralized_cut_off_copy_from_a_backup_and_a_live_database() {
                    || coalesce(smtp_user, '-') FROM ir_mail_server";
     assert_eq!(psql(&i, &target, servers), format!("{catcher_addr} none -"));
     let base_url = "SELECT value FROM ir_config_parameter WHERE key = 'web.base.url'";
-    assert_eq!(psql(&i, &target, base_url), staged["redirected"]["base_url"].as_str().unwrap());
+    assert_eq!(
+        psql(&i, &target, base_url),
+        staged["copied"]["redirected"]["base_url"].as_str().unwrap()
+    );
     assert_ne!(psql(&i, &target, uuid), production_uuid, "the copy has an identity of its own");
     let url = staged["url"].as_str().expect("Odoo's URL").to_owned();
     assert_eq!(get(&format!("{url}/web/login")).0, 200, "Odoo serves the copy");

@@ -149,6 +149,24 @@ pub enum Copied {
     Database(CopySummary),
 }
 
+impl Copied {
+    /// Rows the neutralization changed.
+    pub fn neutralized_rows(&self) -> Option<u64> {
+        match self {
+            Copied::Archive(s) => s.neutralized_rows,
+            Copied::Database(s) => s.neutralized_rows,
+        }
+    }
+
+    /// Where the copy's mail and links were pointed.
+    pub fn redirected(&self) -> Option<&Redirected> {
+        match self {
+            Copied::Archive(s) => s.redirected.as_ref(),
+            Copied::Database(s) => s.redirected.as_ref(),
+        }
+    }
+}
+
 /// The cutoff put in place, as checked afterwards.
 #[derive(Debug, Serialize)]
 pub struct CutOff {
@@ -169,9 +187,6 @@ pub struct Staged {
     /// The installation, when `oe stage` installed it.
     pub installed: Option<PathBuf>,
     pub copied: Copied,
-    /// Rows the neutralization changed.
-    pub neutralized_rows: Option<u64>,
-    pub redirected: Option<Redirected>,
     pub cutoff: CutOff,
     /// Whether the catcher greeted at the address the copy's mail goes to.
     pub catcher_answers: bool,
@@ -244,16 +259,10 @@ pub async fn stage(ctx: &Context, engine: &Engine, request: Request) -> Result<S
     };
     let url = runtime::start(ctx, engine, false, request.timeout).await?.url;
     let catcher_answers = greets(SocketAddr::V4(catcher)).await;
-    let (neutralized_rows, redirected) = match &copied {
-        Copied::Archive(s) => (s.neutralized_rows, s.redirected.clone()),
-        Copied::Database(s) => (s.neutralized_rows, s.redirected.clone()),
-    };
     Ok(Staged {
         database: target,
         installed,
         copied,
-        neutralized_rows,
-        redirected,
         cutoff,
         catcher_answers,
         url,
