@@ -308,7 +308,8 @@ pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
         let path = path.to_path_buf();
         move |source| Error::Filestore { what, path, source }
     };
-    let staged = if source_dir.is_dir() {
+    // A replaced target's filestore goes too, even when the source has none.
+    let staged = if source_dir.is_dir() || replace {
         Some(Staged::create(&target_dir).map_err(filestore_error("creating beside", &target_dir))?)
     } else {
         None

@@ -108,6 +108,8 @@ impl Drop for Install {
         }
         let _ =
             Command::new("docker").args(["network", "rm", &format!("oe-{}", self.client)]).output();
+        // What `oe stage` or `oe cutoff apply` put in the firewall for the client's bridge.
+        let _ = self.env.oe().args(["cutoff", "remove", "--client", &self.client]).output();
     }
 }
 

@@ -234,15 +234,25 @@ fn stage_makes_a_neutralized_cut_off_copy_from_a_backup_and_a_live_database() {
     }
     listeners.assert_mail_accepted(0);
 
+    // 2b. From a database without a filestore: the staging one's previous filestore goes too.
+    let bare = format!("{}_bare", i.client);
+    env.run(&["db", "cp", "-s", "live", "--live", &live, &bare]).success();
+    let filestores = i.root.join("data_dir/filestore");
+    std::fs::remove_dir_all(filestores.join(&bare)).unwrap();
+    assert!(std::fs::read_dir(filestores.join(&target)).unwrap().next().is_some());
+    let staged = stage(&i, &["--from-db", &bare]);
+    assert_eq!(staged["copied"]["filestore_files"], 0, "{staged}");
+    let left = std::fs::read_dir(filestores.join(&target)).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "the previous copy's filestore is gone");
+
     // 3. A copy that fails leaves the staging database as it was, and Odoo serving it.
-    let partners = "SELECT count(*) FROM res_partner WHERE name = 'Real Customer'";
-    assert_eq!(psql(&i, &target, partners), "1");
+    let staged_uuid = psql(&i, &target, uuid);
     let truncated = env.path("truncated.zip");
     let bytes = std::fs::read(FIXTURE).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     env.run(&["stage", "--from-backup", truncated.to_str().unwrap()]).failure(4);
-    assert_eq!(psql(&i, &target, partners), "1", "the previous staging database is kept");
+    assert_eq!(psql(&i, &target, uuid), staged_uuid, "the previous staging database is kept");
     assert_eq!(get(&format!("{url}/web/login")).0, 200, "Odoo serves it again");
     env.run(&["stage", "--from-db", "no_such_db"]).failure(1).stderr_has("no_such_db");
-    assert_eq!(psql(&i, &target, partners), "1");
+    assert_eq!(psql(&i, &target, uuid), staged_uuid);
 }
