@@ -25,6 +25,10 @@
 #                   the same needs as start, and BENCH_UPDATE_MB (300) MiB of rows;
 #                   cutoff `oe cutoff apply` of a Docker network's bridge against the one
 #                   iptables command by hand (root, a Docker engine; any BENCH_SCALE);
+#                   stage `oe stage --from-db` on a staging installation (its copy part and
+#                   the whole command) against pg_dump -Fc -Z0 | pg_restore of the same
+#                   database, and the filestore's share: the same needs as start,
+#                   BENCH_STAGE_MB (300) MiB of rows and BENCH_STAGE_FILES (100000) files;
 #                   db_live `oe db cp --live` of the generated database (its source in use)
 #                   against pg_dump -Fc -Z0 | pg_restore into a new database
 #   BENCH_DIR       where the temporary files go: a directory is made inside it and removed at
@@ -1152,10 +1156,16 @@ section_remote() {
 # the network oe-<client>, in start_cleanup (also when the script exits early).
 
 start_client=   # the client of section_start: start_cleanup removes its containers and network
+cutoff_cfg=     # a config whose oe applied a cutoff to oe-<start_client>: start_cleanup removes it
 
 start_cleanup() {
     [ -n "${start_client:-}" ] || return 0
     local ids
+    if [ -n "${cutoff_cfg:-}" ]; then
+        "$oe_bin" --config "$cutoff_cfg" -q cutoff remove --network "oe-$start_client" >/dev/null 2>&1 ||
+            say "could not remove the cutoff of oe-$start_client (see 'iptables -S DOCKER-USER')"
+        cutoff_cfg=
+    fi
     ids=$(docker ps -aq --filter "label=oe.client=$start_client" 2>/dev/null || true)
     # shellcheck disable=SC2086 # container ids, one a word
     [ -z "$ids" ] || docker rm -f -v $ids >/dev/null 2>&1 || true
@@ -1550,6 +1560,227 @@ EOF
     {
         echo "- update: runs, seconds: oe downtime $(tr '\n' ' ' <"$t_oe")| peer downtime $(tr '\n' ' ' <"$t_peer")| rollback $(tr '\n' ' ' <"$t_back")| nothing to do $(tr '\n' ' ' <"$t_quick")(the peer always first, on the same change)."
         echo "- update: both stop Odoo while it serves, copy the database with createdb -T (oe: CREATE DATABASE … TEMPLATE), run odoo -u bench_probe --stop-after-init in a one-off container of the same image and start Odoo until /web/health answers through nginx; oe also hard-links the filestore, checks the modules' states, stores the checksums and swaps the names."
+    } >>"$notes"
+
+    start_cleanup
+    rm -rf "$s"
+}
+
+# --- section: stage -------------------------------------------------------------------------
+
+# `oe stage --from-db` on a staging installation, against the stream it is built on alone. An
+# installation as tests/it/stage.rs makes one (untimed): environment staging, nginx on, a
+# default app depending on base, its database <client>_prod made by `oe update`; mail.listen
+# on 0.0.0.0 (no catcher runs: oe stage only warns) and the daemon's state (the recorded
+# cutoffs) in the section's directory. With Odoo stopped, two sources made beside it with
+# createdb -T: <client>_src, padded with BENCH_STAGE_MB (300) MiB of rows and given a filestore
+# of BENCH_STAGE_FILES (100000) files of 2 KiB (Odoo's layout ab/ab<sha1>, owned as data_dir
+# is), and <client>_bare, the same database without a filestore. One `oe stage --from-db
+# <client>_src` untimed first (it applies the cutoff, and leaves a filestore to replace as
+# every later run finds one). Then BENCH_RUNS times, alternating (odd runs: peer, src, bare;
+# even runs: bare, src, peer), each after a CHECKPOINT of the installation's server:
+# - peer: pg_dump --no-owner -Fc -Z0 <client>_src | pg_restore --no-owner --exit-on-error
+#   into a new database (made before, dropped after, untimed), host binaries over TCP to the
+#   published port, as oe streams it;
+# - oe: `oe --json stage --from-db <client>_src`, then the same from <client>_bare: wall-clock
+#   time of the whole command, and copied.seconds of its JSON (the copy part: stream, links,
+#   new identity, neutralization, mail servers pointed at the catcher, the swap);
+# - for reference in the notes: `cp -al` of the same filestore, and `rm -rf` of it.
+section_stage() {
+    deploy_possible stage || return 0
+    ensure_tools curl:curl git:git python3:python3
+    local s=$dir/stage id=stage i t who order mb=${BENCH_STAGE_MB:-300} files=${BENCH_STAGE_FILES:-100000}
+    case $mb in '' | *[!0-9]*) say "stage: BENCH_STAGE_MB must be a number"; return 1 ;; esac
+    case $files in '' | *[!0-9]* | 0) say "stage: BENCH_STAGE_FILES must be a positive integer"; return 1 ;; esac
+    rm -rf "$s"
+    mkdir -p "$s/remotes/defapp/bench_default" "$s/srv" "$s/mail" "$s/state"
+    local OE_TEST_REGISTRY= OE_TEST_IMAGE_ODOO= OE_TEST_IMAGE_POSTGRES= OE_TEST_IMAGE_NGINX=
+    test_images stage "$s" || return 1
+
+    start_client=benchst$$
+    local client=$start_client http_port db_port smtp_port
+    http_port=$(free_port)
+    db_port=$(free_port)
+    smtp_port=$(free_port)
+    cat >"$s/remotes/defapp/bench_default/__manifest__.py" <<EOM
+{
+    'name': 'Bench default', 'depends': ['base'], 'license': 'LGPL-3',
+    'env-ver': '2', 'odoo-license': 'CE', 'port': '$(free_port)',
+    'docker-images': [
+        'odoo $OE_TEST_IMAGE_ODOO',
+        'postgres $OE_TEST_IMAGE_POSTGRES',
+        'nginx $OE_TEST_IMAGE_NGINX',
+    ],
+}
+EOM
+    : >"$s/remotes/defapp/bench_default/__init__.py"
+    bench_repo "$s/remotes/defapp"
+    local cfg=$s/config.yml
+    printf "deploy: {base_dir: '%s', http_port: %s, db_port: %s}\n" "$s/srv" "$http_port" "$db_port" >"$cfg"
+    oe_setup stage "$cfg" config config --client "$client" --environment staging \
+        --defapp "file://$s/remotes/defapp.git" --nginx on
+    printf "mail: {dir: '%s', listen: ['0.0.0.0:%s']}\ndaemon: {state_file: '%s'}\n" \
+        "$s/mail" "$smtp_port" "$s/state/state.json" >>"$cfg"
+    say "stage: oe install, and the database made by oe update (client $client)"
+    oe_setup stage "$cfg" install install
+    oe_setup stage "$cfg" create update
+    local root=$s/srv/$client db=${client}_prod src=${client}_src bare=${client}_bare
+    local pg=oe-$client-postgres odoo=oe-$client-odoo peer_db=${client}_peer
+    local store=$root/data_dir/filestore/$src owner
+    owner=$(stat -c %u:%g "$root/data_dir")
+
+    # The sources, made while Odoo has no session (untimed).
+    say "stage: the sources $src ($mb MiB of rows, $files files) and $bare (no filestore)"
+    docker stop -t 30 "$odoo" >/dev/null
+    {
+        docker exec "$pg" createdb -U odoo -T "$db" "$src" &&
+            docker exec "$pg" psql -U odoo -d "$src" -v ON_ERROR_STOP=1 -qc \
+                "CREATE TABLE bench_pad AS SELECT g, repeat(md5(g::text), 30) AS pad FROM generate_series(1, $mb * 1024) g" &&
+            docker exec "$pg" createdb -U odoo -T "$src" "$bare"
+    } >"$dir/logs/$id.sources" 2>&1 || { say "stage: making the sources failed"; cat "$dir/logs/$id.sources" >&2; return 1; }
+    mkdir -p "$store"
+    [ ! -d "$root/data_dir/filestore/$db" ] || cp -a "$root/data_dir/filestore/$db/." "$store/"
+    python3 - "$store" "$files" <<'PY'
+import hashlib, os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    data = hashlib.shake_128(b"bench stage %d" % i).digest(2048)
+    h = hashlib.sha1(data).hexdigest()
+    d = os.path.join(root, h[:2])
+    if not os.path.isdir(d):
+        os.makedirs(d)
+    with open(os.path.join(d, h), "wb") as f:
+        f.write(data)
+PY
+    chown -R "$owner" "$store"
+    local store_files
+    store_files=$(count_files "$store")
+    cutoff_cfg=$cfg
+
+    # The installation's server, as the peer reaches it (the password of config/postgres.yml
+    # by the environment: fine in a benchmark).
+    yml() { awk -v k="$1" -F': *' '$1 == k { v = $2; gsub(/["'\'']/, "", v); print v; exit }' "$root/config/postgres.yml"; }
+    local pgenv
+    pgenv=(PGHOST=127.0.0.1 "PGPORT=$db_port" "PGUSER=$(yml user)" "PGPASSWORD=$(yml password)" PGDATABASE=postgres)
+    [ "$(yml port)" = "$db_port" ] || { say "stage: config/postgres.yml says port $(yml port), not $db_port"; return 1; }
+
+    local t_peer=$dir/results/$id.peer t_oe=$dir/results/$id.oe t_copy=$dir/results/$id.copy
+    local t_bare=$dir/results/$id.bare t_bare_copy=$dir/results/$id.bare_copy t_cp=$dir/results/$id.cp t_rm=$dir/results/$id.rm
+    local rss=$dir/results/$id.rss kept=0
+    : >"$t_peer"
+    : >"$t_oe"
+    : >"$t_copy"
+    : >"$t_bare"
+    : >"$t_bare_copy"
+    : >"$t_cp"
+    : >"$t_rm"
+    : >"$rss"
+    # `oe --json stage --from-db $2`, after a CHECKPOINT of the installation's server: prints
+    # its wall-clock seconds, then copied.seconds, filestore_files and linked_files of its JSON;
+    # appends its peak RSS (KiB) to $rss.
+    stage_run() {
+        local log=$1 from=$2 t0 t1
+        (export "${pgenv[@]}" && checkpoint)
+        t0=$(now)
+        if ! /usr/bin/time -f '%M' -o "$log.rss" "$oe_bin" --config "$cfg" --json stage --from-db "$from" \
+            >"$log.json" 2>"$log"; then
+            say "stage: oe stage --from-db $from failed:"
+            tail -n 20 "$log" >&2
+            return 1
+        fi
+        t1=$(now)
+        tail -n 1 "$log.rss" >>"$rss"
+        printf '%s ' "$(elapsed "$t0" "$t1")"
+        python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["copied"]
+assert d["database"] == sys.argv[2] and c["from"] == "database" and c["source"] == sys.argv[3], d
+print("%.3f %s %s" % (c["seconds"], c.get("filestore_files"), c["linked_files"]))' "$log.json" "$db" "$from"
+    }
+    local peer_cmd="pg_dump --no-owner -Fc -Z0 SRC | pg_restore --no-owner --exit-on-error -d PEER"
+    say "stage: oe stage --from-db $src, untimed (the cutoff applied, a filestore in place)"
+    local out
+    out=$(stage_run "$dir/logs/$id.first" "$src") || return 1
+    for ((i = 1; i <= runs; i++)); do
+        order="peer src bare"
+        ((i % 2)) || order="bare src peer"
+        for who in $order; do
+            case $who in
+                peer)
+                    (export "${pgenv[@]}" && fresh_db "$peer_db")
+                    t=$(export "${pgenv[@]}" &&
+                        time_peer "$dir/logs/$id.peer.$i" "pg_dump --no-owner -Fc -Z0 $src | pg_restore --no-owner --exit-on-error -d $peer_db") || return 1
+                    [ "$i" != 1 ] || [ "$(export "${pgenv[@]}" && rows "$peer_db" bench_pad)" = $((mb * 1024)) ] ||
+                        { say "stage: the peer's copy lacks rows"; return 1; }
+                    (export "${pgenv[@]}" && drop_db "$peer_db")
+                    echo "$t" >>"$t_peer"
+                    say "stage run $i/$runs: peer ${t}s"
+                    ;;
+                src | bare)
+                    local from=$src total copy fs linked
+                    [ "$who" = src ] || from=$bare
+                    out=$(stage_run "$dir/logs/$id.$who.$i" "$from") || return 1
+                    read -r total copy fs linked <<<"$out"
+                    if [ "$who" = src ]; then
+                        if [ "$fs" != "$store_files" ] || [ "$linked" != "$store_files" ]; then
+                            say "stage: $fs files, $linked linked, of $store_files"
+                            return 1
+                        fi
+                        echo "$total" >>"$t_oe"
+                        echo "$copy" >>"$t_copy"
+                    else
+                        [ "$fs" = 0 ] || { say "stage: $bare has a filestore of $fs files?"; return 1; }
+                        # What the staging database's filestore holds after a copy of a
+                        # database without one.
+                        kept=$(count_files "$root/data_dir/filestore/$db" 2>/dev/null || echo 0)
+                        echo "$total" >>"$t_bare"
+                        echo "$copy" >>"$t_bare_copy"
+                    fi
+                    say "stage run $i/$runs: oe from $who ${total}s, copy part ${copy}s"
+                    ;;
+            esac
+        done
+        # References for the filestore part (not in the table): cp -al of the same files, and
+        # rm -rf of those links (what replacing a staging filestore removes).
+        local t0 cp_dir=$root/data_dir/filestore/bench_cp
+        rm -rf "$cp_dir"
+        t0=$(now)
+        cp -al "$store" "$cp_dir"
+        elapsed "$t0" "$(now)" >>"$t_cp"
+        t0=$(now)
+        rm -rf "$cp_dir"
+        elapsed "$t0" "$(now)" >>"$t_rm"
+    done
+    # Odoo serves the last copy (the command waited for it; checked once more here).
+    local code
+    code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 60 "http://127.0.0.1:$http_port/web/login?db=$db" || true)
+    [ "$code" = 200 ] || { say "stage: Odoo's /web/login through nginx answered $code after the last run"; return 1; }
+
+    local peer_med oe_med copy_med bare_med bare_copy_med cp_med rss_kib fs_part per100k r
+    peer_med=$(median <"$t_peer")
+    oe_med=$(median <"$t_oe")
+    copy_med=$(median <"$t_copy")
+    bare_med=$(median <"$t_bare")
+    bare_copy_med=$(median <"$t_bare_copy")
+    cp_med=$(median <"$t_cp")
+    rss_kib=$(maximum <"$rss")
+    fs_part=$(awk -v a="$copy_med" -v b="$bare_copy_med" 'BEGIN { printf "%.2f\n", a - b }')
+    local left=
+    [ "$kept" = 0 ] || left=" After a run from $bare (no filestore) the staging database's filestore still held $kept files: the previous copy's, kept under the new database's name."
+    per100k=$(awk -v d="$fs_part" -v n="$store_files" 'BEGIN { printf "%.2f\n", d * 100000 / n }')
+    table_row "\`oe stage --from-db\`, its copy part (copied.seconds: stream + hard links + new identity + neutralize + mail servers + swap; $mb MiB of rows, $store_files files)" \
+        "$peer_cmd" "$peer_med" "$copy_med" "$peer_med" 1.1 peer "$rss_kib"
+    r=$(ratio "$oe_med" "$peer_med")
+    # shellcheck disable=SC2016 # the backquotes are Markdown
+    printf '| %s | `%s` | %s | %s | %s | %s | %s |\n' \
+        "\`oe stage --from-db\`, the whole command (also the cutoff checked, Odoo stopped, and started until it serves through nginx)" \
+        "$(cell "$peer_cmd")" "$peer_med" "$oe_med" "$r" \
+        "≤ 1.1× peer $(verdict "$r" 1.1) (the issue's target read literally; the peer neither stops nor starts Odoo)" \
+        "$(mib $((rss_kib * 1024)))" >>"$table"
+    {
+        echo "- stage: runs, seconds: oe from $src $(paste -sd' ' "$t_oe") (copy part $(paste -sd' ' "$t_copy")) | from $bare $(paste -sd' ' "$t_bare") (copy part $(paste -sd' ' "$t_bare_copy")) | peer $(paste -sd' ' "$t_peer") (alternating: peer, src, bare in odd runs, reversed in even ones; one untimed oe stage first)."
+        echo "- stage: the filestore part, median copy part with the filestore − without it: $copy_med − $bare_copy_med = $fs_part s for $store_files files of 2 KiB, $per100k s per 100,000 files (target < 2 s $(verdict "$per100k" 2)). oe links the files while the database streams, so this is what they add to the wall time, not the linking alone; each run also removes the previous staging filestore ($store_files links). For reference, \`cp -al\` of the same filestore alone: median $cp_med s ($(paste -sd' ' "$t_cp")), \`rm -rf\` of those links: median $(median <"$t_rm") s ($(paste -sd' ' "$t_rm")).$left"
+        echo "- stage: the whole command minus its copy part (cutoff, Odoo stop and start until it serves through nginx, the lock, the catcher asked): median $(awk -v a="$oe_med" -v b="$copy_med" 'BEGIN { printf "%.2f", a - b }') s; from $bare: whole $bare_med s. Both copy the same database from the installation's PostgreSQL ($OE_TEST_IMAGE_POSTGRES, published on 127.0.0.1) with the host's pg_dump/pg_restore $(pg_dump --version | awk '{ print $3 }'); the page cache is warm; no mail catcher ran."
     } >>"$notes"
 
     start_cleanup

@@ -45,6 +45,7 @@ pub struct StageArgs {
     #[arg(long, default_value_t = 180, value_name = "SECONDS")]
     timeout: u64,
     /// The staging database [default: the configured one]
+    #[arg(value_name = "TARGET_DB")]
     target: Option<String>,
 }
 
