@@ -62,13 +62,13 @@ pub async fn run(global: &Global, args: StageArgs, settings: Settings) -> Result
         _repo_lock = Some(lock);
         Source::Archive(origin)
     } else {
-        let file = args.from_backup.flatten();
-        let source_db = match (&file, args.source_db) {
-            (Some(_), _) => String::new(),
-            (None, Some(db)) => db,
-            (None, None) => settings.database(None)?,
+        let path = match args.from_backup.flatten() {
+            Some(file) => file,
+            None => {
+                let source_db = settings.database(args.source_db.as_deref())?;
+                backup_to_restore(None, settings.backup_dir().as_deref(), &source_db)?
+            }
         };
-        let path = backup_to_restore(file, settings.backup_dir().as_deref(), &source_db)?;
         Source::Archive(Origin::Path(path))
     };
     let request = Request {

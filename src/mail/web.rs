@@ -81,10 +81,15 @@ fn page(title: &str, body: &str) -> Response {
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>",
         escape(title)
     );
+    html_response(html, PAGE_POLICY)
+}
+
+/// An HTML document under `policy` (Content-Security-Policy), never sniffed, no referrer.
+fn html_response(html: String, policy: &'static str) -> Response {
     let mut response = (StatusCode::OK, html).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_POLICY));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
@@ -207,13 +212,7 @@ async fn html(State(store): State<Arc<Store>>, Path(id): Path<String>) -> Respon
         Ok(shown) => shown,
         Err(e) => return failed(e),
     };
-    let mut response = (StatusCode::OK, shown.html.unwrap_or_default()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(HTML_POLICY));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    response
+    html_response(shown.html.unwrap_or_default(), HTML_POLICY)
 }
 
 async fn raw(State(store): State<Arc<Store>>, Path(id): Path<String>) -> Response {

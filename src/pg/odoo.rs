@@ -20,7 +20,7 @@ const SET_PARAMETER: &str = "INSERT INTO ir_config_parameter \
 pub const CATCHER_SERVER: &str = "oe mail catcher";
 
 /// Where a staging copy's mail and links go ([`OdooDb::redirect`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Redirect {
     /// The mail catcher, as the copy's Odoo reaches it.
     pub smtp_host: String,
@@ -30,7 +30,7 @@ pub struct Redirect {
 }
 
 /// What [`OdooDb::redirect`] changed.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, serde::Serialize)]
 pub struct Redirected {
     /// `host:port` every mail server now points at.
     pub catcher: String,

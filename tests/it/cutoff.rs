@@ -109,6 +109,18 @@ impl Netns {
         .unwrap()
     }
 
+    /// A veth pair from this namespace (`ends.0`, `<subnet>.1`) to `peer` (`ends.1`,
+    /// `<subnet>.2`), both up; the peer's address.
+    fn veth_to(&self, peer: &Netns, ends: (&str, &str), subnet: &str) -> IpAddr {
+        let (near, far) = ends;
+        self.ip(&["link", "add", near, "type", "veth", "peer", "name", far, "netns", &peer.name]);
+        self.ip(&["addr", "add", &format!("{subnet}.1/24"), "dev", near]);
+        self.ip(&["link", "set", near, "up"]);
+        peer.ip(&["addr", "add", &format!("{subnet}.2/24"), "dev", far]);
+        peer.ip(&["link", "set", far, "up"]);
+        format!("{subnet}.2").parse().unwrap()
+    }
+
     /// `oe <args>` of `env`, to start inside this namespace (`file` must outlive the start).
     pub(crate) fn command(&self, env: &TestEnv, args: &[&str], file: &std::fs::File) -> Command {
         let mut cmd = env.oe();
@@ -193,13 +205,9 @@ fn pair() -> (Netns, Netns, IpAddr) {
     let client = Netns::new("c");
     let server = Netns::new("s");
     let n = NEXT.fetch_add(1, Ordering::Relaxed) % 250;
-    let (a, b) = (format!("oeva{n}"), format!("oevb{n}"));
-    client.ip(&["link", "add", &a, "type", "veth", "peer", "name", &b, "netns", &server.name]);
-    client.ip(&["addr", "add", &format!("10.77.{n}.1/24"), "dev", &a]);
-    client.ip(&["link", "set", &a, "up"]);
-    server.ip(&["addr", "add", &format!("10.77.{n}.2/24"), "dev", &b]);
-    server.ip(&["link", "set", &b, "up"]);
-    (client, server, IpAddr::V4(Ipv4Addr::new(10, 77, n as u8, 2)))
+    let ends = (&format!("oeva{n}")[..], &format!("oevb{n}")[..]);
+    let addr = client.veth_to(&server, ends, &format!("10.77.{n}"));
+    (client, server, addr)
 }
 
 #[test]
@@ -288,14 +296,9 @@ fn nftables_cuts_off_a_bridge_where_there_is_no_docker_user_chain() {
     inside.ip(&["addr", "add", &format!("10.79.{n}.2/24"), "dev", &peer]);
     inside.ip(&["link", "set", &peer, "up"]);
     inside.ip(&["route", "add", "default", "via", &format!("10.79.{n}.1")]);
-    let (out, far) = (format!("oebo{n}"), format!("oebs{n}"));
-    router.ip(&["link", "add", &out, "type", "veth", "peer", "name", &far, "netns", &server.name]);
-    router.ip(&["addr", "add", &format!("10.80.{n}.1/24"), "dev", &out]);
-    router.ip(&["link", "set", &out, "up"]);
-    server.ip(&["addr", "add", &format!("10.80.{n}.2/24"), "dev", &far]);
-    server.ip(&["link", "set", &far, "up"]);
+    let ends = (&format!("oebo{n}")[..], &format!("oebs{n}")[..]);
+    let addr = router.veth_to(&server, ends, &format!("10.80.{n}"));
     server.ip(&["route", "add", "default", "via", &format!("10.80.{n}.1")]);
-    let addr = IpAddr::V4(Ipv4Addr::new(10, 80, n as u8, 2));
     let listeners = Listeners::start(&server, addr, &[25, 993, OPEN]);
 
     let applied = router.oe(&env, &["cutoff", "apply", "--client", &client]).success();

@@ -24,10 +24,15 @@ impl Catcher {
     }
 
     pub(crate) fn start_with(env: &TestEnv, args: &[&str]) -> Catcher {
-        let mut child = env
-            .oe()
-            .args(["mail", "serve", "--listen", "127.0.0.1:0"])
-            .args(args)
+        let mut command = env.oe();
+        command.args(["mail", "serve", "--listen", "127.0.0.1:0"]).args(args);
+        Catcher::spawn(env, command)
+    }
+
+    /// Runs `command` (an `oe mail serve`) until it says where it listens; its log goes to
+    /// `catcher.log`.
+    fn spawn(env: &TestEnv, mut command: Command) -> Catcher {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(env.path("catcher.log")).unwrap())
             .spawn()
@@ -368,16 +373,9 @@ fn the_catcher_listens_on_an_address_that_exists_only_later() {
     configure(&env, "");
     let ns = crate::cutoff::Netns::new("m");
     let file = ns.file();
-    let mut child = ns
-        .command(&env, &["mail", "serve", "--listen", "10.81.0.1:2525"], &file)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(env.path("catcher.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let log = std::fs::read_to_string(env.path("catcher.log")).unwrap_or_default();
-    assert!(line.contains("10.81.0.1:2525"), "{line:?} {log}");
+    let command = ns.command(&env, &["mail", "serve", "--listen", "10.81.0.1:2525"], &file);
+    let catcher = Catcher::spawn(&env, command);
+    assert_eq!(catcher.port, 2525, "listening on the address that does not exist yet");
     ns.ip(&["link", "add", "oema0", "type", "veth", "peer", "name", "oemb0"]);
     ns.ip(&["addr", "add", "10.81.0.1/24", "dev", "oema0"]);
     ns.ip(&["link", "set", "oema0", "up"]);
@@ -388,7 +386,6 @@ fn the_catcher_listens_on_an_address_that_exists_only_later() {
         BufReader::new(stream).read_line(&mut line).unwrap();
         line
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(catcher);
     assert!(greeting.starts_with("220 "), "{greeting:?}");
 }

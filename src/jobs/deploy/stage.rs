@@ -238,7 +238,9 @@ pub async fn stage(ctx: &Context, engine: &Engine, request: Request) -> Result<S
         data_dir: ctx.layout.data_dir(),
         addons_path: None,
     };
-    let copied = match copy(&request, service, conn, &target, redirect).await {
+    let copied = match copy(&request, ctx.layout.environment, service, conn, &target, redirect)
+        .await
+    {
         Ok(copied) => copied,
         Err(error) if was_running => {
             // Odoo back on the previous database: not to be cut short by the signal that
@@ -273,6 +275,7 @@ pub async fn stage(ctx: &Context, engine: &Engine, request: Request) -> Result<S
 /// Step 4: the copy into `target`, finished before it gets its name.
 async fn copy(
     request: &Request,
+    environment: Environment,
     service: Service,
     conn: ConnParams,
     target: &str,
@@ -282,7 +285,7 @@ async fn copy(
         Source::Archive(origin) => {
             let summary = load::load(ArchiveRequest {
                 service,
-                environment: Environment::Staging,
+                environment,
                 input: origin.clone(),
                 database: target.to_owned(),
                 choices: Choices {
@@ -324,18 +327,11 @@ async fn cut_off(scope: Scope, registry_path: &std::path::Path) -> Result<CutOff
     let mut registry = Registry::read(registry_path)?;
     let recorded = registry.cutoffs.iter().find(|w| w.scope == scope).map(|w| w.ports.clone());
     let ports = cutoff::ports(&recorded.unwrap_or_default())?;
-    let (change, status) = tokio::task::spawn_blocking({
-        let (scope, ports) = (scope.clone(), ports.clone());
-        move || -> Result<_, cutoff::Error> {
-            let change = cutoff::apply(&scope, &ports)?;
-            Ok((change, cutoff::status(&scope, &ports)?))
-        }
-    })
-    .await
-    .map_err(|e| cutoff::Error::Registry {
-        path: registry_path.to_owned(),
-        source: std::io::Error::other(e),
-    })??;
+    // The firewall's programs, waited for: off the async threads.
+    let (change, status) = tokio::task::block_in_place(|| -> Result<_, cutoff::Error> {
+        let change = cutoff::apply(&scope, &ports)?;
+        Ok((change, cutoff::status(&scope, &ports)?))
+    })?;
     registry.insert(Wanted { scope: scope.clone(), ports: ports.clone() });
     registry.write(registry_path)?;
     if !status.in_place {
