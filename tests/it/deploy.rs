@@ -53,7 +53,9 @@ pub(crate) fn run(program: &str, args: &[&str], dir: Option<&Path>) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     assert!(
         out.status.success(),
-        "{program} {args:?} failed: {}",
+        "{program} {args:?} failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -280,6 +282,7 @@ fn install_start_serve_over_nginx_stop_start_again() {
             "exec",
             &odoo,
             "/usr/bin/odoo",
+            "--logfile=",
             "-d",
             &db,
             "-i",
