@@ -1584,7 +1584,8 @@ EOF
 #   published port, as oe streams it;
 # - oe: `oe --json stage --from-db <client>_src`, then the same from <client>_bare: wall-clock
 #   time of the whole command, and copied.seconds of its JSON (the copy part: stream, links,
-#   new identity, neutralization, mail servers pointed at the catcher, the swap);
+#   new identity, neutralization, mail servers pointed at the catcher, the swap; what the
+#   copy replaced is dropped and removed while Odoo starts, after this part);
 # - for reference in the notes: `cp -al` of the same filestore, and `rm -rf` of it.
 section_stage() {
     deploy_possible stage || return 0
@@ -1779,8 +1780,8 @@ print("%.3f %s %s" % (c["seconds"], c.get("filestore_files"), c["linked_files"])
         "$(mib $((rss_kib * 1024)))" >>"$table"
     {
         echo "- stage: runs, seconds: oe from $src $(paste -sd' ' "$t_oe") (copy part $(paste -sd' ' "$t_copy")) | from $bare $(paste -sd' ' "$t_bare") (copy part $(paste -sd' ' "$t_bare_copy")) | peer $(paste -sd' ' "$t_peer") (alternating: peer, src, bare in odd runs, reversed in even ones; one untimed oe stage first)."
-        echo "- stage: the filestore part, median copy part with the filestore − without it: $copy_med − $bare_copy_med = $fs_part s for $store_files files of 2 KiB, $per100k s per 100,000 files (target < 2 s $(verdict "$per100k" 2)). oe links the files while the database streams, so this is what they add to the wall time, not the linking alone; each run also removes the previous staging filestore ($store_files links). For reference, \`cp -al\` of the same filestore alone: median $cp_med s ($(paste -sd' ' "$t_cp")), \`rm -rf\` of those links: median $(median <"$t_rm") s ($(paste -sd' ' "$t_rm")).$left"
-        echo "- stage: the whole command minus its copy part (cutoff, Odoo stop and start until it serves through nginx, the lock, the catcher asked): median $(awk -v a="$oe_med" -v b="$copy_med" 'BEGIN { printf "%.2f", a - b }') s; from $bare: whole $bare_med s. Both copy the same database from the installation's PostgreSQL ($OE_TEST_IMAGE_POSTGRES, published on 127.0.0.1) with the host's pg_dump/pg_restore $(pg_dump --version | awk '{ print $3 }'); the page cache is warm; no mail catcher ran."
+        echo "- stage: the filestore part, median copy part with the filestore − without it: $copy_med − $bare_copy_med = $fs_part s for $store_files files of 2 KiB, $per100k s per 100,000 files (target < 2 s $(verdict "$per100k" 2)). oe links the files while the database streams, so this is what they add to the wall time, not the linking alone; the previous staging filestore ($store_files links) and database are removed while Odoo starts, after the copy part. For reference, \`cp -al\` of the same filestore alone: median $cp_med s ($(paste -sd' ' "$t_cp")), \`rm -rf\` of those links: median $(median <"$t_rm") s ($(paste -sd' ' "$t_rm")).$left"
+        echo "- stage: the whole command minus its copy part (cutoff, Odoo stop and start until it serves through nginx while the replaced database and filestore are removed, the lock, the catcher asked): median $(awk -v a="$oe_med" -v b="$copy_med" 'BEGIN { printf "%.2f", a - b }') s; from $bare: whole $bare_med s. Both copy the same database from the installation's PostgreSQL ($OE_TEST_IMAGE_POSTGRES, published on 127.0.0.1) with the host's pg_dump/pg_restore $(pg_dump --version | awk '{ print $3 }'); the page cache is warm; no mail catcher ran."
     } >>"$notes"
 
     start_cleanup

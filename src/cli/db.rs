@@ -102,6 +102,7 @@ pub async fn run(global: &Global, args: DbArgs, settings: Settings) -> Result {
                 live,
                 replace: false,
                 redirect: None,
+                keep_replaced: false,
             })
             .await?;
             printer.db_copied(&summary)

@@ -66,6 +66,7 @@ pub(super) async fn load_archive(
         database,
         choices,
         redirect: None,
+        keep_replaced: false,
         threads: threads(),
         progress: progress_bar(global.quiet, "loading"),
     };

@@ -41,6 +41,7 @@ pub async fn run(global: &Global, args: LoadDbArgs, settings: Settings) -> Resul
         force: args.force,
         check_rows: false,
         finishing: Finishing::default(),
+        keep_replaced: false,
         jobs: args.jobs.get(),
         threads: threads(),
         progress: progress_bar(global.quiet, "loading"),

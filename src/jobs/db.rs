@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::exit::{ExitCode, ExitStatus};
 use crate::jobs::backup::{self, BackupFile, BackupRequest};
+use crate::jobs::swap::{Retired, SwapError, swap_in};
 use crate::jobs::{clean, neutralize};
 use crate::odoo::filestore::{self, Staged};
 use crate::odoo::layout::filestore_dir;
@@ -247,6 +248,9 @@ pub struct CopyRequest {
     pub replace: bool,
     /// Point the copy's mail at a catcher and set its base URL (`oe stage`), last.
     pub redirect: Option<Redirect>,
+    /// Leave the replaced database and filestore set aside, in [`CopySummary::retired`], for
+    /// the caller to remove after its next step (`oe stage`: once Odoo serves the copy).
+    pub keep_replaced: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -267,6 +271,9 @@ pub struct CopySummary {
     /// Whether an existing target was replaced.
     pub replaced: bool,
     pub seconds: f64,
+    /// What the copy replaced, with `keep_replaced`: the caller removes it.
+    #[serde(skip)]
+    pub retired: Retired,
 }
 
 /// Copies a database and its filestore; see the module's documentation.
@@ -283,6 +290,7 @@ pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
         live,
         replace,
         redirect,
+        keep_replaced,
     } = request;
     if source == target {
         return Err(Error::Same(source));
@@ -298,11 +306,13 @@ pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
         refuse_sessions(&server, &source, "copy").await?;
     }
     let temporary = derived_name(&target, "tmp");
-    // The helper's name is this run's while it lives: `oe clean` leaves it alone.
+    // The helpers' names are this run's while it lives: `oe clean` leaves them alone.
     let claims = Claims::open(&conn, &format!("oe db cp {target}")).await?;
-    if !claims.claim(&temporary).await? {
-        let holder = "another run".to_owned();
-        return Err(pg::Error::Busy { database: temporary, holder }.into());
+    for name in [&temporary, &derived_name(&target, "old")] {
+        if !claims.claim(name).await? {
+            let holder = "another run".to_owned();
+            return Err(pg::Error::Busy { database: name.clone(), holder }.into());
+        }
     }
     let filestore_error = |what, path: &Path| {
         let path = path.to_path_buf();
@@ -358,18 +368,22 @@ pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
             .map(|files| (files, finished)),
         Err(e) => Err(e),
     };
-    let ((filestore, linked_files), (new_identity, neutralized_rows, redirected)) = match swapped {
-        Ok(done) => done,
-        Err(e) => {
-            if let Err(drop_error) = server.drop(&temporary).await {
-                tracing::warn!("could not drop the temporary database '{temporary}': {drop_error}");
+    let ((filestore, linked_files, retired), (new_identity, neutralized_rows, redirected)) =
+        match swapped {
+            Ok(done) => done,
+            Err(e) => {
+                if let Err(drop_error) = server.drop(&temporary).await {
+                    tracing::warn!(
+                        "could not drop the temporary database '{temporary}': {drop_error}"
+                    );
+                }
+                return Err(match stop::signal() {
+                    Some(signal) => Error::Interrupted { signal, left: COPY_REMOVED },
+                    None => e,
+                });
             }
-            return Err(match stop::signal() {
-                Some(signal) => Error::Interrupted { signal, left: COPY_REMOVED },
-                None => e,
-            });
-        }
-    };
+        };
+    let retired = retired.kept_or_removed(keep_replaced, &server).await;
     Ok(CopySummary {
         source,
         target,
@@ -381,6 +395,7 @@ pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
         redirected,
         replaced,
         seconds: started.elapsed().as_secs_f64(),
+        retired,
     })
 }
 
@@ -442,31 +457,24 @@ async fn swap(
     target: &str,
     staged: Option<(Staged, u64)>,
     replace: bool,
-) -> Result<(Option<(u64, u64)>, u64), Error> {
-    let name = async || match replace {
-        true => server.replace(temporary, target, &derived_name(target, "old")).await,
-        false => server.rename(temporary, target).await,
-    };
-    let Some((staged, linked)) = staged else {
-        name().await?;
-        return Ok((None, 0));
-    };
-    let counts = (staged.files(), staged.bytes());
-    let swapped = staged.swap().map_err(|source| Error::Filestore {
-        what: "putting in place the filestore of",
-        path: PathBuf::from(target),
-        source,
-    })?;
-    if let Err(e) = name().await {
-        if let Err(undo) = swapped.undo() {
-            tracing::error!("could not put back the filestore of '{target}': {undo}");
+) -> Result<(Option<(u64, u64)>, u64, Retired), Error> {
+    let (staged, counts, linked) = match staged {
+        Some((staged, linked)) => {
+            let counts = (staged.files(), staged.bytes());
+            (Some(staged), Some(counts), linked)
         }
-        return Err(e.into());
-    }
-    if let Err(e) = swapped.finish() {
-        tracing::warn!("{e}");
-    }
-    Ok((Some(counts), linked))
+        None => (None, None, 0),
+    };
+    let retired =
+        swap_in(server, temporary, target, staged, replace).await.map_err(|e| match e {
+            SwapError::Filestore(source) => Error::Filestore {
+                what: "putting in place the filestore of",
+                path: PathBuf::from(target),
+                source,
+            },
+            SwapError::Database(e) => e.into(),
+        })?;
+    Ok((counts, linked, retired))
 }
 
 /// Refuses a missing source, and an existing target database or filestore unless `replace`;

@@ -21,6 +21,8 @@ pub struct ArchiveRequest {
     pub choices: Choices,
     /// Where the copy's mail and links go (`oe stage`).
     pub redirect: Option<Redirect>,
+    /// Leave what the load replaced for the caller to remove (`LoadRequest::keep_replaced`).
+    pub keep_replaced: bool,
     pub threads: usize,
     pub progress: ProgressBar,
 }
@@ -46,6 +48,7 @@ pub async fn load(request: ArchiveRequest) -> Result<LoadSummary, Error> {
         database,
         choices,
         redirect,
+        keep_replaced,
         threads,
         progress,
     } = request;
@@ -67,6 +70,7 @@ pub async fn load(request: ArchiveRequest) -> Result<LoadSummary, Error> {
             addons_path: service.addons_path,
             redirect,
         },
+        keep_replaced,
         jobs: 1,
         threads,
         progress,

@@ -15,4 +15,5 @@ pub mod neutralize;
 pub mod restore;
 pub mod save;
 pub mod save_db;
+pub mod swap;
 pub mod verify;

@@ -325,6 +325,7 @@ async fn restore_and_check(request: &RestoreRequest) -> Result<RestoreReport, Er
             addons_path: addons_path.clone(),
             redirect: None,
         },
+        keep_replaced: false,
         jobs: 1,
         threads: *threads,
         progress: ProgressBar::hidden(),

@@ -384,6 +384,7 @@ impl Drop for Staged {
 }
 
 /// A filestore in place, its predecessor still kept aside.
+#[derive(Debug)]
 pub struct Swapped {
     target: PathBuf,
     previous: Option<PathBuf>,
@@ -391,6 +392,11 @@ pub struct Swapped {
 }
 
 impl Swapped {
+    /// Where the previous filestore is kept aside, if there was one.
+    pub fn previous(&self) -> Option<&Path> {
+        self.previous.as_deref()
+    }
+
     /// Removes the previous filestore.
     pub fn finish(self) -> io::Result<()> {
         match &self.previous {

@@ -155,11 +155,12 @@ impl Server {
     }
 
     /// Puts `replacement` in place of `target`, which may exist: its sessions are ended, it
-    /// is renamed to `old`, `replacement` takes its name, and only then is `old` dropped. If
-    /// the second rename fails, `target` gets its name back.
-    pub async fn replace(&self, replacement: &str, target: &str, old: &str) -> Result<(), Error> {
+    /// is renamed to `old`, and `replacement` takes its name; if that fails, `target` gets
+    /// its name back. Returns whether `old` holds the replaced database, for the caller to
+    /// drop.
+    pub async fn replace(&self, replacement: &str, target: &str, old: &str) -> Result<bool, Error> {
         if !self.exists(target).await? {
-            return self.rename(replacement, target).await;
+            return self.rename(replacement, target).await.map(|()| false);
         }
         // Keeps new sessions out while we work; owners and superusers only, so best effort.
         let locked = self.allow_connections(target, false).await.is_ok();
@@ -190,10 +191,7 @@ impl Server {
             }
             return Err(e);
         }
-        if let Err(e) = self.drop(old).await {
-            tracing::warn!("the replaced database is kept as '{old}': {e}");
-        }
-        Ok(())
+        Ok(true)
     }
 
     /// Runs `sql`, which needs `db` free of sessions. The server waits up to 5 s for the

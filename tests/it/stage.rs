@@ -74,10 +74,21 @@ fn caught(i: &Install, subject: &str) -> Value {
     }
 }
 
+/// `oe --json stage ARGS`, which must succeed and leave nothing of what it replaced: no
+/// database or filestore set aside under a helper name.
 fn stage(i: &Install, args: &[&str]) -> Value {
     let mut all = vec!["--json", "stage"];
     all.extend_from_slice(args);
     let run = i.env.run(&all).success();
+    let helpers =
+        psql(i, "postgres", "SELECT datname FROM pg_database WHERE datname LIKE '%-oe-%'");
+    assert_eq!(helpers, "", "databases left");
+    let filestores = std::fs::read_dir(i.root.join("data_dir/filestore")).unwrap();
+    let names: Vec<_> = filestores.map(|e| e.unwrap().file_name()).collect();
+    assert!(
+        !names.iter().any(|n| n.to_string_lossy().contains("-oe-")),
+        "filestores left: {names:?}"
+    );
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("bad JSON {:?}: {e}", run.stdout))
 }
 

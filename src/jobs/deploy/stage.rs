@@ -12,9 +12,11 @@
 //! 4. The copy: an archive loaded as `oe load` does, or the live production database of the
 //!    same server streamed as `oe db cp --live` does (its filestore hard-linked). Before it
 //!    gets its name it is made a copy (new UUID and secret), neutralized, every mail server
-//!    pointed at the catcher and its base URL set; the previous staging database goes only
-//!    once the copy has its name. When this fails, the previous one is started again.
-//! 5. Odoo is started and must serve, and the catcher is asked for its greeting.
+//!    pointed at the catcher and its base URL set; the previous staging database and its
+//!    filestore are set aside only once the copy has its name. When this fails, the previous
+//!    one is started again.
+//! 5. Odoo is started and must serve, while what the copy replaced is removed (out of the
+//!    copy and of the downtime), and the catcher is asked for its greeting.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
@@ -33,8 +35,9 @@ use crate::exit::{ExitCode, ExitStatus};
 use crate::jobs::db::{self, CopyRequest, CopySummary};
 use crate::jobs::load::{self, ArchiveRequest, Choices};
 use crate::jobs::load_db::{LoadSummary, Origin};
+use crate::jobs::swap::Retired;
 use crate::pg::odoo::{Redirect, Redirected};
-use crate::pg::{ConnParams, lock_database};
+use crate::pg::{ConnParams, Server, lock_database};
 
 /// How long `oe stage` waits for another run on the staging database to finish.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
@@ -150,6 +153,14 @@ pub enum Copied {
 }
 
 impl Copied {
+    /// What the copy replaced, for [`Retired::remove`].
+    fn take_retired(&mut self) -> Retired {
+        std::mem::take(match self {
+            Copied::Archive(s) => &mut s.retired,
+            Copied::Database(s) => &mut s.retired,
+        })
+    }
+
     /// Rows the neutralization changed.
     pub fn neutralized_rows(&self) -> Option<u64> {
         match self {
@@ -238,7 +249,8 @@ pub async fn stage(ctx: &Context, engine: &Engine, request: Request) -> Result<S
         data_dir: ctx.layout.data_dir(),
         addons_path: None,
     };
-    let copied = match copy(&request, ctx.layout.environment, service, conn, &target, redirect)
+    let server = Server::connect(&conn).await.map_err(db::Error::from)?;
+    let mut copied = match copy(&request, ctx.layout.environment, service, conn, &target, redirect)
         .await
     {
         Ok(copied) => copied,
@@ -259,7 +271,11 @@ pub async fn stage(ctx: &Context, engine: &Engine, request: Request) -> Result<S
         }
         Err(error) => return Err(error),
     };
-    let url = runtime::start(ctx, engine, false, request.timeout).await?.url;
+    let (started_odoo, ()) = tokio::join!(
+        runtime::start(ctx, engine, false, request.timeout),
+        copied.take_retired().remove(&server)
+    );
+    let url = started_odoo?.url;
     let catcher_answers = greets(SocketAddr::V4(catcher)).await;
     Ok(Staged {
         database: target,
@@ -295,6 +311,7 @@ async fn copy(
                     no_neutralize: false,
                 },
                 redirect: Some(redirect),
+                keep_replaced: true,
                 threads: request.threads,
                 progress: request.progress.clone(),
             })
@@ -314,6 +331,7 @@ async fn copy(
                 live: true,
                 replace: true,
                 redirect: Some(redirect),
+                keep_replaced: true,
             })
             .await?;
             Ok(Copied::Database(summary))

@@ -350,6 +350,7 @@ async fn attempt_update(
             live: false,
             replace: false,
             redirect: None,
+            keep_replaced: false,
         })
         .await?;
         steps.done(format!("copied the database and filestore to {}", names.copy));

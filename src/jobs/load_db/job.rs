@@ -12,6 +12,7 @@ use super::Error;
 use super::input::{Input, Origin};
 use super::unpack::unpack;
 use crate::jobs::neutralize;
+use crate::jobs::swap::{Retired, SwapError, swap_in};
 use crate::odoo::filestore::Staged;
 use crate::pg::catalog;
 use crate::pg::odoo::{OdooDb, Redirect, Redirected};
@@ -36,6 +37,9 @@ pub struct LoadRequest {
     pub check_rows: bool,
     /// What to run on the loaded database before it gets its name.
     pub finishing: Finishing,
+    /// Leave the replaced database and filestore set aside, in [`LoadSummary::retired`], for
+    /// the caller to remove after its next step (`oe stage`: once Odoo serves the copy).
+    pub keep_replaced: bool,
     /// pg_restore jobs for custom-format dumps (1 = stream, no temporary file).
     pub jobs: usize,
     pub threads: usize,
@@ -78,6 +82,9 @@ pub struct LoadSummary {
     /// With `check_rows`, when the archive recorded its rows: every table has them.
     pub rows_checked: Option<RowsChecked>,
     pub seconds: f64,
+    /// What the load replaced, with `keep_replaced`: the caller removes it.
+    #[serde(skip)]
+    pub retired: Retired,
 }
 
 /// The tables and rows found as the archive recorded them.
@@ -97,6 +104,7 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         force,
         check_rows,
         finishing,
+        keep_replaced,
         jobs,
         threads,
         progress,
@@ -175,19 +183,22 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         }
         Err(e) => Err(e),
     };
-    let (read_bytes, filestore_files, rows_checked, (neutralized_rows, redirected)) = match swapped
-    {
-        Ok(done) => done,
-        Err(e) => {
-            if let Err(drop_error) = server.drop(&temporary).await {
-                tracing::warn!("could not drop the temporary database '{temporary}': {drop_error}");
+    let (read_bytes, (filestore_files, retired), rows_checked, (neutralized_rows, redirected)) =
+        match swapped {
+            Ok(done) => done,
+            Err(e) => {
+                if let Err(drop_error) = server.drop(&temporary).await {
+                    tracing::warn!(
+                        "could not drop the temporary database '{temporary}': {drop_error}"
+                    );
+                }
+                return Err(match stop::signal() {
+                    Some(signal) => Error::Interrupted(signal),
+                    None => e,
+                });
             }
-            return Err(match stop::signal() {
-                Some(signal) => Error::Interrupted(signal),
-                None => e,
-            });
-        }
-    };
+        };
+    let retired = retired.kept_or_removed(keep_replaced, &server).await;
     Ok(LoadSummary {
         database,
         input: input.given(),
@@ -200,6 +211,7 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         redirected,
         rows_checked,
         seconds: started.elapsed().as_secs_f64(),
+        retired,
     })
 }
 
@@ -268,30 +280,21 @@ async fn finish(
 }
 
 /// Puts the staged filestore, then the database, in place; if the database cannot be
-/// swapped, the previous filestore comes back. Returns the files restored.
+/// swapped, the previous filestore comes back. Returns the files restored and what the load
+/// replaced.
 async fn swap(
     server: &Server,
     temporary: &str,
     database: &str,
     staged: Option<Staged>,
-) -> Result<Option<u64>, Error> {
-    let Some(staged) = staged else {
-        server.replace(temporary, database, &derived_name(database, "old")).await?;
-        return Ok(None);
-    };
-    let files = staged.files();
-    let filestore_error = |source| Error::Filestore { path: database.into(), source };
-    let swapped = staged.swap().map_err(filestore_error)?;
-    if let Err(e) = server.replace(temporary, database, &derived_name(database, "old")).await {
-        if let Err(undo) = swapped.undo() {
-            tracing::error!("could not put the previous filestore of '{database}' back: {undo}");
-        }
-        return Err(e.into());
-    }
-    if let Err(e) = swapped.finish() {
-        tracing::warn!("could not remove the previous filestore of '{database}': {e}");
-    }
-    Ok(Some(files))
+) -> Result<(Option<u64>, Retired), Error> {
+    let files = staged.as_ref().map(Staged::files);
+    let retired =
+        swap_in(server, temporary, database, staged, true).await.map_err(|e| match e {
+            SwapError::Filestore(source) => Error::Filestore { path: database.into(), source },
+            SwapError::Database(e) => e.into(),
+        })?;
+    Ok((files, retired))
 }
 
 /// The result of a blocking step, or `Interrupted` once a signal arrived. The signal stopped
