@@ -2,8 +2,8 @@
 //! `oe stage`): the staged filestore first, then the database takes the name; when the
 //! database cannot, the previous filestore comes back. What the copy replaced is set aside
 //! under the run's helper names ([`Retired`]) and removed once the copy is in place: at
-//! once, or after the caller's next step (`oe stage` starts Odoo on the copy first, so the
-//! removal is neither in its copy nor in its downtime). A run killed before the removal
+//! once, or during the caller's next step (`oe stage` removes it while Odoo starts on the
+//! copy, instead of before). A run killed before the removal
 //! leaves helpers that `oe clean`, and the next run on the database, remove.
 
 use std::io;

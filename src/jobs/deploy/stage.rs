@@ -15,8 +15,8 @@
 //!    pointed at the catcher and its base URL set; the previous staging database and its
 //!    filestore are set aside only once the copy has its name. When this fails, the previous
 //!    one is started again.
-//! 5. Odoo is started and must serve, while what the copy replaced is removed (out of the
-//!    copy and of the downtime), and the catcher is asked for its greeting.
+//! 5. Odoo is started and must serve, while what the copy replaced is removed (no longer
+//!    part of the copy), and the catcher is asked for its greeting.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
