@@ -249,7 +249,7 @@ pub struct CopyRequest {
     /// Point the copy's mail at a catcher and set its base URL (`oe stage`), last.
     pub redirect: Option<Redirect>,
     /// Leave the replaced database and filestore set aside, in [`CopySummary::retired`], for
-    /// the caller to remove after its next step (`oe stage`: once Odoo serves the copy).
+    /// the caller to remove during its next step (`oe stage`: while Odoo starts on the copy).
     pub keep_replaced: bool,
 }
 

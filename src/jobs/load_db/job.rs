@@ -38,7 +38,7 @@ pub struct LoadRequest {
     /// What to run on the loaded database before it gets its name.
     pub finishing: Finishing,
     /// Leave the replaced database and filestore set aside, in [`LoadSummary::retired`], for
-    /// the caller to remove after its next step (`oe stage`: once Odoo serves the copy).
+    /// the caller to remove during its next step (`oe stage`: while Odoo starts on the copy).
     pub keep_replaced: bool,
     /// pg_restore jobs for custom-format dumps (1 = stream, no temporary file).
     pub jobs: usize,
