@@ -1630,13 +1630,15 @@ EOM
     local store=$root/data_dir/filestore/$src owner
     owner=$(stat -c %u:%g "$root/data_dir")
 
-    # The sources, made while Odoo has no session (untimed).
+    # The sources, made while Odoo has no session (untimed), their scheduled actions off: Odoo's
+    # cron workers run those of every database of the server, and an autovacuum on a source
+    # (its files' garbage collection) would change it between runs.
     say "stage: the sources $src ($mb MiB of rows, $files files) and $bare (no filestore)"
     docker stop -t 30 "$odoo" >/dev/null
     {
         docker exec "$pg" createdb -U odoo -T "$db" "$src" &&
             docker exec "$pg" psql -U odoo -d "$src" -v ON_ERROR_STOP=1 -qc \
-                "CREATE TABLE bench_pad AS SELECT g, repeat(md5(g::text), 30) AS pad FROM generate_series(1, $mb * 1024) g" &&
+                "UPDATE ir_cron SET active = false; CREATE TABLE bench_pad AS SELECT g, repeat(md5(g::text), 30) AS pad FROM generate_series(1, $mb * 1024) g" &&
             docker exec "$pg" createdb -U odoo -T "$src" "$bare"
     } >"$dir/logs/$id.sources" 2>&1 || { say "stage: making the sources failed"; cat "$dir/logs/$id.sources" >&2; return 1; }
     mkdir -p "$store"
