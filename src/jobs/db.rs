@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use crate::exit::{ExitCode, ExitStatus};
 use crate::jobs::backup::{self, BackupFile, BackupRequest};
-use crate::jobs::swap::{Retired, SwapError, swap_in};
+use crate::jobs::swap::{Retired, SwapError, discard, swap_in};
 use crate::jobs::{clean, neutralize};
 use crate::odoo::filestore::{self, Staged};
 use crate::odoo::layout::filestore_dir;
@@ -345,9 +345,7 @@ pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
         .map_err(filestore_error("copying the filestore", &source_dir));
     let created = match created {
         Err(e) => {
-            if let Err(drop_error) = server.drop(&temporary).await {
-                tracing::warn!("could not drop the temporary database '{temporary}': {drop_error}");
-            }
+            discard(&server, &temporary).await;
             return Err(e);
         }
         Ok(()) => linked,
@@ -372,11 +370,7 @@ pub async fn copy(request: CopyRequest) -> Result<CopySummary, Error> {
         match swapped {
             Ok(done) => done,
             Err(e) => {
-                if let Err(drop_error) = server.drop(&temporary).await {
-                    tracing::warn!(
-                        "could not drop the temporary database '{temporary}': {drop_error}"
-                    );
-                }
+                discard(&server, &temporary).await;
                 return Err(match stop::signal() {
                     Some(signal) => Error::Interrupted { signal, left: COPY_REMOVED },
                     None => e,

@@ -3,8 +3,8 @@
 //! database cannot, the previous filestore comes back. What the copy replaced is set aside
 //! under the run's helper names ([`Retired`]) and removed once the copy is in place: at
 //! once, or during the caller's next step (`oe stage` removes it while Odoo starts on the
-//! copy, instead of before). A run killed before the removal
-//! leaves helpers that `oe clean`, and the next run on the database, remove.
+//! copy, instead of before). A run killed before the removal leaves helpers that `oe clean`,
+//! and the next run on the database, remove. A copy that fails is [`discard`]ed.
 
 use std::io;
 
@@ -55,6 +55,14 @@ impl Retired {
         {
             tracing::warn!("could not remove the replaced filestore {}: {e}", previous.display());
         }
+    }
+}
+
+/// Drops the temporary database of a copy that failed; a failure to drop it is only warned
+/// of (the helper is the run's: `oe clean` removes it once the run is gone).
+pub async fn discard(server: &Server, temporary: &str) {
+    if let Err(e) = server.drop(temporary).await {
+        tracing::warn!("could not drop the temporary database '{temporary}': {e}");
     }
 }
 

@@ -12,7 +12,7 @@ use super::Error;
 use super::input::{Input, Origin};
 use super::unpack::unpack;
 use crate::jobs::neutralize;
-use crate::jobs::swap::{Retired, SwapError, swap_in};
+use crate::jobs::swap::{Retired, SwapError, discard, swap_in};
 use crate::odoo::filestore::Staged;
 use crate::pg::catalog;
 use crate::pg::odoo::{OdooDb, Redirect, Redirected};
@@ -187,11 +187,7 @@ pub async fn load_db(request: LoadRequest) -> Result<LoadSummary, Error> {
         match swapped {
             Ok(done) => done,
             Err(e) => {
-                if let Err(drop_error) = server.drop(&temporary).await {
-                    tracing::warn!(
-                        "could not drop the temporary database '{temporary}': {drop_error}"
-                    );
-                }
+                discard(&server, &temporary).await;
                 return Err(match stop::signal() {
                     Some(signal) => Error::Interrupted(signal),
                     None => e,
