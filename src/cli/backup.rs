@@ -44,8 +44,8 @@ pub struct RestoreArgs {
     /// Backup to restore [default: the newest complete backup of the database]
     #[arg(short = 'z', long = "zip", value_name = "FILE", conflicts_with = "from")]
     file: Option<PathBuf>,
-    /// Restore from a mirror repository (a directory or ssh://[USER@]HOST[:PORT]/CLIENT): the
-    /// newest backup in its latest snapshots, read in place, without a local copy
+    /// Restore from a mirror repository (a directory, ssh://[USER@]HOST[:PORT]/CLIENT or
+    /// s3://BUCKET[/PREFIX]): the newest backup in its latest snapshots, read in place, without a local copy
     #[arg(long, value_name = "REPOSITORY")]
     from: Option<Location>,
     /// With --from: whose backup [default: the configured database, else the only one with
@@ -115,9 +115,9 @@ pub(super) async fn from_repository(
         None => settings.database(None).ok(),
     };
     let wanted = snapshot.unwrap_or_else(|| "latest".into());
-    let ssh = settings.mirror_ssh();
+    let access = settings.mirror_access();
     tokio::task::spawn_blocking(move || -> Result<_> {
-        let repo = Arc::new(remote::open(&location, &ssh)?);
+        let repo = Arc::new(remote::open(&location, &access)?);
         let lock = repo.lock(LockMode::Shared)?;
         let name = location.to_string();
         let found = restore::find_in_repository(&repo, &name, &wanted, source_db.as_deref())?;

@@ -15,8 +15,8 @@ use crate::rules::retention::Policy;
 
 #[derive(Debug, clap::Args)]
 pub struct MirrorArgs {
-    /// The repository, a directory or ssh://[USER@]HOST[:PORT]/CLIENT [default:
-    /// mirror.repository of the config]
+    /// The repository, a directory, ssh://[USER@]HOST[:PORT]/CLIENT or s3://BUCKET[/PREFIX]
+    /// [default: mirror.repository of the config]
     #[arg(long, short = 'r', global = true, value_name = "REPOSITORY")]
     repository: Option<Location>,
     /// Read the directories and their exclusions from a mirror-dir file (a map of directory
@@ -31,7 +31,7 @@ pub struct MirrorArgs {
 enum MirrorCommand {
     /// Create an empty repository
     Init {
-        /// Where: a directory [default: mirror.repository]
+        /// Where: a directory or s3://BUCKET[/PREFIX] [default: mirror.repository]
         repo: Option<Location>,
     },
     /// Snapshot every configured directory, or one
@@ -158,15 +158,16 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result
     let printer = global.printer();
     let open = |mode: LockMode| -> Result<_> {
         let location = settings.mirror_repository(args.repository.as_ref())?;
-        let repo = remote::open(&location, &settings.mirror_ssh())?;
+        let repo = remote::open(&location, &settings.mirror_access())?;
         let lock = repo.lock(mode)?;
         Ok((repo, lock))
     };
     let refuse_remote = || -> Result {
-        let location = settings.mirror_repository(args.repository.as_ref())?;
-        match location.local() {
-            Some(_) => Ok(()),
-            None => Err(mirror::job::Error::RemoteForget { location }.into()),
+        match settings.mirror_repository(args.repository.as_ref())? {
+            location @ Location::Ssh(_) => {
+                Err(mirror::job::Error::RemoteForget { location }.into())
+            }
+            Location::Local(_) | Location::S3(_) => Ok(()),
         }
     };
     let dirs_file = args.dirs_file.as_deref();
@@ -174,11 +175,11 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result
         MirrorCommand::Init { repo } => {
             let location =
                 settings.mirror_repository(repo.as_ref().or(args.repository.as_ref()))?;
-            let Some(path) = location.local() else {
+            if let Location::Ssh(_) = location {
                 return Err(mirror::job::Error::RemoteInit { location }.into());
-            };
-            Repository::init(path)?;
-            printer.mirror_initialized(path)
+            }
+            remote::init(&location, &settings.mirror_access())?;
+            printer.mirror_initialized(&location)
         }
         MirrorCommand::Run { dir, dry_run } => {
             let dirs = match dir {

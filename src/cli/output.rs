@@ -358,9 +358,9 @@ impl Printer {
 
 /// `oe mirror …`.
 impl Printer {
-    pub fn mirror_initialized(&self, path: &std::path::Path) -> Result {
-        let doc = serde_json::json!({ "repository": path });
-        self.summary(&doc, |out| writeln!(out, "created the repository {}", path.display()))
+    pub fn mirror_initialized(&self, location: &crate::config::Location) -> Result {
+        let doc = serde_json::json!({ "repository": location.to_string() });
+        self.summary(&doc, |out| writeln!(out, "created the repository {location}"))
     }
 
     pub fn mirror_run(&self, report: &RunReport) -> Result {

@@ -28,8 +28,8 @@ pub struct StageArgs {
     /// filestore hard-linked
     #[arg(long, value_name = "DB", group = "source")]
     from_db: Option<String>,
-    /// From the newest backup in a mirror repository (a directory or
-    /// ssh://[USER@]HOST[:PORT]/CLIENT), read in place
+    /// From the newest backup in a mirror repository (a directory,
+    /// ssh://[USER@]HOST[:PORT]/CLIENT or s3://BUCKET[/PREFIX]), read in place
     #[arg(long, value_name = "REPOSITORY", group = "source")]
     from: Option<Location>,
     /// Whose backup, with --from-backup or --from [default: the configured database]

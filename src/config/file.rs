@@ -124,12 +124,16 @@ pub struct DeployFile {
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MirrorFile {
-    /// A directory, or `ssh://[USER@]HOST[:PORT]/CLIENT` (a backup server).
+    /// A directory, `ssh://[USER@]HOST[:PORT]/CLIENT` (a backup server) or
+    /// `s3://BUCKET[/PREFIX]` (object storage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<Parsed<Location>>,
     /// How to reach a backup server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh: Option<SshFile>,
+    /// How to reach object storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3File>,
     /// Where the index of a remote repository is cached [default: `$XDG_CACHE_HOME/oe`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_dir: Option<PathBuf>,
@@ -153,6 +157,26 @@ pub struct SshFile {
     /// The file with the server's host key [default: `~/.ssh/known_hosts`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_hosts: Option<PathBuf>,
+}
+
+/// `mirror.s3`: how `oe` reaches S3-compatible object storage.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3File {
+    /// The service's URL [default: AWS's, from the region].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// [default: `us-east-1`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The bucket in the URL's path rather than its host name [default: true with an
+    /// `endpoint`, false on AWS].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_style: Option<bool>,
+    /// An AWS shared-credentials file, mode 0600 [default: `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY`, else `AWS_PROFILE` of `~/.aws/credentials`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_file: Option<PathBuf>,
 }
 
 /// The directories to mirror, as in a mirror-dir file.

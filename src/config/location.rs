@@ -1,5 +1,6 @@
-//! Where a snapshot repository is: a directory, or a client's repository on a backup server
-//! reached over SSH (`ssh://[USER@]HOST[:PORT]/CLIENT`). Parsing and printing only.
+//! Where a snapshot repository is: a directory, a client's repository on a backup server
+//! reached over SSH (`ssh://[USER@]HOST[:PORT]/CLIENT`), or a bucket of S3-compatible object
+//! storage (`s3://BUCKET[/PREFIX]`). Parsing and printing only.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,38 @@ use super::daemon::FromConfig;
 pub enum Location {
     Local(PathBuf),
     Ssh(SshUrl),
+    S3(S3Url),
+}
+
+/// `s3://BUCKET[/PREFIX]`: the repository under `PREFIX/` in `BUCKET`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Url {
+    pub bucket: String,
+    /// Segments joined by `/`, without a leading or trailing one; empty for the bucket's root.
+    pub prefix: String,
+}
+
+/// How `oe` reaches object storage: `mirror.s3` of the config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Options {
+    /// The service's URL, `https://…` or `http://…` [default: AWS's, from the region].
+    pub endpoint: Option<String>,
+    /// [default: `us-east-1`].
+    pub region: Option<String>,
+    /// Whether the bucket is the URL's first path segment rather than part of the host name
+    /// [default: true with an `endpoint`, false on AWS].
+    pub path_style: Option<bool>,
+    /// An AWS shared-credentials file (INI), mode 0600 [default: the environment's
+    /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else `AWS_PROFILE` of
+    /// `~/.aws/credentials`].
+    pub credentials_file: Option<PathBuf>,
+}
+
+/// Everything needed to open a repository wherever it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    pub ssh: SshOptions,
+    pub s3: S3Options,
 }
 
 /// `ssh://[USER@]HOST[:PORT]/CLIENT`: the repository of `CLIENT` on the backup server `HOST`.
@@ -45,22 +78,63 @@ pub fn valid_ident(ident: &str) -> bool {
 
 impl Location {
     pub fn parse(text: &str) -> Result<Location, String> {
-        match text.strip_prefix("ssh://") {
-            Some(rest) => SshUrl::parse(rest).map(Location::Ssh),
-            None if text.contains("://") => {
-                Err("unknown scheme: a directory or ssh://[USER@]HOST[:PORT]/CLIENT".into())
-            }
-            None if text.is_empty() => Err("empty".into()),
-            None => Ok(Location::Local(PathBuf::from(text))),
+        if let Some(rest) = text.strip_prefix("ssh://") {
+            return SshUrl::parse(rest).map(Location::Ssh);
         }
+        if let Some(rest) = text.strip_prefix("s3://") {
+            return S3Url::parse(rest).map(Location::S3);
+        }
+        if text.contains("://") {
+            return Err(format!("unknown scheme: {}", Location::ACCEPTED));
+        }
+        if text.is_empty() {
+            return Err("empty".into());
+        }
+        Ok(Location::Local(PathBuf::from(text)))
     }
 
     /// The directory, for a local repository.
     pub fn local(&self) -> Option<&Path> {
         match self {
             Location::Local(path) => Some(path),
-            Location::Ssh(_) => None,
+            Location::Ssh(_) | Location::S3(_) => None,
         }
+    }
+}
+
+impl S3Url {
+    fn parse(rest: &str) -> Result<S3Url, String> {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_end_matches('/');
+        // S3's rules for bucket names (3 to 63 of lowercase letters, digits, '.' and '-',
+        // starting and ending with a letter or digit).
+        let b = bucket.as_bytes();
+        let valid_bucket = (3..=63).contains(&b.len())
+            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b".-".contains(c))
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric();
+        if !valid_bucket {
+            return Err(format!(
+                "invalid bucket {bucket:?} (3 to 63 lowercase letters, digits, '.', '-')"
+            ));
+        }
+        if !prefix.is_empty() && !prefix.split('/').all(valid_ident) {
+            return Err(format!(
+                "invalid prefix {prefix:?} (segments of letters, digits, '.', '-', '_', each \
+                 starting with a letter or digit)"
+            ));
+        }
+        Ok(S3Url { bucket: bucket.to_owned(), prefix: prefix.to_owned() })
+    }
+}
+
+impl fmt::Display for S3Url {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "s3://{}", self.bucket)?;
+        if !self.prefix.is_empty() {
+            write!(f, "/{}", self.prefix)?;
+        }
+        Ok(())
     }
 }
 
@@ -150,6 +224,7 @@ impl fmt::Display for Location {
         match self {
             Location::Local(path) => write!(f, "{}", path.display()),
             Location::Ssh(url) => url.fmt(f),
+            Location::S3(url) => url.fmt(f),
         }
     }
 }
@@ -162,7 +237,8 @@ impl std::str::FromStr for Location {
 }
 
 impl FromConfig for Location {
-    const ACCEPTED: &'static str = "a directory or ssh://[USER@]HOST[:PORT]/CLIENT";
+    const ACCEPTED: &'static str =
+        "a directory, ssh://[USER@]HOST[:PORT]/CLIENT or s3://BUCKET[/PREFIX]";
     fn from_config(text: &str) -> Result<Self, String> {
         Location::parse(text)
     }
@@ -193,10 +269,35 @@ mod tests {
     }
 
     #[test]
+    fn parses_buckets_and_prefixes() {
+        let url = |s| match Location::parse(s).unwrap() {
+            Location::S3(url) => url,
+            other => panic!("{other:?}"),
+        };
+        let full = url("s3://backups/hosting/acme.example.com/");
+        assert_eq!(
+            (full.bucket.as_str(), full.prefix.as_str()),
+            ("backups", "hosting/acme.example.com")
+        );
+        assert_eq!(full.to_string(), "s3://backups/hosting/acme.example.com");
+        let root = url("s3://my.bucket-1");
+        assert_eq!((root.bucket.as_str(), root.prefix.as_str()), ("my.bucket-1", ""));
+        assert_eq!(root.to_string(), "s3://my.bucket-1");
+    }
+
+    #[test]
     fn refuses_what_ssh_could_read_as_an_option_or_a_path() {
         for bad in [
             "",
-            "s3://bucket/x",
+            "ftp://host/x",
+            "s3://",
+            "s3://ab/x",
+            "s3://Bucket/x",
+            "s3://-bucket/x",
+            "s3://bucket/../x",
+            "s3://bucket/a//b",
+            "s3://bucket/a/.hidden",
+            "s3://bucket/a b",
             "ssh://host",
             "ssh://host/",
             "ssh://host/../etc",

@@ -16,5 +16,5 @@ pub mod location;
 pub mod settings;
 pub use error::Error;
 pub use file::{ConfigFile, Environment, Switch};
-pub use location::{Location, SshOptions, SshUrl};
+pub use location::{Access, Location, S3Options, S3Url, SshOptions, SshUrl};
 pub use settings::{PgSettings, Service, Settings};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::Error;
 use super::daemon::{Action, NotifyFile};
 use super::file::{ConfigFile, DirsFile, Environment, PostgresFile, Switch, read_dirs_file};
-use super::location::{Location, SshOptions};
+use super::location::{Access, Location, S3Options, SshOptions};
 use crate::atomic::AtomicFile;
 use crate::rules::filter::Filter;
 
@@ -269,14 +269,23 @@ impl Settings {
             .ok_or_else(|| Error::NoRepository { path: self.path.clone() })
     }
 
-    /// How to reach a backup server: `mirror.ssh` and `mirror.cache_dir`.
-    pub fn mirror_ssh(&self) -> SshOptions {
+    /// How to reach a remote repository: `mirror.ssh`, `mirror.s3` and `mirror.cache_dir`.
+    pub fn mirror_access(&self) -> Access {
         let mirror = self.file.mirror.clone().unwrap_or_default();
         let ssh = mirror.ssh.unwrap_or_default();
-        SshOptions {
-            identity_file: ssh.identity_file,
-            known_hosts: ssh.known_hosts,
-            cache_dir: mirror.cache_dir.unwrap_or_else(default_cache_dir),
+        let s3 = mirror.s3.unwrap_or_default();
+        Access {
+            ssh: SshOptions {
+                identity_file: ssh.identity_file,
+                known_hosts: ssh.known_hosts,
+                cache_dir: mirror.cache_dir.unwrap_or_else(default_cache_dir),
+            },
+            s3: S3Options {
+                endpoint: s3.endpoint,
+                region: s3.region,
+                path_style: s3.path_style,
+                credentials_file: s3.credentials_file,
+            },
         }
     }
 
@@ -331,7 +340,7 @@ impl Settings {
                 Action::Mirror(spec) => {
                     let location = self.mirror_repository(None)?;
                     self.mirror_dirs(None)?;
-                    if spec.retention.is_some() && location.local().is_none() {
+                    if spec.retention.is_some() && matches!(location, Location::Ssh(_)) {
                         return Err(invalid(
                             &format!("{name}.mirror.retention"),
                             format!(
@@ -431,9 +440,18 @@ impl Settings {
         push("retention.yearly", source(policy.yearly), Some(default.yearly.to_string()));
         let mirror = f.mirror.clone().unwrap_or_default();
         push("mirror.repository", mirror.repository.as_ref().map(|r| r.text.clone()), None);
-        let ssh = self.mirror_ssh();
+        let Access { ssh, s3 } = self.mirror_access();
         push("mirror.ssh.identity_file", path(&ssh.identity_file), Some("(ssh's)".into()));
         push("mirror.ssh.known_hosts", path(&ssh.known_hosts), Some("(ssh's)".into()));
+        push("mirror.s3.endpoint", s3.endpoint.clone(), Some("(AWS's)".into()));
+        push("mirror.s3.region", s3.region.clone(), Some("us-east-1".into()));
+        let path_style = s3.path_style.map(|p| p.to_string());
+        push("mirror.s3.path_style", path_style, Some("(true with an endpoint)".into()));
+        push(
+            "mirror.s3.credentials_file",
+            path(&s3.credentials_file),
+            Some("(AWS_* environment, ~/.aws/credentials)".into()),
+        );
         push("mirror.cache_dir", Some(ssh.cache_dir.display().to_string()), None);
         for (dir, settings) in &mirror.dirs {
             let patterns = serde_json::to_string(&settings.exclude).unwrap_or_default();

@@ -261,7 +261,7 @@ async fn mirror(ctx: &Arc<Context>, job: &Job, spec: &MirrorJobFile) -> anyhow::
 fn mirror_blocking(ctx: &Context, job: &Job, spec: &MirrorJobFile) -> anyhow::Result<Vec<Item>> {
     let location = ctx.settings.mirror_repository(None)?;
     let dirs = ctx.settings.mirror_dirs(None)?;
-    let repo = crate::remote::open(&location, &ctx.settings.mirror_ssh())?;
+    let repo = crate::remote::open(&location, &ctx.settings.mirror_access())?;
     let deadline = Instant::now() + ctx.daemon.lock_wait;
     let _lock = loop {
         match repo.lock(LockMode::Exclusive) {

@@ -69,6 +69,9 @@ impl ExitStatus for io::Error {
         if let Some(error) = crate::remote::client::Error::of_io(self) {
             return error.exit_code();
         }
+        if let Some(error) = crate::remote::s3::Error::of_io(self) {
+            return error.exit_code();
+        }
         match self.kind() {
             io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => ExitCode::BadInput,
             _ => ExitCode::Io,

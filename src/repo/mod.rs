@@ -98,4 +98,4 @@ pub use pack::Compressor;
 pub use repository::{
     CheckReport, DamagedPack, FullPack, PrunePlan, PruneStats, Repository, Stats,
 };
-pub use storage::{LocalStorage, ObjectKind, Storage};
+pub use storage::{LocalStorage, ObjectKind, Storage, object_key};

@@ -1,6 +1,7 @@
 //! Where the repository's objects live: a small interface of immutable named objects (put,
 //! get, list, delete), with a local directory as the first implementation. A remote backup
-//! server or S3-compatible storage implements the same five calls.
+//! server (`remote::client`) and S3-compatible object storage (`remote::s3`) implement the
+//! same calls, with the same layout of names ([`object_key`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -74,13 +75,7 @@ impl LocalStorage {
     }
 
     fn dir(&self, kind: ObjectKind) -> PathBuf {
-        self.root.join(match kind {
-            ObjectKind::Config => "",
-            ObjectKind::Pack => "data",
-            ObjectKind::Index => "index",
-            ObjectKind::Snapshot => "snapshots",
-            ObjectKind::Lock => "locks",
-        })
+        self.root.join(kind.dir())
     }
 
     /// Where a new object is written before it is renamed (or linked) into place: `tmp/`,
@@ -104,22 +99,44 @@ impl LocalStorage {
         Ok(removed)
     }
 
-    /// The path of an object, its name checked: no separator, not hidden, not empty.
+    /// The path of an object, its name checked (see [`object_key`]).
     pub fn object_path(&self, kind: ObjectKind, name: &str) -> io::Result<PathBuf> {
-        let valid = !name.is_empty()
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            && !name.starts_with('.');
-        if !valid {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("invalid object name {name:?}"),
-            ));
-        }
-        Ok(match kind {
-            ObjectKind::Pack => self.dir(kind).join(&name[..2.min(name.len())]).join(name),
-            _ => self.dir(kind).join(name),
-        })
+        Ok(self.root.join(object_key(kind, name)?))
     }
+}
+
+impl ObjectKind {
+    /// The directory of the objects of this kind, relative to the repository's root.
+    pub fn dir(self) -> &'static str {
+        match self {
+            ObjectKind::Config => "",
+            ObjectKind::Pack => "data",
+            ObjectKind::Index => "index",
+            ObjectKind::Snapshot => "snapshots",
+            ObjectKind::Lock => "locks",
+        }
+    }
+}
+
+/// Where an object is, relative to the repository's root: `config`, `data/<2 first
+/// characters>/<name>`, `index/<name>`, …; the same layout in a directory and in a bucket.
+/// Its name is checked, not sanitised: not empty, not hidden, nothing but ASCII letters,
+/// digits, `-`, `_` and `.`, so it never leaves its directory.
+pub fn object_key(kind: ObjectKind, name: &str) -> io::Result<String> {
+    let valid = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !name.starts_with('.');
+    if !valid {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid object name {name:?}"),
+        ));
+    }
+    Ok(match kind {
+        ObjectKind::Config => name.to_owned(),
+        ObjectKind::Pack => format!("data/{}/{name}", &name[..2.min(name.len())]),
+        _ => format!("{}/{name}", kind.dir()),
+    })
 }
 
 impl Storage for LocalStorage {

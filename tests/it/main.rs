@@ -20,6 +20,8 @@ mod neutralize;
 mod odoo_test;
 mod remote;
 mod restore_from;
+mod s3;
+mod s3d;
 mod save_db;
 mod server;
 mod sshd;

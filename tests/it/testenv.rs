@@ -83,13 +83,13 @@ impl TestEnv {
     }
 
     /// A command for the `oe` binary under test: `oe --config <config>`, in `root`, with every
-    /// `PG*` and `OE_*` variable removed, `HOME` = `root/home`, `XDG_CONFIG_HOME`,
+    /// `PG*`, `OE_*` and `AWS_*` variable removed, `HOME` = `root/home`, `XDG_CONFIG_HOME`,
     /// `XDG_DATA_HOME`, `XDG_STATE_HOME`, `XDG_CACHE_HOME` inside it, and stdin from /dev/null.
     pub fn oe(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_oe"));
         for (key, _) in std::env::vars_os() {
             let key_str = key.to_string_lossy();
-            if key_str.starts_with("PG") || key_str.starts_with("OE_") {
+            if ["PG", "OE_", "AWS_"].iter().any(|prefix| key_str.starts_with(prefix)) {
                 cmd.env_remove(key);
             }
         }

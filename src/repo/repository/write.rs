@@ -49,11 +49,25 @@ impl Repository {
         }
         let storage = LocalStorage::new(path);
         storage.create_layout().map_err(Error::io(format!("creating {}", path.display())))?;
+        Repository::init_on(Arc::new(storage), path)
+    }
+
+    /// Creates an empty repository on `storage` (which must hold no object; `path` names it
+    /// in messages).
+    pub fn init_on(storage: Arc<dyn Storage>, path: &Path) -> Result<Repository, Error> {
+        for kind in [ObjectKind::Config, ObjectKind::Snapshot, ObjectKind::Index, ObjectKind::Pack]
+        {
+            let found =
+                storage.list(kind).map_err(Error::io(format!("listing {}", path.display())))?;
+            if !found.is_empty() {
+                return Err(Error::NotEmpty { path: path.into() });
+            }
+        }
         let mut id = [0u8; 32];
         getrandom(&mut id);
         let config = Config { format: FORMAT, id: BlobId(id).to_string() };
-        write_config(&storage, &config).map_err(Error::io("writing the repository config"))?;
-        Repository::open(path)
+        write_config(&*storage, &config).map_err(Error::io("writing the repository config"))?;
+        Repository::open_on(storage, path)
     }
 
     /// Stores a blob unless the repository has it; returns its id and whether it was new.

@@ -1,0 +1,321 @@
+//! `oe mirror` on S3-compatible object storage, for real: SeaweedFS and s3s-fs on loopback
+//! (`s3d`). Covers init, runs (packs in multipart uploads), restore, check, forget and prune
+//! on each; injected 500s, slow answers and connections cut mid-upload; the server killed
+//! mid-upload and restarted; `oe` killed mid-upload, then a resumed run; a stale lock of a
+//! dead run and a live one; the same repository read as a directory and as a bucket; and
+//! credentials refused, missing or readable by others.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use crate::s3d::{FaultProxy, Kind, S3d, SECRET_KEY};
+use crate::testenv::{Run, TestEnv};
+
+struct Setup {
+    env: TestEnv,
+    /// The test environment's own config (its PostgreSQL service), kept in every rewrite.
+    base: String,
+    server: S3d,
+    credentials: PathBuf,
+    source: PathBuf,
+}
+
+impl Setup {
+    fn new(kind: Kind) -> Option<Setup> {
+        let server = S3d::start(kind)?;
+        let env = TestEnv::new();
+        let base = env.read_config();
+        let credentials = server.write_credentials(&env.path("credentials"), SECRET_KEY);
+        let source = env.path("source");
+        fs::create_dir_all(&source).unwrap();
+        let setup = Setup { env, base, server, credentials, source };
+        setup.configure(&setup.server.endpoint(), "acme");
+        Some(setup)
+    }
+
+    /// The config: `s3://backups/PREFIX` at `endpoint`, mirroring `source/` (also the backup
+    /// directory), with a cache of the index in the test directory.
+    fn configure(&self, endpoint: &str, prefix: &str) {
+        let yaml = format!(
+            "{}backup_dir: {}\nmirror:\n  repository: s3://{}/{prefix}\n  s3: {{endpoint: {endpoint}, \
+             credentials_file: {}}}\n  cache_dir: {}\n  dirs:\n    {}: {{}}\n",
+            self.base,
+            json(&self.source),
+            crate::s3d::BUCKET,
+            json(&self.credentials),
+            json(&self.env.path("cache")),
+            json(&self.source),
+        );
+        self.env.write_config(&yaml);
+    }
+
+    fn oe(&self, args: &[&str]) -> Run {
+        self.env.run(args)
+    }
+
+    /// `oe mirror run`; the snapshot's id.
+    fn run(&self) -> String {
+        let run = self.oe(&["--json", "mirror", "run"]).success();
+        let report: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        report["dirs"][0]["snapshot"].as_str().expect("a snapshot id").to_owned()
+    }
+
+    /// Restores `snapshot` of the source and asserts it equals `expected`.
+    fn assert_restores(&self, snapshot: &str, expected: &Path) {
+        let target = self.env.path(&format!("restored-{snapshot}"));
+        let dir = self.source.to_str().unwrap();
+        let target_arg = target.to_str().unwrap();
+        self.oe(&["mirror", "restore", snapshot, "--dir", dir, "--target", target_arg]).success();
+        assert_same_tree(expected, &target);
+    }
+}
+
+fn json(path: &Path) -> String {
+    serde_json::to_string(path.to_str().unwrap()).unwrap()
+}
+
+/// Files of every size class: small text, a tree, and 20 MiB that does not compress (more
+/// than one pack, each sent in parts).
+fn fill(source: &Path, seed: u64) {
+    fs::create_dir_all(source.join("filestore/ab")).unwrap();
+    for i in 0..50 {
+        fs::write(source.join(format!("filestore/ab/file{i}")), format!("{seed} content {i}\n"))
+            .unwrap();
+    }
+    fs::write(source.join("big.bin"), random_bytes(20 << 20, seed)).unwrap();
+}
+
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn assert_same_tree(expected: &Path, actual: &Path) {
+    let list = |root: &Path| {
+        let mut files = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).unwrap() {
+                let entry = entry.unwrap();
+                if entry.file_type().unwrap().is_dir() {
+                    stack.push(entry.path());
+                } else {
+                    files.push(entry.path().strip_prefix(root).unwrap().to_path_buf());
+                }
+            }
+        }
+        files.sort();
+        files
+    };
+    let files = list(expected);
+    assert_eq!(files, list(actual), "the restored tree lists other files");
+    for file in files {
+        assert!(
+            fs::read(expected.join(&file)).unwrap() == fs::read(actual.join(&file)).unwrap(),
+            "{} differs",
+            file.display()
+        );
+    }
+}
+
+fn every_command_on(kind: Kind) {
+    let Some(s) = Setup::new(kind) else { return };
+    s.oe(&["mirror", "init"]).success().stdout_has("created the repository s3://backups/acme");
+    s.oe(&["mirror", "init"]).failure(2).stderr_has("not empty");
+
+    fill(&s.source, 1);
+    let first = s.run();
+    let unchanged = s.run();
+    s.assert_restores(&first, &s.source);
+    s.oe(&["mirror", "check", "--read-data"]).success();
+    if let Some(bucket) = s.server.bucket_dir(crate::s3d::BUCKET) {
+        let packs = fs::read_dir(bucket.join("acme/data")).unwrap().count();
+        assert!(packs >= 2, "20 MiB of random bytes fill at least two packs, found {packs}");
+    }
+
+    fs::write(s.source.join("big.bin"), random_bytes(20 << 20, 2)).unwrap();
+    let changed = s.run();
+    let snapshots = s.oe(&["--json", "mirror", "snapshots"]).success();
+    for id in [&first, &unchanged, &changed] {
+        assert!(snapshots.stdout.contains(id.as_str()), "{id} not listed: {}", snapshots.stdout);
+    }
+    s.oe(&["mirror", "forget", "--keep-last", "1"]).success();
+    s.oe(&["mirror", "prune"]).success();
+    let snapshots = s.oe(&["--json", "mirror", "snapshots"]).success();
+    assert!(!snapshots.stdout.contains(first.as_str()), "{}", snapshots.stdout);
+    s.oe(&["mirror", "check", "--read-data"]).success();
+    s.assert_restores(&changed, &s.source);
+}
+
+#[test]
+fn every_mirror_command_on_seaweedfs() {
+    every_command_on(Kind::Seaweed);
+}
+
+#[test]
+fn every_mirror_command_on_s3s_fs() {
+    every_command_on(Kind::S3sFs);
+}
+
+#[test]
+fn a_run_survives_server_errors_slow_answers_and_cut_connections() {
+    let Some(s) = Setup::new(Kind::Seaweed) else { return };
+    s.oe(&["mirror", "init"]).success();
+    fill(&s.source, 3);
+    let proxy = FaultProxy::start(port_of(&s.server.endpoint()), 40);
+    s.configure(&proxy.endpoint(), "acme");
+    let snapshot = s.run();
+    let stats = &proxy.stats;
+    let (errors, resets, delays) =
+        (stats.errors.load(Relaxed), stats.resets.load(Relaxed), stats.delays.load(Relaxed));
+    assert!(
+        errors > 0 && resets > 0 && delays > 0,
+        "{errors} 500s, {resets} cuts, {delays} delays"
+    );
+    s.configure(&s.server.endpoint(), "acme");
+    s.oe(&["mirror", "check", "--read-data"]).success();
+    s.assert_restores(&snapshot, &s.source);
+}
+
+fn port_of(endpoint: &str) -> u16 {
+    endpoint.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_server_killed_mid_upload_and_restarted_then_oe_killed_mid_upload_and_run_again() {
+    let Some(mut s) = Setup::new(Kind::S3sFs) else { return };
+    s.oe(&["mirror", "init"]).success();
+    fill(&s.source, 4);
+    for seed in 5..8 {
+        fs::write(s.source.join(format!("more{seed}.bin")), random_bytes(20 << 20, seed)).unwrap();
+    }
+    let data = s.server.bucket_dir(crate::s3d::BUCKET).unwrap().join("acme/data");
+
+    // The server dies with the first pack stored; back 2 s later, the run goes on.
+    let run = s.env.oe().args(["mirror", "run"]).stdout(Stdio::null()).spawn().unwrap();
+    wait_for(|| fs::read_dir(&data).is_ok_and(|mut d| d.next().is_some()), "a first pack");
+    s.server.kill();
+    std::thread::sleep(Duration::from_secs(2));
+    s.server.restart();
+    let output = run.wait_with_output().unwrap();
+    assert!(output.status.success(), "the run did not survive the restart: {output:?}");
+    s.oe(&["mirror", "check", "--read-data"]).success();
+
+    // oe dies mid-upload; the next run resumes and sends what is missing.
+    fs::write(s.source.join("more5.bin"), random_bytes(20 << 20, 9)).unwrap();
+    fs::write(s.source.join("more6.bin"), random_bytes(20 << 20, 10)).unwrap();
+    let packs_before = count_files(&data);
+    let mut run = s.env.oe().args(["mirror", "run"]).stdout(Stdio::null()).spawn().unwrap();
+    wait_for(|| count_files(&data) > packs_before, "a new pack");
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let snapshot = s.run();
+    s.oe(&["mirror", "check", "--read-data"]).success();
+    s.assert_restores(&snapshot, &s.source);
+}
+
+fn count_files(dir: &Path) -> usize {
+    let Ok(subdirs) = fs::read_dir(dir) else { return 0 };
+    subdirs.flatten().map(|d| fs::read_dir(d.path()).map_or(0, |f| f.count())).sum()
+}
+
+fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "no {what} within 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_dead_runs_lock_is_removed_and_a_live_one_refuses() {
+    let Some(s) = Setup::new(Kind::S3sFs) else { return };
+    s.oe(&["mirror", "init"]).success();
+    fill(&s.source, 11);
+    let locks = s.server.bucket_dir(crate::s3d::BUCKET).unwrap().join("acme/locks");
+    fs::create_dir_all(&locks).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let lock = |host: &str, age: u64| {
+        serde_json::json!({"host": host, "pid": 1, "mode": "exclusive", "time": now.as_secs() - age})
+            .to_string()
+    };
+    // A run on another host that stopped refreshing its lock 31 minutes ago.
+    fs::write(locks.join("elsewhere-1-0"), lock("elsewhere", 31 * 60)).unwrap();
+    s.run();
+    assert!(!locks.join("elsewhere-1-0").exists(), "the stale lock was left");
+
+    fs::write(locks.join("elsewhere-1-1"), lock("elsewhere", 60)).unwrap();
+    s.oe(&["mirror", "run"]).failure(9).stderr_has("pid 1 on elsewhere");
+    fs::remove_file(locks.join("elsewhere-1-1")).unwrap();
+    s.run();
+}
+
+#[test]
+fn one_repository_read_as_a_directory_and_as_a_bucket() {
+    let Some(s) = Setup::new(Kind::S3sFs) else { return };
+    let dir = s.server.bucket_dir(crate::s3d::BUCKET).unwrap().join("acme");
+    let dir_arg = dir.to_str().unwrap();
+    fill(&s.source, 12);
+    s.oe(&["mirror", "--repository", dir_arg, "init"]).success();
+    let local = s.oe(&["--json", "mirror", "--repository", dir_arg, "run"]).success();
+    let local: serde_json::Value = serde_json::from_str(local.stdout.trim()).unwrap();
+    let local = local["dirs"][0]["snapshot"].as_str().unwrap().to_owned();
+    s.assert_restores(&local, &s.source);
+
+    fs::write(s.source.join("new"), "written through S3").unwrap();
+    let remote = s.run();
+    s.oe(&["mirror", "--repository", dir_arg, "check", "--read-data"]).success();
+    let listed = s.oe(&["--json", "mirror", "--repository", dir_arg, "snapshots"]).success();
+    assert!(listed.stdout.contains(&remote), "{}", listed.stdout);
+}
+
+#[test]
+fn credentials_refused_missing_or_readable_by_others_are_clear_errors() {
+    let Some(s) = Setup::new(Kind::Seaweed) else { return };
+    s.server.write_credentials(&s.credentials, "not-the-secret");
+    s.oe(&["mirror", "init"]).failure(6).stderr_has("s3://backups/acme");
+
+    s.server.write_credentials(&s.credentials, SECRET_KEY);
+    fs::set_permissions(&s.credentials, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .unwrap();
+    s.oe(&["mirror", "init"]).failure(2).stderr_has("chmod 600");
+
+    let yaml = s
+        .env
+        .read_config()
+        .replace(&format!("credentials_file: {}", json(&s.credentials)), "credentials_file: null");
+    s.env.write_config(&yaml);
+    s.oe(&["mirror", "init"]).failure(2).stderr_has("no S3 credentials");
+}
+
+#[test]
+fn a_backup_restores_from_a_bucket() {
+    use crate::cluster::cluster;
+    let Some(s) = Setup::new(Kind::Seaweed) else { return };
+    s.oe(&["mirror", "init"]).success();
+    let db = cluster().unique_db("s3_orig");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/odoo18/odoo18_ref.zip");
+    s.oe(&["load", "odoo", fixture, &db]).success();
+    s.oe(&["backup", "odoo", "-d", &db]).success();
+    s.run();
+    fs::remove_dir_all(&s.source).unwrap();
+
+    let target = cluster().unique_db("s3_new");
+    let from = "s3://backups/acme";
+    s.oe(&["restore", "odoo", "--from", from, "--source-db", &db, "-d", &target]).success();
+    assert_eq!(cluster().fingerprint(&target), cluster().fingerprint(&db));
+    let filestore = |db: &str| crate::support::tree(&s.env.path("odoo-data/filestore").join(db));
+    assert!(!filestore(&target).is_empty());
+    assert_eq!(filestore(&target), filestore(&db));
+}
