@@ -3,7 +3,7 @@
 //! on each; injected 500s, slow answers and connections cut mid-upload; the server killed
 //! mid-upload and restarted; `oe` killed mid-upload, then a resumed run; a stale lock of a
 //! dead run and a live one; the same repository read as a directory and as a bucket; and
-//! credentials refused, missing or readable by others.
+//! credentials refused, missing or readable by others; and the storage calls themselves.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -318,4 +318,61 @@ fn a_backup_restores_from_a_bucket() {
     let filestore = |db: &str| crate::support::tree(&s.env.path("odoo-data/filestore").join(db));
     assert!(!filestore(&target).is_empty());
     assert_eq!(filestore(&target), filestore(&db));
+}
+
+/// The storage calls themselves on each server: what exists is never overwritten (but the
+/// config and lock objects), multipart objects read back by range across parts, listing
+/// sees only the layout's names, deletes are idempotent, bad names are refused.
+fn storage_calls_on(kind: Kind) {
+    use oe::config::{S3Options, S3Url};
+    use oe::remote::s3::{MULTIPART_OVER, S3Storage};
+    use oe::repo::{ObjectKind, Storage};
+    let Some(s) = Setup::new(kind) else { return };
+    let url = S3Url { bucket: crate::s3d::BUCKET.into(), prefix: "calls/x".into() };
+    let options = S3Options {
+        endpoint: Some(s.server.endpoint()),
+        credentials_file: Some(s.credentials.clone()),
+        ..S3Options::default()
+    };
+    let storage = S3Storage::connect(&url, &options).unwrap();
+    let name = "ab".repeat(32);
+
+    storage.put(ObjectKind::Snapshot, &name, b"first").unwrap();
+    storage.put(ObjectKind::Snapshot, &name, b"second").unwrap();
+    assert_eq!(storage.get(ObjectKind::Snapshot, &name).unwrap(), b"first");
+    storage.put(ObjectKind::Lock, "host-1-0", b"1").unwrap();
+    storage.put(ObjectKind::Lock, "host-1-0", b"2").unwrap();
+    assert_eq!(storage.get(ObjectKind::Lock, "host-1-0").unwrap(), b"2");
+
+    let big = random_bytes(MULTIPART_OVER * 2 + 1000, 21);
+    storage.put(ObjectKind::Pack, &name, &big).unwrap();
+    storage.put(ObjectKind::Pack, &name, &random_bytes(big.len(), 22)).unwrap();
+    assert_eq!(storage.size(ObjectKind::Pack, &name).unwrap(), big.len() as u64);
+    let across = (MULTIPART_OVER - 100) as u64;
+    let range = storage.get_range(ObjectKind::Pack, &name, across, 300).unwrap();
+    assert_eq!(range, &big[across as usize..across as usize + 300]);
+    assert!(storage.get_range(ObjectKind::Pack, &name, big.len() as u64 - 10, 20).is_err());
+    assert!(storage.get(ObjectKind::Pack, &name).unwrap() == big, "the first pack was replaced");
+
+    assert_eq!(storage.list(ObjectKind::Pack).unwrap(), [name.as_str()]);
+    assert_eq!(storage.list(ObjectKind::Snapshot).unwrap(), [name.as_str()]);
+    assert!(storage.list(ObjectKind::Config).unwrap().is_empty());
+    let missing = storage.get(ObjectKind::Index, &name).unwrap_err();
+    assert_eq!(missing.kind(), std::io::ErrorKind::NotFound, "{missing}");
+    for bad in ["../x", "a/b", ".hidden", ""] {
+        assert!(storage.put(ObjectKind::Index, bad, b"x").is_err(), "{bad}");
+    }
+    storage.delete(ObjectKind::Pack, &name).unwrap();
+    storage.delete(ObjectKind::Pack, &name).unwrap();
+    assert!(storage.list(ObjectKind::Pack).unwrap().is_empty());
+}
+
+#[test]
+fn storage_calls_on_seaweedfs() {
+    storage_calls_on(Kind::Seaweed);
+}
+
+#[test]
+fn storage_calls_on_s3s_fs() {
+    storage_calls_on(Kind::S3sFs);
 }
