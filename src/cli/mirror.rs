@@ -23,6 +23,10 @@ pub struct MirrorArgs {
     /// to `{exclude: [...]}`) instead of `mirror.dirs`
     #[arg(long, global = true, value_name = "PATH")]
     dirs_file: Option<PathBuf>,
+    /// The file holding an encrypted repository's passphrase (mode 0600) [default:
+    /// OE_PASSPHRASE, mirror.passphrase_file, else the terminal]
+    #[arg(long, global = true, value_name = "PATH", alias = "key-file")]
+    passphrase_file: Option<PathBuf>,
     #[command(subcommand)]
     command: MirrorCommand,
 }
@@ -33,6 +37,9 @@ enum MirrorCommand {
     Init {
         /// Where: a directory or s3://BUCKET[/PREFIX] [default: mirror.repository]
         repo: Option<Location>,
+        /// Encrypt every object, with a key file opened by a new passphrase
+        #[arg(long)]
+        encrypt: bool,
     },
     /// Snapshot every configured directory, or one
     Run {
@@ -89,6 +96,33 @@ enum MirrorCommand {
         /// Only show what would be removed
         #[arg(long)]
         dry_run: bool,
+    },
+    /// The key files of an encrypted repository
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum KeyCommand {
+    /// List the key files: id, creation, host, the one in use
+    List,
+    /// Add a key file for a new passphrase (OE_NEW_PASSPHRASE, --new-passphrase-file, or the
+    /// terminal)
+    Add {
+        #[arg(long, value_name = "PATH")]
+        new_passphrase_file: Option<PathBuf>,
+    },
+    /// Remove a key file (never the last one)
+    Remove {
+        /// The key file's id, or a unique prefix of it
+        id: String,
+    },
+    /// Change the passphrase: a key file for the new one replaces the one in use
+    Passwd {
+        #[arg(long, value_name = "PATH")]
+        new_passphrase_file: Option<PathBuf>,
     },
 }
 
@@ -156,9 +190,13 @@ pub async fn run(global: &Global, args: MirrorArgs, settings: Settings) -> Resul
 
 fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result {
     let printer = global.printer();
+    let mut access = settings.mirror_access();
+    if args.passphrase_file.is_some() {
+        access.passphrase_file = args.passphrase_file.clone();
+    }
     let open = |mode: LockMode| -> Result<_> {
         let location = settings.mirror_repository(args.repository.as_ref())?;
-        let repo = remote::open(&location, &settings.mirror_access())?;
+        let repo = remote::open(&location, &access)?;
         let lock = repo.lock(mode)?;
         Ok((repo, lock))
     };
@@ -172,14 +210,14 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result
     };
     let dirs_file = args.dirs_file.as_deref();
     match args.command {
-        MirrorCommand::Init { repo } => {
+        MirrorCommand::Init { repo, encrypt } => {
             let location =
                 settings.mirror_repository(repo.as_ref().or(args.repository.as_ref()))?;
             if let Location::Ssh(_) = location {
                 return Err(mirror::job::Error::RemoteInit { location }.into());
             }
-            remote::init(&location, &settings.mirror_access())?;
-            printer.mirror_initialized(&location)
+            remote::init(&location, &access, encrypt)?;
+            printer.mirror_initialized(&location, encrypt)
         }
         MirrorCommand::Run { dir, dry_run } => {
             let dirs = match dir {
@@ -225,7 +263,9 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result
             printer.mirror_restored(&target, &outcome)
         }
         MirrorCommand::Check { read_data } => {
-            let (repo, _lock) = open(LockMode::Shared)?;
+            let location = settings.mirror_repository(args.repository.as_ref())?;
+            let repo = remote::open_cached(&location, &access, false)?;
+            let _lock = repo.lock(LockMode::Shared)?;
             let report = mirror::job::check(&repo, read_data)?;
             printer.mirror_checked(&report)?;
             Ok(report.result()?)
@@ -242,6 +282,32 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result
             refuse_remote()?;
             let (repo, _lock) = open(LockMode::Exclusive)?;
             prune_repo(&printer, &repo, dry_run, &[])
+        }
+        MirrorCommand::Key { command } => {
+            let name = settings.mirror_repository(args.repository.as_ref())?.to_string();
+            let new_passphrase = |file: Option<&std::path::Path>| {
+                remote::passphrase::new("OE_NEW_PASSPHRASE", file, &name)
+            };
+            match command {
+                KeyCommand::List => {
+                    let (repo, _lock) = open(LockMode::Shared)?;
+                    printer.mirror_keys(&repo.key_files()?)
+                }
+                KeyCommand::Add { new_passphrase_file } => {
+                    let (repo, _lock) = open(LockMode::Exclusive)?;
+                    let passphrase = new_passphrase(new_passphrase_file.as_deref())?;
+                    printer.mirror_key_changed("added", &repo.add_key(&passphrase)?)
+                }
+                KeyCommand::Remove { id } => {
+                    let (repo, _lock) = open(LockMode::Exclusive)?;
+                    printer.mirror_key_changed("removed", &repo.remove_key(&id)?)
+                }
+                KeyCommand::Passwd { new_passphrase_file } => {
+                    let (repo, _lock) = open(LockMode::Exclusive)?;
+                    let passphrase = new_passphrase(new_passphrase_file.as_deref())?;
+                    printer.mirror_key_changed("added", &repo.change_passphrase(&passphrase)?)
+                }
+            }
         }
     }
 }

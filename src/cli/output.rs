@@ -358,9 +358,29 @@ impl Printer {
 
 /// `oe mirror …`.
 impl Printer {
-    pub fn mirror_initialized(&self, location: &crate::config::Location) -> Result {
-        let doc = serde_json::json!({ "repository": location.to_string() });
-        self.summary(&doc, |out| writeln!(out, "created the repository {location}"))
+    pub fn mirror_initialized(
+        &self,
+        location: &crate::config::Location,
+        encrypted: bool,
+    ) -> Result {
+        let doc = serde_json::json!({ "repository": location.to_string(), "encrypted": encrypted });
+        let how = if encrypted { "an encrypted" } else { "the" };
+        self.summary(&doc, |out| writeln!(out, "created {how} repository {location}"))
+    }
+
+    pub fn mirror_keys(&self, keys: &[crate::repo::KeyInfo]) -> Result {
+        self.summary(&keys, |out| {
+            for key in keys {
+                let current = if key.current { "  (in use)" } else { "" };
+                writeln!(out, "{}  {}  {}{current}", &key.id[..16], key.created, key.host)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn mirror_key_changed(&self, what: &str, id: &str) -> Result {
+        let doc = serde_json::json!({ what: id });
+        self.summary(&doc, |out| writeln!(out, "{what} the key file {id}"))
     }
 
     pub fn mirror_run(&self, report: &RunReport) -> Result {

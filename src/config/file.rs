@@ -134,6 +134,10 @@ pub struct MirrorFile {
     /// How to reach object storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3File>,
+    /// The file holding an encrypted repository's passphrase, mode 0600 [default:
+    /// `OE_PASSPHRASE`, else the terminal].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase_file: Option<PathBuf>,
     /// Where the index of a remote repository is cached [default: `$XDG_CACHE_HOME/oe`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_dir: Option<PathBuf>,

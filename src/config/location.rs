@@ -44,6 +44,8 @@ pub struct S3Options {
 pub struct Access {
     pub ssh: SshOptions,
     pub s3: S3Options,
+    /// The file holding an encrypted repository's passphrase (`mirror.passphrase_file`).
+    pub passphrase_file: Option<PathBuf>,
 }
 
 /// `ssh://[USER@]HOST[:PORT]/CLIENT`: the repository of `CLIENT` on the backup server `HOST`.

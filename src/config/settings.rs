@@ -286,6 +286,7 @@ impl Settings {
                 path_style: s3.path_style,
                 credentials_file: s3.credentials_file,
             },
+            passphrase_file: mirror.passphrase_file,
         }
     }
 
@@ -440,7 +441,12 @@ impl Settings {
         push("retention.yearly", source(policy.yearly), Some(default.yearly.to_string()));
         let mirror = f.mirror.clone().unwrap_or_default();
         push("mirror.repository", mirror.repository.as_ref().map(|r| r.text.clone()), None);
-        let Access { ssh, s3 } = self.mirror_access();
+        let Access { ssh, s3, passphrase_file } = self.mirror_access();
+        push(
+            "mirror.passphrase_file",
+            path(&passphrase_file),
+            Some("(OE_PASSPHRASE, else the terminal)".into()),
+        );
         push("mirror.ssh.identity_file", path(&ssh.identity_file), Some("(ssh's)".into()));
         push("mirror.ssh.known_hosts", path(&ssh.known_hosts), Some("(ssh's)".into()));
         push("mirror.s3.endpoint", s3.endpoint.clone(), Some("(AWS's)".into()));

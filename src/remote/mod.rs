@@ -7,6 +7,7 @@
 
 mod cache;
 pub mod client;
+pub mod passphrase;
 pub mod protocol;
 pub mod s3;
 pub mod serve;
@@ -19,28 +20,47 @@ use crate::config::{Access, Location};
 use crate::repo::{Error, Repository, Storage};
 
 /// Opens the repository at `location`: a directory, a client's repository on a backup
-/// server (reached with `ssh`), or a bucket's prefix.
+/// server (reached with `ssh`), or a bucket's prefix; an encrypted one with the passphrase
+/// [`passphrase::current`] finds.
 pub fn open(location: &Location, access: &Access) -> Result<Repository, Error> {
-    match location {
-        Location::Local(path) => Repository::open(path),
-        _ => {
-            let storage = connect(location, access)?;
-            let cached = cache::Cached::new(Arc::clone(&storage), &access.ssh.cache_dir);
-            let storage: Arc<dyn Storage> = match cached {
-                Some(cached) => Arc::new(cached),
-                None => storage,
-            };
-            Repository::open_on(storage, Path::new(&location.to_string()))
-        }
-    }
+    open_cached(location, access, true)
+}
+
+/// [`open`], reading the index files and snapshots of a remote repository from its local
+/// cache when `cached` (`check` reads them from the storage itself: a cached copy is faithful
+/// to what was stored, not to what is stored now).
+pub fn open_cached(
+    location: &Location,
+    access: &Access,
+    cached: bool,
+) -> Result<Repository, Error> {
+    let name = location.to_string();
+    let file = access.passphrase_file.as_deref();
+    let unlock = || passphrase::current(file, &name);
+    let storage = connect(location, access)?;
+    let storage: Arc<dyn Storage> = match location {
+        Location::Local(_) => storage,
+        _ if !cached => storage,
+        _ => match cache::Cached::new(Arc::clone(&storage), &access.ssh.cache_dir) {
+            Some(cached) => Arc::new(cached),
+            None => storage,
+        },
+    };
+    Repository::open_unlocking(storage, Path::new(&name), &unlock)
 }
 
 /// Creates an empty repository at `location`, a directory or a bucket's prefix (a backup
-/// server creates its clients' repositories itself).
-pub fn init(location: &Location, access: &Access) -> Result<Repository, Error> {
+/// server creates its clients' repositories itself); `encrypt`ed with a new passphrase.
+pub fn init(location: &Location, access: &Access, encrypt: bool) -> Result<Repository, Error> {
+    let name = location.to_string();
+    let passphrase = match encrypt {
+        true => Some(passphrase::new("OE_PASSPHRASE", access.passphrase_file.as_deref(), &name)?),
+        false => None,
+    };
+    let passphrase = passphrase.as_ref().map(|p| p.as_str());
     match location {
-        Location::Local(path) => Repository::init(path),
-        _ => Repository::init_on(connect(location, access)?, Path::new(&location.to_string())),
+        Location::Local(path) => Repository::init_encrypted(path, passphrase),
+        _ => Repository::init_on(connect(location, access)?, Path::new(&name), passphrase),
     }
 }
 

@@ -89,12 +89,14 @@ const CODES: [Code; 7] = [
     Code::Invalid,
     Code::Failed,
 ];
-const KINDS: [ObjectKind; 5] = [
+/// By their byte on the wire: new kinds are added at the end.
+const KINDS: [ObjectKind; 6] = [
     ObjectKind::Config,
     ObjectKind::Pack,
     ObjectKind::Index,
     ObjectKind::Snapshot,
     ObjectKind::Lock,
+    ObjectKind::Key,
 ];
 
 fn kind_byte(kind: ObjectKind) -> u8 {

@@ -523,6 +523,7 @@ fn kind_name(kind: ObjectKind) -> &'static str {
         ObjectKind::Index => "index",
         ObjectKind::Snapshot => "snapshot",
         ObjectKind::Lock => "lock",
+        ObjectKind::Key => "key file",
     }
 }
 

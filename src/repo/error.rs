@@ -27,6 +27,20 @@ pub enum Error {
     Locked { holder: String, path: PathBuf },
     #[error("the repository {url} is locked by {holder}; the lock ends with that session")]
     LockedRemote { holder: String, url: String },
+    #[error(
+        "{} is encrypted: give its passphrase (OE_PASSPHRASE, mirror.passphrase_file, \
+         --passphrase-file, or on a terminal)",
+        path.display()
+    )]
+    NeedsPassphrase { path: PathBuf },
+    #[error("{}: the passphrase opens none of its key files", path.display())]
+    WrongPassphrase { path: PathBuf },
+    #[error("{} is not encrypted: it has no keys", path.display())]
+    NotEncrypted { path: PathBuf },
+    #[error("no key file {prefix}: see `oe mirror key list`")]
+    NoSuchKey { prefix: String },
+    #[error("not removing the last key file: nothing could open the repository any more")]
+    LastKey,
 }
 
 impl Error {
@@ -39,9 +53,14 @@ impl Error {
 impl ExitStatus for Error {
     fn exit_code(&self) -> ExitCode {
         match self {
-            Error::NotARepository { .. } | Error::UnknownFormat { .. } | Error::NotEmpty { .. } => {
-                ExitCode::Usage
-            }
+            Error::NotARepository { .. }
+            | Error::UnknownFormat { .. }
+            | Error::NotEmpty { .. }
+            | Error::NeedsPassphrase { .. }
+            | Error::NotEncrypted { .. }
+            | Error::NoSuchKey { .. }
+            | Error::LastKey => ExitCode::Usage,
+            Error::WrongPassphrase { .. } => ExitCode::BadInput,
             Error::Io { source, .. } => source.exit_code(),
             Error::Corrupt { .. } | Error::MissingBlob { .. } => ExitCode::BadInput,
             Error::Locked { .. } | Error::LockedRemote { .. } => ExitCode::Locked,

@@ -83,6 +83,7 @@
 //! - [`tree`], [`snapshot`]: the objects a snapshot is made of.
 
 mod blob;
+pub mod crypto;
 mod error;
 mod lock;
 mod pack;
@@ -96,6 +97,6 @@ pub use error::Error;
 pub use lock::{LockGuard, LockMode, acquire as lock_storage, hostname};
 pub use pack::Compressor;
 pub use repository::{
-    CheckReport, DamagedPack, FullPack, PrunePlan, PruneStats, Repository, Stats,
+    CheckReport, DamagedPack, FullPack, KeyInfo, PrunePlan, PruneStats, Repository, Stats,
 };
 pub use storage::{LocalStorage, ObjectKind, Storage, object_key};

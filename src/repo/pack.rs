@@ -3,7 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::crypto::Keys;
 use super::{BlobId, BlobKind, Error};
+
+/// The associated data of a sealed pack header.
+pub const HEADER_CONTEXT: &[u8] = b"oe pack header";
 
 pub const MAGIC: &[u8; 8] = b"OEPACK01";
 /// Header length (u32 LE) and magic.
@@ -71,10 +75,12 @@ impl Builder {
         entry
     }
 
-    /// The finished pack's bytes and name (the BLAKE3 of the bytes).
-    pub fn finish(mut self) -> (String, Vec<u8>, Vec<Entry>) {
+    /// The finished pack's bytes and name (the BLAKE3 of the bytes); its header sealed by
+    /// `keys` (the blobs were sealed as they were pushed).
+    pub fn finish(mut self, keys: &Keys) -> (String, Vec<u8>, Vec<Entry>) {
         let mut header = Vec::new();
         ciborium::into_writer(&self.entries, &mut header).expect("a header encodes into memory");
+        let header = keys.seal(HEADER_CONTEXT, header);
         self.data.extend_from_slice(&header);
         self.data.extend_from_slice(&(header.len() as u32).to_le_bytes());
         self.data.extend_from_slice(MAGIC);
@@ -119,9 +125,18 @@ pub fn decode_index(bytes: &[u8], name: &str) -> Result<Vec<IndexedPack>, Error>
         .map_err(|e| Error::Corrupt { what: format!("index {name} does not decode: {e}") })
 }
 
-/// A blob's bytes from what was stored, checked against its id. `prefix` is the bytes of
-/// the entry's bases, concatenated (empty for a plain blob).
-pub fn unpack(entry: &Entry, stored: &[u8], prefix: &[u8], pack: &str) -> Result<Vec<u8>, Error> {
+/// A blob's bytes from what was stored (opened by `keys`, decompressed), checked against its
+/// id. `prefix` is the bytes of the entry's bases, concatenated (empty for a plain blob).
+pub fn unpack(
+    entry: &Entry,
+    stored: &[u8],
+    prefix: &[u8],
+    pack: &str,
+    keys: &Keys,
+) -> Result<Vec<u8>, Error> {
+    let context = Keys::blob_context(&entry.id, entry.kind);
+    let stored = keys.open(&context, stored, &format!("pack {pack}: blob {}", entry.id))?;
+    let stored = &*stored;
     let data = if !entry.base.is_empty() {
         decompress_delta(stored, prefix, entry.raw_length as usize).map_err(|e| Error::Corrupt {
             what: format!("pack {pack}: delta blob {} does not decompress: {e}", entry.id),
@@ -133,7 +148,7 @@ pub fn unpack(entry: &Entry, stored: &[u8], prefix: &[u8], pack: &str) -> Result
     } else {
         stored.to_vec()
     };
-    if data.len() as u64 != entry.raw_length || BlobId::of(&data) != entry.id {
+    if data.len() as u64 != entry.raw_length || keys.blob_id(&data) != entry.id {
         return Err(Error::Corrupt {
             what: format!("pack {pack}: blob {} does not match its hash", entry.id),
         });
@@ -215,19 +230,19 @@ mod tests {
             (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
         let (stored2, c2) = compress(&noise);
         let e2 = b.push(BlobId::of(&noise), BlobKind::Tree, &stored2, noise.len(), c2, Vec::new());
-        let (name, bytes, entries) = b.finish();
+        let (name, bytes, entries) = b.finish(&Keys::plain());
         assert_eq!(name, blake3::hash(&bytes).to_hex().as_str());
         let header = read_header(&bytes, &name);
         assert_eq!(header, entries);
         assert_eq!(header, [e1.clone(), e2]);
         for e in &header {
             let stored = &bytes[e.offset as usize..(e.offset + e.length) as usize];
-            let data = unpack(e, stored, &[], &name).unwrap();
+            let data = unpack(e, stored, &[], &name, &Keys::plain()).unwrap();
             assert_eq!(BlobId::of(&data), e.id);
         }
         let mut flipped = bytes[..e1.length as usize].to_vec();
         flipped[5] ^= 1;
-        assert!(unpack(&e1, &flipped, &[], &name).is_err());
+        assert!(unpack(&e1, &flipped, &[], &name, &Keys::plain()).is_err());
     }
 
     /// The header of the pack `bytes`, read back as a reader does.
@@ -269,14 +284,20 @@ mod tests {
         let mut b = Builder::default();
         let base = vec![BlobId::of(&old)];
         let e = b.push(BlobId::of(&new), BlobKind::Data, &delta, new.len(), true, base.clone());
-        let (name, bytes, entries) = b.finish();
+        let (name, bytes, entries) = b.finish(&Keys::plain());
         let header = read_header(&bytes, &name);
         assert_eq!(header, entries);
         assert_eq!(header[0].base, base, "the base list is in the header");
-        assert_eq!(unpack(&e, &delta, &old, &name).unwrap(), new);
-        assert!(unpack(&e, &delta, &[], &name).is_err(), "decoded without its base");
+        assert_eq!(unpack(&e, &delta, &old, &name, &Keys::plain()).unwrap(), new);
+        assert!(
+            unpack(&e, &delta, &[], &name, &Keys::plain()).is_err(),
+            "decoded without its base"
+        );
         let other = rows(2, 0..20_000);
-        assert!(unpack(&e, &delta, &other, &name).is_err(), "decoded against another base");
+        assert!(
+            unpack(&e, &delta, &other, &name, &Keys::plain()).is_err(),
+            "decoded against another base"
+        );
         // Unrelated data makes no delta worth storing.
         let noise = random_bytes(100_000, 0x9e37_79b9_7f4a_7c15);
         assert!(compress_delta(&noise, &old, compress(&noise).0.len()).is_none());
@@ -300,7 +321,7 @@ mod tests {
                 compressed,
                 base: Vec::new(),
             };
-            assert_eq!(&unpack(&e, &stored, &[], "p").unwrap(), data, "blob {n}");
+            assert_eq!(&unpack(&e, &stored, &[], "p", &Keys::plain()).unwrap(), data, "blob {n}");
         }
     }
 
@@ -308,7 +329,7 @@ mod tests {
     fn a_plain_entry_encodes_without_a_base_field() {
         let mut b = Builder::default();
         b.push(BlobId::of(b"x"), BlobKind::Data, b"x", 1, false, Vec::new());
-        let (_, _, entries) = b.finish();
+        let (_, _, entries) = b.finish(&Keys::plain());
         let mut bytes = Vec::new();
         ciborium::into_writer(&entries, &mut bytes).unwrap();
         assert!(!bytes.windows(4).any(|w| w == b"base"), "format-1 readers see the same entry");
@@ -316,7 +337,7 @@ mod tests {
 
     #[test]
     fn a_truncated_pack_is_refused() {
-        let (name, bytes, _) = Builder::default().finish();
+        let (name, bytes, _) = Builder::default().finish(&Keys::plain());
         assert!(header_length(&bytes[..TRAILER - 1], &name).is_err());
         assert!(header_length(b"xxxxOEPACK02", &name).is_err());
     }

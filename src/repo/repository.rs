@@ -14,6 +14,7 @@
 
 mod cache;
 mod check;
+mod keys;
 mod prune;
 mod read;
 mod write;
@@ -27,6 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
+use super::crypto::Keys;
 use super::lock::{self, LockGuard, LockMode};
 use super::pack::{Builder, Entry, IndexedPack};
 use super::storage::Storage;
@@ -34,6 +36,7 @@ use super::{BlobId, BlobKind, Error};
 use cache::Cache;
 
 pub use check::{CheckReport, DamagedPack};
+pub use keys::KeyInfo;
 pub use prune::{PrunePlan, PruneStats};
 pub use read::Stats;
 pub use write::FullPack;
@@ -41,8 +44,14 @@ pub use write::FullPack;
 /// The format this code writes: 2 has deltas. It reads 1 and 2, and upgrades a repository of
 /// format 1 to 2 before it writes its first delta.
 const FORMAT: u64 = 2;
+/// The format of an encrypted repository: 2's, every object sealed (see `crypto`); older oe
+/// refuses it as unknown rather than misreading it.
+const FORMAT_ENCRYPTED: u64 = 3;
 /// Formats this code reads.
-const READABLE_FORMATS: [u64; 2] = [1, 2];
+const READABLE_FORMATS: [u64; 3] = [1, 2, 3];
+/// The associated data of a sealed index file and snapshot.
+const INDEX_CONTEXT: &[u8] = b"oe index";
+const SNAPSHOT_CONTEXT: &[u8] = b"oe snapshot";
 /// Deepest chain of deltas read (deeper or looping: the repository is corrupt).
 const READ_MAX_DEPTH: usize = 64;
 
@@ -50,6 +59,9 @@ const READ_MAX_DEPTH: usize = 64;
 struct Config {
     format: u64,
     id: String,
+    /// How objects are sealed ([`crypto::SCHEME`]); absent in an unencrypted repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    encryption: Option<String>,
 }
 
 /// A repository opened for reading and writing.
@@ -58,6 +70,10 @@ pub struct Repository {
     /// The repository's id, from its config.
     id: String,
     storage: Arc<dyn Storage>,
+    /// How objects are sealed and blobs named.
+    keys: Keys,
+    /// The key file this repository was opened with, when encrypted.
+    key_file: Option<String>,
     state: Mutex<State>,
     cache: Mutex<Cache>,
 }

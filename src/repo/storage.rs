@@ -20,6 +20,8 @@ pub enum ObjectKind {
     Index,
     Snapshot,
     Lock,
+    /// Key files of an encrypted repository (`repo::crypto`).
+    Key,
 }
 
 /// Immutable named objects. `put` is atomic and durable when it returns: a reader sees the
@@ -68,7 +70,7 @@ impl LocalStorage {
 
     /// Makes the directories of an empty repository.
     pub fn create_layout(&self) -> io::Result<()> {
-        for dir in ["data", "index", "snapshots", "locks", "tmp"] {
+        for dir in ["data", "index", "snapshots", "locks", "keys", "tmp"] {
             fs::create_dir_all(self.root.join(dir))?;
         }
         sync_dir(&self.root)
@@ -114,6 +116,7 @@ impl ObjectKind {
             ObjectKind::Index => "index",
             ObjectKind::Snapshot => "snapshots",
             ObjectKind::Lock => "locks",
+            ObjectKind::Key => "keys",
         }
     }
 }
@@ -143,7 +146,8 @@ impl Storage for LocalStorage {
     fn put(&self, kind: ObjectKind, name: &str, data: &[u8]) -> io::Result<()> {
         let path = self.object_path(kind, name)?;
         let dir = path.parent().expect("objects are inside the repository");
-        if kind == ObjectKind::Pack {
+        // Pack directories are made as needed; `keys/` too (older repositories lack it).
+        if matches!(kind, ObjectKind::Pack | ObjectKind::Key) {
             fs::create_dir_all(dir)?;
         }
         let temp = self.temp_path(name);
@@ -204,6 +208,8 @@ impl Storage for LocalStorage {
             if self.root.join("config").is_file() {
                 names.push("config".into());
             }
+        } else if kind == ObjectKind::Key && !dir.exists() {
+            // A repository made before key files existed.
         } else {
             push(&dir)?;
         }

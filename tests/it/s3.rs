@@ -21,9 +21,26 @@ struct Setup {
     server: S3d,
     credentials: PathBuf,
     source: PathBuf,
+    /// The passphrase file the config names, for an encrypted repository.
+    passphrase: Option<PathBuf>,
 }
 
 impl Setup {
+    /// A server of `kind` and a config naming `s3://backups/acme` on it, with a passphrase
+    /// file ([`PASSPHRASE`]) when `encrypted`.
+    fn with(kind: Kind, encrypted: bool) -> Option<Setup> {
+        let mut setup = Setup::new(kind)?;
+        if encrypted {
+            let file = setup.env.path("passphrase");
+            fs::write(&file, format!("{PASSPHRASE}\n")).unwrap();
+            fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+            setup.passphrase = Some(file);
+            setup.configure(&setup.server.endpoint(), "acme");
+        }
+        Some(setup)
+    }
+
     fn new(kind: Kind) -> Option<Setup> {
         let server = S3d::start(kind)?;
         let env = TestEnv::new();
@@ -31,7 +48,7 @@ impl Setup {
         let credentials = server.write_credentials(&env.path("credentials"), SECRET_KEY);
         let source = env.path("source");
         fs::create_dir_all(&source).unwrap();
-        let setup = Setup { env, base, server, credentials, source };
+        let setup = Setup { env, base, server, credentials, source, passphrase: None };
         setup.configure(&setup.server.endpoint(), "acme");
         Some(setup)
     }
@@ -41,13 +58,17 @@ impl Setup {
     fn configure(&self, endpoint: &str, prefix: &str) {
         let yaml = format!(
             "{}backup_dir: {}\nmirror:\n  repository: s3://{}/{prefix}\n  s3: {{endpoint: {endpoint}, \
-             credentials_file: {}}}\n  cache_dir: {}\n  dirs:\n    {}: {{}}\n",
+             credentials_file: {}}}\n  cache_dir: {}\n  dirs:\n    {}: {{}}\n{}",
             self.base,
             json(&self.source),
             crate::s3d::BUCKET,
             json(&self.credentials),
             json(&self.env.path("cache")),
             json(&self.source),
+            match &self.passphrase {
+                Some(file) => format!("  passphrase_file: {}\n", json(file)),
+                None => String::new(),
+            },
         );
         self.env.write_config(&yaml);
     }
@@ -72,6 +93,8 @@ impl Setup {
         assert_same_tree(expected, &target);
     }
 }
+
+const PASSPHRASE: &str = "correct horse battery staple";
 
 fn json(path: &Path) -> String {
     serde_json::to_string(path.to_str().unwrap()).unwrap()
@@ -129,9 +152,13 @@ fn assert_same_tree(expected: &Path, actual: &Path) {
     }
 }
 
-fn every_command_on(kind: Kind) {
-    let Some(s) = Setup::new(kind) else { return };
-    s.oe(&["mirror", "init"]).success().stdout_has("created the repository s3://backups/acme");
+fn every_command_on(kind: Kind, encrypted: bool) {
+    let Some(s) = Setup::with(kind, encrypted) else { return };
+    if encrypted {
+        s.oe(&["mirror", "init", "--encrypt"]).success().stdout_has("created an encrypted");
+    } else {
+        s.oe(&["mirror", "init"]).success().stdout_has("created the repository s3://backups/acme");
+    }
     s.oe(&["mirror", "init"]).failure(2).stderr_has("not empty");
 
     fill(&s.source, 1);
@@ -160,12 +187,22 @@ fn every_command_on(kind: Kind) {
 
 #[test]
 fn every_mirror_command_on_seaweedfs() {
-    every_command_on(Kind::Seaweed);
+    every_command_on(Kind::Seaweed, false);
 }
 
 #[test]
 fn every_mirror_command_on_s3s_fs() {
-    every_command_on(Kind::S3sFs);
+    every_command_on(Kind::S3sFs, false);
+}
+
+#[test]
+fn every_mirror_command_on_seaweedfs_encrypted() {
+    every_command_on(Kind::Seaweed, true);
+}
+
+#[test]
+fn every_mirror_command_on_s3s_fs_encrypted() {
+    every_command_on(Kind::S3sFs, true);
 }
 
 #[test]
@@ -375,4 +412,132 @@ fn storage_calls_on_seaweedfs() {
 #[test]
 fn storage_calls_on_s3s_fs() {
     storage_calls_on(Kind::S3sFs);
+}
+
+/// Every object file below `dir`.
+fn objects(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap().flatten() {
+            match entry.file_type().unwrap().is_dir() {
+                true => stack.push(entry.path()),
+                false => files.push(entry.path()),
+            }
+        }
+    }
+    files
+}
+
+fn holds(files: &[PathBuf], needle: &[u8]) -> bool {
+    files.iter().any(|f| fs::read(f).unwrap().windows(needle.len()).any(|w| w == needle))
+}
+
+/// Flips one byte in the middle of `file`; returns its old bytes.
+fn flip(file: &Path) -> Vec<u8> {
+    let old = fs::read(file).unwrap();
+    let mut bytes = old.clone();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    fs::write(file, bytes).unwrap();
+    old
+}
+
+#[test]
+fn an_encrypted_repository_hides_content_and_refuses_wrong_keys_tampering_and_swaps() {
+    let Some(s) = Setup::with(Kind::S3sFs, true) else { return };
+    let bucket = s.server.bucket_dir(crate::s3d::BUCKET).unwrap();
+    fill(&s.source, 31);
+    let secret = random_bytes(1 << 20, 32);
+    fs::write(s.source.join("secret.bin"), &secret).unwrap();
+    let needle = &secret[500_000..500_064];
+
+    // The same tree in a plain repository: its bytes are there, as stored.
+    let passphrase = s.passphrase.clone();
+    let plain = Setup { passphrase: None, ..s };
+    plain.configure(&plain.server.endpoint(), "plain");
+    plain.oe(&["mirror", "init"]).success();
+    plain.run();
+    assert!(holds(&objects(&bucket.join("plain")), needle), "a plain repository stores bytes");
+    let s = Setup { passphrase, ..plain };
+    s.configure(&s.server.endpoint(), "acme");
+
+    s.oe(&["mirror", "init", "--encrypt"]).success();
+    let first = s.run();
+    fs::write(s.source.join("filestore/ab/file0"), "changed").unwrap();
+    let second = s.run();
+    s.assert_restores(&second, &s.source);
+    s.oe(&["mirror", "check", "--read-data"]).success();
+    let repo = bucket.join("acme");
+    assert!(!holds(&objects(&repo), needle), "content is stored in the clear");
+
+    // Wrong or missing passphrase.
+    let wrong = [("OE_PASSPHRASE", "wrong")];
+    s.env.run_with_env(&["mirror", "snapshots"], &wrong).failure(4).stderr_has("passphrase");
+    let config = s.env.read_config();
+    s.env.write_config(&config.replace("passphrase_file", "#"));
+    s.oe(&["mirror", "snapshots"]).failure(2).stderr_has("is encrypted");
+    s.env.write_config(&config);
+
+    // A flipped byte in a pack, an index file, a snapshot: exit 4, never garbage.
+    let largest =
+        objects(&repo.join("data")).into_iter().max_by_key(|p| fs::metadata(p).unwrap().len());
+    let pack = largest.unwrap();
+    let old = flip(&pack);
+    s.oe(&["mirror", "check", "--read-data"]).failure(4);
+    let target = s.env.path("tampered");
+    let dir = s.source.to_str().unwrap();
+    let restore =
+        ["mirror", "restore", &second, "--dir", dir, "--target", target.to_str().unwrap()];
+    s.oe(&restore).failure(4).stderr_has("does not decrypt");
+    fs::write(&pack, old).unwrap();
+    let index = objects(&repo.join("index")).pop().unwrap();
+    let old = flip(&index);
+    s.oe(&["mirror", "check"]).failure(4);
+    fs::write(&index, old).unwrap();
+    let snapshot = repo.join("snapshots").join(&second);
+    let old = flip(&snapshot);
+    // (`snapshots` reads the local cache of what this host wrote; `check` reads the storage.)
+    s.oe(&["mirror", "check"]).failure(4).stderr_has(&second);
+    fs::write(&snapshot, old).unwrap();
+    s.oe(&["mirror", "check", "--read-data"]).success();
+
+    // Two snapshots swapped; a snapshot offered as an index file under its own name.
+    let other = repo.join("snapshots").join(&first);
+    let (a, b) = (fs::read(&snapshot).unwrap(), fs::read(&other).unwrap());
+    fs::write(&snapshot, &b).unwrap();
+    fs::write(&other, &a).unwrap();
+    s.oe(&["mirror", "check"]).failure(4).stderr_has("does not match its name");
+    fs::write(&snapshot, &a).unwrap();
+    fs::write(&other, &b).unwrap();
+    let replayed = repo.join("index").join(&second);
+    fs::copy(&snapshot, &replayed).unwrap();
+    s.oe(&["mirror", "check"]).failure(4);
+    fs::remove_file(&replayed).unwrap();
+    s.oe(&["mirror", "check", "--read-data"]).success();
+
+    // Keys: add, passwd, remove; never the last.
+    let first_key = key_ids(&s, &[])[0].clone();
+    let new = [("OE_NEW_PASSPHRASE", "second words")];
+    s.env.run_with_env(&["mirror", "key", "add"], &new).success();
+    assert_eq!(key_ids(&s, &[]).len(), 2);
+    let second_pass = [("OE_PASSPHRASE", "second words")];
+    s.env.run_with_env(&["mirror", "snapshots"], &second_pass).success();
+    let third = [("OE_PASSPHRASE", "second words"), ("OE_NEW_PASSPHRASE", "third words")];
+    s.env.run_with_env(&["mirror", "key", "passwd"], &third).success();
+    assert_eq!(key_ids(&s, &[]).len(), 2, "passwd replaces the key in use");
+    s.env.run_with_env(&["mirror", "snapshots"], &second_pass).failure(4);
+    s.env.run_with_env(&["mirror", "snapshots"], &[("OE_PASSPHRASE", "third words")]).success();
+    s.oe(&["mirror", "key", "remove", &first_key[..12]]).success();
+    s.oe(&["mirror", "snapshots"]).failure(4);
+    let only = [("OE_PASSPHRASE", "third words")];
+    let last = key_ids(&s, &only).pop().unwrap();
+    s.env.run_with_env(&["mirror", "key", "remove", &last], &only).failure(2).stderr_has("last");
+    s.env.run_with_env(&["mirror", "check", "--read-data"], &only).success();
+}
+
+fn key_ids(s: &Setup, vars: &[(&str, &str)]) -> Vec<String> {
+    let listed = s.env.run_with_env(&["--json", "mirror", "key", "list"], vars).success();
+    let keys: Vec<serde_json::Value> = serde_json::from_str(listed.stdout.trim()).unwrap();
+    keys.iter().map(|k| k["id"].as_str().unwrap().to_owned()).collect()
 }

@@ -447,7 +447,16 @@ impl Walker<'_, '_> {
             let after = file.metadata()?;
             return Ok((chunks, after));
         }
-        let cutter = fastcdc::v2020::StreamCDC::new(&file, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK);
+        // Seeded by an encrypted repository's key, so that chunk sizes do not tell which
+        // known file was cut (0, FastCDC's own table, otherwise).
+        let cutter = fastcdc::v2020::StreamCDC::with_level_and_seed(
+            &file,
+            MIN_CHUNK,
+            AVG_CHUNK,
+            MAX_CHUNK,
+            fastcdc::v2020::Normalization::Level1,
+            self.request.repo.chunker_seed(),
+        );
         for chunk in cutter {
             let chunk = chunk.map_err(|e| match e {
                 fastcdc::v2020::Error::IoError(e) => e,

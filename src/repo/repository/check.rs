@@ -118,7 +118,7 @@ impl Repository {
                 };
                 if !entry.base.is_empty() {
                     deltas.push((pack_name.as_str(), entry));
-                } else if pack::unpack(entry, stored, &[], &name).is_err() {
+                } else if pack::unpack(entry, stored, &[], &name, &self.keys).is_err() {
                     bad.push(entry.id);
                 }
             }
@@ -178,7 +178,7 @@ impl Repository {
                 .storage
                 .get_range(ObjectKind::Pack, name, entry.offset, entry.length)
                 .ok()
-                .and_then(|stored| pack::unpack(entry, &stored, &prefix, name).ok());
+                .and_then(|stored| pack::unpack(entry, &stored, &prefix, name, &self.keys).ok());
             match data {
                 Some(data) => self.lock_cache().insert(entry.id, Arc::new(data)),
                 None => match bad.iter_mut().find(|(pack, _)| *pack == name) {

@@ -114,7 +114,7 @@ impl Repository {
         let mut new_packs: Vec<IndexedPack> = Vec::new();
         let mut builder = Builder::default();
         let write = |builder: Builder, new_packs: &mut Vec<IndexedPack>| -> Result<(), Error> {
-            let (name, bytes, entries) = builder.finish();
+            let (name, bytes, entries) = builder.finish(&self.keys);
             self.storage
                 .put(ObjectKind::Pack, &name, &bytes)
                 .map_err(Error::io(format!("writing pack {name}")))?;
@@ -132,7 +132,7 @@ impl Repository {
                     .ok_or_else(|| Error::Corrupt {
                         what: format!("pack {name} is shorter than its index says"),
                     })?;
-                pack::unpack(entry, stored, &self.prefix(entry, 0)?, name)?;
+                pack::unpack(entry, stored, &self.prefix(entry, 0)?, name, &self.keys)?;
                 builder.push(
                     entry.id,
                     entry.kind,

@@ -10,7 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use super::{Cache, Config, Location, READ_MAX_DEPTH, READABLE_FORMATS, Repository, Slot, State};
+use zeroize::Zeroizing;
+
+use super::{
+    Cache, Config, FORMAT_ENCRYPTED, INDEX_CONTEXT, Location, READ_MAX_DEPTH, READABLE_FORMATS,
+    Repository, SNAPSHOT_CONTEXT, Slot, State,
+};
+use crate::repo::crypto::{self, KeyFile, Keys, MasterKey};
 use crate::repo::pack::{self, Entry, IndexedPack};
 use crate::repo::storage::{LocalStorage, ObjectKind, Storage};
 use crate::repo::{BlobId, BlobKind, Error};
@@ -31,8 +37,19 @@ impl Repository {
     }
 
     /// [`open`](Self::open) on any storage; `path` names it in messages (a backup server's
-    /// URL, for one).
+    /// URL, for one). An encrypted repository is refused: see
+    /// [`open_unlocking`](Self::open_unlocking).
     pub fn open_on(storage: Arc<dyn Storage>, path: &Path) -> Result<Repository, Error> {
+        Repository::open_unlocking(storage, path, &|| Ok(None))
+    }
+
+    /// [`open_on`](Self::open_on), and an encrypted repository opened with the passphrase
+    /// `passphrase` gives (asked only then; `None`: there is none).
+    pub fn open_unlocking(
+        storage: Arc<dyn Storage>,
+        path: &Path,
+        passphrase: &dyn Fn() -> Result<Option<Zeroizing<String>>, Error>,
+    ) -> Result<Repository, Error> {
         let config = match storage.get(ObjectKind::Config, "config") {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -46,6 +63,25 @@ impl Repository {
         if !READABLE_FORMATS.contains(&config.format) {
             return Err(Error::UnknownFormat { path: path.into(), format: config.format });
         }
+        let (keys, key_file) = match config.encryption.as_deref() {
+            None if config.format < FORMAT_ENCRYPTED => (Keys::plain(), None),
+            Some(crypto::SCHEME) if config.format == FORMAT_ENCRYPTED => {
+                let Some(passphrase) = passphrase()? else {
+                    return Err(Error::NeedsPassphrase { path: path.into() });
+                };
+                let (name, master) = unlock(&*storage, path, &passphrase)?;
+                (master.keys(), Some(name))
+            }
+            other => {
+                return Err(Error::Corrupt {
+                    what: format!(
+                        "{}/config: format {} with encryption {other:?}",
+                        path.display(),
+                        config.format
+                    ),
+                });
+            }
+        };
 
         let mut state = State { format: config.format, ..State::default() };
         let mut known: HashSet<String> = HashSet::new();
@@ -53,7 +89,10 @@ impl Repository {
             let bytes = storage
                 .get(ObjectKind::Index, &name)
                 .map_err(Error::io(format!("reading index {name}")))?;
-            match pack::decode_index(&bytes, &name) {
+            let decoded = check_name(&bytes, &name, "index")
+                .and_then(|()| keys.open(INDEX_CONTEXT, &bytes, &format!("index {name}")))
+                .and_then(|plain| pack::decode_index(&plain, &name));
+            match decoded {
                 Ok(packs) => {
                     for p in packs {
                         if known.insert(p.pack.clone()) {
@@ -72,6 +111,8 @@ impl Repository {
             path: path.into(),
             id: config.id,
             storage,
+            keys,
+            key_file,
             state: Mutex::new(State::default()),
             cache: Mutex::new(Cache::default()),
         };
@@ -112,7 +153,9 @@ impl Repository {
             return Ok(data.to_vec());
         }
         let tree = self.lock_state().index.get(id).is_some_and(|l| l.kind == BlobKind::Tree);
-        if !tree {
+        // The storage's cache checks a tree by its plain hash, and would keep it in the
+        // clear: not for an encrypted repository.
+        if !tree || self.keys.encrypted() {
             return self.read_blob(id, 0);
         }
         if let Some(data) = self.storage.cached_blob(id) {
@@ -189,9 +232,9 @@ impl Repository {
                     .storage
                     .get_range(ObjectKind::Pack, &name, entry.offset, entry.length)
                     .map_err(Error::io(format!("reading blob {id} from pack {name}")))?;
-                pack::unpack(&entry, &stored, &prefix, &name)
+                pack::unpack(&entry, &stored, &prefix, &name, &self.keys)
             }
-            Err(stored) => pack::unpack(&entry, &stored, &prefix, "(being written)"),
+            Err(stored) => pack::unpack(&entry, &stored, &prefix, "(being written)", &self.keys),
         }
     }
 
@@ -214,7 +257,10 @@ impl Repository {
         let data_length = size.checked_sub(trailer + header_length).ok_or_else(|| {
             Error::Corrupt { what: format!("pack {name}: header longer than the pack") }
         })?;
-        pack::decode_header(&read(data_length, header_length)?, data_length, name)
+        let header = read(data_length, header_length)?;
+        let header =
+            self.keys.open(pack::HEADER_CONTEXT, &header, &format!("pack {name}: header"))?;
+        pack::decode_header(&header, data_length, name)
     }
 
     /// Every snapshot: id and bytes.
@@ -227,7 +273,9 @@ impl Repository {
                 .storage
                 .get(ObjectKind::Snapshot, &name)
                 .map_err(Error::io(format!("reading snapshot {name}")))?;
-            out.push((name, bytes));
+            check_name(&bytes, &name, "snapshot")?;
+            let json = self.keys.open(SNAPSHOT_CONTEXT, &bytes, &format!("snapshot {name}"))?;
+            out.push((name, json.into_owned()));
         }
         Ok(out)
     }
@@ -266,4 +314,45 @@ impl Repository {
 fn slice<'a>(bytes: &'a [u8], location: &Location) -> &'a [u8] {
     let start = location.offset as usize;
     &bytes[start..start + location.length as usize]
+}
+
+/// An index file or a snapshot is named by the BLAKE3 of its bytes: one served under
+/// another's name (swapped, replayed) is refused.
+fn check_name(bytes: &[u8], name: &str, what: &str) -> Result<(), Error> {
+    if blake3::hash(bytes).to_hex().as_str() != name {
+        return Err(Error::Corrupt { what: format!("{what} {name} does not match its name") });
+    }
+    Ok(())
+}
+
+/// The master key, from the first key file `passphrase` opens; with that file's name.
+fn unlock(
+    storage: &dyn Storage,
+    path: &Path,
+    passphrase: &str,
+) -> Result<(String, MasterKey), Error> {
+    let names = storage.list(ObjectKind::Key).map_err(Error::io("listing key files"))?;
+    if names.is_empty() {
+        return Err(Error::Corrupt {
+            what: format!("{} is encrypted but has no key file", path.display()),
+        });
+    }
+    for name in names {
+        let bytes = storage
+            .get(ObjectKind::Key, &name)
+            .map_err(Error::io(format!("reading key {name}")))?;
+        let file = match check_name(&bytes, &name, "key file")
+            .and_then(|()| KeyFile::decode(&bytes, &name))
+        {
+            Ok(file) => file,
+            Err(e) => {
+                tracing::warn!("ignoring a key file: {e}");
+                continue;
+            }
+        };
+        if let Some(master) = file.unwrap(passphrase)? {
+            return Ok((name, master));
+        }
+    }
+    Err(Error::WrongPassphrase { path: path.into() })
 }

@@ -274,7 +274,7 @@ fn check_reads_back_deltas_and_reports_one_whose_own_bytes_are_damaged() {
 }
 
 #[test]
-fn a_format_1_repository_is_upgraded_by_its_first_delta_and_format_3_refused() {
+fn a_format_1_repository_is_upgraded_by_its_first_delta_and_unknown_formats_refused() {
     let (dir, repo) = repo();
     let path = dir.path().join("repo");
     let config = |format: u64| format!("{{\"format\": {format}, \"id\": \"{}\"}}", repo.id);
@@ -285,8 +285,47 @@ fn a_format_1_repository_is_upgraded_by_its_first_delta_and_format_3_refused() {
     assert!(std::fs::read_to_string(path.join("config")).unwrap().contains("\"format\": 1"));
     repo.put_blob_near(BlobKind::Data, &version(1), &[a]).unwrap();
     assert!(std::fs::read_to_string(path.join("config")).unwrap().contains("\"format\": 2"));
+    std::fs::write(path.join("config"), config(4)).unwrap();
+    assert!(matches!(Repository::open(&path), Err(Error::UnknownFormat { format: 4, .. })));
+    // Format 3 is encrypted: a config saying otherwise is damaged.
     std::fs::write(path.join("config"), config(3)).unwrap();
-    assert!(matches!(Repository::open(&path), Err(Error::UnknownFormat { format: 3, .. })));
+    assert!(matches!(Repository::open(&path), Err(Error::Corrupt { .. })));
+}
+
+#[test]
+fn an_encrypted_repository_opens_with_its_passphrase_only_and_stores_no_plain_bytes() {
+    use crate::repo::storage::LocalStorage;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("repo");
+    let repo = Repository::init_encrypted(&path, Some("pw")).unwrap();
+    let data = random_bytes(300_000, 7);
+    let (id, _) = repo.put_blob(BlobKind::Data, &data).unwrap();
+    assert_ne!(id, BlobId::of(&data), "ids are keyed");
+    repo.flush().unwrap();
+    let snapshot = repo.put_snapshot(b"{\"a snapshot\": 1}").unwrap();
+    drop(repo);
+
+    assert!(matches!(Repository::open(&path), Err(Error::NeedsPassphrase { .. })));
+    let open = |passphrase: &str| {
+        let passphrase = passphrase.to_owned();
+        let storage = Arc::new(LocalStorage::new(&path));
+        Repository::open_unlocking(storage, &path, &|| {
+            Ok(Some(zeroize::Zeroizing::new(passphrase.clone())))
+        })
+    };
+    assert!(matches!(open("wrong"), Err(Error::WrongPassphrase { .. })));
+    let repo = open("pw").unwrap();
+    assert_eq!(repo.get_blob(&id).unwrap(), data);
+    assert_eq!(repo.snapshots().unwrap(), [(snapshot, b"{\"a snapshot\": 1}".to_vec())]);
+    assert_clean(&repo);
+    let storage = LocalStorage::new(&path);
+    for kind in [ObjectKind::Pack, ObjectKind::Index, ObjectKind::Snapshot] {
+        for name in storage.list(kind).unwrap() {
+            let bytes = storage.get(kind, &name).unwrap();
+            assert!(!bytes.windows(64).any(|w| w == &data[1000..1064]), "{kind:?} {name}");
+            assert!(!bytes.windows(32).any(|w| w == id.0), "{kind:?} {name} names the blob");
+        }
+    }
 }
 
 #[test]

@@ -9,7 +9,11 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Config, FORMAT, Location, Repository, Slot, State};
+use super::{
+    Config, FORMAT, FORMAT_ENCRYPTED, INDEX_CONTEXT, Location, Repository, SNAPSHOT_CONTEXT, Slot,
+    State,
+};
+use crate::repo::crypto::{self, KeyFile, Keys, MasterKey};
 use crate::repo::pack::{self, Builder, Compressor, Entry, IndexedPack};
 use crate::repo::storage::{LocalStorage, ObjectKind, Storage};
 use crate::repo::{BlobId, BlobKind, Error};
@@ -34,6 +38,11 @@ struct Finished {
 impl Repository {
     /// Creates an empty repository at `path` (a missing or empty directory).
     pub fn init(path: &Path) -> Result<Repository, Error> {
+        Repository::init_encrypted(path, None)
+    }
+
+    /// [`init`](Self::init), encrypted with a first key file when `passphrase` is given.
+    pub fn init_encrypted(path: &Path, passphrase: Option<&str>) -> Result<Repository, Error> {
         match std::fs::read_dir(path).map(|mut entries| entries.next().is_some()) {
             Ok(true) => return Err(Error::NotEmpty { path: path.into() }),
             Ok(false) => {}
@@ -49,12 +58,16 @@ impl Repository {
         }
         let storage = LocalStorage::new(path);
         storage.create_layout().map_err(Error::io(format!("creating {}", path.display())))?;
-        Repository::init_on(Arc::new(storage), path)
+        Repository::init_on(Arc::new(storage), path, passphrase)
     }
 
     /// Creates an empty repository on `storage` (which must hold no object; `path` names it
-    /// in messages).
-    pub fn init_on(storage: Arc<dyn Storage>, path: &Path) -> Result<Repository, Error> {
+    /// in messages); encrypted, with a first key file, when `passphrase` is given.
+    pub fn init_on(
+        storage: Arc<dyn Storage>,
+        path: &Path,
+        passphrase: Option<&str>,
+    ) -> Result<Repository, Error> {
         for kind in [ObjectKind::Config, ObjectKind::Snapshot, ObjectKind::Index, ObjectKind::Pack]
         {
             let found =
@@ -64,10 +77,20 @@ impl Repository {
             }
         }
         let mut id = [0u8; 32];
-        getrandom(&mut id);
-        let config = Config { format: FORMAT, id: BlobId(id).to_string() };
+        crypto::random(&mut id);
+        let mut config = Config { format: FORMAT, id: BlobId(id).to_string(), encryption: None };
+        if let Some(passphrase) = passphrase {
+            let master = MasterKey::generate();
+            put_key_file(&*storage, &KeyFile::wrap(&master, passphrase))?;
+            config.format = FORMAT_ENCRYPTED;
+            config.encryption = Some(crypto::SCHEME.into());
+        }
+        // The config last: a repository whose config exists is complete.
         write_config(&*storage, &config).map_err(Error::io("writing the repository config"))?;
-        Repository::open_on(storage, path)
+        let passphrase = passphrase.map(str::to_owned);
+        Repository::open_unlocking(storage, path, &|| {
+            Ok(passphrase.clone().map(zeroize::Zeroizing::new))
+        })
     }
 
     /// Stores a blob unless the repository has it; returns its id and whether it was new.
@@ -107,7 +130,7 @@ impl Repository {
         data: &[u8],
         reference: &[BlobId],
     ) -> Result<(BlobId, bool, Option<FullPack>), Error> {
-        let id = BlobId::of(data);
+        let id = self.keys.blob_id(data);
         if self.has_blob(&id) {
             return Ok((id, false, None));
         }
@@ -131,6 +154,7 @@ impl Repository {
         if !base.is_empty() {
             self.upgrade_format()?;
         }
+        let stored = self.keys.seal(&Keys::blob_context(&id, kind), stored);
         let full = {
             let mut state = self.lock_state();
             if state.index.contains_key(&id) {
@@ -149,7 +173,7 @@ impl Repository {
             if !entry.base.is_empty() {
                 state.bases.insert(id, entry.base.into_boxed_slice());
             }
-            full.then(|| Self::finish_current(&mut state)).flatten()
+            full.then(|| Self::finish_current(&mut state, &self.keys)).flatten()
         };
         Ok((id, true, full.map(FullPack)))
     }
@@ -197,7 +221,7 @@ impl Repository {
         if state.format >= FORMAT {
             return Ok(());
         }
-        let config = Config { format: FORMAT, id: self.id.clone() };
+        let config = Config { format: FORMAT, id: self.id.clone(), encryption: None };
         write_config(self.storage.as_ref(), &config)
             .map_err(Error::io("upgrading the repository config to format 2"))?;
         tracing::info!("repository upgraded to format {FORMAT} (deltas): older oe cannot read it");
@@ -206,9 +230,9 @@ impl Repository {
     }
 
     /// Closes the pack being filled: its bytes stay readable while it is written.
-    fn finish_current(state: &mut State) -> Option<Finished> {
+    fn finish_current(state: &mut State, keys: &Keys) -> Option<Finished> {
         let (number, builder) = state.current.take()?;
-        let (name, bytes, entries) = builder.finish();
+        let (name, bytes, entries) = builder.finish(keys);
         let bytes = Arc::new(bytes);
         state.packs[number as usize] = Slot::Writing(Arc::clone(&bytes));
         Some(Finished { number, name, bytes, entries })
@@ -254,7 +278,7 @@ impl Repository {
     /// Writes the pack being filled, then one index file listing every pack not yet in one:
     /// afterwards everything stored so far is durable and indexed.
     pub fn flush(&self) -> Result<(), Error> {
-        let finished = Self::finish_current(&mut self.lock_state());
+        let finished = Self::finish_current(&mut self.lock_state(), &self.keys);
         if let Some(finished) = finished {
             self.write_pack(finished)?;
         }
@@ -280,7 +304,7 @@ impl Repository {
     }
 
     pub(super) fn write_index(&self, packs: &[IndexedPack]) -> Result<String, Error> {
-        let bytes = pack::encode_index(packs);
+        let bytes = self.keys.seal(INDEX_CONTEXT, pack::encode_index(packs));
         let name = blake3::hash(&bytes).to_hex().to_string();
         self.storage
             .put(ObjectKind::Index, &name, &bytes)
@@ -290,9 +314,10 @@ impl Repository {
 
     /// Stores a snapshot (after [`flush`](Self::flush)); returns its id.
     pub fn put_snapshot(&self, json: &[u8]) -> Result<String, Error> {
-        let id = blake3::hash(json).to_hex().to_string();
+        let bytes = self.keys.seal(SNAPSHOT_CONTEXT, json.to_vec());
+        let id = blake3::hash(&bytes).to_hex().to_string();
         self.storage
-            .put(ObjectKind::Snapshot, &id, json)
+            .put(ObjectKind::Snapshot, &id, &bytes)
             .map_err(Error::io("writing the snapshot"))?;
         Ok(id)
     }
@@ -310,16 +335,10 @@ fn write_config(storage: &dyn Storage, config: &Config) -> io::Result<()> {
     storage.put(ObjectKind::Config, "config", &bytes)
 }
 
-/// Random bytes from the kernel.
-fn getrandom(buf: &mut [u8]) {
-    use std::io::Read;
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        if f.read_exact(buf).is_ok() {
-            return;
-        }
-    }
-    let seed = blake3::hash(
-        format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes(),
-    );
-    buf.copy_from_slice(&seed.as_bytes()[..buf.len()]);
+/// Stores a key file under the BLAKE3 of its bytes; returns that name.
+pub(super) fn put_key_file(storage: &dyn Storage, file: &KeyFile) -> Result<String, Error> {
+    let bytes = file.encode();
+    let name = blake3::hash(&bytes).to_hex().to_string();
+    storage.put(ObjectKind::Key, &name, &bytes).map_err(Error::io("writing a key file"))?;
+    Ok(name)
 }
