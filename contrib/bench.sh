@@ -30,7 +30,9 @@
 #                   database, and the filestore's share: the same needs as start,
 #                   BENCH_STAGE_MB (300) MiB of rows and BENCH_STAGE_FILES (100000) files;
 #                   db_live `oe db cp --live` of the generated database (its source in use)
-#                   against pg_dump -Fc -Z0 | pg_restore into a new database
+#                   against pg_dump -Fc -Z0 | pg_restore into a new database;
+#                   s3 oe mirror run/restore into SeaweedFS on loopback against a local
+#                   repository and restic's s3 backend, encrypted against not (restic, curl)
 #   BENCH_DIR       where the temporary files go: a directory is made inside it and removed at
 #                   the end (default: a new directory under /var/tmp). Needs ~3 GB at scale 1,
 #                   ~20 GB with odoo_zip.
@@ -75,6 +77,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [ -z "${sshd_pid:-}" ] || kill "$sshd_pid" 2>/dev/null || true # section_remote's sshd
+    [ -z "${weed_pid:-}" ] || kill "$weed_pid" 2>/dev/null || true # section_s3's SeaweedFS
     [ -z "${start_client:-}" ] || start_cleanup # section_start's containers and network
     if cluster_stop "$dir/cluster"; then
         rm -rf "$dir"
@@ -1129,6 +1132,134 @@ section_remote() {
     echo "- remote: source $files files, $(mib "$bytes") MiB (bench_src's filestore + plain dump), over ssh to a private sshd on 127.0.0.1 (openssh-server $(dpkg-query -W -f '${Version}' openssh-server 2>/dev/null || echo '?')); restic $(restic version | awk '{ print $2 }') over sftp, borg $(borg --version | awk '{ print $2 }') (\`borg serve --append-only\`, no encryption, zstd 3); warm page cache." >>"$notes"
     sshd_stop
     rm -rf "$r"
+}
+
+# --- section: s3 ----------------------------------------------------------------------------
+
+# `oe mirror run` of bench_src's filestore and plain dump into SeaweedFS (`weed mini`, the S3
+# store hosting companies run, on loopback) against the same run into a local repository and
+# restic's s3 backend to the same server; encrypted against unencrypted; then `oe mirror
+# restore` of the filestore against `restic restore` of it from the same server. Fresh
+# repositories (untimed init) for every run, in alternating order.
+
+weed_pid=   # section_s3's SeaweedFS, stopped by cleanup
+
+# weed_start DIR PORT: SeaweedFS with one identity (benchkey/benchsecret) on PORT..PORT+4.
+weed_start() {
+    local d=$1 p=$2 _
+    mkdir -p "$d/data" "$d/log"
+    printf '{"identities":[{"name":"bench","credentials":[{"accessKey":"benchkey","secretKey":"benchsecret"}],"actions":["Admin","Read","List","Tagging","Write"]}]}' >"$d/s3.json"
+    env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$OE_TEST_WEED" -logdir="$d/log" mini \
+        -dir="$d/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false \
+        -s3.port="$p" -master.port=$((p + 1)) -volume.port=$((p + 2)) -filer.port=$((p + 3)) \
+        -admin.port=$((p + 4)) -admin.ui=false -webdav=false -s3.port.iceberg=0 \
+        -s3.port.lance=0 -s3.config="$d/s3.json" -filer.localSocket="$d/filer.sock" \
+        -s3.localSocket="$d/s3.sock" >"$d/weed.log" 2>&1 &
+    weed_pid=$!
+    for _ in $(seq 1 300); do
+        curl -sf "http://127.0.0.1:$p/healthz" >/dev/null && return 0
+        sleep 0.1
+    done
+    say "SeaweedFS did not start:"
+    tail -n 20 "$d/weed.log" >&2
+    return 1
+}
+
+section_s3() {
+    ensure_tools restic:restic curl:curl
+    ensure_s3_servers
+    odoo_filestore
+    local m=$dir/s3 port=27333 i s who order
+    rm -rf "$m"
+    mkdir -p "$m/dump"
+    cp "$dir/work/dump.sql" "$m/dump/dump.sql"
+    local store=$odoo_data/filestore/bench_src files bytes
+    files=$(($(count_files "$store") + 1))
+    bytes=$(($(dir_bytes "$store") + $(dir_bytes "$m/dump")))
+    weed_start "$m/weed" "$port"
+    curl -sS --fail --aws-sigv4 aws:amz:us-east-1:s3 --user benchkey:benchsecret \
+        -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -X PUT "http://127.0.0.1:$port/bench" -o /dev/null
+    printf '[default]\naws_access_key_id = benchkey\naws_secret_access_key = benchsecret\n' >"$m/credentials"
+    printf 'bench passphrase\n' >"$m/passphrase"
+    chmod 600 "$m/credentials" "$m/passphrase"
+    printf '%s: {}\n%s: {}\n' "$store" "$m/dump" >"$m/dirs.yml"
+    # config REPOSITORY [ENCRYPTED]: a config of oe for that repository.
+    config() {
+        printf 'mirror:\n  repository: %s\n  s3: {endpoint: "http://127.0.0.1:%s", credentials_file: %s}\n  cache_dir: %s\n' \
+            "$1" "$port" "$m/credentials" "$m/oe-cache"
+        [ -z "${2:-}" ] || printf '  passphrase_file: %s\n' "$m/passphrase"
+    }
+    export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret RESTIC_PASSWORD=bench
+    export RESTIC_CACHE_DIR=$m/restic-cache STORE=$store M=$m
+    local restic_repo="s3:http://127.0.0.1:$port/bench/restic"
+    local restic_first="restic -q -r $restic_repo-\$RUN backup \"\$STORE\" \"\$M/dump\""
+    local restic_restore="rm -rf \"\$M/out-restic\" && restic -q -r $restic_repo-\$RUN restore latest --target \"\$M/out-restic\" --include \"\$STORE\""
+
+    local id=s3 rss=$dir/results/s3.rss f
+    local t_local=$dir/results/$id.local t_s3=$dir/results/$id.s3 t_enc=$dir/results/$id.enc
+    local t_restic=$dir/results/$id.restic t_restore=$dir/results/$id.restore
+    local t_restore_restic=$dir/results/$id.restore.restic t_restore_enc=$dir/results/$id.restore.enc
+    for f in "$rss" "$t_local" "$t_s3" "$t_enc" "$t_restic" "$t_restore" "$t_restore_restic" "$t_restore_enc"; do
+        : >"$f"
+    done
+    local settle_before=$settle_mode
+    settle_mode=sync
+    tar -cf - -C "$store" . -C "$m/dump" . | cat >/dev/null
+    for ((i = 1; i <= runs; i++)); do
+        export RUN=$i
+        rm -rf "$m/local" "$m/oe-cache" "$m/restic-cache"
+        config "$m/local" >"$m/local.yml"
+        config "s3://bench/oe-$i" >"$m/s3.yml"
+        config "s3://bench/enc-$i" yes >"$m/enc.yml"
+        "$oe_bin" --config "$m/local.yml" mirror init >/dev/null
+        "$oe_bin" --config "$m/s3.yml" mirror init >/dev/null
+        "$oe_bin" --config "$m/enc.yml" mirror init --encrypt >/dev/null
+        restic -q -r "$restic_repo-$i" init >"$dir/logs/$id.restic-init.$i" 2>&1 || { say "restic init on s3 failed:"; tail -n 20 "$dir/logs/$id.restic-init.$i" >&2; return 1; }
+        order="local s3 enc restic"
+        ((i % 2)) || order="restic enc s3 local"
+        for who in $order; do
+            case $who in
+                local | s3 | enc)
+                    s=$(oe_config=$m/$who.yml time_oe "$dir/logs/$id.$who.$i" "$rss" mirror --dirs-file "$m/dirs.yml" run)
+                    echo "$s" >>"$dir/results/$id.$who" ;;
+                restic) s=$(time_peer "$dir/logs/$id.restic.$i" "$restic_first"); echo "$s" >>"$t_restic" ;;
+            esac
+            say "s3 first snapshot $i/$runs: $who ${s}s"
+        done
+        order="s3 enc restic"
+        ((i % 2)) || order="restic enc s3"
+        for who in $order; do
+            case $who in
+                s3 | enc)
+                    rm -rf "$m/out-$who"
+                    s=$(oe_config=$m/$who.yml time_oe "$dir/logs/$id.restore.$who.$i" "$rss" mirror restore latest --dir "$store" --target "$m/out-$who")
+                    [ "$(count_files "$m/out-$who")" = "$(count_files "$store")" ] || { say "s3 restore ($who): files missing"; return 1; }
+                    if [ "$who" = s3 ]; then echo "$s" >>"$t_restore"; else echo "$s" >>"$t_restore_enc"; fi ;;
+                restic)
+                    s=$(time_peer "$dir/logs/$id.restore.restic.$i" "$restic_restore")
+                    [ "$(count_files "$m/out-restic")" = "$(count_files "$store")" ] || { say "restic restore: files missing"; return 1; }
+                    echo "$s" >>"$t_restore_restic" ;;
+            esac
+            say "s3 restore $i/$runs: $who ${s}s"
+        done
+        rm -rf "$m/out-s3" "$m/out-enc" "$m/out-restic"
+    done
+    settle_mode=$settle_before
+
+    local rss_kib first_s3
+    rss_kib=$(maximum <"$rss")
+    first_s3=$(median <"$t_s3")
+    table_row "s3 first snapshot: SeaweedFS vs local repository" "oe mirror run (local repository)" "$(median <"$t_local")" "$first_s3" "$(median <"$t_local")" 1.3 peer "$rss_kib"
+    table_row "s3 first snapshot vs restic s3" "$restic_first" "$(median <"$t_restic")" "$first_s3" "$(median <"$t_restic")" 1.0 peer "$rss_kib"
+    table_row "s3 first snapshot: encrypted vs not" "oe mirror run (s3, unencrypted)" "$first_s3" "$(median <"$t_enc")" "$first_s3" 1.1 peer "$rss_kib"
+    table_row "s3 restore of the filestore vs restic restore" "$restic_restore" "$(median <"$t_restore_restic")" "$(median <"$t_restore")" "$(median <"$t_restore_restic")" 1.0 peer "$rss_kib"
+    table_row "s3 restore of the filestore: encrypted vs not" "oe mirror restore (s3, unencrypted)" "$(median <"$t_restore")" "$(median <"$t_restore_enc")" "$(median <"$t_restore")" "" peer "$rss_kib"
+    echo "- s3: source $files files, $(mib "$bytes") MiB (bench_src's filestore + plain dump), to SeaweedFS $("$OE_TEST_WEED" version 2>/dev/null | awk '{ print $3 }') (\`weed mini\`) on 127.0.0.1; restic $(restic version | awk '{ print $2 }') (its s3 backend, encrypted as always); oe peak RSS $(mib $((rss_kib * 1024))) MiB (target < 256 MiB: $(verdict "$(mib $((rss_kib * 1024)))" 256)); warm page cache." >>"$notes"
+    kill "$weed_pid" 2>/dev/null || true
+    wait "$weed_pid" 2>/dev/null || true
+    weed_pid=
+    unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RESTIC_PASSWORD RUN
+    rm -rf "$m"
 }
 
 # --- section: start -------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 //! The snapshot repository: content-addressed blobs in pack files, an index, snapshots and
 //! locks, on a [`Storage`] of immutable named objects.
 //!
-//! # Format (version 2)
+//! # Format (version 2; 3 when encrypted)
 //!
 //! ```text
 //! REPO/config                    JSON: {"format": 2, "id": "<64 hex>"}
+//!                                (encrypted: {"format": 3, "id": …, "encryption": "…"})
+//! REPO/keys/<64 hex>             key files of an encrypted repository (see `crypto`)
 //! REPO/data/<2 hex>/<64 hex>     packs, named by the BLAKE3 of their bytes
 //! REPO/index/<64 hex>            index files, named by the BLAKE3 of their bytes
 //! REPO/snapshots/<64 hex>        snapshots (JSON, see `mirror::snapshot`), named likewise
@@ -54,10 +56,17 @@
 //! the index) is found by listing `data/` and read from its own header, and its blobs are
 //! reused like any other.
 //!
+//! # Encryption
+//!
+//! A repository may be encrypted at `init` (format 3, see [`crypto`]): every blob is sealed
+//! before it goes into its pack (a pack entry's `length` counts the 40 bytes of nonce and
+//! tag), and so are each pack's header, index files and snapshots; blob ids are keyed
+//! BLAKE3. Names stay the BLAKE3 of the stored (sealed) bytes.
+//!
 //! # Versions
 //!
-//! Format 1 had no deltas. This code reads formats 1 and 2 and creates repositories of
-//! format 2. A repository of format 1 stays 1 (readable by older oe) until a run is about to
+//! Format 1 had no deltas. This code reads formats 1, 2 and 3 and creates repositories of
+//! format 2 (3 when encrypted: older oe refuses it as unknown). A repository of format 1 stays 1 (readable by older oe) until a run is about to
 //! store its first delta: it then rewrites `config` with format 2 first, so an older oe,
 //! which ignores the unknown `base` field and would misread deltas as damage, refuses the
 //! repository cleanly as of an unknown format instead.
@@ -77,6 +86,7 @@
 //! # Modules
 //!
 //! - [`blob`]: blob ids and kinds; [`error`]: the repository's error;
+//! - [`crypto`]: sealing objects, keyed ids, key files;
 //! - [`storage`]: immutable named objects on a disk; [`lock`]: readers and writers;
 //! - [`pack`]: the pack and index formats, compression and deltas;
 //! - [`repository`]: the [`Repository`] (opening and reading, writing, check, prune);
