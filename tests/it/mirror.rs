@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::random_bytes;
 use crate::testenv::TestEnv;
 
 /// A mirror setup: a source directory, a repository, the config naming both.
@@ -89,20 +90,6 @@ impl Mirror {
 
 fn json(path: &Path) -> String {
     serde_json::to_string(path.to_str().unwrap()).unwrap()
-}
-
-/// Deterministic bytes: xorshift output, incompressible.
-fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// Compressible text of about `len` bytes.

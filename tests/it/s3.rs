@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use crate::s3d::{FaultProxy, Kind, S3d, SECRET_KEY};
+use crate::support::{random_bytes, tree};
 use crate::testenv::{Run, TestEnv};
 
 struct Setup {
@@ -108,47 +109,18 @@ fn fill(source: &Path, seed: u64) {
         fs::write(source.join(format!("filestore/ab/file{i}")), format!("{seed} content {i}\n"))
             .unwrap();
     }
-    fs::write(source.join("big.bin"), random_bytes(20 << 20, seed)).unwrap();
+    fs::write(source.join("big.bin"), random_bytes(seed, 20 << 20)).unwrap();
 }
 
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
+/// Asserts that `actual` holds the files of `expected`, byte for byte (naming the
+/// difference, not printing megabytes).
 fn assert_same_tree(expected: &Path, actual: &Path) {
-    let list = |root: &Path| {
-        let mut files = Vec::new();
-        let mut stack = vec![root.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            for entry in fs::read_dir(&dir).unwrap() {
-                let entry = entry.unwrap();
-                if entry.file_type().unwrap().is_dir() {
-                    stack.push(entry.path());
-                } else {
-                    files.push(entry.path().strip_prefix(root).unwrap().to_path_buf());
-                }
-            }
-        }
-        files.sort();
-        files
-    };
-    let files = list(expected);
-    assert_eq!(files, list(actual), "the restored tree lists other files");
-    for file in files {
-        assert!(
-            fs::read(expected.join(&file)).unwrap() == fs::read(actual.join(&file)).unwrap(),
-            "{} differs",
-            file.display()
-        );
+    let (expected, actual) = (tree(expected), tree(actual));
+    let names =
+        |t: &std::collections::BTreeMap<String, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&expected), names(&actual), "the restored tree lists other files");
+    for (name, bytes) in &expected {
+        assert!(actual[name] == *bytes, "{name} differs");
     }
 }
 
@@ -171,7 +143,7 @@ fn every_command_on(kind: Kind, encrypted: bool) {
         assert!(packs >= 2, "20 MiB of random bytes fill at least two packs, found {packs}");
     }
 
-    fs::write(s.source.join("big.bin"), random_bytes(20 << 20, 2)).unwrap();
+    fs::write(s.source.join("big.bin"), random_bytes(2, 20 << 20)).unwrap();
     let changed = s.run();
     let snapshots = s.oe(&["--json", "mirror", "snapshots"]).success();
     for id in [&first, &unchanged, &changed] {
@@ -235,7 +207,7 @@ fn a_server_killed_mid_upload_and_restarted_then_oe_killed_mid_upload_and_run_ag
     s.oe(&["mirror", "init"]).success();
     fill(&s.source, 4);
     for seed in 5..8 {
-        fs::write(s.source.join(format!("more{seed}.bin")), random_bytes(20 << 20, seed)).unwrap();
+        fs::write(s.source.join(format!("more{seed}.bin")), random_bytes(seed, 20 << 20)).unwrap();
     }
     let data = s.server.bucket_dir(crate::s3d::BUCKET).unwrap().join("acme/data");
 
@@ -250,8 +222,8 @@ fn a_server_killed_mid_upload_and_restarted_then_oe_killed_mid_upload_and_run_ag
     s.oe(&["mirror", "check", "--read-data"]).success();
 
     // oe dies mid-upload; the next run resumes and sends what is missing.
-    fs::write(s.source.join("more5.bin"), random_bytes(20 << 20, 9)).unwrap();
-    fs::write(s.source.join("more6.bin"), random_bytes(20 << 20, 10)).unwrap();
+    fs::write(s.source.join("more5.bin"), random_bytes(9, 20 << 20)).unwrap();
+    fs::write(s.source.join("more6.bin"), random_bytes(10, 20 << 20)).unwrap();
     let packs_before = count_files(&data);
     let mut run = s.env.oe().args(["mirror", "run"]).stdout(Stdio::null()).spawn().unwrap();
     wait_for(|| count_files(&data) > packs_before, "a new pack");
@@ -381,9 +353,9 @@ fn storage_calls_on(kind: Kind) {
     storage.put(ObjectKind::Lock, "host-1-0", b"2").unwrap();
     assert_eq!(storage.get(ObjectKind::Lock, "host-1-0").unwrap(), b"2");
 
-    let big = random_bytes(MULTIPART_OVER * 2 + 1000, 21);
+    let big = random_bytes(21, MULTIPART_OVER * 2 + 1000);
     storage.put(ObjectKind::Pack, &name, &big).unwrap();
-    storage.put(ObjectKind::Pack, &name, &random_bytes(big.len(), 22)).unwrap();
+    storage.put(ObjectKind::Pack, &name, &random_bytes(22, big.len())).unwrap();
     assert_eq!(storage.size(ObjectKind::Pack, &name).unwrap(), big.len() as u64);
     let across = (MULTIPART_OVER - 100) as u64;
     let range = storage.get_range(ObjectKind::Pack, &name, across, 300).unwrap();
@@ -414,23 +386,9 @@ fn storage_calls_on_s3s_fs() {
     storage_calls_on(Kind::S3sFs);
 }
 
-/// Every object file below `dir`.
-fn objects(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap().flatten() {
-            match entry.file_type().unwrap().is_dir() {
-                true => stack.push(entry.path()),
-                false => files.push(entry.path()),
-            }
-        }
-    }
-    files
-}
-
-fn holds(files: &[PathBuf], needle: &[u8]) -> bool {
-    files.iter().any(|f| fs::read(f).unwrap().windows(needle.len()).any(|w| w == needle))
+/// Whether an object below `dir` holds `needle`.
+fn holds(dir: &Path, needle: &[u8]) -> bool {
+    tree(dir).values().any(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
 }
 
 /// Flips one byte in the middle of `file`; returns its old bytes.
@@ -448,7 +406,7 @@ fn an_encrypted_repository_hides_content_and_refuses_wrong_keys_tampering_and_sw
     let Some(s) = Setup::with(Kind::S3sFs, true) else { return };
     let bucket = s.server.bucket_dir(crate::s3d::BUCKET).unwrap();
     fill(&s.source, 31);
-    let secret = random_bytes(1 << 20, 32);
+    let secret = random_bytes(32, 1 << 20);
     fs::write(s.source.join("secret.bin"), &secret).unwrap();
     let needle = &secret[500_000..500_064];
 
@@ -458,7 +416,7 @@ fn an_encrypted_repository_hides_content_and_refuses_wrong_keys_tampering_and_sw
     plain.configure(&plain.server.endpoint(), "plain");
     plain.oe(&["mirror", "init"]).success();
     plain.run();
-    assert!(holds(&objects(&bucket.join("plain")), needle), "a plain repository stores bytes");
+    assert!(holds(&bucket.join("plain"), needle), "a plain repository stores bytes");
     let s = Setup { passphrase, ..plain };
     s.configure(&s.server.endpoint(), "acme");
 
@@ -469,7 +427,7 @@ fn an_encrypted_repository_hides_content_and_refuses_wrong_keys_tampering_and_sw
     s.assert_restores(&second, &s.source);
     s.oe(&["mirror", "check", "--read-data"]).success();
     let repo = bucket.join("acme");
-    assert!(!holds(&objects(&repo), needle), "content is stored in the clear");
+    assert!(!holds(&repo, needle), "content is stored in the clear");
 
     // Wrong or missing passphrase.
     let wrong = [("OE_PASSPHRASE", "wrong")];
@@ -480,9 +438,9 @@ fn an_encrypted_repository_hides_content_and_refuses_wrong_keys_tampering_and_sw
     s.env.write_config(&config);
 
     // A flipped byte in a pack, an index file, a snapshot: exit 4, never garbage.
-    let largest =
-        objects(&repo.join("data")).into_iter().max_by_key(|p| fs::metadata(p).unwrap().len());
-    let pack = largest.unwrap();
+    let packs = tree(&repo.join("data"));
+    let largest = packs.iter().max_by_key(|(_, bytes)| bytes.len()).unwrap().0;
+    let pack = repo.join("data").join(largest);
     let old = flip(&pack);
     s.oe(&["mirror", "check", "--read-data"]).failure(4);
     let target = s.env.path("tampered");
@@ -491,7 +449,7 @@ fn an_encrypted_repository_hides_content_and_refuses_wrong_keys_tampering_and_sw
         ["mirror", "restore", &second, "--dir", dir, "--target", target.to_str().unwrap()];
     s.oe(&restore).failure(4).stderr_has("does not decrypt");
     fs::write(&pack, old).unwrap();
-    let index = objects(&repo.join("index")).pop().unwrap();
+    let index = repo.join("index").join(tree(&repo.join("index")).keys().next().unwrap());
     let old = flip(&index);
     s.oe(&["mirror", "check"]).failure(4);
     fs::write(&index, old).unwrap();

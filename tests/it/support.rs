@@ -36,6 +36,20 @@ pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     files
 }
 
+/// Deterministic bytes: xorshift output, incompressible.
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
 /// Databases `oe` made for its own use (temporary loads, replaced databases).
 pub fn leftovers() -> Vec<String> {
     cluster().databases().into_iter().filter(|d| d.contains("-oe-")).collect()
