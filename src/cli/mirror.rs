@@ -213,10 +213,14 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result
         MirrorCommand::Init { repo, encrypt } => {
             let location =
                 settings.mirror_repository(repo.as_ref().or(args.repository.as_ref()))?;
-            if let Location::Ssh(_) = location {
-                return Err(mirror::job::Error::RemoteInit { location }.into());
-            }
-            remote::init(&location, &access, encrypt)?;
+            match remote::init(&location, &access, encrypt) {
+                Err(crate::repo::Error::NotEmpty { .. })
+                    if matches!(location, Location::Ssh(_)) =>
+                {
+                    return Err(mirror::job::Error::RemoteInit { location }.into());
+                }
+                made => made?,
+            };
             printer.mirror_initialized(&location, encrypt)
         }
         MirrorCommand::Run { dir, dry_run } => {

@@ -29,6 +29,10 @@ pub struct ServerArgs {
         value_name = "DIR"
     )]
     root: PathBuf,
+    /// The file holding the passphrase of an encrypted client repository, for forget, check
+    /// and prune [default: OE_PASSPHRASE, else the terminal]
+    #[arg(long, global = true, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
     #[command(subcommand)]
     command: ServerCommand,
 }
@@ -53,6 +57,10 @@ enum ServerCommand {
         /// The key can only read (restore), never write
         #[arg(long)]
         read_only: bool,
+        /// Leave the repository for the client to create, encrypted (`oe mirror init
+        /// --encrypt`): the server never holds its key
+        #[arg(long)]
+        encrypted: bool,
         /// [default: $HOME/.ssh/authorized_keys]
         #[arg(long, value_name = "FILE")]
         authorized_keys: Option<PathBuf>,
@@ -110,6 +118,7 @@ pub async fn run(global: &Global, args: ServerArgs) -> Result {
 fn run_blocking(global: &Global, args: ServerArgs) -> Result {
     let printer = global.printer();
     let open_root = || Root::open(&args.root);
+    let passphrase_file = args.passphrase_file.as_deref();
     let keys_file = |given: Option<PathBuf>| -> Result<AuthorizedKeys> {
         let path = match given {
             Some(path) => path,
@@ -125,7 +134,7 @@ fn run_blocking(global: &Global, args: ServerArgs) -> Result {
                 writeln!(out, "created the server root {}", root.path().display())
             })
         }
-        ServerCommand::AddKey { client, key, quota, read_only, authorized_keys } => {
+        ServerCommand::AddKey { client, key, quota, read_only, encrypted, authorized_keys } => {
             let key = PublicKey::parse(&key)?;
             let root = open_root()?;
             let authorized_keys = keys_file(authorized_keys)?;
@@ -136,6 +145,7 @@ fn run_blocking(global: &Global, args: ServerArgs) -> Result {
                 read_only,
                 quota,
                 authorized_keys: &authorized_keys,
+                encrypted,
             };
             let added = admin::add_key(&request)?;
             key_added(&printer, &added)
@@ -161,14 +171,14 @@ fn run_blocking(global: &Global, args: ServerArgs) -> Result {
         ServerCommand::Forget { client, forget } => {
             let policy = forget.policy()?;
             let root = open_root()?;
-            let (client, repo) = admin::open_repository(&root, &client)?;
+            let (client, repo) = admin::open_repository(&root, &client, passphrase_file)?;
             let _lock = repo.lock(LockMode::Exclusive)?;
             let plan = admin::forget_plan(&client, &repo, policy)?;
             forget.apply(&printer, &repo, &plan)
         }
         ServerCommand::Check { client, read_data } => {
             let root = open_root()?;
-            let (_, repo) = admin::open_repository(&root, &client)?;
+            let (_, repo) = admin::open_repository(&root, &client, passphrase_file)?;
             let _lock = repo.lock(LockMode::Shared)?;
             let report = mirror::job::check(&repo, read_data)?;
             printer.mirror_checked(&report)?;
@@ -176,7 +186,7 @@ fn run_blocking(global: &Global, args: ServerArgs) -> Result {
         }
         ServerCommand::Prune { client, dry_run } => {
             let root = open_root()?;
-            let (_, repo) = admin::open_repository(&root, &client)?;
+            let (_, repo) = admin::open_repository(&root, &client, passphrase_file)?;
             let _lock = repo.lock(LockMode::Exclusive)?;
             super::mirror::prune_repo(&printer, &repo, dry_run, &[])
         }
@@ -198,8 +208,12 @@ fn key_added(printer: &Printer, a: &KeyAdded) -> Result {
             a.fingerprint,
             a.authorized_keys.display()
         )?;
-        let created = if a.repository_created { "created" } else { "exists" };
-        writeln!(out, "  repository {} ({created})", a.repository.display())?;
+        let state = match (a.repository_created, a.awaiting_init) {
+            (true, _) => "created",
+            (false, true) => "empty: the client creates it with `oe mirror init --encrypt`",
+            (false, false) => "exists",
+        };
+        writeln!(out, "  repository {} ({state})", a.repository.display())?;
         writeln!(out, "  quota: {}", quota_text(a.quota))
     })
 }

@@ -49,8 +49,9 @@ pub fn open_cached(
     Repository::open_unlocking(storage, Path::new(&name), &unlock)
 }
 
-/// Creates an empty repository at `location`, a directory or a bucket's prefix (a backup
-/// server creates its clients' repositories itself); `encrypt`ed with a new passphrase.
+/// Creates an empty repository at `location`: a directory, a bucket's prefix, or the empty
+/// directory a backup server left for it (`oe server add-key --encrypted`); `encrypt`ed with
+/// a new passphrase.
 pub fn init(location: &Location, access: &Access, encrypt: bool) -> Result<Repository, Error> {
     let name = location.to_string();
     let passphrase = match encrypt {

@@ -5,9 +5,12 @@
 //! reading the repository's objects; creating new ones (written to `tmp/`, checked against
 //! their name, the BLAKE3 of their bytes, fsynced, then linked into place, which never
 //! replaces an existing object); taking and dropping the repository's lock, which it holds
-//! for the session (named after the client) and which dies with it. Nothing is ever deleted
-//! or overwritten; a read-only key only reads. Every refused request is logged to syslog and
-//! to the client's `serve.log` on the server, with what was tried.
+//! for the session (named after the client) and which dies with it. The one object not named
+//! by its hash, the config, is written once: by the client's `oe mirror init`, into the empty
+//! repository `oe server add-key --encrypted` made (so that the server never holds the
+//! key). Nothing is ever deleted or overwritten; a read-only key only reads. Every refused
+//! request is logged to syslog and to the client's `serve.log` on the server, with what was
+//! tried.
 //!
 //! Bounded: a frame's length is checked before it is read (at most [`protocol::MAX_FRAME`]),
 //! an object arrives in chunks written as they come, and a client silent for
@@ -25,6 +28,9 @@ use super::protocol::{self, CHUNK, Code, NAMES_BYTES, Request, Response};
 use crate::exit::{ExitCode, ExitStatus};
 use crate::repo::{self, LocalStorage, LockGuard, LockMode, ObjectKind, Storage};
 use crate::server::layout::{self, Client, Root};
+
+/// The most bytes a client's config may have (it is some 150).
+const MAX_CONFIG: u64 = 64 << 10;
 
 /// What sshd's forced command says about the session.
 #[derive(Debug, Clone)]
@@ -211,7 +217,7 @@ impl Session {
                 &format!("access to client {client:?}: this key is {}'s", self.client.ident()),
             );
         }
-        if !self.client.repo().join("config").is_file() {
+        if !self.client.repo().is_dir() {
             return Err((
                 Code::NotFound,
                 format!(
@@ -334,7 +340,7 @@ impl Session {
             Err(reply) => return Ok(Some(reply)),
         };
         self.send(output, Ok(Response::Ok))?;
-        let received = self.receive(name, size, &path, input)?;
+        let received = self.receive(kind, name, size, &path, input)?;
         if received.is_ok() {
             self.used += size;
         }
@@ -348,14 +354,24 @@ impl Session {
         if self.read_only {
             return Err(self.refuse(Code::Refused, &format!("{what}: the key is read-only")));
         }
-        if matches!(kind, ObjectKind::Config | ObjectKind::Lock) {
+        if kind == ObjectKind::Lock {
             return Err(self.refuse(Code::Refused, &format!("{what}: the server's to write")));
         }
         let path = self.object_path(kind, name).map_err(Err)?;
         if !matches!(self.lock, Some((LockMode::Exclusive, _))) {
             return Err(self.refuse(Code::Refused, &format!("{what} without the writer's lock")));
         }
-        if path.exists() {
+        // The config is written once, by `oe mirror init` on the client, into the empty
+        // repository `add-key --encrypted` left it; never again.
+        if kind == ObjectKind::Config {
+            if path.exists() {
+                let what = format!("{what}: the repository exists, its config is never rewritten");
+                return Err(self.refuse(Code::Refused, &what));
+            }
+            if size > MAX_CONFIG {
+                return Err(self.refuse(Code::Refused, &format!("{what}: over {MAX_CONFIG} bytes")));
+            }
+        } else if path.exists() {
             return Err(Ok(Response::Exists));
         }
         if let Some(quota) = self.quota {
@@ -376,6 +392,7 @@ impl Session {
     /// that the session can go on.
     fn receive(
         &self,
+        kind: ObjectKind,
         name: &str,
         size: u64,
         path: &Path,
@@ -410,7 +427,8 @@ impl Session {
             }
         }
         let stored = file.and_then(|file| {
-            if hasher.finalize().to_hex().as_str() != name {
+            let named_by_hash = kind != ObjectKind::Config;
+            if named_by_hash && hasher.finalize().to_hex().as_str() != name {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, "hash"));
             }
             place(file, &temp, path)
@@ -419,7 +437,9 @@ impl Session {
         Ok(match stored {
             Ok(()) => Ok(Response::Ok),
             // Linked meanwhile by... nobody (one writer), but the same bytes all the same.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Response::Ok),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && kind != ObjectKind::Config => {
+                Ok(Response::Ok)
+            }
             Err(e) if e.kind() == io::ErrorKind::InvalidData => self.refuse(
                 Code::Refused,
                 &format!("object {name}: its bytes do not hash to its name"),

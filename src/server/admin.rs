@@ -11,7 +11,9 @@
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use jiff::SignedDuration;
@@ -22,6 +24,7 @@ use super::keys::{self, PublicKey};
 use super::layout::{self, Client, ClientSettings, Root};
 use crate::exit::{ExitCode, ExitStatus};
 use crate::jobs::mirror::job::{self as mirror, ForgetPlan};
+use crate::remote::passphrase;
 use crate::repo::{self, Repository};
 use crate::rules::retention::{Policy, Timestamp};
 
@@ -123,6 +126,9 @@ pub struct AddKey<'a> {
     /// `None`: the quota stays as it is.
     pub quota: Option<Quota>,
     pub authorized_keys: &'a AuthorizedKeys,
+    /// A missing repository is left for the client to create, encrypted (`oe mirror init
+    /// --encrypt`): only its empty directory is made, and the server never holds the key.
+    pub encrypted: bool,
 }
 
 /// What `add-key` did.
@@ -136,12 +142,15 @@ pub struct KeyAdded {
     pub authorized_keys: PathBuf,
     pub repository: PathBuf,
     pub repository_created: bool,
+    /// The repository's directory is empty, for the client to create it encrypted.
+    pub awaiting_init: bool,
     pub quota: Option<u64>,
 }
 
-/// Gives `request.key` to the client: its repository created when missing, its quota
-/// written when given, then its line in `authorized_keys`. The line is checked (the paths it
-/// names, no other line with that key) before anything is created.
+/// Gives `request.key` to the client: its repository created when missing (or, `encrypted`,
+/// its empty directory), its quota written when given, then its line in `authorized_keys`.
+/// The line is checked (the paths it names, no other line with that key) before anything is
+/// created.
 pub fn add_key(request: &AddKey) -> Result<KeyAdded, Error> {
     let client = request.root.client(request.client)?;
     let root = request.root.path();
@@ -153,9 +162,19 @@ pub fn add_key(request: &AddKey) -> Result<KeyAdded, Error> {
         key: request.key.clone(),
     };
     request.authorized_keys.check(&grant)?;
-    let repository_created = !client.repo().join("config").is_file();
+    let repo = client.repo();
+    let missing = !repo.join("config").is_file();
+    let repository_created = missing && !request.encrypted;
     if repository_created {
-        Repository::init(&client.repo())?;
+        Repository::init(&repo)?;
+    } else if missing {
+        let what = || format!("creating {}", repo.display());
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&repo)
+            .map_err(Error::io(what()))?;
+        repo::LocalStorage::new(&repo).create_layout().map_err(Error::io(what()))?;
     }
     let mut settings = client.settings()?;
     if let Some(quota) = request.quota {
@@ -176,6 +195,7 @@ pub fn add_key(request: &AddKey) -> Result<KeyAdded, Error> {
         authorized_keys: request.authorized_keys.path().into(),
         repository: client.repo(),
         repository_created,
+        awaiting_init: missing && request.encrypted,
         quota: settings.quota,
     })
 }
@@ -340,10 +360,19 @@ pub fn age_text(seconds: i64) -> String {
     }
 }
 
-/// The client's repository, opened.
-pub fn open_repository(root: &Root, client: &str) -> Result<(Client, Repository), Error> {
+/// The client's repository, opened; an encrypted one with the passphrase of one of its keys
+/// ([`passphrase::current`] with `passphrase_file`).
+pub fn open_repository(
+    root: &Root,
+    client: &str,
+    passphrase_file: Option<&Path>,
+) -> Result<(Client, Repository), Error> {
     let client = root.existing_client(client)?;
-    let repo = Repository::open(&client.repo())?;
+    let path = client.repo();
+    let name = format!("the repository of client {}", client.ident());
+    let unlock = || passphrase::current(passphrase_file, &name);
+    let storage = Arc::new(repo::LocalStorage::new(&path));
+    let repo = Repository::open_unlocking(storage, &path, &unlock)?;
     Ok((client, repo))
 }
 

@@ -139,16 +139,17 @@ impl Root {
         Ok(Client { ident: ident.into(), dir: self.clients_dir().join(ident) })
     }
 
-    /// The client `ident`, which must exist.
+    /// The client `ident`, which must exist: its repository, or the empty directory where
+    /// the client is to create it (`add-key --encrypted`).
     pub fn existing_client(&self, ident: &str) -> Result<Client, Error> {
         let client = self.client(ident)?;
-        if !client.repo().join("config").is_file() {
+        if !client.repo().is_dir() {
             return Err(Error::UnknownClient { ident: ident.into() });
         }
         Ok(client)
     }
 
-    /// Every client with a repository, by name.
+    /// Every client with a repository (or a directory awaiting it), by name.
     pub fn clients(&self) -> Result<Vec<Client>, Error> {
         let dir = self.clients_dir();
         let mut clients = Vec::new();

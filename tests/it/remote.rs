@@ -598,3 +598,82 @@ fn the_daemons_mirror_job_sends_the_night_off_site_and_refuses_client_side_reten
     s.env.write_config(&job("{retention: {daily: 7}}"));
     s.oe(&["daemon", "--once"]).failure(2).stderr_has("oe server forget");
 }
+
+#[test]
+fn an_encrypted_repository_is_made_by_its_client_and_read_over_ssh_locally_and_through_s3() {
+    // The server root inside the bucket directory of an S3 server over a directory: one
+    // repository, read three ways.
+    let Some(s3) = crate::s3d::S3d::start(crate::s3d::Kind::S3sFs) else { return };
+    let bucket = s3.bucket_dir(crate::s3d::BUCKET).unwrap();
+    let Some(s) = Setup::with_root(Some(bucket.join("srv")), &["--encrypted"]) else { return };
+    assert!(s.repo().is_dir() && !s.repo().join("config").exists(), "left for the client");
+    random_files(&s.source, 3, 1 << 20, 11);
+    fs::write(s.source.join("notes.txt"), "the client's own words\n".repeat(100)).unwrap();
+    let client = [("OE_PASSPHRASE", "client words")];
+    let as_client = |args: &[&str]| s.env.run_with_env(args, &client);
+
+    as_client(&["mirror", "run"]).failure(2).stderr_has("oe mirror init");
+    as_client(&["mirror", "init", "--encrypt"]).success().stdout_has("encrypted");
+    as_client(&["mirror", "init", "--encrypt"]).failure(2).stderr_has("already holds");
+    let config = fs::read_to_string(s.repo().join("config")).unwrap();
+    assert!(config.contains("\"encryption\""), "{config}");
+    assert_eq!(walk_count(&s.repo().join("keys")), 1);
+    as_client(&["mirror", "run"]).success();
+    fs::write(s.source.join("notes.txt"), "changed\n").unwrap();
+    as_client(&["mirror", "run"]).success();
+    s.oe(&["mirror", "snapshots"]).failure(2).stderr_has("is encrypted");
+
+    // Retention on the server needs a key of its own, which the client adds over SSH.
+    let server_words = [("OE_PASSPHRASE", "the server's words")];
+    let root = s.root.to_str().unwrap();
+    let server = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut all = vec!["server", "--root", root];
+        all.extend_from_slice(args);
+        s.env.run_with_env(&all, vars)
+    };
+    let forget = ["forget", "--client", CLIENT, "--keep-last", "1"];
+    server(&forget, &[]).failure(2).stderr_has("is encrypted");
+    s.env
+        .run_with_env(
+            &["mirror", "key", "add"],
+            &[client[0], ("OE_NEW_PASSPHRASE", "the server's words")],
+        )
+        .success();
+    assert_eq!(walk_count(&s.repo().join("keys")), 2);
+    server(&forget, &server_words).success();
+    assert_eq!(walk_count(&s.repo().join("snapshots")), 1);
+    server(&["prune", "--client", CLIENT], &server_words).success();
+    let file = s.env.path("server/passphrase");
+    fs::write(&file, "the server's words\n").unwrap();
+    fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let file = file.to_str().unwrap();
+    server(&["check", "--client", CLIENT, "--read-data", "--passphrase-file", file], &[]).success();
+
+    // Over SSH, in the server's directory, and through S3: the same snapshot, the same files.
+    let ids = |run: Run| -> Vec<String> {
+        let listed: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        listed.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().into()).collect()
+    };
+    let over_ssh = ids(as_client(&["--json", "mirror", "snapshots"]).success());
+    assert_eq!(over_ssh.len(), 1);
+    let local = s.repo();
+    let local = local.to_str().unwrap();
+    // With the server's key, through the flag.
+    let by_file = ["--json", "mirror", "-r", local, "--passphrase-file", file, "snapshots"];
+    assert_eq!(ids(s.oe(&by_file).success()), over_ssh);
+    let credentials = s3.write_credentials(&s.env.path("s3-credentials"), crate::s3d::SECRET_KEY);
+    let prefix = format!("srv/clients/{CLIENT}/repo");
+    s.env.write_config(&format!(
+        "{}mirror:\n{}  cache_dir: {}\n",
+        s.base,
+        s3.mirror_config(&prefix, &credentials),
+        json(s.env.path("s3-cache")),
+    ));
+    assert_eq!(ids(as_client(&["--json", "mirror", "snapshots"]).success()), over_ssh);
+    let target = s.env.path("restored-from-s3");
+    let dir = s.source.to_str().unwrap();
+    let restore = ["mirror", "restore", "latest", "--dir", dir, "--target"];
+    as_client(&[&restore[..], &[target.to_str().unwrap()]].concat()).success();
+    assert_eq!(crate::support::tree(&target), crate::support::tree(&s.source));
+    as_client(&["mirror", "check", "--read-data"]).success();
+}

@@ -155,6 +155,22 @@ fn every_command_on(kind: Kind, encrypted: bool) {
     assert!(!snapshots.stdout.contains(first.as_str()), "{}", snapshots.stdout);
     s.oe(&["mirror", "check", "--read-data"]).success();
     s.assert_restores(&changed, &s.source);
+
+    // The daemon's mirror job: the night's snapshot, then its retention (on S3 the client
+    // runs it), with the passphrase from the config's file when encrypted.
+    let config = s.env.read_config();
+    s.env.write_config(&format!(
+        "{config}jobs:\n  off-site:\n    schedule: '@daily'\n    mirror: {{retention: {{within: 0s, last: 1}}}}\n"
+    ));
+    fs::write(s.source.join("tonight.txt"), "the daemon's night\n").unwrap();
+    s.oe(&["daemon", "--once"]).success();
+    let snapshots = s.oe(&["--json", "mirror", "snapshots"]).success();
+    let listed: serde_json::Value = serde_json::from_str(snapshots.stdout.trim()).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "retention kept the newest only: {listed:?}");
+    let tonight = listed[0]["id"].as_str().unwrap();
+    assert_ne!(tonight, changed);
+    s.assert_restores(tonight, &s.source);
 }
 
 #[test]

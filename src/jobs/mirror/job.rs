@@ -43,8 +43,8 @@ pub enum Error {
     #[error("the repository has {0} problem(s): see the report above")]
     Damaged(usize),
     #[error(
-        "{location} is on a backup server, which creates its clients' repositories: run `oe \
-         server add-key` there"
+        "{location} already holds a repository: the backup server made it (`oe server add-key` \
+         without --encrypted); a client creates only the empty one `add-key --encrypted` leaves"
     )]
     RemoteInit { location: crate::config::Location },
     #[error(

@@ -155,7 +155,7 @@ fn deletes_overwrites_and_escapes_are_refused_and_logged() {
         (
             Request::Put { kind: ObjectKind::Config, name: "config".into(), size: 1 },
             Code::Refused,
-            "the server's",
+            "never rewritten",
         ),
         (
             Request::Put { kind: ObjectKind::Lock, name: "l".into(), size: 1 },
@@ -176,6 +176,39 @@ fn deletes_overwrites_and_escapes_are_refused_and_logged() {
     assert_eq!(log.matches("REFUSED").count(), cases.len(), "{log}");
     assert!(log.contains(&format!("REFUSED delete of pack {name}")), "{log}");
     assert!(log.contains("REFUSED invalid name \"../../../etc/passwd\""), "{log}");
+}
+
+#[test]
+fn the_config_of_an_empty_repository_is_written_once_under_the_lock() {
+    let s = server(false);
+    let repo = s.client.repo();
+    fs::remove_dir_all(&repo).unwrap();
+    LocalStorage::new(&repo).create_layout().unwrap();
+    let config = |bytes: &[u8]| {
+        let size = bytes.len() as u64;
+        [
+            Request::Put { kind: ObjectKind::Config, name: "config".into(), size },
+            Request::Data(bytes.to_vec()),
+        ]
+    };
+    let [put, data] = config(b"{}");
+    let (result, r) = session(&s, &[hello(), put.clone()]);
+    result.unwrap();
+    refused(&r[1], Code::Refused, "without the writer's lock");
+    let big = Request::Put { kind: ObjectKind::Config, name: "config".into(), size: 1 << 20 };
+    let (result, r) = session(&s, &[hello(), LOCK, big]);
+    result.unwrap();
+    refused(&r[2], Code::Refused, "over 65536 bytes");
+    let (result, r) = session(&s, &[hello(), LOCK, put, data]);
+    result.unwrap();
+    assert_eq!(&r[2..], [Response::Ok, Response::Ok]);
+    assert_eq!(fs::read(repo.join("config")).unwrap(), b"{}");
+    let [put, data] = config(b"[]");
+    let (result, r) = session(&s, &[hello(), LOCK, put, data]);
+    assert!(result.is_err(), "the refused put's data is out of place");
+    refused(&r[2], Code::Refused, "never rewritten");
+    assert_eq!(fs::read(repo.join("config")).unwrap(), b"{}", "the first config stays");
+    assert_eq!(temps(&s), 0);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use super::{
 use crate::repo::crypto::{self, KeyFile, Keys, MasterKey};
 use crate::repo::pack::{self, Builder, Compressor, Entry, IndexedPack};
 use crate::repo::storage::{LocalStorage, ObjectKind, Storage};
-use crate::repo::{BlobId, BlobKind, Error};
+use crate::repo::{BlobId, BlobKind, Error, LockMode};
 
 /// A run stores a chunk whole rather than as a delta whose chain of bases would be deeper.
 pub const MAX_DELTA_DEPTH: u8 = 16;
@@ -68,8 +68,18 @@ impl Repository {
         path: &Path,
         passphrase: Option<&str>,
     ) -> Result<Repository, Error> {
-        for kind in [ObjectKind::Config, ObjectKind::Snapshot, ObjectKind::Index, ObjectKind::Pack]
-        {
+        // A backup server lets only the holder of its lock write (locally, and on S3, there
+        // is no lock to take: `init` is not run concurrently with itself).
+        let _lock = storage.lock(LockMode::Exclusive, Some("oe mirror init")).transpose()?;
+        // Key files count: those of an init that failed before its config would open the
+        // new repository with the old passphrase.
+        for kind in [
+            ObjectKind::Config,
+            ObjectKind::Key,
+            ObjectKind::Snapshot,
+            ObjectKind::Index,
+            ObjectKind::Pack,
+        ] {
             let found =
                 storage.list(kind).map_err(Error::io(format!("listing {}", path.display())))?;
             if !found.is_empty() {
