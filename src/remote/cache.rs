@@ -19,7 +19,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::repo::{self, BlobId, LockGuard, LockMode, ObjectKind, Storage};
@@ -30,6 +30,9 @@ const TREES_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
 pub struct Cached {
     inner: Arc<dyn Storage>,
     dir: PathBuf,
+    /// The config read to find the cache, for the first read of it (opening the
+    /// repository), which then costs no round trip of its own.
+    config: Mutex<Option<Vec<u8>>>,
 }
 
 impl Cached {
@@ -45,7 +48,7 @@ impl Cached {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        let cached = Cached { inner, dir: root.join(id) };
+        let cached = Cached { inner, dir: root.join(id), config: Mutex::new(Some(config)) };
         cached.forget_unused_trees();
         Some(cached)
     }
@@ -115,6 +118,11 @@ impl Storage for Cached {
     }
 
     fn get(&self, kind: ObjectKind, name: &str) -> io::Result<Vec<u8>> {
+        if kind == ObjectKind::Config {
+            if let Some(config) = self.config.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                return Ok(config);
+            }
+        }
         let Some(path) = self.path(kind, name) else { return self.inner.get(kind, name) };
         if let Some(bytes) = Cached::read(&path, name) {
             return Ok(bytes);
@@ -213,5 +221,16 @@ mod tests {
         let reopened = cached(dir.path());
         assert_eq!(reopened.cached_blob(&BlobId::of(used)).as_deref(), Some(used));
         assert!(!path(unused).exists(), "a tree unused for {TREES_KEPT:?} is removed");
+    }
+
+    #[test]
+    fn the_config_read_to_find_the_cache_serves_the_first_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cached(dir.path());
+        let config = fs::read(dir.path().join("repo/config")).unwrap();
+        fs::remove_file(dir.path().join("repo/config")).unwrap();
+        assert_eq!(cache.get(ObjectKind::Config, "config").unwrap(), config);
+        let again = cache.get(ObjectKind::Config, "config").unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::NotFound, "later reads ask the storage");
     }
 }

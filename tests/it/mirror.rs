@@ -731,3 +731,23 @@ fn runs_in_quick_succession_are_each_the_latest_in_turn() {
     m.restore("latest", &target).success();
     assert_eq!(fs::read_to_string(target.join("round.txt")).unwrap(), "round 2");
 }
+
+#[test]
+fn without_a_passphrase_given_oe_asks_the_terminal_twice_for_a_new_one_and_once_to_open() {
+    let env = TestEnv::new();
+    let repo = env.path("repo");
+    let repo = repo.to_str().unwrap();
+    let init = ["mirror", "-r", repo, "init", "--encrypt"];
+    // A confirmation that differs is asked again; an empty passphrase is refused.
+    let typed = "typed words\nother words\n\ntyped words\ntyped words\n";
+    env.run_on_terminal(&init, typed)
+        .success()
+        .stderr_has("the two differ")
+        .stderr_has("an empty passphrase protects nothing");
+    let snapshots = ["mirror", "-r", repo, "snapshots"];
+    env.run_on_terminal(&snapshots, "wrong words\n").failure(4).stderr_has("passphrase");
+    env.run_on_terminal(&snapshots, "typed words\n").success();
+    // What was typed is the passphrase: the variable opens the repository with it.
+    env.run_with_env(&snapshots, &[("OE_PASSPHRASE", "typed words")]).success();
+    env.run(&snapshots).failure(2).stderr_has("is encrypted");
+}

@@ -121,6 +121,45 @@ impl TestEnv {
         Run::new(format!("oe {}", args.join(" ")), output)
     }
 
+    /// Runs `oe --config <config> <args...>` on a terminal of its own (a pseudo-terminal, its
+    /// controlling one and its stdin), where `typed` is typed; stdout and stderr are captured.
+    pub fn run_on_terminal(&self, args: &[&str], typed: &str) -> Run {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        use std::os::unix::process::CommandExt;
+        let (mut master, mut slave) = (0, 0);
+        let (name, termios, size) = (std::ptr::null_mut(), std::ptr::null(), std::ptr::null());
+        // SAFETY: openpty writes two descriptors into the given integers; null name, termios
+        // and window size are allowed.
+        let opened = unsafe { libc::openpty(&mut master, &mut slave, name, termios, size) };
+        assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: both descriptors were just opened, and are owned here only.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let mut cmd = self.oe();
+        cmd.args(args).stdin(Stdio::from(slave)).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // SAFETY: only async-signal-safe calls between fork and exec: a new session, whose
+        // controlling terminal becomes stdin (the pseudo-terminal).
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run oe on a terminal: {e}"));
+        drop(cmd); // the parent's copy of the slave end: reads of the master end at exit
+        let mut terminal = std::fs::File::from(master);
+        std::io::Write::write_all(&mut terminal, typed.as_bytes()).unwrap();
+        // What the terminal shows (prompts) is read away, so that writing them never blocks.
+        let drain = std::thread::spawn(move || {
+            let _ = std::io::copy(&mut terminal, &mut std::io::sink());
+        });
+        let output = child.wait_with_output().unwrap();
+        drain.join().unwrap();
+        Run::new(format!("oe {} (on a terminal)", args.join(" ")), output)
+    }
+
     /// Runs `oe --config <config> <args...>` with `stdin` (a file, or a pipe from another
     /// child's stdout: `Stdio::from(child.stdout.take().unwrap())`).
     pub fn run_with_stdin(&self, args: &[&str], stdin: Stdio) -> Run {
