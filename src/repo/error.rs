@@ -17,6 +17,13 @@ pub enum Error {
     UnknownFormat { path: PathBuf, format: u64 },
     #[error("{} exists and is not empty: not creating a repository there", path.display())]
     NotEmpty { path: PathBuf },
+    #[error(
+        "{} holds key files but no config: an `oe mirror init` was cut short; remove its \
+         keys/ (on a backup server, the administrator removes clients/IDENT/repo/keys/) and \
+         init again",
+        path.display()
+    )]
+    InitCutShort { path: PathBuf },
     #[error("{what}")]
     Io { what: String, source: io::Error },
     #[error("{what}")]
@@ -56,6 +63,7 @@ impl ExitStatus for Error {
             Error::NotARepository { .. }
             | Error::UnknownFormat { .. }
             | Error::NotEmpty { .. }
+            | Error::InitCutShort { .. }
             | Error::NeedsPassphrase { .. }
             | Error::NotEncrypted { .. }
             | Error::NoSuchKey { .. }

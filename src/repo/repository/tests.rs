@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::write::MAX_DELTA_DEPTH;
 use super::*;
-use crate::repo::storage::ObjectKind;
+use crate::repo::storage::{LocalStorage, ObjectKind, Storage};
 use crate::testing::random_bytes;
 
 fn repo() -> (tempfile::TempDir, Repository) {
@@ -44,6 +44,20 @@ fn init_refuses_a_non_empty_directory_and_open_a_non_repository() {
     std::fs::write(dir.path().join("x"), b"x").unwrap();
     assert!(matches!(Repository::init(dir.path()), Err(Error::NotEmpty { .. })));
     assert!(matches!(Repository::open(dir.path()), Err(Error::NotARepository { .. })));
+}
+
+#[test]
+fn init_on_a_storage_refuses_the_key_files_of_an_init_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(LocalStorage::new(dir.path()));
+    storage.create_layout().unwrap();
+    let key_file = b"{\"a key file\": \"of another master key\"}";
+    storage.put(ObjectKind::Key, &blake3::hash(key_file).to_hex(), key_file).unwrap();
+    let init = Repository::init_on(storage.clone(), dir.path(), Some("words"));
+    assert!(matches!(init, Err(Error::InitCutShort { .. })), "{:?}", init.err());
+    assert!(!dir.path().join("config").exists());
+    std::fs::remove_dir_all(dir.path().join("keys")).unwrap();
+    Repository::init_on(storage, dir.path(), Some("words")).unwrap();
 }
 
 #[test]

@@ -71,20 +71,19 @@ impl Repository {
         // A backup server lets only the holder of its lock write (locally, and on S3, there
         // is no lock to take: `init` is not run concurrently with itself).
         let _lock = storage.lock(LockMode::Exclusive, Some("oe mirror init")).transpose()?;
-        // Key files count: those of an init that failed before its config would open the
-        // new repository with the old passphrase.
-        for kind in [
-            ObjectKind::Config,
-            ObjectKind::Key,
-            ObjectKind::Snapshot,
-            ObjectKind::Index,
-            ObjectKind::Pack,
-        ] {
+        for kind in [ObjectKind::Config, ObjectKind::Snapshot, ObjectKind::Index, ObjectKind::Pack]
+        {
             let found =
                 storage.list(kind).map_err(Error::io(format!("listing {}", path.display())))?;
             if !found.is_empty() {
                 return Err(Error::NotEmpty { path: path.into() });
             }
+        }
+        // The key files of an init cut short before its config: the passphrase would unwrap
+        // another master key from them, under which nothing of this repository decrypts.
+        let keys = storage.list(ObjectKind::Key);
+        if !keys.map_err(Error::io(format!("listing {}", path.display())))?.is_empty() {
+            return Err(Error::InitCutShort { path: path.into() });
         }
         let mut id = [0u8; 32];
         crypto::random(&mut id);
