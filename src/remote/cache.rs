@@ -6,10 +6,11 @@
 //! it still hashes to its name (a damaged one is fetched again and replaced), and one the
 //! server no longer lists is removed when the kind is listed (a stale cache heals itself).
 //!
-//! It also keeps the trees the repository reads ([`Storage::keep_blob`]), named by the BLAKE3
-//! of their decoded bytes and checked the same way: a run where nothing changed reads every
-//! directory of its parent snapshot, and would otherwise fetch each in a round trip. A tree
-//! no run used for [`TREES_KEPT`] is removed when the cache is opened.
+//! It also keeps the trees the repository reads ([`Storage::keep_blob`]), named by their id,
+//! as the repository gives them (sealed, when it is encrypted), and checked by the repository
+//! when read back: a run where nothing changed reads every directory of its parent snapshot,
+//! and would otherwise fetch each in a round trip. A tree no run used for [`TREES_KEPT`] is
+//! removed when the cache is opened.
 //!
 //! Everything else goes to the server unchanged. The cache lives in
 //! `<cache_dir>/<repository id>/{index,snapshots,trees}/`, mode 0700; losing it costs only
@@ -170,9 +171,8 @@ impl Storage for Cached {
     }
 
     fn cached_blob(&self, id: &BlobId) -> Option<Vec<u8>> {
-        let name = id.to_string();
-        let path = self.trees().join(&name);
-        let bytes = Cached::read(&path, &name)?;
+        let path = self.trees().join(id.to_string());
+        let bytes = fs::read(&path).ok()?;
         // Used: kept for another TREES_KEPT.
         if let Ok(file) = File::options().write(true).open(&path) {
             let _ = file.set_modified(SystemTime::now());
@@ -199,17 +199,15 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_tree_is_read_back_while_it_is_its_own_and_dropped_once_unused_for_long() {
+    fn a_kept_tree_is_read_back_and_dropped_once_unused_for_long() {
         let dir = tempfile::tempdir().unwrap();
         let cache = cached(dir.path());
-        let (used, unused, damaged) = (&b"used"[..], &b"unused"[..], &b"damaged"[..]);
-        for tree in [used, unused, damaged] {
+        let (used, unused) = (&b"used"[..], &b"unused"[..]);
+        for tree in [used, unused] {
             cache.keep_blob(&BlobId::of(tree), tree);
         }
         assert_eq!(cache.cached_blob(&BlobId::of(used)).as_deref(), Some(used));
         let path = |tree| cache.trees().join(BlobId::of(tree).to_string());
-        fs::write(path(damaged), b"other bytes").unwrap();
-        assert_eq!(cache.cached_blob(&BlobId::of(damaged)), None);
         assert_eq!(cache.cached_blob(&BlobId::of(b"never kept")), None);
 
         let long_ago = SystemTime::now() - TREES_KEPT - Duration::from_secs(60);
@@ -221,6 +219,55 @@ mod tests {
         let reopened = cached(dir.path());
         assert_eq!(reopened.cached_blob(&BlobId::of(used)).as_deref(), Some(used));
         assert!(!path(unused).exists(), "a tree unused for {TREES_KEPT:?} is removed");
+    }
+
+    /// Trees through a repository on a cache: kept sealed when it is encrypted, read back
+    /// from the cache, and a damaged copy noticed by the repository and fetched again.
+    fn trees_through_the_cache(passphrase: Option<&str>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repo");
+        Repository::init_encrypted(&path, passphrase).unwrap();
+        let tree = b"{\"entries\": \"a name only the tree holds\"}".repeat(10);
+        let open = || {
+            let storage = Arc::new(LocalStorage::new(&path));
+            let cache = Cached::new(storage, &dir.path().join("cache")).unwrap();
+            let unlock = || Ok(passphrase.map(|p| zeroize::Zeroizing::new(p.to_owned())));
+            Repository::open_unlocking(Arc::new(cache), &path, &unlock).unwrap()
+        };
+        let repo = open();
+        let (id, _) = repo.put_blob(repo::BlobKind::Tree, &tree).unwrap();
+        repo.flush().unwrap();
+        assert_eq!(open().get_blob(&id).unwrap(), tree);
+        let mut caches = fs::read_dir(dir.path().join("cache")).unwrap();
+        let trees = caches.next().unwrap().unwrap().path().join("trees");
+        let kept = fs::read(trees.join(id.to_string())).unwrap();
+        let in_clear = memchr::memmem::find(&kept, b"only the tree holds").is_some();
+        assert_eq!(in_clear, passphrase.is_none(), "kept in the clear only when not encrypted");
+
+        // Read from the cache: with the packs gone, only the cache has it.
+        let packs = dir.path().join("repo/data");
+        fs::rename(&packs, dir.path().join("packs")).unwrap();
+        fs::create_dir(&packs).unwrap();
+        assert_eq!(open().get_blob(&id).unwrap(), tree);
+        fs::remove_dir(&packs).unwrap();
+        fs::rename(dir.path().join("packs"), &packs).unwrap();
+
+        let mut damaged = kept.clone();
+        *damaged.last_mut().unwrap() ^= 1;
+        fs::write(trees.join(id.to_string()), &damaged).unwrap();
+        assert_eq!(open().get_blob(&id).unwrap(), tree, "fetched again");
+        assert_eq!(fs::read(trees.join(id.to_string())).unwrap().len(), kept.len(), "kept again");
+        assert_ne!(fs::read(trees.join(id.to_string())).unwrap(), damaged);
+    }
+
+    #[test]
+    fn trees_are_kept_in_the_cache_and_checked_when_read_back() {
+        trees_through_the_cache(None);
+    }
+
+    #[test]
+    fn an_encrypted_repositorys_trees_are_kept_sealed() {
+        trees_through_the_cache(Some("cache words"));
     }
 
     #[test]

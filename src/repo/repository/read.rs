@@ -153,17 +153,29 @@ impl Repository {
             return Ok(data.to_vec());
         }
         let tree = self.lock_state().index.get(id).is_some_and(|l| l.kind == BlobKind::Tree);
-        // The storage's cache checks a tree by its plain hash, and would keep it in the
-        // clear: not for an encrypted repository.
-        if !tree || self.keys.encrypted() {
+        if !tree {
             return self.read_blob(id, 0);
         }
-        if let Some(data) = self.storage.cached_blob(id) {
+        if let Some(data) = self.cached_tree(id) {
             return Ok(data);
         }
         let data = self.read_blob(id, 0)?;
-        self.storage.keep_blob(id, &data);
+        let context = Keys::blob_context(id, BlobKind::Tree);
+        self.storage.keep_blob(id, &self.keys.seal(&context, data.clone()));
         Ok(data)
+    }
+
+    /// The tree `id` from the storage's cache of blobs, if it is there and still that tree.
+    /// An encrypted repository's trees are kept sealed as in a pack: the cache holds none in
+    /// the clear.
+    fn cached_tree(&self, id: &BlobId) -> Option<Vec<u8>> {
+        let kept = self.storage.cached_blob(id)?;
+        let context = Keys::blob_context(id, BlobKind::Tree);
+        match self.keys.open(&context, &kept, "a cached tree") {
+            Ok(data) if self.keys.blob_id(&data) == *id => return Some(data.into_owned()),
+            _ => tracing::warn!("the cached tree {id} is damaged: fetching it again"),
+        }
+        None
     }
 
     fn cached(&self, id: &BlobId) -> Option<Arc<Vec<u8>>> {
