@@ -43,10 +43,10 @@ pub trait Storage: Send + Sync {
         let _ = (mode, by);
         None
     }
-    /// A blob's decoded bytes from a copy kept close by (the local cache of a repository on a
-    /// backup server), if there is one and it is still the blob's own; the repository keeps
-    /// its trees there with [`keep_blob`](Self::keep_blob), so that a run does not fetch
-    /// every directory of its parent snapshot again.
+    /// The copy of a blob kept close by (the local cache of a remote repository), if there is
+    /// one: the bytes the repository gave [`keep_blob`](Self::keep_blob), which it checks
+    /// itself. It keeps its trees there, so that a run does not fetch every directory of its
+    /// parent snapshot again.
     fn cached_blob(&self, id: &BlobId) -> Option<Vec<u8>> {
         let _ = id;
         None
