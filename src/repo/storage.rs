@@ -5,7 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -68,8 +68,9 @@ impl LocalStorage {
         LocalStorage { root: root.to_path_buf(), counter: AtomicU64::new(0) }
     }
 
-    /// Makes the directories of an empty repository.
+    /// Makes the directories of an empty repository, its own (and missing parents) mode 0700.
     pub fn create_layout(&self) -> io::Result<()> {
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.root)?;
         for dir in ["data", "index", "snapshots", "locks", "keys", "tmp"] {
             fs::create_dir_all(self.root.join(dir))?;
         }

@@ -11,9 +11,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use jiff::SignedDuration;
@@ -22,9 +20,10 @@ use serde::Serialize;
 use super::authorized_keys::{self, Added, AuthorizedKeys, Grant};
 use super::keys::{self, PublicKey};
 use super::layout::{self, Client, ClientSettings, Root};
+use crate::config::{Access, Location};
 use crate::exit::{ExitCode, ExitStatus};
 use crate::jobs::mirror::job::{self as mirror, ForgetPlan};
-use crate::remote::passphrase;
+use crate::remote;
 use crate::repo::{self, Repository};
 use crate::rules::retention::{Policy, Timestamp};
 
@@ -168,13 +167,8 @@ pub fn add_key(request: &AddKey) -> Result<KeyAdded, Error> {
     if repository_created {
         Repository::init(&repo)?;
     } else if missing {
-        let what = || format!("creating {}", repo.display());
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&repo)
-            .map_err(Error::io(what()))?;
-        repo::LocalStorage::new(&repo).create_layout().map_err(Error::io(what()))?;
+        let what = format!("creating {}", repo.display());
+        repo::LocalStorage::new(&repo).create_layout().map_err(Error::io(what))?;
     }
     let mut settings = client.settings()?;
     if let Some(quota) = request.quota {
@@ -361,18 +355,16 @@ pub fn age_text(seconds: i64) -> String {
 }
 
 /// The client's repository, opened; an encrypted one with the passphrase of one of its keys
-/// ([`passphrase::current`] with `passphrase_file`).
+/// (`OE_PASSPHRASE`, `passphrase_file`, else the terminal).
 pub fn open_repository(
     root: &Root,
     client: &str,
     passphrase_file: Option<&Path>,
 ) -> Result<(Client, Repository), Error> {
     let client = root.existing_client(client)?;
-    let path = client.repo();
-    let name = format!("the repository of client {}", client.ident());
-    let unlock = || passphrase::current(passphrase_file, &name);
-    let storage = Arc::new(repo::LocalStorage::new(&path));
-    let repo = Repository::open_unlocking(storage, &path, &unlock)?;
+    let access =
+        Access { passphrase_file: passphrase_file.map(Path::to_path_buf), ..Access::default() };
+    let repo = remote::open(&Location::Local(client.repo()), &access)?;
     Ok((client, repo))
 }
 

@@ -46,14 +46,7 @@ impl Repository {
         match std::fs::read_dir(path).map(|mut entries| entries.next().is_some()) {
             Ok(true) => return Err(Error::NotEmpty { path: path.into() }),
             Ok(false) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                use std::os::unix::fs::DirBuilderExt;
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(path)
-                    .map_err(Error::io(format!("creating {}", path.display())))?;
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(format!("reading {}", path.display()))(e)),
         }
         let storage = LocalStorage::new(path);
