@@ -124,7 +124,7 @@ impl Setup {
             target.to_str().unwrap(),
         ])
         .success();
-        assert_eq!(crate::support::tree(&target), crate::support::tree(&self.source));
+        crate::support::assert_same_tree(&self.source, &target);
     }
 
     /// Files of the repository's `tmp/` on the server.
@@ -674,6 +674,6 @@ fn an_encrypted_repository_is_made_by_its_client_and_read_over_ssh_locally_and_t
     let dir = s.source.to_str().unwrap();
     let restore = ["mirror", "restore", "latest", "--dir", dir, "--target"];
     as_client(&[&restore[..], &[target.to_str().unwrap()]].concat()).success();
-    assert_eq!(crate::support::tree(&target), crate::support::tree(&s.source));
+    crate::support::assert_same_tree(&s.source, &target);
     as_client(&["mirror", "check", "--read-data"]).success();
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use crate::s3d::{FaultProxy, Kind, S3d, SECRET_KEY};
-use crate::support::{random_bytes, tree};
+use crate::support::{assert_same_tree, random_bytes, tree};
 use crate::testenv::{Run, TestEnv};
 
 struct Setup {
@@ -110,18 +110,6 @@ fn fill(source: &Path, seed: u64) {
             .unwrap();
     }
     fs::write(source.join("big.bin"), random_bytes(seed, 20 << 20)).unwrap();
-}
-
-/// Asserts that `actual` holds the files of `expected`, byte for byte (naming the
-/// difference, not printing megabytes).
-fn assert_same_tree(expected: &Path, actual: &Path) {
-    let (expected, actual) = (tree(expected), tree(actual));
-    let names =
-        |t: &std::collections::BTreeMap<String, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
-    assert_eq!(names(&expected), names(&actual), "the restored tree lists other files");
-    for (name, bytes) in &expected {
-        assert!(actual[name] == *bytes, "{name} differs");
-    }
 }
 
 fn every_command_on(kind: Kind, encrypted: bool) {

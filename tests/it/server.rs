@@ -81,9 +81,14 @@ impl Server {
 
     /// Makes snapshot `id` of `client` look as if it arrived `days` ago.
     fn arrived(&self, client: &str, id: &str, days: u64) {
+        self.arrived_at(client, id, SystemTime::now() - Duration::from_secs(days * 86_400));
+    }
+
+    /// Makes snapshot `id` of `client` look as if it arrived at `time`.
+    fn arrived_at(&self, client: &str, id: &str, time: SystemTime) {
         let path = self.repo(client).join("snapshots").join(id);
         let file = fs::File::options().write(true).open(&path).unwrap();
-        file.set_modified(SystemTime::now() - Duration::from_secs(days * 86_400)).unwrap();
+        file.set_modified(time).unwrap();
     }
 }
 
@@ -284,6 +289,20 @@ fn forget_judges_snapshots_by_when_they_arrived_not_by_the_time_they_claim() {
     s.oe(&["check", "--client", "acme", "--read-data"]).success().stdout_has("no problem");
     s.oe(&["prune", "--client", "acme", "--dry-run"]).success().stdout_has("would prune");
     s.oe(&["check", "--client", "nobody"]).failure(2).stderr_has("no client nobody");
+}
+
+#[test]
+fn of_snapshots_that_arrived_in_the_same_second_forget_keeps_the_newer_one() {
+    let s = Server::new();
+    s.oe(&["add-key", "acme", KEY1]).success();
+    let older = s.snapshot("acme");
+    fs::write(s.source.join("a.txt"), "changed").unwrap();
+    let newer = s.snapshot("acme");
+    let second = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
+    s.arrived_at("acme", &newer, second);
+    s.arrived_at("acme", &older, second + Duration::from_millis(500));
+    s.oe(&["forget", "--client", "acme", "--keep-last", "1"]).success();
+    assert_eq!(snapshot_files(&s, "acme"), [newer]);
 }
 
 fn snapshot_files(s: &Server, client: &str) -> Vec<String> {

@@ -36,6 +36,18 @@ pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     files
 }
 
+/// Asserts that `actual` holds the files of `expected`, byte for byte (naming the
+/// difference, not printing megabytes).
+pub fn assert_same_tree(expected: &Path, actual: &Path) {
+    let (expected, actual) = (tree(expected), tree(actual));
+    let names =
+        |t: &std::collections::BTreeMap<String, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&expected), names(&actual), "the restored tree lists other files");
+    for (name, bytes) in &expected {
+        assert!(actual[name] == *bytes, "{name} differs");
+    }
+}
+
 /// Deterministic bytes: xorshift output, incompressible.
 pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;

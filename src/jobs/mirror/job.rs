@@ -471,7 +471,9 @@ pub fn forget_plan_by(
     let now =
         retention::Timestamp::from_system_time(std::time::SystemTime::now()).ok_or(Error::Clock)?;
     let mut by_dir: BTreeMap<String, Vec<(Dated, retention::Timestamp)>> = BTreeMap::new();
-    for listed in snapshots(repo, dir)? {
+    // Newest first by the time each claims: among equal `time_of` (two arrivals in one
+    // second), retention counts the earlier as the newer.
+    for listed in snapshots(repo, dir)?.into_iter().rev() {
         let time = time_of(&listed)?;
         let Listed { id, snapshot } = listed;
         by_dir.entry(snapshot.dir).or_default().push(((id, time.unix_seconds()), time));
