@@ -95,6 +95,7 @@
 mod blob;
 pub mod crypto;
 mod error;
+mod id_map;
 mod lock;
 mod pack;
 mod repository;

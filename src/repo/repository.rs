@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use super::crypto::Keys;
+use super::id_map::IdMap;
 use super::lock::{self, LockGuard, LockMode};
 use super::pack::{Builder, Entry, IndexedPack};
 use super::storage::Storage;
@@ -120,7 +121,7 @@ enum Slot {
 struct State {
     /// The format of the repository's config.
     format: u64,
-    index: HashMap<BlobId, Location>,
+    index: IdMap<Location>,
     /// The bases of the deltas of `index`.
     bases: HashMap<BlobId, Box<[BlobId]>>,
     packs: Vec<Slot>,
@@ -139,11 +140,8 @@ impl State {
         let number = self.packs.len() as u32;
         self.packs.push(Slot::Stored(name));
         for e in entries {
-            if let std::collections::hash_map::Entry::Vacant(slot) = self.index.entry(e.id) {
-                slot.insert(Location::new(number, e));
-                if !e.base.is_empty() {
-                    self.bases.insert(e.id, e.base.clone().into_boxed_slice());
-                }
+            if self.index.insert_new(e.id, Location::new(number, e)) && !e.base.is_empty() {
+                self.bases.insert(e.id, e.base.clone().into_boxed_slice());
             }
         }
         number

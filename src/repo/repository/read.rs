@@ -305,7 +305,7 @@ impl Repository {
     pub(super) fn blobs_by_pack(&self) -> Vec<(String, Vec<Entry>)> {
         let state = self.lock_state();
         let mut by_pack: HashMap<u32, Vec<Entry>> = HashMap::new();
-        for (id, location) in &state.index {
+        for (id, location) in state.index.iter() {
             by_pack.entry(location.pack).or_default().push(state.entry(*id, location));
         }
         let mut out: Vec<(String, Vec<Entry>)> = by_pack

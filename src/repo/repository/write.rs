@@ -171,7 +171,7 @@ impl Repository {
             let number = *number;
             let entry = builder.push(id, kind, &stored, data.len(), compressed, base);
             let full = builder.data.len() >= pack::TARGET_SIZE;
-            state.index.insert(id, Location { depth, ..Location::new(number, &entry) });
+            state.index.insert_new(id, Location { depth, ..Location::new(number, &entry) });
             if !entry.base.is_empty() {
                 state.bases.insert(id, entry.base.into_boxed_slice());
             }
@@ -270,10 +270,10 @@ impl Repository {
     fn forget(state: &mut State, number: u32, entries: &[Entry]) {
         for entry in entries {
             if state.index.get(&entry.id).is_some_and(|l| l.pack == number) {
-                state.index.remove(&entry.id);
                 state.bases.remove(&entry.id);
             }
         }
+        state.index.retain(|_, l| l.pack != number);
         state.packs[number as usize] = Slot::Writing(Arc::default());
     }
 
