@@ -40,9 +40,10 @@ fn main() -> std::process::ExitCode {
 /// blocks. Then a pack buffer (16 MiB) is always its own mapping, given back to the system
 /// when freed (and grown by `mremap`, without a copy), instead of a hole in a heap that
 /// other threads fragment; and the heap is not trimmed and grown again at every free of a
-/// few MiB. The first snapshot of a million small files peaked at 280-360 MiB with the
-/// raised thresholds, at about 210 MiB with these, no slower. A threshold set in the
-/// environment (`MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`) is left as it is.
+/// few MiB. The first snapshot of a million small files into S3 peaked at 245-255 MiB with
+/// these against 275-300 MiB with the raised thresholds (and at about 210 MiB once the index
+/// was compact too), no slower. A threshold set in the environment (`MALLOC_MMAP_THRESHOLD_`,
+/// `MALLOC_TRIM_THRESHOLD_`) is left as it is.
 fn bound_glibc_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     for (variable, parameter, bytes) in [

@@ -61,6 +61,10 @@ impl<V: Copy> IdMap<V> {
         self.sorted.len() + self.recent.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn contains_key(&self, id: &BlobId) -> bool {
         self.get(id).is_some()
     }
@@ -202,7 +206,7 @@ mod tests {
         for make in [id as fn(u64) -> BlobId, crowded] {
             let mut map = IdMap::default();
             let mut oracle = HashMap::new();
-            assert!(map.len() == 0 && map.get(&make(0)).is_none());
+            assert!(map.is_empty() && map.get(&make(0)).is_none());
             // Past several merges, each id twice: the first value stays.
             for n in 0..150_000u64 {
                 let k = make(n % 100_000);
@@ -231,7 +235,7 @@ mod tests {
             }
             assert_eq!(map.values().count(), expected.len());
             map.retain(|_, _| false);
-            assert!(map.len() == 0 && map.get(&expected[0].0).is_none());
+            assert!(map.is_empty() && map.get(&expected[0].0).is_none());
         }
     }
 }

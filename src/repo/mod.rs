@@ -105,6 +105,7 @@ pub mod tree;
 
 pub use blob::{BlobId, BlobKind};
 pub use error::Error;
+pub use id_map::IdMap;
 pub use lock::{LockGuard, LockMode, acquire as lock_storage, hostname};
 pub use pack::Compressor;
 pub use repository::{
