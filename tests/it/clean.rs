@@ -54,6 +54,21 @@ fn filestore_root(env: &TestEnv) -> PathBuf {
     env.path("odoo-data/filestore")
 }
 
+/// Waits until no other session is connected to the clean tests' cluster: PostgreSQL
+/// finishes the statement of a killed client (a `DROP DATABASE`, say) before it notices, so
+/// what is left is known only then.
+fn sessions_ended() {
+    let others = "SELECT count(*) FROM pg_stat_activity \
+                  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()";
+    for _ in 0..300 {
+        if cluster().psql("postgres", others) == "0" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the killed run's sessions are still there after 30 s");
+}
+
 /// The helper databases derived from `db`.
 fn helper_databases(db: &str) -> Vec<String> {
     let prefix = format!("{db}-oe-");
@@ -148,6 +163,7 @@ fn sigkill_during_load_leaves_what_clean_lists_then_removes() {
         load.args(["load", "odoo", FIXTURE_ZIP, &db, "--force"]);
         let load = load.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         kill_after(load, duration * (2 * moment + 1) / 24);
+        sessions_ended();
         // The database is the old one or the complete new one.
         let fingerprint = cluster().fingerprint(&db);
         assert!(fingerprint == old.0 || fingerprint == new.0, "moment {moment}: target damaged");
