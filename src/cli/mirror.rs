@@ -9,6 +9,7 @@ use super::run::{progress_bar, threads};
 use crate::config::{Location, Settings};
 use crate::jobs::mirror;
 use crate::jobs::mirror::job::ForgetPlan;
+use crate::jobs::mirror::walk::Listings;
 use crate::remote;
 use crate::repo::{LockMode, Repository};
 use crate::rules::retention::Policy;
@@ -228,13 +229,15 @@ fn run_blocking(global: &Global, args: MirrorArgs, settings: Settings) -> Result
                 Some(dir) => vec![settings.mirror_dir(dirs_file, &dir)?],
                 None => settings.mirror_dirs(dirs_file)?,
             };
+            // Listed while the repository opens (a login to a backup server, say).
+            let listings = Listings::start(&dirs);
             let (repo, _lock) = open(if dry_run { LockMode::Shared } else { LockMode::Exclusive })?;
             let options = mirror::job::RunOptions {
                 dry_run,
                 threads: threads(),
                 progress: progress_bar(global.quiet, "mirroring"),
             };
-            let report = mirror::job::run(&repo, &dirs, &options)?;
+            let report = mirror::job::run(&repo, &dirs, listings, &options)?;
             printer.mirror_run(&report)?;
             Ok(report.check()?)
         }

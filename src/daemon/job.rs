@@ -28,6 +28,7 @@ use crate::config::daemon::{Action, Databases, DatabasesFile, MirrorJobFile};
 use crate::config::settings::{DEFAULT_SERVICE, DaemonSettings, Job, Service};
 use crate::jobs::backup::{self, BackupRequest};
 use crate::jobs::mirror;
+use crate::jobs::mirror::walk::Listings;
 use crate::jobs::verify::{RestoreRequest, restore_archive};
 use crate::pg::server::derived_name;
 use crate::pg::{ConnParams, Server, lock_database};
@@ -280,7 +281,8 @@ fn mirror_blocking(ctx: &Context, job: &Job, spec: &MirrorJobFile) -> anyhow::Re
         threads: ctx.threads,
         progress: ProgressBar::hidden(),
     };
-    let report = mirror::job::run(&repo, &dirs, &options)?;
+    // Listed once the lock is held: a wait for it would leave what was listed behind.
+    let report = mirror::job::run(&repo, &dirs, Listings::start(&dirs), &options)?;
     let items = report
         .dirs
         .iter()

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::restore::{self, Outcome as Restored};
 use super::run::{self, Outcome, load_tree};
+use super::walk::Listings;
 use crate::config::settings::MirrorDir;
 use crate::exit::{ExitCode, ExitStatus};
 use crate::repo::snapshot::{self, Listed, Snapshot};
@@ -129,16 +130,18 @@ impl RunReport {
     }
 }
 
-/// Snapshots every directory of `dirs`, each from its latest snapshot; goes on after a
-/// failure.
+/// Snapshots every directory of `dirs`, each from its latest snapshot, their directories
+/// listed by `listings` (of the same `dirs`); goes on after a failure.
 pub fn run(
     repo: &Repository,
     dirs: &[MirrorDir],
+    mut listings: Listings,
     options: &RunOptions,
 ) -> Result<RunReport, Error> {
     let all = list(repo)?;
     let mut report = RunReport { dry_run: options.dry_run, dirs: Vec::new() };
-    for dir in dirs {
+    for (index, dir) in dirs.iter().enumerate() {
+        let listing = listings.take(index);
         let started = std::time::Instant::now();
         let parent = snapshot::select(&all, &dir.dir, "latest").ok();
         let request = run::Request {
@@ -153,7 +156,10 @@ pub fn run(
             time: parent.map_or(now(), |p| now().max(p.snapshot.time + 1)),
             progress: options.progress.clone(),
         };
-        let result = if options.dry_run { run::plan(&request) } else { run::run(&request) };
+        let result = match options.dry_run {
+            true => run::plan(&request, listing),
+            false => run::run(&request, listing),
+        };
         let seconds = started.elapsed().as_secs_f64();
         let entry = match result {
             Ok(Outcome { id, snapshot }) => DirReport {

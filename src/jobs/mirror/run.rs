@@ -1,10 +1,10 @@
 //! `oe mirror run` for one directory: walk it through its filter, store what changed since
 //! the previous snapshot, then write the new snapshot.
 //!
-//! The walk is depth first on the calling thread, one directory in memory at a time: it lists
-//! a directory, reads each changed file and cuts it into content-defined chunks (FastCDC,
-//! about 1 MiB on average; a file smaller than the minimum is one chunk), and hands the chunks
-//! to a pool of workers that hash, compress and pack them ([`Repository::store_blob`], each
+//! The walk is depth first on the calling thread, one directory in memory at a time: it takes
+//! a directory's listing (made ahead on a thread of [`walk::Listings`]), reads each changed
+//! file and cuts it into content-defined chunks (FastCDC, about 1 MiB on average; a file
+//! smaller than the minimum is one chunk), and hands the chunks to a pool of workers that hash, compress and pack them ([`Repository::store_blob`], each
 //! worker with a zstd context of its own). A pack they fill goes to a writer thread, which
 //! writes and fsyncs it while they go on. Once every chunk of a directory is stored, its tree
 //! is stored, and the directory above refers to it. The snapshot is written only after the
@@ -25,10 +25,11 @@
 //! changes again, or cannot be read at all, the snapshot is written without a complete copy of
 //! it, marked partial, with the reason.
 //!
-//! Memory stays bounded: the chunks in flight are limited to two per worker; full packs (16
-//! MiB) to the one being written and one per worker waiting to hand its own over, besides the
-//! one being filled; each worker keeps a zstd context (about 3 MiB); deltas add the repository's cache of decoded bases (64 MiB)
-//! and, per worker, a zstd context with a 16 MiB window and the prefix (at most two chunks)
+//! Memory stays bounded: the listings made ahead are limited to [`walk::AHEAD`] entries
+//! (about 10 MiB); the chunks in flight to two per worker; full packs (16 MiB) to the one
+//! being written and one per worker waiting to hand its own over, besides the one being
+//! filled; each worker keeps a zstd context (about 3 MiB); deltas add the repository's cache
+//! of decoded bases (64 MiB) and, per worker, a zstd context with a 16 MiB window and the prefix (at most two chunks)
 //! being compressed against or decoded.
 
 use std::collections::HashMap;
@@ -42,7 +43,7 @@ use std::sync::mpsc::sync_channel;
 use indicatif::ProgressBar;
 use serde_bytes::ByteBuf;
 
-use super::walk::{self, Entry};
+use super::walk::{self, Entry, Listing};
 use crate::exit::{ExitCode, ExitStatus};
 use crate::plumbing::pool::{self, Ticket};
 use crate::repo::snapshot::{Listed, Snapshot, Stats};
@@ -130,8 +131,8 @@ pub struct Outcome {
     pub snapshot: Snapshot,
 }
 
-/// Takes a snapshot of `request.dir`.
-pub fn run(request: &Request) -> Result<Outcome, Error> {
+/// Takes a snapshot of `request.dir`, its directories listed by `listing`.
+pub fn run(request: &Request, listing: Listing) -> Result<Outcome, Error> {
     let root = Path::new(request.dir);
     let parent_tree = request.parent_tree()?;
     let metadata = std::fs::metadata(root)
@@ -147,6 +148,7 @@ pub fn run(request: &Request) -> Result<Outcome, Error> {
             request,
             root,
             pool: &pool,
+            listing,
             stats: Stats::default(),
             errors: Vec::new(),
             links: HashMap::new(),
@@ -168,18 +170,20 @@ pub fn run(request: &Request) -> Result<Outcome, Error> {
 /// What [`run`] would do, reading no file and storing nothing: a snapshot (never written,
 /// id empty) whose `files_read` and `new_bytes` count the files that changed since the parent
 /// snapshot, which a run would read.
-pub fn plan(request: &Request) -> Result<Outcome, Error> {
+pub fn plan(request: &Request, mut listing: Listing) -> Result<Outcome, Error> {
     let root = Path::new(request.dir);
     let parent_tree = request.parent_tree()?;
     let mut stats = Stats::default();
     let mut errors = Vec::new();
-    plan_dir(request, root, &mut Vec::new(), parent_tree.as_ref(), &mut stats, &mut errors)?;
+    let rel = &mut Vec::new();
+    plan_dir(request, &mut listing, root, rel, parent_tree.as_ref(), &mut stats, &mut errors)?;
     let snapshot = request.snapshot(BlobId([0; 32]), stats, errors);
     Ok(Outcome { id: String::new(), snapshot })
 }
 
 fn plan_dir(
     request: &Request,
+    listing: &mut Listing,
     root: &Path,
     rel: &mut Vec<u8>,
     parent: Option<&Tree>,
@@ -187,7 +191,7 @@ fn plan_dir(
     errors: &mut Vec<String>,
 ) -> Result<(), Error> {
     interrupted()?;
-    let entries = match walk::list_dir(root, rel, request.filter) {
+    let entries = match listing.list(root, rel, request.filter) {
         Ok(entries) => entries,
         Err(source) if rel.is_empty() => {
             return Err(Error::Root { dir: request.dir.into(), source });
@@ -208,7 +212,7 @@ fn plan_dir(
                     .and_then(|p| p.subtree)
                     .and_then(|id| load_tree(request.repo, id).ok());
                 let len = walk::push_component(rel, &entry.name);
-                let result = plan_dir(request, root, rel, subtree.as_ref(), stats, errors);
+                let result = plan_dir(request, listing, root, rel, subtree.as_ref(), stats, errors);
                 rel.truncate(len);
                 result?;
             }
@@ -249,6 +253,7 @@ struct Walker<'a, 'p> {
     request: &'a Request<'a>,
     root: &'a Path,
     pool: &'p Pool<'p>,
+    listing: Listing,
     stats: Stats,
     /// Why the snapshot is partial.
     errors: Vec<String>,
@@ -275,7 +280,7 @@ impl Walker<'_, '_> {
     /// below it; returns its tree's id.
     fn directory(&mut self, rel: &mut Vec<u8>, parent: Option<&Tree>) -> Result<BlobId, Error> {
         interrupted()?;
-        let entries = match walk::list_dir(self.root, rel, self.request.filter) {
+        let entries = match self.listing.list(self.root, rel, self.request.filter) {
             Ok(entries) => entries,
             Err(source) if rel.is_empty() => {
                 return Err(Error::Root { dir: self.request.dir.into(), source });

@@ -93,7 +93,7 @@ fn a_pack_that_cannot_be_written_fails_the_run_and_writes_no_snapshot() {
     std::fs::write(dir.path().join("repo/tmp"), b"").unwrap();
     let filter = Filter::parse(&[]).unwrap();
     let src = src.to_str().unwrap();
-    let error = run(&request(&repo, src, &filter)).unwrap_err();
+    let error = run(&request(&repo, src, &filter), Listing::direct()).unwrap_err();
     assert!(
         matches!(&error, Error::Repo(repo::Error::Io { what, .. }) if what.starts_with("writing pack")),
         "{error:?}"
@@ -104,7 +104,7 @@ fn a_pack_that_cannot_be_written_fails_the_run_and_writes_no_snapshot() {
     // directory of a batch) stores everything again, none of it taken for stored.
     std::fs::remove_file(dir.path().join("repo/tmp")).unwrap();
     std::fs::create_dir(dir.path().join("repo/tmp")).unwrap();
-    let outcome = run(&request(&repo, src, &filter)).unwrap();
+    let outcome = run(&request(&repo, src, &filter), Listing::direct()).unwrap();
     assert_eq!(outcome.snapshot.stats.files, 40);
     let reopened = Repository::open(&dir.path().join("repo")).unwrap();
     let tree = load_tree(&reopened, outcome.snapshot.tree).unwrap();
