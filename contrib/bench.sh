@@ -874,17 +874,20 @@ EOF
 # of the same zip on the local disk. The source is what the nightly off-site mirror job
 # reads: bench_src's filestore (odoo_filestore) and a directory holding the plain dump. Warm
 # page cache (the tree read once untimed; written data synced between runs), as right after
-# the nightly backup job.
+# the nightly backup job. The server side runs as a backup user of its own (`oe-bench`,
+# created if missing, shell /bin/sh), as on a backup server: not as root, whose shell
+# startup (sshd runs every command through the user's shell, and bash reads ~/.bashrc then)
+# is whatever the machine's administrator put there.
 
 sshd_pid=   # the private sshd of section_remote, stopped by cleanup
 sshd_port=
 
-# sshd_start DIR AUTHORIZED_KEYS: starts /usr/sbin/sshd (as root) on a free port of
+# sshd_start DIR AUTHORIZED_KEYS USER: starts /usr/sbin/sshd (as root) on a free port of
 # 127.0.0.1 with its own ed25519 host key DIR/host_ed25519 and config DIR/sshd_config, logging
-# to DIR/sshd.log, root let in with the keys of AUTHORIZED_KEYS only; sets sshd_pid and
+# to DIR/sshd.log, USER let in with the keys of AUTHORIZED_KEYS only; sets sshd_pid and
 # sshd_port. StrictModes is off: the bench directory is below a world-writable /var/tmp.
 sshd_start() {
-    local s=$1 ak=$2 attempt port waited
+    local s=$1 ak=$2 user=$3 attempt port waited
     mkdir -p /run/sshd && chmod 755 /run/sshd # privilege separation; made at boot on a host
     mkdir -p "$s" && chmod 700 "$s"
     rm -f "$s/host_ed25519" "$s/host_ed25519.pub"
@@ -905,8 +908,8 @@ AuthenticationMethods publickey
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
-PermitRootLogin prohibit-password
-AllowUsers root
+PermitRootLogin no
+AllowUsers $user
 StrictModes no
 PrintMotd no
 UseDNS no
@@ -954,14 +957,27 @@ section_remote() {
     rm -rf "$r"
     mkdir -p "$r/keys" "$r/dump" "$r/backups"
     chmod 700 "$r/keys"
+    # The backup user: its home holds the server root and the peers' repositories, and a
+    # copy of oe it can run. A password of `*` (no password) lets it log in with a key.
+    local user=oe-bench home=$r/home made_user=
+    if ! id -u "$user" >/dev/null 2>&1; then
+        useradd --system --shell /bin/sh --home-dir "$home" --no-create-home "$user" || { say "remote: cannot create the user $user"; return 1; }
+        made_user=yes
+    fi
+    usermod --home "$home" --shell /bin/sh --password '*' "$user"
+    mkdir -p "$home"
+    install -m 755 "$oe_bin" "$r/oe"
+    chown "$user:" "$home"
+    chmod 700 "$home"
+    chmod 711 "$r"
+    as_user() { runuser -u "$user" -- "$@"; }
     cp "$dir/work/dump.sql" "$r/dump/dump.sql"
     local store=$odoo_data/filestore/bench_src files bytes
     files=$(($(count_files "$store") + 1))
     bytes=$(($(dir_bytes "$store") + $(dir_bytes "$r/dump")))
-    local ak=$r/authorized_keys ident=bench-client server_root=$r/server
-    : >"$ak"
-    chmod 600 "$ak"
-    sshd_start "$r/sshd" "$ak"
+    local ak=$home/authorized_keys ident=bench-client server_root=$home/server
+    as_user sh -c ': >"$1" && chmod 600 "$1"' sh "$ak"
+    sshd_start "$r/sshd" "$ak" "$user"
     say "remote: sshd on 127.0.0.1:$sshd_port (pid $sshd_pid)"
     printf '[127.0.0.1]:%s %s\n' "$sshd_port" "$(cut -d' ' -f1,2 "$r/sshd/host_ed25519.pub")" >"$r/known_hosts"
     local key
@@ -971,13 +987,13 @@ section_remote() {
     # restic: an sftp login; borg: nothing but `borg serve` in its own repository.
     printf 'restrict %s\n' "$(cat "$r/keys/restic.pub")" >>"$ak"
     printf 'command="env BORG_BASE_DIR=%s borg serve --append-only --restrict-to-path %s",restrict %s\n' \
-        "$r/borg-serve-base" "$r/borg" "$(cat "$r/keys/borg.pub")" >>"$ak"
+        "$home/borg-serve-base" "$home/borg" "$(cat "$r/keys/borg.pub")" >>"$ak"
 
     # oe serve's peak RSS: the key's forced command (written by `oe server add-key`) runs this
     # wrapper instead of oe itself, with the same arguments.
-    local serve_rss=$r/serve.rss
-    : >"$serve_rss"
-    printf '#!/bin/sh\nexec /usr/bin/time -f %%M -a -o %s %s "$@"\n' "$serve_rss" "$oe_bin" >"$r/oe-serve-timed"
+    local serve_rss=$home/serve.rss
+    as_user sh -c ': >"$1"' sh "$serve_rss"
+    printf '#!/bin/sh\nexec /usr/bin/time -f %%M -a -o %s %s "$@"\n' "$serve_rss" "$r/oe" >"$r/oe-serve-timed"
     chmod 755 "$r/oe-serve-timed"
     local have_server=yes have_from=yes
     "$oe_bin" server --help >/dev/null 2>&1 || have_server=
@@ -985,11 +1001,11 @@ section_remote() {
     # A new server root with the oe key, its repository empty: what a first snapshot needs.
     fresh_server() {
         rm -rf "$server_root" "$r/oe-cache"
-        "$oe_bin" server init "$server_root" >/dev/null
-        "$oe_bin" server --root "$server_root" add-key "$ident" "$(cat "$r/keys/oe.pub")" \
+        as_user "$r/oe" server init "$server_root" >/dev/null
+        as_user "$r/oe" server --root "$server_root" add-key "$ident" "$(cat "$r/keys/oe.pub")" \
             --authorized-keys "$ak" >/dev/null
         # Only the program of the forced command changes: command="OE serve …" → wrapper.
-        sed -i -E "/ bench-oe\$/ s|^command=\"[^ \"]+|command=\"$r/oe-serve-timed|" "$ak"
+        as_user sed -i -E "/ bench-oe\$/ s|^command=\"[^ \"]+|command=\"$r/oe-serve-timed|" "$ak"
         grep -q "^command=\"$r/oe-serve-timed serve " "$ak" || { say "oe server add-key wrote no forced command to wrap:"; cat "$ak" >&2; return 1; }
     }
 
@@ -998,19 +1014,19 @@ section_remote() {
     local cfg_local=$r/local.yml cfg_ssh=$r/ssh.yml
     printf '%s\nbackup_dir: %s\nmirror:\n  repository: %s\n' "$base" "$r/backups" "$r/oe-local" >"$cfg_local"
     printf '%s\nbackup_dir: %s\nmirror:\n  repository: %s\n  ssh: {identity_file: %s, known_hosts: %s}\n  cache_dir: %s\n' \
-        "$base" "$r/backups" "ssh://root@127.0.0.1:$sshd_port/$ident" "$r/keys/oe" "$r/known_hosts" "$r/oe-cache" >"$cfg_ssh"
+        "$base" "$r/backups" "ssh://$user@127.0.0.1:$sshd_port/$ident" "$r/keys/oe" "$r/known_hosts" "$r/oe-cache" >"$cfg_ssh"
     printf '%s: {}\n%s: {}\n' "$store" "$r/dump" >"$r/dirs.yml"
     printf '%s: {}\n' "$r/backups" >"$r/backups.yml"
 
     export RESTIC_PASSWORD=bench BORG_PASSPHRASE='' BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
-    export RESTIC_CACHE_DIR=$r/restic-cache BORG_BASE_DIR=$r/borg-base R=$r STORE=$store
+    export RESTIC_CACHE_DIR=$r/restic-cache BORG_BASE_DIR=$r/borg-base R=$r H=$home U=$user STORE=$store
     export RSSH="ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null -o UserKnownHostsFile=$r/known_hosts -p $sshd_port"
     export BORG_RSH="$RSSH -i $r/keys/borg"
     # shellcheck disable=SC2016 # expanded by the bash that runs the peer
-    local restic_opts='-r "sftp:root@127.0.0.1:$R/restic" -o sftp.command="$RSSH -i $R/keys/restic root@127.0.0.1 -s sftp"'
+    local restic_opts='-r "sftp:$U@127.0.0.1:$H/restic" -o sftp.command="$RSSH -i $R/keys/restic $U@127.0.0.1 -s sftp"'
     local restic_first="restic -q $restic_opts backup \"\$STORE\" \"\$R/dump\""
     # shellcheck disable=SC2016
-    local borg_repo='"ssh://root@127.0.0.1:'"$sshd_port"'$R/borg"'
+    local borg_repo='"ssh://$U@127.0.0.1:'"$sshd_port"'$H/borg"'
     local borg_first="borg create --compression zstd,3 $borg_repo::first \"\$STORE\" \"\$R/dump\""
     local oe_local_cmd="oe mirror run (local repository)"
 
@@ -1033,7 +1049,7 @@ section_remote() {
 
     for ((i = 1; i <= runs; i++)); do
         # Fresh repositories for everyone (untimed), then the first snapshots in turns.
-        rm -rf "$r/oe-local" "$r/restic" "$r/borg" "$r/restic-cache" "$r/borg-base" "$r/borg-serve-base"
+        rm -rf "$r/oe-local" "$home/restic" "$home/borg" "$r/restic-cache" "$r/borg-base" "$home/borg-serve-base"
         "$oe_bin" --config "$cfg_local" mirror init >/dev/null
         (cd "$dir/work" && eval "restic -q $restic_opts init") >"$dir/logs/$id.restic-init.$i" 2>&1 || { say "restic init over sftp failed:"; tail -n 20 "$dir/logs/$id.restic-init.$i" >&2; return 1; }
         (cd "$dir/work" && eval "borg init -e none $borg_repo") >"$dir/logs/$id.borg-init.$i" 2>&1 || { say "borg init over ssh failed:"; tail -n 20 "$dir/logs/$id.borg-init.$i" >&2; return 1; }
@@ -1065,10 +1081,10 @@ section_remote() {
         done
         # What ssh alone costs here: a login that runs `true`, and the bytes of the local
         # repository carried to `cat >/dev/null` (the first snapshot's transfer, nothing else).
-        s=$(time_peer "$dir/logs/$id.login.$i" "\$RSSH -i \$R/keys/restic root@127.0.0.1 true")
+        s=$(time_peer "$dir/logs/$id.login.$i" "\$RSSH -i \$R/keys/restic \$U@127.0.0.1 true")
         echo "$s" >>"$t_login"
         carried=$(dir_bytes "$r/oe-local")
-        s=$(time_peer "$dir/logs/$id.carry.$i" "tar -cf - -C \$R/oe-local . | \$RSSH -i \$R/keys/restic -o Ciphers=aes128-gcm@openssh.com root@127.0.0.1 'cat >/dev/null'")
+        s=$(time_peer "$dir/logs/$id.carry.$i" "tar -cf - -C \$R/oe-local . | \$RSSH -i \$R/keys/restic -o Ciphers=aes128-gcm@openssh.com \$U@127.0.0.1 'cat >/dev/null'")
         echo "$s" >>"$t_carry"
         say "remote ssh alone $i/$runs: login $(tail -n 1 "$t_login")s, the repository's bytes ${s}s"
     done
@@ -1093,7 +1109,7 @@ section_remote() {
                 drop_odoo_db "$name"
                 case $who in
                     local) s=$(oe_config=$cfg_local time_oe "$dir/logs/$id.restore.local.$i" "$rss" restore odoo --from "$r/oe-local" -d "$name"); echo "$s" >>"$t_restore_local" ;;
-                    ssh) s=$(oe_config=$cfg_ssh time_oe "$dir/logs/$id.restore.ssh.$i" "$rss" restore odoo --from "ssh://root@127.0.0.1:$sshd_port/$ident" -d "$name"); echo "$s" >>"$t_restore_ssh" ;;
+                    ssh) s=$(oe_config=$cfg_ssh time_oe "$dir/logs/$id.restore.ssh.$i" "$rss" restore odoo --from "ssh://$user@127.0.0.1:$sshd_port/$ident" -d "$name"); echo "$s" >>"$t_restore_ssh" ;;
                     zip) s=$(oe_config=$cfg_local time_oe "$dir/logs/$id.restore.zip.$i" "$rss" restore odoo -z "$zip" -d "$name"); echo "$s" >>"$t_restore_zip" ;;
                 esac
                 say "remote restore $i/$runs: $who ${s}s"
@@ -1132,6 +1148,7 @@ section_remote() {
     echo "- remote: source $files files, $(mib "$bytes") MiB (bench_src's filestore + plain dump), over ssh to a private sshd on 127.0.0.1 (openssh-server $(dpkg-query -W -f '${Version}' openssh-server 2>/dev/null || echo '?')); restic $(restic version | awk '{ print $2 }') over sftp, borg $(borg --version | awk '{ print $2 }') (\`borg serve --append-only\`, no encryption, zstd 3); warm page cache." >>"$notes"
     sshd_stop
     rm -rf "$r"
+    [ -z "$made_user" ] || userdel "$user"
 }
 
 # --- section: s3 ----------------------------------------------------------------------------
