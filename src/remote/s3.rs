@@ -197,27 +197,31 @@ impl S3Storage {
     }
 
     fn put_multipart(&self, key: &Key, data: &[u8], what: &str) -> io::Result<()> {
-        if self.exists(key, what)? {
-            return Ok(());
-        }
         let parts: Vec<PutPayload> =
             data.chunks(MULTIPART_OVER).map(|c| PutPayload::from(c.to_vec())).collect();
         let key = key.clone();
         self.call(what, move |store| {
             let (key, parts) = (key.clone(), parts.clone());
             async move {
+                // Asked again on each attempt: a completion whose answer was lost (the server
+                // restarted) stored the object, and the server no longer knows the upload.
+                match store.head(&key).await {
+                    Ok(_) => return Ok(()),
+                    Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
                 let mut upload = store.put_multipart(&key).await?;
                 let sent = futures_util::future::try_join_all(
                     parts.into_iter().map(|part| upload.put_part(part)),
                 )
                 .await;
                 match sent {
-                    Ok(_) => upload.complete().await.map(drop),
+                    Ok(_) => upload.complete().await.map(drop).map_err(upload_lost),
                     Err(e) => {
                         if let Err(abort) = upload.abort().await {
                             tracing::warn!("cannot abort the upload of {key}: {abort}");
                         }
-                        Err(e)
+                        Err(upload_lost(e))
                     }
                 }
             }
@@ -348,6 +352,18 @@ fn block_on<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static)
         let _ = sender.send(future.await);
     });
     receiver.recv().expect("a task of the S3 runtime runs to its end")
+}
+
+/// A part or the completion of a multipart upload failed: another attempt looks for the
+/// object and starts a new upload, so even an answer that is definite for a single call is
+/// worth it. When a server restarts mid-upload, object_store's own retry of the completion
+/// can find the upload gone (completed before the restart, or lost with it), which servers
+/// answer with 404 (`NoSuchUpload`) or, as s3s-fs does, 403; CI saw the run fail on that.
+fn upload_lost(e: object_store::Error) -> object_store::Error {
+    match definite(&e) {
+        true => object_store::Error::Generic { store: "S3", source: Box::new(e) },
+        false => e,
+    }
 }
 
 /// Whether `e` is the server's definite answer, which trying again would not change.
