@@ -238,6 +238,42 @@ fn a_server_killed_mid_upload_and_restarted_then_oe_killed_mid_upload_and_run_ag
     s.assert_restores(&snapshot, &s.source);
 }
 
+/// A server that forgets a multipart upload midway, as one restarted mid-upload may (s3s-fs
+/// then answers 403 for its parts and completion, others 404 `NoSuchUpload`), does not fail
+/// the run: the pack is looked for and uploaded again.
+#[test]
+fn a_multipart_upload_the_server_forgot_is_started_again() {
+    let Some(s) = Setup::new(Kind::S3sFs) else { return };
+    s.oe(&["mirror", "init"]).success();
+    fs::write(s.source.join("big.bin"), random_bytes(11, 40 << 20)).unwrap();
+    // s3s-fs keeps an upload's record in `.upload-ID.json` at its root, and deletes it when
+    // the upload completes: removing it first makes the server forget the upload.
+    let root = s.server.bucket_dir(crate::s3d::BUCKET).unwrap().parent().unwrap().to_owned();
+    let mut run = s.env.oe();
+    run.args(["--json", "mirror", "run"]).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let run = run.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    'forget: loop {
+        for entry in fs::read_dir(&root).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let record = name.starts_with(".upload-") && name.ends_with(".json");
+            if record && fs::remove_file(entry.path()).is_ok() {
+                break 'forget;
+            }
+        }
+        assert!(Instant::now() < deadline, "no multipart upload within 60 s");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let output = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the run failed: {stderr}");
+    assert!(stderr.contains("trying again"), "the forgotten upload was not retried: {stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let snapshot = report["dirs"][0]["snapshot"].as_str().expect("a snapshot id");
+    s.oe(&["mirror", "check", "--read-data"]).success();
+    s.assert_restores(snapshot, &s.source);
+}
+
 fn count_files(dir: &Path) -> usize {
     let Ok(subdirs) = fs::read_dir(dir) else { return 0 };
     subdirs.flatten().map(|d| fs::read_dir(d.path()).map_or(0, |f| f.count())).sum()
