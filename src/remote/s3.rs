@@ -361,10 +361,14 @@ fn block_on<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static)
 /// answer with 404 (`NoSuchUpload`) or, as s3s-fs does, 403; CI saw the run fail on that.
 fn upload_lost(e: object_store::Error) -> object_store::Error {
     match definite(&e) {
-        true => object_store::Error::Generic { store: "S3", source: Box::new(e) },
+        true => object_store::Error::Generic { store: UPLOAD_LOST, source: Box::new(e) },
         false => e,
     }
 }
+
+/// The `store` of an error [`upload_lost`] made worth another attempt; [`to_io`] judges it by
+/// the server's own answer once no attempt is left.
+const UPLOAD_LOST: &str = "S3 multipart upload";
 
 /// Whether `e` is the server's definite answer, which trying again would not change.
 fn definite(e: &object_store::Error) -> bool {
@@ -406,6 +410,13 @@ impl ExitStatus for Error {
 
 fn to_io(url: &S3Url, what: &str, e: object_store::Error) -> io::Error {
     use object_store::Error as E;
+    let e = match e {
+        E::Generic { store: UPLOAD_LOST, source } => match source.downcast::<E>() {
+            Ok(answer) => *answer,
+            Err(source) => E::Generic { store: UPLOAD_LOST, source },
+        },
+        e => e,
+    };
     let (kind, code) = match &e {
         E::NotFound { .. } => (io::ErrorKind::NotFound, ExitCode::Usage),
         E::AlreadyExists { .. } => (io::ErrorKind::AlreadyExists, ExitCode::Exists),

@@ -246,21 +246,13 @@ fn a_multipart_upload_the_server_forgot_is_started_again() {
     let Some(s) = Setup::new(Kind::S3sFs) else { return };
     s.oe(&["mirror", "init"]).success();
     fs::write(s.source.join("big.bin"), random_bytes(11, 40 << 20)).unwrap();
-    // s3s-fs keeps an upload's record in `.upload-ID.json` at its root, and deletes it when
-    // the upload completes: removing it first makes the server forget the upload.
+    // The first upload is forgotten while its parts are on their way.
     let root = s.server.bucket_dir(crate::s3d::BUCKET).unwrap().parent().unwrap().to_owned();
     let mut run = s.env.oe();
     run.args(["--json", "mirror", "run"]).stdout(Stdio::piped()).stderr(Stdio::piped());
     let run = run.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    'forget: loop {
-        for entry in fs::read_dir(&root).unwrap().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let record = name.starts_with(".upload-") && name.ends_with(".json");
-            if record && fs::remove_file(entry.path()).is_ok() {
-                break 'forget;
-            }
-        }
+    while !forget_uploads(&root) {
         assert!(Instant::now() < deadline, "no multipart upload within 60 s");
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -272,6 +264,50 @@ fn a_multipart_upload_the_server_forgot_is_started_again() {
     let snapshot = report["dirs"][0]["snapshot"].as_str().expect("a snapshot id");
     s.oe(&["mirror", "check", "--read-data"]).success();
     s.assert_restores(snapshot, &s.source);
+}
+
+/// A server that forgets every multipart upload fails the run once its attempts are spent,
+/// with the exit code of the server's answer (403: refused, as credentials are).
+#[test]
+fn a_multipart_upload_the_server_keeps_forgetting_fails_with_its_answer() {
+    let Some(s) = Setup::new(Kind::S3sFs) else { return };
+    s.oe(&["mirror", "init"]).success();
+    fs::write(s.source.join("big.bin"), random_bytes(12, 40 << 20)).unwrap();
+    let root = s.server.bucket_dir(crate::s3d::BUCKET).unwrap().parent().unwrap().to_owned();
+    let log = s.env.path("run.log");
+    let mut run = s.env.oe();
+    run.args(["mirror", "run"]).stdout(Stdio::null());
+    let mut run = run.stderr(fs::File::create(&log).unwrap()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut forgotten = 0;
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the run did not end within 120 s");
+        forgotten += usize::from(forget_uploads(&root));
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let stderr = fs::read_to_string(&log).unwrap();
+    assert!(forgotten >= 3, "{forgotten} uploads forgotten: {stderr}");
+    assert_eq!(status.code(), Some(6), "{stderr}");
+    let error = stderr.lines().find(|l| l.starts_with("ERROR")).expect("an error");
+    assert!(error.contains("lacked the necessary privileges"), "{error}");
+    assert!(!error.contains("Generic"), "the server's own answer is reported: {error}");
+}
+
+/// Makes s3s-fs forget the multipart uploads in progress by removing their records
+/// (`.upload-ID.json` at its root, deleted by the server when an upload completes); whether
+/// one was removed.
+fn forget_uploads(root: &Path) -> bool {
+    let mut forgot = false;
+    for entry in fs::read_dir(root).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".upload-") && name.ends_with(".json") {
+            forgot |= fs::remove_file(entry.path()).is_ok();
+        }
+    }
+    forgot
 }
 
 fn count_files(dir: &Path) -> usize {
