@@ -94,8 +94,9 @@ impl Listings {
             }
         });
         if let Err(e) = started {
+            // No listing is taken from here: each walk lists as it goes.
             tracing::debug!("listing on the walk's thread: {e}");
-            listings.iter_mut().for_each(|l| *l = Some(Listing::direct()));
+            listings.clear();
         }
         Listings { dirs: listings }
     }
