@@ -4,8 +4,9 @@
 //! The walk is depth first on the calling thread, one directory in memory at a time: it takes
 //! a directory's listing (made ahead on a thread of [`walk::Listings`]), reads each changed
 //! file and cuts it into content-defined chunks (FastCDC, about 1 MiB on average; a file
-//! smaller than the minimum is one chunk), and hands the chunks to a pool of workers that hash, compress and pack them ([`Repository::store_blob`], each
-//! worker with a zstd context of its own). A pack they fill goes to a writer thread, which
+//! smaller than the minimum is one chunk), and hands the chunks to a pool of workers that
+//! hash, compress and pack them ([`Repository::store_blob`], each worker with a zstd context
+//! of its own). A pack they fill goes to a writer thread, which
 //! writes and fsyncs it while they go on. Once every chunk of a directory is stored, its tree
 //! is stored, and the directory above refers to it. The snapshot is written only after the
 //! writer has written every full pack and [`Repository::flush`] the last one and the index:
@@ -29,8 +30,8 @@
 //! (about 10 MiB); the chunks in flight to two per worker; full packs (16 MiB) to the one
 //! being written and one per worker waiting to hand its own over, besides the one being
 //! filled; each worker keeps a zstd context (about 3 MiB); deltas add the repository's cache
-//! of decoded bases (64 MiB) and, per worker, a zstd context with a 16 MiB window and the prefix (at most two chunks)
-//! being compressed against or decoded.
+//! of decoded bases (64 MiB) and, per worker, a zstd context with a 16 MiB window and the
+//! prefix (at most two chunks) being compressed against or decoded.
 
 use std::collections::HashMap;
 use std::fs::{File, FileType, Metadata};
