@@ -14,6 +14,9 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use crate::support::skip_unless_available;
@@ -239,40 +242,43 @@ fn free_port_block() -> u16 {
     }
 }
 
-/// A TCP proxy in front of a server that injects faults: it answers some connections' first
-/// request with a 500, resets others after a number of bytes (mid-upload), and delays others'
-/// first bytes. Counts what it did.
+/// A TCP proxy in front of a server that injects faults, each bound to happen however the
+/// client pools its connections: the first connection's first request gets a 500 (so the
+/// client needs a second one), the second connection waits 1.5 s before its first byte, and
+/// the connection whose upload carries the bytes from the client past 1 MiB, 5 MiB, 9 MiB
+/// and so on (`resets` times) is reset mid-request. Counts what it did.
 pub struct FaultProxy {
     port: u16,
-    pub stats: std::sync::Arc<FaultStats>,
+    pub stats: Arc<FaultStats>,
 }
 
 #[derive(Default)]
 pub struct FaultStats {
-    pub connections: std::sync::atomic::AtomicUsize,
-    pub errors: std::sync::atomic::AtomicUsize,
-    pub resets: std::sync::atomic::AtomicUsize,
-    pub delays: std::sync::atomic::AtomicUsize,
+    pub connections: AtomicUsize,
+    pub errors: AtomicUsize,
+    pub resets: AtomicUsize,
+    pub delays: AtomicUsize,
+    /// Bytes from the client forwarded so far, over every connection.
+    forwarded: AtomicUsize,
 }
 
+/// Where the first reset happens, and how far apart the others are, in bytes from the client.
+const FIRST_RESET: usize = 1 << 20;
+const RESET_EVERY: usize = 4 << 20;
+
 impl FaultProxy {
-    /// Every connection `n` (from 0): `n % 4 == 1` gets a 500, `n % 4 == 2` is reset after
-    /// `64 KiB * (n % 7 + 1)` bytes from the client, `n % 4 == 3` waits 1.5 s first; the
-    /// others, and every connection from `n = faults` on, pass untouched.
-    pub fn start(upstream: u16, faults: usize) -> FaultProxy {
-        use std::sync::atomic::Ordering::Relaxed;
+    pub fn start(upstream: u16, resets: usize) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let stats = std::sync::Arc::new(FaultStats::default());
-        let counters = std::sync::Arc::clone(&stats);
+        let stats = Arc::new(FaultStats::default());
+        let counters = Arc::clone(&stats);
         std::thread::spawn(move || {
             for (n, client) in listener.incoming().enumerate() {
                 let Ok(mut client) = client else { continue };
                 counters.connections.fetch_add(1, Relaxed);
-                let stats = std::sync::Arc::clone(&counters);
+                let stats = Arc::clone(&counters);
                 std::thread::spawn(move || {
-                    let fault = if n < faults { n % 4 } else { 0 };
-                    if fault == 1 {
+                    if n == 0 {
                         stats.errors.fetch_add(1, Relaxed);
                         let mut head = [0u8; 1024];
                         let _ = client.read(&mut head);
@@ -282,13 +288,12 @@ impl FaultProxy {
                         );
                         return;
                     }
-                    if fault == 3 {
+                    if n == 1 {
                         stats.delays.fetch_add(1, Relaxed);
                         std::thread::sleep(Duration::from_millis(1500));
                     }
                     let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
-                    let limit = (fault == 2).then(|| (64 << 10) * (n % 7 + 1));
-                    pipe(client, server, limit, &stats);
+                    pipe(client, server, resets, &stats);
                 });
             }
         });
@@ -300,24 +305,27 @@ impl FaultProxy {
     }
 }
 
-/// Copies both ways until either side closes; after `limit` bytes from the client, resets
-/// both connections.
-fn pipe(client: TcpStream, server: TcpStream, limit: Option<usize>, stats: &FaultStats) {
+/// Copies both ways until either side closes; resets both connections when the bytes from
+/// the client, counted over every connection, pass the next reset's mark.
+fn pipe(client: TcpStream, server: TcpStream, resets: usize, stats: &FaultStats) {
     let (mut c_read, mut s_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
     let (mut s_read, mut c_write) = (server, client);
     let back = std::thread::spawn(move || {
         let _ = std::io::copy(&mut s_read, &mut c_write);
         let _ = c_write.shutdown(std::net::Shutdown::Both);
     });
-    let mut sent = 0;
     let mut buf = vec![0u8; 16 << 10];
     loop {
         let n = match c_read.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if limit.is_some_and(|limit| sent + n > limit) {
-            stats.resets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let total = stats.forwarded.fetch_add(n, Relaxed) + n;
+        let done = stats.resets.load(Relaxed);
+        if done < resets
+            && total >= FIRST_RESET + done * RESET_EVERY
+            && stats.resets.compare_exchange(done, done + 1, Relaxed, Relaxed).is_ok()
+        {
             reset(&c_read);
             let _ = s_write.shutdown(std::net::Shutdown::Both);
             break;
@@ -325,7 +333,6 @@ fn pipe(client: TcpStream, server: TcpStream, limit: Option<usize>, stats: &Faul
         if s_write.write_all(&buf[..n]).is_err() {
             break;
         }
-        sent += n;
     }
     let _ = s_write.shutdown(std::net::Shutdown::Write);
     let _ = back.join();
