@@ -129,12 +129,12 @@ impl RemoteStorage {
                 lines.push_back(line);
             }
         });
+        let (to, from) = (child.stdin.take().expect("piped"), child.stdout.take().expect("piped"));
+        protocol::widen_pipe(&to);
+        protocol::widen_pipe(&from);
         let connection = Connection {
-            to: Some(BufWriter::with_capacity(
-                protocol::BUFFER,
-                child.stdin.take().expect("piped"),
-            )),
-            from: BufReader::with_capacity(protocol::BUFFER, child.stdout.take().expect("piped")),
+            to: Some(BufWriter::with_capacity(protocol::BUFFER, to)),
+            from: BufReader::with_capacity(protocol::BUFFER, from),
             child,
             stderr,
             failed: None,

@@ -37,6 +37,27 @@ pub const BUFFER: usize = 64 << 10;
 /// Names a `Names` frame carries at most, in bytes.
 pub const NAMES_BYTES: usize = 64 << 10;
 
+/// The capacity asked for the pipes between either end and ssh: a whole `Data` frame, instead
+/// of Linux's default 64 KiB. With the default, ssh and sshd stop at every 64 KiB to wait for
+/// the other side of the pipe; on two busy cores that cost a third of the time to carry 2 GB
+/// (5.0 s against 3.4 s, measured with ssh carrying a file to a reader).
+const PIPE_CAPACITY: libc::c_int = CHUNK as libc::c_int;
+
+/// Asks for a [`PIPE_CAPACITY`] pipe behind `fd`, when it is one (a socket or a terminal is
+/// left as it is), and when the system allows it (up to `/proc/sys/fs/pipe-max-size`, within
+/// the user's share of pipe memory); the pipe works either way.
+pub fn widen_pipe(fd: impl std::os::fd::AsFd) {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: F_SETPIPE_SZ takes an int and changes only the capacity of the pipe behind fd;
+    // any other descriptor gets EBADF.
+    if unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_CAPACITY) } < 0 {
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EBADF) {
+            tracing::debug!("pipe kept at its size: {error}");
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Hello { version: u16, client: String, by: String },
@@ -474,5 +495,19 @@ mod tests {
         let mut wire = Vec::new();
         write_frame(&mut wire, op::HELLO, b"NOT-OE!!\0\x01").unwrap();
         assert!(read_request(&mut &wire[..]).unwrap_err().to_string().contains("not an oe"));
+    }
+
+    #[test]
+    fn a_pipe_is_widened_and_anything_else_left_alone() {
+        use std::os::fd::AsRawFd as _;
+        let (reader, writer) = std::io::pipe().unwrap();
+        // SAFETY: F_GETPIPE_SZ only reads the capacity of a valid descriptor.
+        let capacity = |fd: i32| unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
+        assert_eq!(capacity(reader.as_raw_fd()), 64 << 10, "Linux's default");
+        widen_pipe(&reader);
+        assert_eq!(capacity(writer.as_raw_fd()), PIPE_CAPACITY, "either end widens the pipe");
+        let file = tempfile::tempfile().unwrap();
+        widen_pipe(&file);
+        assert_eq!(capacity(file.as_raw_fd()), -1);
     }
 }

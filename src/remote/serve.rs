@@ -66,6 +66,8 @@ impl ExitStatus for Error {
 
 /// Serves one session on standard input and output.
 pub fn run_stdio(options: &Options) -> Result<(), Error> {
+    protocol::widen_pipe(io::stdin());
+    protocol::widen_pipe(io::stdout());
     let input = Timed { fd: io::stdin(), timeout: options.idle_timeout };
     serve(options, BufReader::with_capacity(protocol::BUFFER, input), BufWriter::new(io::stdout()))
 }
