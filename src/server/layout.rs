@@ -13,7 +13,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -98,7 +98,9 @@ impl Root {
         }
         let root = Root { path: path.into() };
         private_dir(&root.clients_dir())?;
-        private_dir(path)?;
+        // An empty directory made beforehand (`mkdir`, 0755) becomes private as a new one.
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+            .map_err(Error::io(format!("making {} private (mode 0700)", path.display())))?;
         write_json(&path.join(MARKER), &Marker { format: FORMAT })?;
         Ok(root)
     }
@@ -265,5 +267,18 @@ mod tests {
             Err(Error::UnknownClient { .. })
         ));
         assert!(root.clients().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_root_made_in_an_empty_directory_becomes_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backups");
+        fs::create_dir(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        Root::init(&path).unwrap();
+        for private in [&path, &path.join("clients")] {
+            let mode = fs::metadata(private).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", private.display());
+        }
     }
 }
