@@ -9,6 +9,7 @@ mod cache;
 pub mod client;
 pub mod passphrase;
 pub mod protocol;
+mod read_ahead;
 pub mod s3;
 pub mod serve;
 
@@ -67,12 +68,13 @@ pub fn init(location: &Location, access: &Access, encrypt: bool) -> Result<Repos
 
 fn connect(location: &Location, access: &Access) -> Result<Arc<dyn Storage>, Error> {
     let opening = |e| Error::io(format!("opening {location}"))(e);
-    Ok(match location {
-        Location::Local(path) => Arc::new(crate::repo::LocalStorage::new(path)),
+    let remote: Arc<dyn Storage> = match location {
+        Location::Local(path) => return Ok(Arc::new(crate::repo::LocalStorage::new(path))),
         Location::Ssh(url) => Arc::new(
             client::RemoteStorage::connect(url, &access.ssh)
                 .map_err(|e| opening(io::Error::other(e)))?,
         ),
         Location::S3(url) => Arc::new(s3::S3Storage::connect(url, &access.s3).map_err(opening)?),
-    })
+    };
+    Ok(Arc::new(read_ahead::ReadAhead::new(remote)))
 }

@@ -24,8 +24,8 @@
 //! - **Consistency.** Nothing here reads back or lists what it just wrote: a run writes
 //!   packs, then index files naming them, then its snapshot, and opening a repository lists
 //!   what earlier runs wrote.
-//! - **Reads** of a few bytes of a pack fetch [`READ_AHEAD`] from there, kept in a few
-//!   windows: a restore reads a pack's blobs in order, one request serves many.
+//! - **Reads** of a range past an object's end get what there is in one request, which
+//!   [`read_ahead`](super::read_ahead) asks for.
 //! - **Locks** are the repository's lock objects (`locks/…`, refreshed every 5 minutes,
 //!   stale after 30, see `repo::lock`): there is no server process to hold them.
 //!
@@ -33,16 +33,14 @@
 //! and the caller's thread waits for it, from any thread (also one of another runtime's
 //! blocking pool).
 
-use std::collections::VecDeque;
 use std::fs;
 use std::future::Future;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex};
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
 use object_store::path::Path as Key;
@@ -59,13 +57,6 @@ use crate::repo::{ObjectKind, Storage, object_key};
 pub const MULTIPART_OVER: usize = 8 << 20;
 /// How many times a call is tried in all, when it fails without a definite answer.
 const ATTEMPTS: u32 = 3;
-/// A read of a few bytes of a pack fetches this much from there: restores and checks read a
-/// pack's blobs in order, so one request serves the blobs that follow (a request per blob
-/// made a restore wait on thousands of round trips).
-const READ_AHEAD: u64 = 8 << 20;
-/// Windows kept of packs read ahead (at most 48 MiB).
-const WINDOWS: usize = 6;
-
 /// The runtime every S3 call runs on: two threads, for the process's life.
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_multi_thread()
@@ -79,15 +70,6 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 pub struct S3Storage {
     store: AmazonS3,
     url: S3Url,
-    /// The last windows of packs read ahead, newest last.
-    windows: Mutex<VecDeque<Window>>,
-}
-
-/// Bytes of a pack from `start` on.
-struct Window {
-    key: Key,
-    start: u64,
-    bytes: Bytes,
 }
 
 impl S3Storage {
@@ -138,7 +120,7 @@ impl S3Storage {
             .with_client_options(client)
             .build()
             .map_err(|e| invalid(format!("{url}: {e}")))?;
-        Ok(S3Storage { store, url: url.clone(), windows: Mutex::default() })
+        Ok(S3Storage { store, url: url.clone() })
     }
 
     fn key(&self, kind: ObjectKind, name: &str) -> io::Result<Key> {
@@ -184,16 +166,6 @@ impl S3Storage {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
         }
-    }
-
-    /// `len` bytes at `offset` of `key`, if a window read ahead holds them.
-    fn windowed(&self, key: &Key, offset: u64, len: u64) -> Option<Vec<u8>> {
-        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let w = windows.iter().rev().find(|w| {
-            &w.key == key && w.start <= offset && offset + len <= w.start + w.bytes.len() as u64
-        })?;
-        let from = (offset - w.start) as usize;
-        Some(w.bytes[from..from + len as usize].to_vec())
     }
 
     fn put_multipart(&self, key: &Key, data: &[u8], what: &str) -> io::Result<()> {
@@ -265,38 +237,33 @@ impl Storage for S3Storage {
         offset: u64,
         len: u64,
     ) -> io::Result<Vec<u8>> {
-        let key = self.key(kind, name)?;
-        let what = format!("reading {len} bytes at {offset} of {key}");
-        let ahead = kind == ObjectKind::Pack && len < READ_AHEAD;
-        if ahead {
-            if let Some(hit) = self.windowed(&key, offset, len) {
-                return Ok(hit);
-            }
-        }
-        // Read ahead: the store answers with what there is up to the end of the pack.
-        let end = offset + if ahead { READ_AHEAD } else { len };
-        let fetched = {
-            let key = key.clone();
-            self.call(&what, move |store| {
-                let key = key.clone();
-                async move { store.get_range(&key, offset..end).await }
-            })?
-        };
+        let what = format!("reading {len} bytes at {offset} of {}", self.key(kind, name)?);
+        let fetched = self.get_range_within(kind, name, offset, len)?;
         if (fetched.len() as u64) < len {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!("{what}: got {} bytes", fetched.len()),
             ));
         }
-        let out = fetched[..len as usize].to_vec();
-        if ahead {
-            let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-            if windows.len() == WINDOWS {
-                windows.pop_front();
-            }
-            windows.push_back(Window { key, start: offset, bytes: fetched });
-        }
-        Ok(out)
+        Ok(fetched)
+    }
+
+    /// One request: the store answers with what there is up to the end of the object.
+    fn get_range_within(
+        &self,
+        kind: ObjectKind,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<Vec<u8>> {
+        let key = self.key(kind, name)?;
+        let end = offset.saturating_add(len);
+        let fetched =
+            self.call(&format!("reading {len} bytes at {offset} of {key}"), move |store| {
+                let key = key.clone();
+                async move { store.get_range(&key, offset..end).await }
+            })?;
+        Ok(fetched.to_vec())
     }
 
     fn list(&self, kind: ObjectKind) -> io::Result<Vec<String>> {

@@ -31,6 +31,19 @@ pub trait Storage: Send + Sync {
     fn get(&self, kind: ObjectKind, name: &str) -> io::Result<Vec<u8>>;
     fn get_range(&self, kind: ObjectKind, name: &str, offset: u64, len: u64)
     -> io::Result<Vec<u8>>;
+    /// Up to `len` bytes at `offset`, fewer when the object ends before: what reading ahead
+    /// asks for. By default its size, then the bytes there are; a store that answers a range
+    /// past the end with what it has does it in one request.
+    fn get_range_within(
+        &self,
+        kind: ObjectKind,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<Vec<u8>> {
+        let len = len.min(self.size(kind, name)?.saturating_sub(offset));
+        self.get_range(kind, name, offset, len)
+    }
     /// Names of the objects of `kind`, in no particular order.
     fn list(&self, kind: ObjectKind) -> io::Result<Vec<String>>;
     fn delete(&self, kind: ObjectKind, name: &str) -> io::Result<()>;
