@@ -1,7 +1,8 @@
 //! Remote repositories. On a backup server, over SSH: the client's side ([`client`]: a
 //! [`Storage`] that speaks to `oe serve` through the system's `ssh`), the server's side
 //! ([`serve`]), and the framed protocol between them ([`protocol`]). In a bucket of
-//! S3-compatible object storage: [`s3`]. Both keep a local cache of the index ([`cache`]).
+//! S3-compatible object storage: [`s3`]. Both keep a local cache of the index ([`cache`]), and
+//! read ahead in packs read in order ([`read_ahead`]).
 //!
 //! [`open`] opens a repository wherever its [`Location`] says it is; [`init`] creates one.
 

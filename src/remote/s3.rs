@@ -237,12 +237,12 @@ impl Storage for S3Storage {
         offset: u64,
         len: u64,
     ) -> io::Result<Vec<u8>> {
-        let what = format!("reading {len} bytes at {offset} of {}", self.key(kind, name)?);
         let fetched = self.get_range_within(kind, name, offset, len)?;
         if (fetched.len() as u64) < len {
+            let key = self.key(kind, name)?;
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("{what}: got {} bytes", fetched.len()),
+                format!("reading {len} bytes at {offset} of {key}: got {} bytes", fetched.len()),
             ));
         }
         Ok(fetched)
