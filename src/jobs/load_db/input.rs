@@ -179,14 +179,15 @@ pub(super) fn hex_head(head: &[u8]) -> String {
 }
 
 /// Refuses an archive with an unsafe entry (absolute, `..`, link, device) or without a
-/// dump, before anything is written.
+/// dump, before anything is written. Reads the central directory only: looking at every
+/// entry's local header read all of an archive in a repository, a chunk per entry.
 fn check_archive(input: &dyn Seekable, name: &str) -> Result<(), Error> {
     let zip_error = |source| Error::Zip { input: name.to_owned(), source };
     let reader = input.open().map_err(|source| Error::Open { input: name.to_owned(), source })?;
-    let mut archive = zip::ZipArchive::new(reader).map_err(zip_error)?;
+    let archive = zip::ZipArchive::new(reader).map_err(zip_error)?;
     let mut has_dump = false;
     for i in 0..archive.len() {
-        let entry = archive.by_index_raw(i).map_err(zip_error)?;
+        let entry = archive.by_index_data(i).map_err(zip_error)?;
         let entry_name = entry.name().map_err(zip_error)?.into_owned();
         let kind = layout::classify(&entry_name, entry.unix_mode())
             .map_err(|source| Error::UnsafeEntry { input: name.to_owned(), source })?;
@@ -196,4 +197,86 @@ fn check_archive(input: &dyn Seekable, name: &str) -> Result<(), Error> {
         return Err(Error::NoDumpInZip { input: name.to_owned() });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Cursor, Write};
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// An archive in memory that remembers the offsets its readers read at.
+    struct Watched {
+        bytes: Arc<[u8]>,
+        reads: Arc<Mutex<Vec<u64>>>,
+    }
+
+    struct WatchedReader {
+        inner: Cursor<Arc<[u8]>>,
+        reads: Arc<Mutex<Vec<u64>>>,
+    }
+
+    impl Seekable for Watched {
+        fn open(&self) -> io::Result<Box<dyn SeekRead>> {
+            let inner = Cursor::new(Arc::clone(&self.bytes));
+            Ok(Box::new(WatchedReader { inner, reads: Arc::clone(&self.reads) }))
+        }
+
+        fn size(&self) -> u64 {
+            self.bytes.len() as u64
+        }
+    }
+
+    impl Read for WatchedReader {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let at = self.inner.position();
+            let n = self.inner.read(buf)?;
+            if n > 0 {
+                self.reads.lock().unwrap().push(at);
+            }
+            Ok(n)
+        }
+    }
+
+    impl Seek for WatchedReader {
+        fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+            self.inner.seek(to)
+        }
+    }
+
+    fn archive(entries: &[&str]) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        for name in entries {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+            zip.write_all(&b"SELECT 1;\n".repeat(1000)).unwrap();
+        }
+        zip.finish().unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn an_archive_is_checked_from_its_central_directory_alone() {
+        // In a repository, reading an entry's local header fetches the chunk around it: a
+        // check that read them read the whole archive.
+        let bytes = archive(&["dump.sql", "filestore/ab/one", "filestore/cd/two"]);
+        let directory =
+            zip::ZipArchive::new(Cursor::new(&bytes)).unwrap().central_directory_start();
+        let reads = Arc::default();
+        let watched = Watched { bytes: Arc::from(bytes), reads: Arc::clone(&reads) };
+        check_archive(&watched, "a.zip").unwrap();
+        // The zip crate looks at the archive's first bytes, which a load has read already.
+        let reads = reads.lock().unwrap();
+        assert!(reads.iter().all(|&at| at == 0 || at >= directory), "{reads:?}, {directory}");
+
+        // What the check is for still holds.
+        let check = |entries: &[&str]| {
+            let watched = Watched { bytes: Arc::from(archive(entries)), reads: Arc::default() };
+            check_archive(&watched, "a.zip")
+        };
+        assert!(matches!(check(&["filestore/ab/one"]), Err(Error::NoDumpInZip { .. })));
+        let outside = check(&["dump.sql", "filestore/../../evil"]);
+        assert!(matches!(outside, Err(Error::UnsafeEntry { .. })), "{outside:?}");
+    }
 }
