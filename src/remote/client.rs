@@ -6,7 +6,7 @@
 //! trips of small reads are short next to the work they feed. A connection that failed stays
 //! failed: every later call gets the same error.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -89,7 +89,13 @@ struct Inner {
     known_hosts: String,
     read_only: bool,
     connection: Mutex<Connection>,
+    /// Sizes of the packs read ahead in, which never change: a window past the first of a
+    /// pack costs one request, not two.
+    sizes: Mutex<HashMap<String, u64>>,
 }
+
+/// Pack sizes remembered at most (about 100 bytes each).
+const SIZES: usize = 1 << 16;
 
 struct Connection {
     child: Child,
@@ -151,6 +157,7 @@ impl RemoteStorage {
             known_hosts,
             read_only: false,
             connection: Mutex::new(connection),
+            sizes: Mutex::default(),
         };
         let hello = Request::Hello {
             version: protocol::VERSION,
@@ -453,6 +460,32 @@ impl Storage for RemoteStorage {
         len: u64,
     ) -> io::Result<Vec<u8>> {
         self.inner.get(kind, name, offset, len)
+    }
+
+    fn get_range_within(
+        &self,
+        kind: ObjectKind,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<Vec<u8>> {
+        let sizes = || self.inner.sizes.lock().unwrap_or_else(|p| p.into_inner());
+        let known = if kind == ObjectKind::Pack { sizes().get(name).copied() } else { None };
+        let size = match known {
+            Some(size) => size,
+            None => {
+                let size = self.size(kind, name)?;
+                if kind == ObjectKind::Pack {
+                    let mut sizes = sizes();
+                    if sizes.len() == SIZES {
+                        sizes.clear();
+                    }
+                    sizes.insert(name.to_owned(), size);
+                }
+                size
+            }
+        };
+        self.inner.get(kind, name, offset, len.min(size.saturating_sub(offset)))
     }
 
     fn list(&self, kind: ObjectKind) -> io::Result<Vec<String>> {
