@@ -219,7 +219,7 @@ pub(crate) fn state(container: &str) -> String {
 fn install_start_serve_over_nginx_stop_start_again() {
     let Some(images) = images() else { return };
     // No cron thread in the running server: it would open the database that `odoo -i base`
-    // is creating below, and the two deadlock (seen once in CI).
+    // is creating below, and the two deadlock (seen once in CI; see below for the other).
     let i =
         install(&images, "production", true, &["limit_time_real = 1200", "max_cron_threads = 0"]);
     let env = &i.env;
@@ -276,8 +276,19 @@ fn install_start_serve_over_nginx_stop_start_again() {
     assert_eq!(bridge, network);
     assert!(Path::new("/sys/class/net").join(&bridge).exists(), "no bridge {bridge}");
 
-    // A database, made by Odoo itself inside its container.
+    // The managed PostgreSQL is the default service: oe works on it without configuring it.
+    let mut yaml = env.read_config();
+    yaml = yaml.split("services:").next().unwrap().to_owned()
+        + &yaml.split_once("deploy:").map(|(_, rest)| format!("deploy:{rest}")).unwrap();
+    env.write_config(&yaml);
+
+    // A database, made by Odoo itself inside its container, under a name that the dbfilter
+    // does not match, then given its name with `oe db mv`. The running server serves every
+    // request (its health checks) with the one database the filter matches: loading its
+    // registry while `odoo -i base` creates it deadlocked the two in CI, with and without
+    // cron threads.
     let db = format!("{}_prod", i.client);
+    let made = format!("{}_new", i.client);
     let odoo = format!("oe-{}-odoo", i.client);
     run(
         "docker",
@@ -287,7 +298,7 @@ fn install_start_serve_over_nginx_stop_start_again() {
             "/usr/bin/odoo",
             "--logfile=",
             "-d",
-            &db,
+            &made,
             "-i",
             "base",
             "--stop-after-init",
@@ -295,6 +306,7 @@ fn install_start_serve_over_nginx_stop_start_again() {
         ],
         None,
     );
+    env.run(&["db", "mv", &made, &db]).success();
     let base = format!("http://127.0.0.1:{}", i.http_port);
     let (status, body) = get(&format!("{base}/web/login"));
     assert_eq!(status, 200, "{body}");
@@ -302,11 +314,6 @@ fn install_start_serve_over_nginx_stop_start_again() {
     let (status, _) = get(&format!("{base}/web/database/manager"));
     assert_eq!(status, 403, "production must block the database manager");
 
-    // The managed PostgreSQL is the default service: oe backup works without configuring it.
-    let mut yaml = env.read_config();
-    yaml = yaml.split("services:").next().unwrap().to_owned()
-        + &yaml.split_once("deploy:").map(|(_, rest)| format!("deploy:{rest}")).unwrap();
-    env.write_config(&yaml);
     env.run(&["backup", "-d", &db]).success();
     let backups = std::fs::read_dir(i.root.join("backup_dir").join(&db)).unwrap().count();
     assert_eq!(backups, 1, "oe backup of the managed database wrote nothing");
