@@ -36,11 +36,11 @@ pub struct ReadAhead {
     /// The windows read ahead, the one read from last at the back.
     windows: Mutex<VecDeque<Window>>,
     /// The last reads the windows did not serve, one per pack, the latest at the back.
-    recent: Mutex<VecDeque<Read>>,
+    recent: Mutex<VecDeque<LastRead>>,
 }
 
 /// Where a read of a pack started, and where it ended (including what it read ahead).
-struct Read {
+struct LastRead {
     pack: String,
     start: u64,
     end: u64,
@@ -97,7 +97,7 @@ impl ReadAhead {
             recent.pop_front();
         }
         let end = offset + if follows { READ_AHEAD } else { len };
-        recent.push_back(Read { pack: pack.into(), start: offset, end });
+        recent.push_back(LastRead { pack: pack.into(), start: offset, end });
         follows
     }
 }
