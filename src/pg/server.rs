@@ -133,6 +133,19 @@ impl Server {
             .collect())
     }
 
+    /// Waits up to `within` for the other sessions of `db` to end (those of a service just
+    /// stopped end a moment after it does); returns those still connected then.
+    pub async fn sessions_left(&self, db: &str, within: Duration) -> Result<Vec<String>, Error> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let sessions = self.sessions(db).await?;
+            if sessions.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(sessions);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The size of `db` on disk (`pg_database_size`); the server refuses it without the
     /// CONNECT privilege on `db` (or `pg_read_all_stats`).
     pub async fn size(&self, db: &str) -> Result<u64, Error> {

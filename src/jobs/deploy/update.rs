@@ -48,6 +48,9 @@ use crate::stop;
 /// How long `oe update` waits for another run on the database to finish.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
+/// How long the sessions of a stopped Odoo may take to end.
+const SESSIONS_END: Duration = Duration::from_secs(10);
+
 /// The `ir_config_parameter` key holding the Odoo image the database was last updated with:
 /// another image updates `base`.
 const ODOO_IMAGE_KEY: &str = "oe.update.odoo_image";
@@ -302,7 +305,7 @@ async fn update_in_place(
     let log = ctx.layout.log_dir().join(format!("update-{stamp}.log"));
     report.log = Some(log.clone());
     let stopped = Instant::now();
-    stop_odoo(ctx, engine).await?;
+    stop_odoo(ctx, engine, conn, &report.plan.database).await?;
     steps.done("stopped odoo");
     let database = report.plan.database.clone();
     let plan = (&report.plan, request);
@@ -335,7 +338,7 @@ async fn attempt_update(
     let root = &ctx.layout.root;
     let names = &attempt.names;
     let interrupted = || stop::signal().map_or(Ok(()), |signal| Err(Error::Interrupted { signal }));
-    stop_odoo(ctx, engine).await?;
+    stop_odoo(ctx, engine, conn, &names.database).await?;
     steps.done("stopped odoo");
     if !attempt.new_database {
         let _copy_lock = lock_database(conn, &names.copy, LOCK_WAIT, "oe update").await?;
@@ -425,10 +428,23 @@ async fn run_update(
 }
 
 /// Stops the odoo container, when there is one (a new installation has none yet).
-async fn stop_odoo(ctx: &Context, engine: &Engine) -> Result<(), Error> {
+/// Stops the Odoo container, and waits a moment for its sessions on `database` to end: the
+/// server lets them go a little after the container is gone, and the copy or rename that
+/// follows needs the database alone (it still refuses, naming them, sessions that stay).
+/// A server that cannot be reached is left to the step that needs it to report.
+async fn stop_odoo(
+    ctx: &Context,
+    engine: &Engine,
+    conn: &ConnParams,
+    database: &str,
+) -> Result<(), Error> {
     let name = ctx.layout.container(Role::Odoo);
-    if engine.inspect(&name).await?.is_some() {
-        engine.stop(&name, runtime::STOP_GRACE).await?;
+    if engine.inspect(&name).await?.is_none() {
+        return Ok(());
+    }
+    engine.stop(&name, runtime::STOP_GRACE).await?;
+    if let Ok(server) = Server::connect(conn).await {
+        server.sessions_left(database, SESSIONS_END).await?;
     }
     Ok(())
 }
@@ -502,7 +518,7 @@ async fn roll_back(
     timeout: Duration,
 ) -> Result<rollback::Undone, Error> {
     odoo_run::remove(engine, &ctx.layout, "update").await?;
-    stop_odoo(ctx, engine).await?;
+    stop_odoo(ctx, engine, conn, &names_etc.names.database).await?;
     runtime::start(ctx, engine, true, timeout).await?;
     let (undone, trash) = rollback::undo(
         conn,
