@@ -181,17 +181,7 @@ fn sigkill_during_load_leaves_what_clean_lists_then_removes() {
             }))
             .collect();
         expected.sort();
-        let plan = clean(&env, true);
-        assert_eq!(plan["dry_run"], true);
-        let listed = steps_about(&plan, &db, &root);
-        // A filestore set aside before the database swap may need moving back first.
-        for step in &expected {
-            let kind_and_target = step.split_once(' ').unwrap().1;
-            assert!(
-                listed.iter().any(|l| l.ends_with(kind_and_target)),
-                "moment {moment}: {step} not planned: {listed:?}"
-            );
-        }
+        let listed = planned(&env, &db, &expected, moment);
         assert_eq!(helper_databases(&db), databases, "moment {moment}: --dry-run dropped");
         assert_eq!(stray_dirs(&env, &db), dirs, "moment {moment}: --dry-run removed");
 
@@ -211,6 +201,37 @@ fn sigkill_during_load_leaves_what_clean_lists_then_removes() {
     }
     assert!(left_databases >= 3, "too few kills left a database: {left_databases}");
     assert!(left_dirs >= 3, "too few kills left a filestore: {left_dirs}");
+}
+
+/// The steps `oe clean --dry-run` plans about `db`, once each of `expected` is among them
+/// (by its target: a filestore set aside before the database swap may need moving back
+/// first). A killed run's directory is judged by its pid as well: while another process has
+/// that pid (a reused pid, as happens on a busy machine), clean keeps the directory, and the
+/// plan is asked again once that process is gone.
+fn planned(env: &TestEnv, db: &str, expected: &[String], moment: u32) -> Vec<String> {
+    let root = filestore_root(env);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let plan = clean(env, true);
+        assert_eq!(plan["dry_run"], true);
+        let listed = steps_about(&plan, db, &root);
+        let missing: Vec<&String> = expected
+            .iter()
+            .filter(|step| {
+                let target = step.split_once(' ').unwrap().1;
+                !listed.iter().any(|l| l.ends_with(target))
+            })
+            .collect();
+        let Some(step) = missing.first() else { return listed };
+        let pid = step.rsplit_once('-').map(|(_, pid)| pid).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+        assert!(
+            stat.is_ok() && Instant::now() < deadline,
+            "moment {moment}: {step} not planned: {listed:?}"
+        );
+        eprintln!("moment {moment}: pid {pid} runs again ({}); planning again", stat.unwrap());
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// Starts `oe load --force` of the fixture with a psql that stalls, and waits for its helper
