@@ -22,9 +22,10 @@ use crate::repo::{self, BlobId, LockGuard, LockMode, ObjectKind, Storage};
 
 /// How far a short read of a pack reads ahead.
 const READ_AHEAD: u64 = 4 << 20;
-/// Windows kept of packs read ahead (at most 16 MiB, within the bound of 256 MiB that a
-/// restore over ssh holds to: 8 MiB and 6 windows took it to 290 MiB).
-const WINDOWS: usize = 4;
+/// Windows kept of packs read ahead: two for each of the four writers of `oe mirror restore`,
+/// whose files' chunks lie in two packers' packs in turn (at most 32 MiB, within the bound of
+/// 256 MiB that a restore over ssh holds to: 6 windows of 8 MiB took it to 290 MiB).
+const WINDOWS: usize = 8;
 /// How far after the end of the previous read a read still follows on from it (blobs
 /// another thread stored in between).
 const FOLLOWS_WITHIN: u64 = 1 << 20;

@@ -6,11 +6,17 @@
 //! their content. Ownership is restored when running as root. One `syncfs` at the end makes
 //! everything durable.
 //!
+//! The trees are walked on the calling thread; files go to [`WRITERS`] threads in batches of
+//! neighbours (stored one after the other, so in the same packs), so that fetching one
+//! batch's chunks from a remote repository overlaps with decompressing and writing the
+//! others'. Hard links and the directories' attributes wait for every file. Memory: a few
+//! batches in flight, a chunk per writer, and the lists of directories and hard links.
+//!
 //! Nothing is written outside the target: names come from trees that [`Tree::decode`] checked
 //! (one component each, never `.` or `..`), and an existing path on the way that is not a real
 //! directory (a symlink, say) stops the restore instead of being followed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::{CString, OsStr};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -22,6 +28,7 @@ use indicatif::ProgressBar;
 
 use super::run::load_tree;
 use crate::exit::{ExitCode, ExitStatus};
+use crate::plumbing::pool::{self, Pool, Ticket};
 use crate::repo::snapshot::Listed;
 use crate::repo::tree::{self, Kind, Node, Time, Tree};
 use crate::repo::{self, Repository};
@@ -61,6 +68,8 @@ pub enum Error {
     Tree(#[from] super::run::Error),
     #[error("stopped by a signal; files restored so far are complete")]
     Interrupted,
+    #[error(transparent)]
+    Pool(#[from] pool::Error),
 }
 
 impl ExitStatus for Error {
@@ -72,38 +81,57 @@ impl ExitStatus for Error {
             Error::Repo { source, .. } => source.exit_code(),
             Error::Tree(e) => e.exit_code(),
             Error::Interrupted => ExitCode::Failure,
+            Error::Pool(e) => e.exit_code(),
         }
     }
 }
 
 pub fn restore(request: &Request) -> Result<Outcome, Error> {
-    let mut restorer = Restorer {
-        request,
-        outcome: Outcome::default(),
-        links: HashMap::new(),
-        is_root: running_as_root(),
-        temp: 0,
-    };
     ensure_dir(request.target)?;
     let root = load_tree(request.repo, request.snapshot.snapshot.tree)?;
-    match request.path.filter(|p| !p.is_empty()) {
-        None => restorer.tree(&root, request.target)?,
-        Some(path) => {
-            let (dir, node) = find(request.repo, &root, path).ok_or_else(|| Error::NoSuchPath {
-                path: tree::lossy(path),
-                snapshot: request.snapshot.id.clone(),
-            })?;
-            let mut here = request.target.to_path_buf();
-            for component in dir.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
-                here.push(OsStr::from_bytes(component));
-                ensure_dir(&here)?;
+    let is_root = running_as_root();
+    let outcome = std::thread::scope(|scope| {
+        let writers = Pool::scoped(
+            scope,
+            "restore",
+            WRITERS,
+            WRITERS,
+            || (),
+            |_, batch: Batch| batch.write(request, is_root),
+        );
+        let mut walk = Walk {
+            request,
+            writers,
+            batch: Batch::default(),
+            written: VecDeque::new(),
+            outcome: Outcome::default(),
+            links: HashMap::new(),
+            later_links: Vec::new(),
+            dirs: Vec::new(),
+            is_root,
+            temp: 0,
+        };
+        match request.path.filter(|p| !p.is_empty()) {
+            None => walk.tree(&root, request.target)?,
+            Some(path) => {
+                let (dir, node) =
+                    find(request.repo, &root, path).ok_or_else(|| Error::NoSuchPath {
+                        path: tree::lossy(path),
+                        snapshot: request.snapshot.id.clone(),
+                    })?;
+                let mut here = request.target.to_path_buf();
+                for component in dir.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+                    here.push(OsStr::from_bytes(component));
+                    ensure_dir(&here)?;
+                }
+                walk.node(&node, &here)?;
             }
-            restorer.node(&node, &here)?;
         }
-    }
+        walk.finish()
+    })?;
     crate::atomic::sync_file_system(request.target)
         .map_err(|source| Error::Write { path: request.target.into(), source })?;
-    Ok(restorer.outcome)
+    Ok(outcome)
 }
 
 /// The node at `path` and the path of the directory holding it.
@@ -121,17 +149,40 @@ fn find<'p>(repo: &Repository, root: &Tree, path: &'p [u8]) -> Option<(&'p [u8],
     Some((&path[..parent_len], node))
 }
 
-struct Restorer<'a> {
+/// Threads writing files: each fetches its files' chunks (a round trip to S3 or the backup
+/// server for each window read ahead) while the others decompress and write.
+const WRITERS: usize = 4;
+/// A batch is handed to the writers once it holds this many files, or this many bytes:
+/// files of one directory were stored one after the other, so a batch reads on in the same
+/// packs, and the writers read apart.
+const BATCH_FILES: usize = 64;
+const BATCH_BYTES: u64 = 8 << 20;
+
+/// The walk of the snapshot's trees, on the calling thread: it makes directories, symlinks
+/// and special files itself, and hands files to the writers in batches. What must wait for
+/// the files is done at the end: hard links to them, and the directories' attributes (a
+/// directory's mtime changes as entries appear in it, and a read-only one takes none).
+struct Walk<'scope, 'a> {
     request: &'a Request<'a>,
+    /// Batches handed over, oldest first: (files, bytes) once written. Dropped before the
+    /// writers, so that a walk that fails leaves the batches still queued unwritten.
+    written: VecDeque<Ticket<Result<(u64, u64), Error>>>,
+    writers: Pool<'scope, Batch, Result<(u64, u64), Error>>,
+    /// Files not yet handed over.
+    batch: Batch,
     outcome: Outcome,
     /// First restored path of each hard-linked file, by its device and inode in the snapshot.
     links: HashMap<(u64, u64), PathBuf>,
+    /// Hard links to make once the files are written: (file, temporary name, path).
+    later_links: Vec<(PathBuf, PathBuf, PathBuf)>,
+    /// Directories whose attributes are set at the end, each after those below it.
+    dirs: Vec<(Node, PathBuf)>,
     is_root: bool,
     /// Counter making temporary names unique.
     temp: u64,
 }
 
-impl Restorer<'_> {
+impl Walk<'_, '_> {
     /// The content of a directory tree into the existing directory `dir`.
     fn tree(&mut self, tree: &Tree, dir: &Path) -> Result<(), Error> {
         for node in &tree.nodes {
@@ -153,31 +204,29 @@ impl Restorer<'_> {
                     self.tree(&tree, &path)?;
                 }
                 self.outcome.dirs += 1;
-                self.attributes(node, &path).map_err(write)?;
+                let mut attributes = node.clone();
+                attributes.content = Vec::new();
+                self.dirs.push((attributes, path));
             }
             Kind::File => {
                 let key = (node.device, node.inode);
                 if let Some(first) = self.links.get(&key).filter(|_| node.links > 1).cloned() {
                     let temp = self.temp_name(dir);
-                    fs::hard_link(&first, &temp).map_err(write)?;
-                    self.place(&temp, &path)?;
-                    self.outcome.links += 1;
+                    self.later_links.push((first, temp, path));
                 } else {
-                    let temp = self.temp_name(dir);
-                    self.write_file(node, &temp, &path)?;
-                    self.place(&temp, &path)?;
-                    self.outcome.files += 1;
                     if node.links > 1 {
                         self.links.insert(key, path.clone());
                     }
+                    let temp = self.temp_name(dir);
+                    self.add(node, temp, path)?;
                 }
             }
             Kind::Symlink => {
                 let temp = self.temp_name(dir);
                 let target = node.target.as_deref().map(|t| t.as_slice()).unwrap_or_default();
                 std::os::unix::fs::symlink(OsStr::from_bytes(target), &temp).map_err(write)?;
-                self.attributes(node, &temp).map_err(write)?;
-                self.place(&temp, &path)?;
+                attributes(node, &temp, self.is_root).map_err(write)?;
+                place(&temp, &path)?;
                 self.outcome.files += 1;
             }
             Kind::Fifo | Kind::Socket | Kind::CharDevice | Kind::BlockDevice => {
@@ -190,74 +239,156 @@ impl Restorer<'_> {
                 }
                 let temp = self.temp_name(dir);
                 make_special(node, &temp).map_err(write)?;
-                self.attributes(node, &temp).map_err(write)?;
-                self.place(&temp, &path)?;
+                attributes(node, &temp, self.is_root).map_err(write)?;
+                place(&temp, &path)?;
                 self.outcome.files += 1;
             }
         }
         Ok(())
     }
 
-    fn write_file(&mut self, node: &Node, temp: &Path, path: &Path) -> Result<(), Error> {
-        let write = |source| Error::Write { path: path.to_path_buf(), source };
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(temp)
-            .map_err(write)?;
-        let result = (|| {
-            for id in &node.content {
-                let data = self
-                    .request
-                    .repo
-                    .get_blob(id)
-                    .map_err(|source| Error::Repo { path: path.to_path_buf(), source })?;
-                file.write_all(&data).map_err(write)?;
-                self.request.progress.inc(data.len() as u64);
-                self.outcome.bytes += data.len() as u64;
-                stop::check().map_err(|_| Error::Interrupted)?;
-            }
-            self.attributes(node, temp).map_err(write)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(temp);
+    /// A file to write; hands the batch over once it is full.
+    fn add(&mut self, node: &Node, temp: PathBuf, path: PathBuf) -> Result<(), Error> {
+        self.batch.bytes += node.size;
+        self.batch.files.push((node.clone(), temp, path));
+        if self.batch.files.len() >= BATCH_FILES || self.batch.bytes >= BATCH_BYTES {
+            self.hand_over()?;
         }
-        result
+        Ok(())
     }
 
-    /// Renames a finished temporary entry over its final name; an existing directory there
-    /// is not replaced.
-    fn place(&self, temp: &Path, path: &Path) -> Result<(), Error> {
-        if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
-            let _ = fs::remove_file(temp);
-            return Err(Error::Write {
-                path: path.into(),
-                source: io::Error::new(io::ErrorKind::IsADirectory, "a directory is in the way"),
-            });
+    /// Hands the batch to the writers; waits for the oldest one handed over while as many as
+    /// the writers can hold wait.
+    fn hand_over(&mut self) -> Result<(), Error> {
+        let batch = std::mem::take(&mut self.batch);
+        if batch.files.is_empty() {
+            return Ok(());
         }
-        fs::rename(temp, path).map_err(|source| {
-            let _ = fs::remove_file(temp);
-            Error::Write { path: path.into(), source }
-        })
+        self.written.push_back(self.writers.submit(batch)?);
+        while self.written.len() > 2 * WRITERS {
+            self.collect()?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest batch handed over.
+    fn collect(&mut self) -> Result<(), Error> {
+        if let Some(ticket) = self.written.pop_front() {
+            let (files, bytes) = ticket.wait()??;
+            self.outcome.files += files;
+            self.outcome.bytes += bytes;
+        }
+        Ok(())
+    }
+
+    /// Waits for every file, then makes the hard links and sets the directories' attributes.
+    fn finish(mut self) -> Result<Outcome, Error> {
+        self.hand_over()?;
+        while !self.written.is_empty() {
+            self.collect()?;
+        }
+        for (first, temp, path) in std::mem::take(&mut self.later_links) {
+            fs::hard_link(&first, &temp)
+                .map_err(|source| Error::Write { path: path.clone(), source })?;
+            place(&temp, &path)?;
+            self.outcome.links += 1;
+        }
+        for (node, path) in std::mem::take(&mut self.dirs) {
+            attributes(&node, &path, self.is_root)
+                .map_err(|source| Error::Write { path: path.clone(), source })?;
+        }
+        Ok(self.outcome)
     }
 
     fn temp_name(&mut self, dir: &Path) -> PathBuf {
         self.temp += 1;
         dir.join(format!(".oe-restore-{}-{}", std::process::id(), self.temp))
     }
+}
 
-    /// Owner (as root), mode and mtime of an entry, without following a symlink.
-    fn attributes(&mut self, node: &Node, path: &Path) -> io::Result<()> {
-        if self.is_root {
-            std::os::unix::fs::lchown(path, Some(node.uid), Some(node.gid))?;
+/// Files for one writer: (node, temporary name, path) each, and their bytes.
+#[derive(Default)]
+struct Batch {
+    files: Vec<(Node, PathBuf, PathBuf)>,
+    bytes: u64,
+}
+
+impl Batch {
+    /// Writes each file under its temporary name and renames it into place; (files, bytes).
+    fn write(self, request: &Request, is_root: bool) -> Result<(u64, u64), Error> {
+        let mut bytes = 0;
+        for (node, temp, path) in &self.files {
+            stop::check().map_err(|_| Error::Interrupted)?;
+            bytes += write_file(request, node, temp, path, is_root)?;
+            place(temp, path)?;
         }
-        if node.kind != Kind::Symlink {
-            fs::set_permissions(path, fs::Permissions::from_mode(node.mode))?;
-        }
-        set_mtime(path, node.mtime)
+        Ok((self.files.len() as u64, bytes))
     }
+}
+
+/// A file's content and attributes into `temp`, which is removed again when that fails;
+/// returns its bytes.
+fn write_file(
+    request: &Request,
+    node: &Node,
+    temp: &Path,
+    path: &Path,
+    is_root: bool,
+) -> Result<u64, Error> {
+    let write = |source| Error::Write { path: path.to_path_buf(), source };
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(temp)
+        .map_err(write)?;
+    let result = (|| {
+        let mut bytes = 0;
+        for id in &node.content {
+            let data = request
+                .repo
+                .get_blob(id)
+                .map_err(|source| Error::Repo { path: path.to_path_buf(), source })?;
+            file.write_all(&data).map_err(write)?;
+            request.progress.inc(data.len() as u64);
+            bytes += data.len() as u64;
+            stop::check().map_err(|_| Error::Interrupted)?;
+        }
+        attributes(node, temp, is_root).map_err(write)?;
+        Ok(bytes)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(temp);
+    }
+    result
+}
+
+/// Renames a finished temporary entry over its final name; an existing directory there is
+/// not replaced.
+fn place(temp: &Path, path: &Path) -> Result<(), Error> {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        let _ = fs::remove_file(temp);
+        return Err(Error::Write {
+            path: path.into(),
+            source: io::Error::new(io::ErrorKind::IsADirectory, "a directory is in the way"),
+        });
+    }
+    fs::rename(temp, path).map_err(|source| {
+        let _ = fs::remove_file(temp);
+        Error::Write { path: path.into(), source }
+    })
+}
+
+/// Owner (as root), mode and mtime of an entry, without following a symlink.
+fn attributes(node: &Node, path: &Path, is_root: bool) -> io::Result<()> {
+    if is_root {
+        std::os::unix::fs::lchown(path, Some(node.uid), Some(node.gid))?;
+    }
+    if node.kind != Kind::Symlink {
+        fs::set_permissions(path, fs::Permissions::from_mode(node.mode))?;
+    }
+    set_mtime(path, node.mtime)
 }
 
 /// Makes `path` a directory if it is not one; refuses anything else in the way.
