@@ -183,28 +183,20 @@ impl Storage for ReadAhead {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::time::Duration;
 
     use super::*;
-    use crate::repo::LocalStorage;
-
-    /// A directory that counts the reads reaching it, and the bytes they read.
-    struct Counted {
-        inner: LocalStorage,
-        reads: AtomicUsize,
-        bytes: AtomicUsize,
-    }
+    use crate::repo::counted::Counted;
 
     /// A read-ahead over a new directory holding `packs` (name, bytes).
     fn counted(packs: &[(&str, &[u8])]) -> (tempfile::TempDir, Arc<Counted>, ReadAhead) {
         let dir = tempfile::tempdir().unwrap();
-        let local = LocalStorage::new(dir.path());
-        local.create_layout().unwrap();
+        let counted = Arc::new(Counted::new(dir.path(), Duration::ZERO));
+        counted.inner.create_layout().unwrap();
         for (name, bytes) in packs {
-            local.put(ObjectKind::Pack, name, bytes).unwrap();
+            counted.put(ObjectKind::Pack, name, bytes).unwrap();
         }
-        let counted =
-            Arc::new(Counted { inner: local, reads: AtomicUsize::new(0), bytes: 0.into() });
         let storage = ReadAhead::new(Arc::clone(&counted) as Arc<dyn Storage>);
         (dir, counted, storage)
     }
@@ -212,30 +204,6 @@ mod tests {
     /// Bytes of a pack: a pattern no window shifted by a few bytes would match.
     fn pack_bytes(len: u32) -> Vec<u8> {
         (0..len).map(|i| (i % 251) as u8).collect()
-    }
-
-    impl Storage for Counted {
-        fn put(&self, kind: ObjectKind, name: &str, data: &[u8]) -> io::Result<()> {
-            self.inner.put(kind, name, data)
-        }
-        fn get(&self, kind: ObjectKind, name: &str) -> io::Result<Vec<u8>> {
-            self.inner.get(kind, name)
-        }
-        fn get_range(&self, k: ObjectKind, n: &str, offset: u64, len: u64) -> io::Result<Vec<u8>> {
-            self.reads.fetch_add(1, Relaxed);
-            let read = self.inner.get_range(k, n, offset, len)?;
-            self.bytes.fetch_add(read.len(), Relaxed);
-            Ok(read)
-        }
-        fn list(&self, kind: ObjectKind) -> io::Result<Vec<String>> {
-            self.inner.list(kind)
-        }
-        fn delete(&self, kind: ObjectKind, name: &str) -> io::Result<()> {
-            self.inner.delete(kind, name)
-        }
-        fn size(&self, kind: ObjectKind, name: &str) -> io::Result<u64> {
-            self.inner.size(kind, name)
-        }
     }
 
     #[test]

@@ -93,6 +93,8 @@
 //! - [`tree`], [`snapshot`]: the objects a snapshot is made of.
 
 mod blob;
+#[cfg(test)]
+pub mod counted;
 pub mod crypto;
 mod error;
 mod id_map;

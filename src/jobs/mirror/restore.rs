@@ -445,3 +445,66 @@ fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::jobs::mirror::{job, run, walk::Listing};
+    use crate::repo::Storage;
+    use crate::repo::counted::Counted;
+    use crate::rules::filter::Filter;
+    use crate::testing::random_bytes;
+
+    #[test]
+    fn files_are_fetched_several_at_once_and_restored_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, repo_dir, target) =
+            (dir.path().join("src"), dir.path().join("repo"), dir.path().join("out"));
+        // 320 files of 100 KiB (a chunk each) in 16 directories: five batches.
+        let content = |n: u64| random_bytes(100 << 10, n);
+        for n in 0..320u64 {
+            let sub = src.join(format!("{:02x}", n % 16));
+            fs::create_dir_all(&sub).unwrap();
+            fs::write(sub.join(format!("f{n}")), content(n)).unwrap();
+        }
+        let repo = Repository::init(&repo_dir).unwrap();
+        let filter = Filter::parse(&[]).unwrap();
+        let request = run::Request {
+            repo: &repo,
+            dir: src.to_str().unwrap(),
+            filter: &filter,
+            parent: None,
+            threads: 2,
+            host: "test".into(),
+            time: 1,
+            progress: ProgressBar::hidden(),
+        };
+        run::run(&request, Listing::direct()).unwrap();
+
+        // Reads that take a while, as over a network.
+        let slow = Arc::new(Counted::new(&repo_dir, Duration::from_millis(5)));
+        let repo = Repository::open_on(Arc::clone(&slow) as Arc<dyn Storage>, &repo_dir).unwrap();
+        let snapshots = job::list(&repo).unwrap();
+        let outcome = restore(&Request {
+            repo: &repo,
+            snapshot: &snapshots[0],
+            target: &target,
+            path: None,
+            progress: ProgressBar::hidden(),
+        })
+        .unwrap();
+        assert_eq!((outcome.files, outcome.dirs, outcome.bytes), (320, 16, 320 * (100 << 10)));
+        for n in 0..320u64 {
+            let path = target.join(format!("{:02x}/f{n}", n % 16));
+            assert!(fs::read(&path).unwrap() == content(n), "{} differs", path.display());
+        }
+        // The walk reads trees beside the writers: more than two at once is writers at work
+        // side by side.
+        let most = slow.most_at_once.load(SeqCst);
+        assert!(most > 2, "the writers read one chunk at a time: at most {most} reads at once");
+    }
+}
