@@ -134,16 +134,14 @@ impl Server {
     }
 
     /// Waits up to `within` for the other sessions of `db` to end (those of a service just
-    /// stopped end a moment after it does); returns those still connected then.
-    pub async fn sessions_left(&self, db: &str, within: Duration) -> Result<Vec<String>, Error> {
+    /// stopped end a moment after it does); sessions that stay are left to the caller's next
+    /// step to refuse and name.
+    pub async fn let_sessions_end(&self, db: &str, within: Duration) -> Result<(), Error> {
         let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let sessions = self.sessions(db).await?;
-            if sessions.is_empty() || tokio::time::Instant::now() >= deadline {
-                return Ok(sessions);
-            }
+        while !self.sessions(db).await?.is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        Ok(())
     }
 
     /// The size of `db` on disk (`pg_database_size`); the server refuses it without the

@@ -427,11 +427,11 @@ async fn run_update(
     Ok(outcome.warnings)
 }
 
-/// Stops the odoo container, when there is one (a new installation has none yet).
-/// Stops the Odoo container, and waits a moment for its sessions on `database` to end: the
-/// server lets them go a little after the container is gone, and the copy or rename that
-/// follows needs the database alone (it still refuses, naming them, sessions that stay).
-/// A server that cannot be reached is left to the step that needs it to report.
+/// Stops the Odoo container, when there is one (a new installation has none yet), and waits
+/// a moment for its sessions on `database` to end: the server lets them go a little after the
+/// container is gone, and the copy or rename that follows needs the database alone (it still
+/// refuses, naming them, sessions that stay). A server that cannot be reached is left to the
+/// step that needs it to report.
 async fn stop_odoo(
     ctx: &Context,
     engine: &Engine,
@@ -444,7 +444,7 @@ async fn stop_odoo(
     }
     engine.stop(&name, runtime::STOP_GRACE).await?;
     if let Ok(server) = Server::connect(conn).await {
-        server.sessions_left(database, SESSIONS_END).await?;
+        server.let_sessions_end(database, SESSIONS_END).await?;
     }
     Ok(())
 }
