@@ -1,5 +1,6 @@
-//! A storage for the unit tests of what reads repositories: a local directory that counts
-//! the reads reaching it, and can make each take longer, as over a network.
+//! A storage for the unit tests of what reads and writes repositories: a local directory
+//! that counts the reads reaching it, can make each take longer, as over a network, and can
+//! refuse writes of packs, as a full disk or a lost connection does.
 
 use std::io;
 use std::path::Path;
@@ -9,13 +10,16 @@ use std::time::Duration;
 use super::{LocalStorage, ObjectKind, Storage};
 
 /// A repository's storage in a local directory that counts the reads of ranges reaching it,
-/// their bytes, and the most under way at once; each takes `delay` longer, as over a network.
+/// their bytes, and the most under way at once; each of them and each write of a pack takes
+/// `delay` longer, as over a network.
 pub struct Counted {
     pub inner: LocalStorage,
     pub delay: Duration,
     pub reads: AtomicUsize,
     pub bytes: AtomicUsize,
     pub most_at_once: AtomicUsize,
+    /// Writes of packs still to refuse.
+    pub failing_packs: AtomicUsize,
     under_way: AtomicUsize,
 }
 
@@ -27,6 +31,7 @@ impl Counted {
             reads: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),
             most_at_once: AtomicUsize::new(0),
+            failing_packs: AtomicUsize::new(0),
             under_way: AtomicUsize::new(0),
         }
     }
@@ -34,6 +39,13 @@ impl Counted {
 
 impl Storage for Counted {
     fn put(&self, kind: ObjectKind, name: &str, data: &[u8]) -> io::Result<()> {
+        if kind == ObjectKind::Pack {
+            std::thread::sleep(self.delay);
+            let refuse = |left: usize| left.checked_sub(1);
+            if self.failing_packs.fetch_update(SeqCst, SeqCst, refuse).is_ok() {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "injected: disk full"));
+            }
+        }
         self.inner.put(kind, name, data)
     }
     fn get(&self, kind: ObjectKind, name: &str) -> io::Result<Vec<u8>> {

@@ -28,8 +28,8 @@
 //!
 //! Memory stays bounded: the listings made ahead are limited to [`walk::AHEAD`] entries
 //! (about 10 MiB); the chunks in flight to two per worker; full packs (16 MiB) to the one
-//! being written and one per worker waiting to hand its own over, besides the one being
-//! filled; each worker keeps a zstd context (about 3 MiB); deltas add the repository's cache
+//! being written, one waiting for the writer, and one per worker waiting to hand its own
+//! over, besides the one being filled; each worker keeps a zstd context (about 3 MiB); deltas add the repository's cache
 //! of decoded bases (64 MiB) and, per worker, a zstd context with a 16 MiB window and the
 //! prefix (at most two chunks) being compressed against or decoded.
 
@@ -613,24 +613,24 @@ impl<'scope> Pool<'scope> {
         store_blob: StoreBlob,
     ) -> (Pool<'scope>, std::thread::ScopedJoinHandle<'scope, Result<(), repo::Error>>) {
         let threads = threads.max(1);
-        // A rendezvous: a worker with a full pack waits while the previous one is written
-        // (back-pressure when the disk is the slower side; no queue of packs in memory).
-        let (packs, full) = sync_channel::<FullPack>(0);
+        // One pack of slack: a worker hands its full pack over and goes on while the writer
+        // still waits for the previous one's fsync (a round trip and the server's fsync, over
+        // ssh); then the next worker waits (back-pressure when the storage is the slower
+        // side, with at most one pack queued in memory).
+        let (packs, full) = sync_channel::<Queued>(1);
         let writer = scope.spawn(move || {
-            // Returning on an error drops the receiver: the workers then stop storing.
-            full.into_iter().try_for_each(|pack| repo.write_full_pack(pack))
+            // Returning on an error drops the receiver, and with it the pack queued, if any:
+            // the workers then stop storing.
+            full.into_iter().try_for_each(Queued::write)
         });
         // The workers own the only sender: once they are joined, the writer ends.
         let store = move |compressor: &mut Compressor, job: Job| match store_blob(
             repo, compressor, job.kind, &job.data, &job.near,
         ) {
             Ok((id, new, None)) => Ok((id, new)),
-            Ok((id, new, Some(pack))) => match packs.send(pack) {
+            Ok((id, new, Some(pack))) => match packs.send(Queued { repo, pack: Some(pack) }) {
                 Ok(()) => Ok((id, new)),
-                Err(unsent) => {
-                    repo.abandon_full_pack(unsent.0);
-                    Err(Error::WriterStopped)
-                }
+                Err(_unsent) => Err(Error::WriterStopped),
             },
             Err(e) => Err(e.into()),
         };
@@ -641,6 +641,30 @@ impl<'scope> Pool<'scope> {
 
     fn submit(&self, kind: BlobKind, data: Vec<u8>, near: Vec<BlobId>) -> Result<Stored, Error> {
         Ok(self.workers.submit(Job { kind, data, near })?)
+    }
+}
+
+/// A full pack on its way to the writer. Dropped unwritten (the writer stopped on an error
+/// before it took this one, which was queued or could not be sent), it forgets its blobs, so
+/// that nothing stored later refers to them: a later directory of the same run would
+/// otherwise find them stored and write a snapshot that refers to a pack never written.
+struct Queued<'r> {
+    repo: &'r Repository,
+    pack: Option<FullPack>,
+}
+
+impl Queued<'_> {
+    fn write(mut self) -> Result<(), repo::Error> {
+        let pack = self.pack.take().expect("a queued pack is written once");
+        self.repo.write_full_pack(pack)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        if let Some(pack) = self.pack.take() {
+            self.repo.abandon_full_pack(pack);
+        }
     }
 }
 

@@ -44,6 +44,56 @@ fn a_worker_panic_is_an_error_not_a_hang() {
 }
 
 #[test]
+fn the_blobs_of_packs_the_writer_stopped_before_are_forgotten() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::SeqCst;
+
+    use crate::repo::counted::Counted;
+
+    pool::within_a_minute(|| {
+        let dir = tempfile::tempdir().unwrap();
+        // Each pack's write takes a while, and the first fails: meanwhile the workers fill
+        // the second pack, queued for the writer, and the third, waiting to be queued.
+        let storage = Arc::new(Counted::new(dir.path(), std::time::Duration::from_millis(300)));
+        storage.inner.create_layout().unwrap();
+        let repo = Repository::init_on(storage.clone(), dir.path(), None).unwrap();
+        storage.failing_packs.store(1, SeqCst);
+        // Incompressible chunks of 1 MiB: a pack fills every 16.
+        let chunks = 40;
+        let new: Vec<BlobId> = std::thread::scope(|scope| {
+            let (pool, writer) = Pool::start(scope, &repo, 2);
+            let tickets: Vec<Stored> = (0..chunks)
+                .map(|seed| {
+                    let data = random_bytes(1 << 20, seed);
+                    pool.submit(BlobKind::Data, data, Vec::new()).unwrap()
+                })
+                .collect();
+            let new = tickets
+                .into_iter()
+                .filter_map(|t| match t.wait() {
+                    Ok(Ok((id, true))) => Some(id),
+                    _ => None,
+                })
+                .collect();
+            drop(pool);
+            let failed = writer.join().unwrap().unwrap_err().to_string();
+            assert!(failed.contains("writing pack"), "{failed}");
+            new
+        });
+        assert_eq!(storage.failing_packs.load(SeqCst), 0, "the first pack's write failed");
+        // What the repository still says it has must be on the storage once flushed: what a
+        // later directory of the same run would refer to.
+        repo.flush().unwrap();
+        let kept: Vec<&BlobId> = new.iter().filter(|id| repo.has_blob(id)).collect();
+        assert!(kept.len() < new.len(), "the failed pack's blobs are forgotten");
+        let written = Repository::open_on(storage.clone(), dir.path()).unwrap();
+        for id in kept {
+            assert!(written.has_blob(id), "blob {id} is said stored, but no pack on disk has it");
+        }
+    });
+}
+
+#[test]
 fn the_reference_is_the_old_chunk_holding_the_start_and_its_successor() {
     let id = |n: u8| BlobId([n; 32]);
     let old = [(100, id(1)), (250, id(2)), (400, id(3))];
