@@ -208,6 +208,9 @@ fn ssh_command(url: &SshUrl, options: &SshOptions) -> Command {
         &ciphers,
         "BatchMode=yes",
         "StrictHostKeyChecking=yes",
+        // Packs are compressed already: ssh's zlib would only spend CPU (a user's
+        // `Compression yes` in ~/.ssh/config would otherwise apply).
+        "Compression=no",
         "ClearAllForwardings=yes",
         "ServerAliveInterval=30",
         "ServerAliveCountMax=4",
