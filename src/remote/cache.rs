@@ -6,7 +6,7 @@
 //! it still hashes to its name (a damaged one is fetched again and replaced), and one the
 //! server no longer lists is removed when the kind is listed (a stale cache heals itself).
 //!
-//! It also keeps the trees the repository reads ([`Storage::keep_blob`]), named by their id,
+//! It also keeps the trees the repository writes or reads ([`Storage::keep_blob`]), named by their id,
 //! as the repository gives them (sealed, when it is encrypted), and checked by the repository
 //! when read back: a run where nothing changed reads every directory of its parent snapshot,
 //! and would otherwise fetch each in a round trip. A tree no run used for [`TREES_KEPT`] is
@@ -237,20 +237,21 @@ mod tests {
         let repo = open();
         let (id, _) = repo.put_blob(repo::BlobKind::Tree, &tree).unwrap();
         repo.flush().unwrap();
-        assert_eq!(open().get_blob(&id).unwrap(), tree);
-        let mut caches = fs::read_dir(dir.path().join("cache")).unwrap();
-        let trees = caches.next().unwrap().unwrap().path().join("trees");
-        let kept = fs::read(trees.join(id.to_string())).unwrap();
-        let in_clear = memchr::memmem::find(&kept, b"only the tree holds").is_some();
-        assert_eq!(in_clear, passphrase.is_none(), "kept in the clear only when not encrypted");
 
-        // Read from the cache: with the packs gone, only the cache has it.
+        // Kept when written, and read from the cache: with the packs gone, only the cache
+        // has it (the next run's first read of it costs no round trip).
         let packs = dir.path().join("repo/data");
         fs::rename(&packs, dir.path().join("packs")).unwrap();
         fs::create_dir(&packs).unwrap();
         assert_eq!(open().get_blob(&id).unwrap(), tree);
         fs::remove_dir(&packs).unwrap();
         fs::rename(dir.path().join("packs"), &packs).unwrap();
+
+        let mut caches = fs::read_dir(dir.path().join("cache")).unwrap();
+        let trees = caches.next().unwrap().unwrap().path().join("trees");
+        let kept = fs::read(trees.join(id.to_string())).unwrap();
+        let in_clear = memchr::memmem::find(&kept, b"only the tree holds").is_some();
+        assert_eq!(in_clear, passphrase.is_none(), "kept in the clear only when not encrypted");
 
         let mut damaged = kept.clone();
         *damaged.last_mut().unwrap() ^= 1;

@@ -177,6 +177,13 @@ impl Repository {
             }
             full.then(|| Self::finish_current(&mut state, &self.keys)).flatten()
         };
+        if kind == BlobKind::Tree {
+            // The next run reads it first thing: kept where the storage has a cache (sealed,
+            // as a read keeps it), it costs that run no round trip. Only blobs the index
+            // lists are looked up there, so one whose pack fails to be written is never used.
+            let context = Keys::blob_context(&id, kind);
+            self.storage.keep_blob(&id, &self.keys.seal(&context, data.to_vec()));
+        }
         Ok((id, true, full.map(FullPack)))
     }
 
