@@ -6,10 +6,10 @@
 //! it still hashes to its name (a damaged one is fetched again and replaced), and one the
 //! server no longer lists is removed when the kind is listed (a stale cache heals itself).
 //!
-//! It also keeps the trees the repository writes or reads ([`Storage::keep_blob`]), named by their id,
-//! as the repository gives them (sealed, when it is encrypted), and checked by the repository
-//! when read back: a run where nothing changed reads every directory of its parent snapshot,
-//! and would otherwise fetch each in a round trip. A tree no run used for [`TREES_KEPT`] is
+//! It also keeps the trees the repository writes or reads ([`Storage::keep_blob`]), named by
+//! their id, as the repository gives them (sealed, when it is encrypted), and checked by the
+//! repository when read back: a run where nothing changed reads every directory of its parent
+//! snapshot, and would otherwise fetch each in a round trip. A tree no run used for [`TREES_KEPT`] is
 //! removed when the cache is opened.
 //!
 //! Everything else goes to the server unchanged. The cache lives in

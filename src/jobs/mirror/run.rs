@@ -29,9 +29,9 @@
 //! Memory stays bounded: the listings made ahead are limited to [`walk::AHEAD`] entries
 //! (about 10 MiB); the chunks in flight to two per worker; full packs (16 MiB) to the one
 //! being written, one waiting for the writer, and one per worker waiting to hand its own
-//! over, besides the one being filled; each worker keeps a zstd context (about 3 MiB); deltas add the repository's cache
-//! of decoded bases (64 MiB) and, per worker, a zstd context with a 16 MiB window and the
-//! prefix (at most two chunks) being compressed against or decoded.
+//! over, besides the one being filled; each worker keeps a zstd context (about 3 MiB); deltas
+//! add the repository's cache of decoded bases (64 MiB) and, per worker, a zstd context with
+//! a 16 MiB window and the prefix (at most two chunks) being compressed against or decoded.
 
 use std::collections::HashMap;
 use std::fs::{File, FileType, Metadata};
