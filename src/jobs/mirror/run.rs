@@ -630,6 +630,7 @@ impl<'scope> Pool<'scope> {
             Ok((id, new, None)) => Ok((id, new)),
             Ok((id, new, Some(pack))) => match packs.send(Queued { repo, pack: Some(pack) }) {
                 Ok(()) => Ok((id, new)),
+                // Dropped here, the unsent pack forgets its blobs.
                 Err(_unsent) => Err(Error::WriterStopped),
             },
             Err(e) => Err(e.into()),
