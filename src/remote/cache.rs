@@ -9,8 +9,8 @@
 //! It also keeps the trees the repository writes or reads ([`Storage::keep_blob`]), named by
 //! their id, as the repository gives them (sealed, when it is encrypted), and checked by the
 //! repository when read back: a run where nothing changed reads every directory of its parent
-//! snapshot, and would otherwise fetch each in a round trip. A tree no run used for [`TREES_KEPT`] is
-//! removed when the cache is opened.
+//! snapshot, and would otherwise fetch each in a round trip. A tree no run wrote or read for
+//! [`TREES_KEPT`] is removed when the cache is opened.
 //!
 //! Everything else goes to the server unchanged. The cache lives in
 //! `<cache_dir>/<repository id>/{index,snapshots,trees}/`, mode 0700; losing it costs only
@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::repo::{self, BlobId, LockGuard, LockMode, ObjectKind, Storage};
 
-/// How long a cached tree that no run reads is kept.
+/// How long a cached tree that no run writes or reads is kept.
 const TREES_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
 
 pub struct Cached {
@@ -58,7 +58,7 @@ impl Cached {
         self.dir.join("trees")
     }
 
-    /// Removes the trees no run read for [`TREES_KEPT`] (a read touches its file).
+    /// Removes the trees no run wrote or read for [`TREES_KEPT`] (a read touches its file).
     fn forget_unused_trees(&self) {
         let Some(before) = SystemTime::now().checked_sub(TREES_KEPT) else { return };
         for entry in fs::read_dir(self.trees()).into_iter().flatten().flatten() {
